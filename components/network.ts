@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+export interface NetworkArgs {
+    readonly project: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    readonly subnetCidr: pulumi.Input<string>;
+    readonly podsCidr: pulumi.Input<string>;
+    readonly servicesCidr: pulumi.Input<string>;
+}
+
+/**
+ * A custom-mode VPC with one subnet for a VPC-native cluster, and Cloud NAT so private
+ * nodes (no external IPs) can still pull images and reach public APIs.
+ */
+export class Network extends pulumi.ComponentResource {
+    readonly network: gcp.compute.Network;
+    readonly subnetwork: gcp.compute.Subnetwork;
+    readonly router: gcp.compute.Router;
+    readonly nat: gcp.compute.RouterNat;
+    readonly podsRangeName: string;
+    readonly servicesRangeName: string;
+
+    constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:gcp:Network", name, {}, opts);
+        this.podsRangeName = "pods";
+        this.servicesRangeName = "services";
+
+        this.network = new gcp.compute.Network(`${name}-vpc`, {
+            project: args.project,
+            autoCreateSubnetworks: false,
+            routingMode: "REGIONAL",
+        }, { parent: this });
+
+        this.subnetwork = new gcp.compute.Subnetwork(`${name}-nodes`, {
+            project: args.project,
+            region: args.region,
+            network: this.network.id,
+            ipCidrRange: args.subnetCidr,
+            privateIpGoogleAccess: true,
+            secondaryIpRanges: [
+                { rangeName: this.podsRangeName, ipCidrRange: args.podsCidr },
+                { rangeName: this.servicesRangeName, ipCidrRange: args.servicesCidr },
+            ],
+        }, { parent: this });
+
+        this.router = new gcp.compute.Router(`${name}-router`, {
+            project: args.project,
+            region: args.region,
+            network: this.network.id,
+        }, { parent: this });
+
+        this.nat = new gcp.compute.RouterNat(`${name}-nat`, {
+            project: args.project,
+            region: args.region,
+            router: this.router.name,
+            natIpAllocateOption: "AUTO_ONLY",
+            sourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
+            subnetworks: [{ name: this.subnetwork.id, sourceIpRangesToNats: ["ALL_IP_RANGES"] }],
+            logConfig: { enable: true, filter: "ERRORS_ONLY" },
+        }, { parent: this });
+
+        this.registerOutputs({
+            network: this.network.id,
+            subnetwork: this.subnetwork.id,
+            nat: this.nat.name,
+        });
+    }
+}

@@ -1,0 +1,25 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+export interface ProjectApisArgs {
+    readonly project: pulumi.Input<string>;
+    /** Service names such as container.googleapis.com. */
+    readonly services: readonly string[];
+}
+
+/** Enables the Google Cloud APIs the platform calls; resources that need them depend on this component. */
+export class ProjectApis extends pulumi.ComponentResource {
+    readonly services: readonly gcp.projects.Service[];
+
+    constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:gcp:ProjectApis", name, {}, opts);
+        this.services = args.services.map((service) => new gcp.projects.Service(`${name}-${service.split(".")[0]}`, {
+            project: args.project,
+            service,
+            // Other workloads in the project may use these APIs: never switch them off on destroy.
+            disableOnDestroy: false,
+            disableDependentServices: false,
+        }, { parent: this }));
+        this.registerOutputs({ services: this.services.map((s) => s.service) });
+    }
+}

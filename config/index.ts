@@ -1,0 +1,171 @@
+import * as pulumi from "@pulumi/pulumi";
+import { overlaps, parseCidr, Ipv4Block } from "./cidr";
+import { describeMachineType, MachineShape } from "./machineTypes";
+import { ConfigReader } from "./reader";
+
+export const PROJECT_NAMESPACE = "streaming-platform";
+export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE"] as const;
+export const DISK_TYPES = ["pd-standard", "pd-balanced", "pd-ssd"] as const;
+export const CLUSTER_TARGETS = ["gke", "kubeconfig"] as const;
+
+export interface NetworkRanges {
+    readonly subnetCidr: string;
+    readonly podsCidr: string;
+    readonly servicesCidr: string;
+    readonly masterCidr: string;
+}
+
+export interface NodePoolSettings {
+    readonly machine: MachineShape;
+    readonly minCount: number;
+    readonly maxCount: number;
+    readonly diskSizeGb: number;
+    readonly diskType: (typeof DISK_TYPES)[number];
+    readonly spot: boolean;
+}
+
+export interface GkeSettings {
+    readonly kind: "gke";
+    readonly project: string;
+    readonly region: string;
+    /** The zonal cluster's zone; unused by a regional cluster. */
+    readonly zone: string;
+    readonly regional: boolean;
+    readonly releaseChannel: (typeof RELEASE_CHANNELS)[number];
+    readonly deletionProtection: boolean;
+    readonly nodePool: NodePoolSettings;
+    readonly network: NetworkRanges;
+    readonly authorizedNetworks: readonly string[];
+}
+
+export interface KubeconfigSettings {
+    readonly kind: "kubeconfig";
+    /** Empty means the kubeconfig's current context. */
+    readonly context: string;
+}
+
+export interface PlatformConfig {
+    readonly stack: string;
+    readonly cluster: GkeSettings | KubeconfigSettings;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+            problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+type Unchecked<T> = { [K in keyof T]: T[K] | undefined };
+
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+
+/** Reads and validates the whole stack configuration; throws one ConfigError listing every problem. */
+export function loadConfig(): PlatformConfig {
+    const reader = new ConfigReader(PROJECT_NAMESPACE);
+    const target = reader.oneOf("clusterTarget", CLUSTER_TARGETS);
+    const cluster = target === "kubeconfig"
+        ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" }
+        : readGke(reader);
+    if (reader.problems.length > 0) {
+        throw new ConfigError(reader.problems);
+    }
+    return { stack: pulumi.getStack(), cluster: cluster as GkeSettings | KubeconfigSettings };
+}
+
+function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
+    const region = reader.string("gcp:region", REGION, "a Google Cloud region such as us-central1 or europe-west4");
+    return {
+        kind: "gke",
+        project: reader.string("gcp:project", PROJECT_ID,
+            "a project id of 6-30 lowercase letters, digits and hyphens (pulumi config set gcp:project <id>)"),
+        region,
+        zone: readZone(reader, region),
+        regional: reader.boolean("regional"),
+        releaseChannel: reader.oneOf("releaseChannel", RELEASE_CHANNELS),
+        deletionProtection: reader.boolean("deletionProtection"),
+        nodePool: readNodePool(reader),
+        network: readNetworkRanges(reader),
+        authorizedNetworks: readAuthorizedNetworks(reader),
+    };
+}
+
+function readZone(reader: ConfigReader, region: string | undefined): string | undefined {
+    const zone = reader.raw("gcp:zone");
+    if (region === undefined) {
+        return zone; // the region's own problem is already reported
+    }
+    const allowed = `a zone of ${region}, such as ${region}-a`;
+    return zone !== undefined && new RegExp(`^${region}-[a-z]$`).test(zone) ? zone : reader.reject("gcp:zone", zone, allowed);
+}
+
+function readNodePool(reader: ConfigReader): NodePoolSettings | undefined {
+    const machineTypeName = reader.raw("nodeMachineType");
+    const machine = describeMachineType(machineTypeName ?? "");
+    if (typeof machine === "string") {
+        reader.reject("nodeMachineType", machineTypeName, machine);
+    }
+    const minCount = reader.integer("nodeMinCount", 1);
+    const maxCount = reader.integer("nodeMaxCount", 1);
+    if (minCount !== undefined && maxCount !== undefined && minCount > maxCount) {
+        reader.reject("nodeMaxCount", String(maxCount), `an integer >= nodeMinCount (${minCount})`);
+    }
+    const settings: Unchecked<NodePoolSettings> = {
+        machine: typeof machine === "string" ? undefined : machine,
+        minCount,
+        maxCount,
+        diskSizeGb: reader.integer("nodeDiskSizeGb", 20, 65536),
+        diskType: reader.oneOf("nodeDiskType", DISK_TYPES),
+        spot: reader.boolean("nodeSpot"),
+    };
+    return settings as NodePoolSettings;
+}
+
+function readNetworkRanges(reader: ConfigReader): NetworkRanges | undefined {
+    const keys = ["subnetCidr", "podsCidr", "servicesCidr", "masterCidr"] as const;
+    const blocks = new Map<(typeof keys)[number], Ipv4Block>();
+    for (const key of keys) {
+        const value = reader.raw(key);
+        const block = parseCidr(value ?? "");
+        if (typeof block === "string") {
+            reader.reject(key, value, `an IPv4 network in CIDR form; this one ${block}`);
+        } else {
+            blocks.set(key, block);
+        }
+    }
+    const master = blocks.get("masterCidr");
+    if (master && master.prefix !== 28) {
+        reader.reject("masterCidr", master.text, "a /28 block (GKE requires exactly /28 for the control plane)");
+    }
+    const checked = [...blocks.entries()];
+    checked.forEach(([key, block], i) => {
+        for (const [otherKey, other] of checked.slice(i + 1)) {
+            if (overlaps(block, other)) {
+                reader.reject(otherKey, other.text, `a range that does not overlap ${reader.qualify(key)} (${block.text})`);
+            }
+        }
+    });
+    return blocks.size === keys.length
+        ? Object.fromEntries(keys.map((key) => [key, blocks.get(key)!.text])) as unknown as NetworkRanges
+        : undefined;
+}
+
+function readAuthorizedNetworks(reader: ConfigReader): string[] | undefined {
+    const networks = reader.stringList("authorizedNetworks");
+    if (networks === undefined) {
+        return undefined;
+    }
+    const allowPublic = reader.boolean("allowPublicControlPlane");
+    for (const network of networks) {
+        const block = parseCidr(network);
+        if (typeof block === "string") {
+            reader.reject("authorizedNetworks", network, `IPv4 networks in CIDR form; this one ${block}`);
+        } else if (block.prefix === 0 && allowPublic === false) {
+            reader.reject("authorizedNetworks", network,
+                "specific CIDRs; 0.0.0.0/0 opens the control plane to the internet and needs allowPublicControlPlane: true");
+        }
+    }
+    return networks;
+}

@@ -1,0 +1,105 @@
+import { strict as assert } from "assert";
+import { ConfigOverrides, runStack } from "./harness";
+
+/** Runs a stack that must be refused: no resource may be registered, and the error lists every problem. */
+async function refused(stack: string, overrides: ConfigOverrides): Promise<string> {
+    const run = await runStack(stack, overrides);
+    assert.ok(run.error, "the program accepted the configuration");
+    assert.equal(run.error.name, "ConfigError", run.error.stack);
+    assert.equal(run.resources.length, 0, "resources were registered before the configuration was validated");
+    return run.error.message;
+}
+
+describe("configuration validation", () => {
+    it("accepts the committed dev and prod stacks", async () => {
+        for (const stack of ["dev", "prod"]) {
+            const run = await runStack(stack);
+            assert.equal(run.error, undefined, `${stack}: ${run.error?.message}`);
+        }
+    });
+
+    it("refuses a missing gcp:project and says how to set it", async () => {
+        const message = await refused("dev", { "gcp:project": undefined });
+        assert.match(message, /gcp:project = \(not set\): a project id .*pulumi config set gcp:project/);
+    });
+
+    it("refuses a malformed gcp:region", async () => {
+        const message = await refused("dev", { "gcp:region": "Mars" });
+        assert.match(message, /gcp:region = "Mars": a Google Cloud region such as us-central1/);
+    });
+
+    it("refuses a zone outside the region", async () => {
+        const message = await refused("dev", { "gcp:region": "europe-west4", "gcp:zone": "us-central1-a" });
+        assert.match(message, /gcp:zone = "us-central1-a": a zone of europe-west4, such as europe-west4-a/);
+    });
+
+    it("refuses a node count below one", async () => {
+        const message = await refused("dev", { nodeMinCount: 0 });
+        assert.match(message, /streaming-platform:nodeMinCount = "0": an integer >= 1/);
+    });
+
+    it("refuses a node count that is not an integer", async () => {
+        const message = await refused("dev", { nodeMaxCount: "three" });
+        assert.match(message, /streaming-platform:nodeMaxCount = "three": an integer >= 1/);
+    });
+
+    it("refuses a minimum node count above the maximum", async () => {
+        const message = await refused("prod", { nodeMinCount: 5, nodeMaxCount: 4 });
+        assert.match(message, /streaming-platform:nodeMaxCount = "4": an integer >= nodeMinCount \(5\)/);
+    });
+
+    it("refuses an unknown machine type family and lists the known ones", async () => {
+        const message = await refused("dev", { nodeMachineType: "x9-standard-4" });
+        assert.match(message, /nodeMachineType = "x9-standard-4": is not a known machine type; .*family one of e2, n1, n2/);
+    });
+
+    it("refuses a vCPU count the family does not offer", async () => {
+        const message = await refused("dev", { nodeMachineType: "e2-standard-6" });
+        assert.match(message, /nodeMachineType = "e2-standard-6": has 6 vCPUs; e2-standard comes with 2, 4, 8, 16, 32/);
+    });
+
+    it("refuses a malformed CIDR", async () => {
+        const message = await refused("dev", { subnetCidr: "10.10.0/20" });
+        assert.match(message, /subnetCidr = "10.10.0\/20": an IPv4 network in CIDR form; this one must look like a.b.c.d\/n/);
+    });
+
+    it("refuses a CIDR with host bits set and suggests the network", async () => {
+        const message = await refused("dev", { podsCidr: "10.20.1.0/16" });
+        assert.match(message, /podsCidr = "10.20.1.0\/16": .*has host bits set \(did you mean 10.20.0.0\/16\?\)/);
+    });
+
+    it("refuses overlapping ranges and names both keys", async () => {
+        const message = await refused("dev", { servicesCidr: "10.20.128.0/20" });
+        assert.match(message, /servicesCidr = "10.20.128.0\/20": a range that does not overlap streaming-platform:podsCidr \(10.20.0.0\/16\)/);
+    });
+
+    it("refuses a control plane range that is not a /28", async () => {
+        const message = await refused("dev", { masterCidr: "172.16.0.0/24" });
+        assert.match(message, /masterCidr = "172.16.0.0\/24": a \/28 block/);
+    });
+
+    it("refuses 0.0.0.0/0 as an authorized network unless explicitly allowed", async () => {
+        const message = await refused("dev", { authorizedNetworks: ["203.0.113.0/24", "0.0.0.0/0"] });
+        assert.match(message, /authorizedNetworks = "0.0.0.0\/0": .*needs allowPublicControlPlane: true/);
+        const allowed = await runStack("dev", { authorizedNetworks: ["0.0.0.0/0"], allowPublicControlPlane: true });
+        assert.equal(allowed.error, undefined);
+    });
+
+    it("refuses an unknown release channel, disk type and cluster target", async () => {
+        const message = await refused("dev", { releaseChannel: "BETA", nodeDiskType: "hdd", clusterTarget: "eks" });
+        assert.match(message, /clusterTarget = "eks": one of gke, kubeconfig/);
+        const gkeMessage = await refused("dev", { releaseChannel: "BETA", nodeDiskType: "hdd" });
+        assert.match(gkeMessage, /releaseChannel = "BETA": one of RAPID, REGULAR, STABLE/);
+        assert.match(gkeMessage, /nodeDiskType = "hdd": one of pd-standard, pd-balanced, pd-ssd/);
+    });
+
+    it("reports every problem at once", async () => {
+        const message = await refused("prod", {
+            "gcp:project": undefined, "gcp:region": "Mars", nodeMinCount: 0, podsCidr: "10.10.0.0/20",
+        });
+        assert.match(message, /^Invalid stack configuration \(4 problems\):/);
+        for (const key of ["gcp:project", "gcp:region", "nodeMinCount", "podsCidr"]) {
+            assert.ok(message.includes(`${key} = `), `missing ${key} in:\n${message}`);
+        }
+    });
+});

@@ -1,0 +1,228 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+// Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rpc = require("@pulumi/pulumi/runtime/rpc") as { specialSigKey: string; specialSecretSig: string };
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** One registered resource as the engine would have seen it. */
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    readonly custom: boolean;
+    /** Inputs with secrets unwrapped. */
+    readonly inputs: Record<string, any>;
+    /** Top-level input names whose value was marked secret. */
+    readonly secretInputs: ReadonlySet<string>;
+    readonly parent?: string;
+    /** URNs this resource waits for: explicit dependsOn plus inputs taken from other resources. */
+    readonly dependencies: readonly string[];
+    readonly provider: string;
+    readonly protect: boolean;
+    readonly ignoreChanges: readonly string[];
+    readonly aliases: readonly unknown[];
+    readonly retainOnDelete: boolean;
+    readonly deletedWith: string;
+    readonly customTimeouts?: { create?: string; update?: string; delete?: string };
+}
+
+export interface StackRun {
+    readonly resources: readonly RecordedResource[];
+    readonly outputs: Record<string, unknown>;
+    readonly secretOutputs: ReadonlySet<string>;
+    readonly error?: Error;
+}
+
+export type ConfigOverrides = Record<string, string | number | boolean | string[] | undefined>;
+
+/** The project every test stack deploys into, as a user would set with `pulumi config set gcp:project`. */
+export const TEST_PROJECT = "acme-streaming-test";
+
+const projectFile = parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8"));
+export const PROJECT_NAME: string = projectFile.name;
+
+/** Stack config as the Pulumi CLI hands it to the program: Pulumi.yaml defaults, then the stack file, then overrides. */
+export function stackConfig(stack: string, overrides: ConfigOverrides = {}): Record<string, string> {
+    const config: Record<string, unknown> = { "gcp:project": TEST_PROJECT };
+    for (const [key, declared] of Object.entries<any>(projectFile.config ?? {})) {
+        if (key.includes(":")) {
+            config[key] = declared?.value ?? declared;
+        } else if (declared?.default !== undefined) {
+            config[`${PROJECT_NAME}:${key}`] = declared.default;
+        }
+    }
+    const stackFile = parse(fs.readFileSync(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
+    Object.assign(config, stackFile.config ?? {});
+    for (const [key, value] of Object.entries(overrides)) {
+        const qualified = key.includes(":") ? key : `${PROJECT_NAME}:${key}`;
+        if (value === undefined) {
+            delete config[qualified];
+        } else {
+            config[qualified] = value;
+        }
+    }
+    return Object.fromEntries(Object.entries(config).map(([key, value]) =>
+        [key, typeof value === "string" ? value : JSON.stringify(value)]));
+}
+
+function isSecretValue(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as any)[rpc.specialSigKey] === rpc.specialSecretSig;
+}
+
+function unwrapSecrets(value: unknown): unknown {
+    if (isSecretValue(value)) {
+        return unwrapSecrets(value.value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(unwrapSecrets);
+    }
+    if (value && typeof value === "object" && value.constructor === Object) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+/** Outputs the real providers would compute and the program reads back. */
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+    switch (type) {
+        case "gcp:container/cluster:Cluster":
+            return {
+                endpoint: "203.0.113.10",
+                controlPlaneEndpointsConfig: {
+                    ...inputs.controlPlaneEndpointsConfig,
+                    dnsEndpointConfig: { ...inputs.controlPlaneEndpointsConfig?.dnsEndpointConfig, endpoint: `gke-${name}.example.gke.goog` },
+                },
+                masterAuth: { ...inputs.masterAuth, clusterCaCertificate: "Q0EtREFUQQ==" },
+            };
+        case "gcp:serviceaccount/account:Account": {
+            const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
+            return { email, member: `serviceAccount:${email}` };
+        }
+        default:
+            return {};
+    }
+}
+
+const projectModules = () => Object.keys(require.cache).filter((file) =>
+    file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`));
+
+/**
+ * Evaluates the real program (index.ts) for a stack under Pulumi's mocks and records every
+ * resource registration, its options and the stack outputs. A program error is returned, not thrown.
+ */
+export async function runStack(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const resources: RecordedResource[] = [];
+    pulumi.runtime.setAllConfig(stackConfig(stack, overrides), []);
+    await pulumi.runtime.setMocks({
+        newResource: (args) => ({
+            id: args.custom ? `${args.name}-id` : undefined,
+            state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>) },
+        }),
+        call: (args) => args.inputs,
+    }, PROJECT_NAME, stack, false);
+
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
+        if (!err) {
+            const raw: Record<string, unknown> = req.getObject()?.toJavaScript() ?? {};
+            const timeouts = req.getCustomtimeouts();
+            resources.push({
+                type: req.getType(),
+                name: req.getName(),
+                urn: res.getUrn(),
+                custom: req.getCustom(),
+                inputs: unwrapSecrets(raw) as Record<string, any>,
+                secretInputs: new Set(Object.keys(raw).filter((key) => isSecretValue(raw[key]))),
+                parent: req.getParent() || undefined,
+                dependencies: [...new Set<string>([
+                    ...req.getDependenciesList(),
+                    ...[...req.getPropertydependenciesMap().values()].flatMap((deps: any) => deps.getUrnsList()),
+                ])],
+                provider: req.getProvider(),
+                protect: req.getProtect() === true,
+                ignoreChanges: req.getIgnorechangesList(),
+                aliases: [...req.getAliasesList(), ...req.getAliasurnsList()],
+                retainOnDelete: req.getRetainondelete() === true,
+                deletedWith: req.getDeletedwith(),
+                customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+            });
+        }
+        callback(err, res);
+    });
+
+    projectModules().forEach((file) => delete require.cache[file]);
+    let exported: Record<string, unknown> = {};
+    let error: Error | undefined;
+    try {
+        exported = require(path.join(PROJECT_ROOT, "index.ts"));
+    } catch (e) {
+        error = e as Error;
+    }
+    const outputs: Record<string, unknown> = {};
+    const secretOutputs = new Set<string>();
+    for (const [key, value] of Object.entries(exported)) {
+        if (pulumi.Output.isInstance(value)) {
+            outputs[key] = await (value as any).promise();
+            if (await (value as any).isSecret) {
+                secretOutputs.add(key);
+            }
+        } else {
+            outputs[key] = value;
+        }
+    }
+    await settings.waitForRPCs();
+    return { resources, outputs, secretOutputs, error };
+}
+
+export function ofType(run: StackRun, type: string): RecordedResource[] {
+    return run.resources.filter((r) => r.type === type);
+}
+
+/** The only resource of a type; fails loudly when there are none or several. */
+export function single(run: StackRun, type: string): RecordedResource {
+    const found = ofType(run, type);
+    if (found.length !== 1) {
+        throw new Error(`expected exactly one ${type}, found ${found.length}`);
+    }
+    return found[0];
+}
+
+export function byUrn(run: StackRun, urn: string): RecordedResource | undefined {
+    return run.resources.find((r) => r.urn === urn);
+}
+
+/**
+ * True when `from` waits for `to` as the engine orders them: through its own dependencies, those of
+ * its ancestor components (a child registers only after its parent, which waits for its dependencies),
+ * and, for a dependency on a component, everything inside that component.
+ */
+export function waitsFor(run: StackRun, from: RecordedResource, to: RecordedResource): boolean {
+    const seen = new Set<string>();
+    const pending = [from.urn];
+    while (pending.length > 0) {
+        const urn = pending.pop()!;
+        if (urn === to.urn) {
+            return true;
+        }
+        const resource = byUrn(run, urn);
+        if (seen.has(urn) || !resource) {
+            continue;
+        }
+        seen.add(urn);
+        for (let ancestor: RecordedResource | undefined = resource; ancestor; ancestor = ancestor.parent ? byUrn(run, ancestor.parent) : undefined) {
+            pending.push(...ancestor.dependencies);
+        }
+        if (!resource.custom) {
+            pending.push(...run.resources.filter((r) => r.parent === urn).map((r) => r.urn));
+        }
+    }
+    return false;
+}
