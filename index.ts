@@ -1,12 +1,17 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Airflow } from "./components/airflow";
+import { DockerHubMirror } from "./components/dockerHubMirror";
 import { ExistingCluster } from "./components/existingCluster";
 import { GkeCluster } from "./components/gkeCluster";
+import { Kafka } from "./components/kafka";
 import { Network } from "./components/network";
+import { Postgresql } from "./components/postgresql";
 import { ProjectApis } from "./components/projectApis";
-import { GkeSettings, loadConfig } from "./config";
+import { Spark } from "./components/spark";
+import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
 const config = loadConfig();
+const services = config.services;
 
 /** APIs the GKE stacks call; enabled before anything that needs them. */
 const REQUIRED_APIS = [
@@ -18,7 +23,7 @@ const REQUIRED_APIS = [
     "artifactregistry.googleapis.com",
 ];
 
-function provisionGke(settings: GkeSettings) {
+function gkeCluster(settings: GkeSettings) {
     const apis = new ProjectApis("apis", { project: settings.project, services: REQUIRED_APIS });
     const network = new Network("platform", {
         project: settings.project,
@@ -27,9 +32,10 @@ function provisionGke(settings: GkeSettings) {
         podsCidr: settings.network.podsCidr,
         servicesCidr: settings.network.servicesCidr,
     }, { dependsOn: [apis] });
+    const location = settings.regional ? settings.region : settings.zone;
     const gke = new GkeCluster("gke", {
         project: settings.project,
-        location: settings.regional ? settings.region : settings.zone,
+        location,
         network: network.network.id,
         subnetwork: network.subnetwork.id,
         podsRangeName: network.podsRangeName,
@@ -47,20 +53,91 @@ function provisionGke(settings: GkeSettings) {
             spot: settings.nodePool.spot,
         },
     }, { dependsOn: [apis, network] });
-    const location = settings.regional ? settings.region : settings.zone;
-    const credentialsCommand = pulumi.interpolate`gcloud container clusters get-credentials ${gke.cluster.name} --location ${location} --project ${settings.project} --dns-endpoint`;
-    return { network, gke, credentialsCommand };
+    const mirror = services.dockerHubMirror
+        ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region }, { dependsOn: [apis] })
+        : undefined;
+    return {
+        provider: gke.provider,
+        imageRegistry: mirror?.registry ?? pulumi.output(services.imageRegistry),
+        outputs: {
+            clusterName: gke.cluster.name,
+            clusterLocation: gke.cluster.location,
+            networkName: network.network.name,
+            nodeServiceAccount: gke.nodeServiceAccount.email,
+            kubeconfig: gke.kubeconfig,
+            getCredentialsCommand: pulumi.interpolate`gcloud container clusters get-credentials ${gke.cluster.name} --location ${location} --project ${settings.project} --dns-endpoint`,
+        },
+    };
 }
 
-const gkeStack = config.cluster.kind === "gke" ? provisionGke(config.cluster) : undefined;
-const provider: k8s.Provider = gkeStack
-    ? gkeStack.gke.provider
-    : new ExistingCluster("local", { context: config.cluster.kind === "kubeconfig" ? config.cluster.context : undefined }).provider;
+function existingCluster(settings: KubeconfigSettings) {
+    const cluster = new ExistingCluster("local", { context: settings.context });
+    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), outputs: undefined };
+}
 
-export const clusterName = gkeStack?.gke.cluster.name;
-export const clusterLocation = gkeStack?.gke.cluster.location;
-export const networkName = gkeStack?.network.network.name;
-export const nodeServiceAccount = gkeStack?.gke.nodeServiceAccount.email;
-export const kubeconfig = gkeStack?.gke.kubeconfig;
-export const getCredentialsCommand = gkeStack?.credentialsCommand;
-void provider;
+// The one place that decides where the platform runs; everything below is the same everywhere.
+const target = config.cluster.kind === "gke" ? gkeCluster(config.cluster) : existingCluster(config.cluster);
+const onCluster: pulumi.ComponentResourceOptions = { providers: { kubernetes: target.provider } };
+
+const postgresql = new Postgresql("postgresql", {
+    namespace: "postgresql",
+    cpu: services.postgresql.size.cpu,
+    memory: services.postgresql.size.memory,
+    storage: services.postgresql.storage,
+    databases: ["airflow", "pipeline"],
+    imageRegistry: target.imageRegistry,
+}, onCluster);
+
+const kafka = new Kafka("kafka", {
+    namespace: "kafka",
+    replicas: services.kafka.replicas,
+    cpu: services.kafka.size.cpu,
+    memory: services.kafka.size.memory,
+    storage: services.kafka.storage,
+    topic: services.kafka.topic,
+    pipelineUser: "pipeline",
+    imageRegistry: target.imageRegistry,
+}, onCluster);
+
+const spark = new Spark("spark", {
+    namespace: "spark",
+    workers: services.spark.workers,
+    maxWorkers: services.spark.maxWorkers,
+    workerCores: services.spark.workerCores,
+    workerMemoryGiB: services.spark.workerMemoryGiB,
+    uiExposure: services.uiExposure,
+    imageRegistry: target.imageRegistry,
+}, onCluster);
+
+const airflowDatabase = postgresql.credentials.airflow;
+const airflow = new Airflow("airflow", {
+    namespace: "airflow",
+    executor: services.airflow.executor,
+    replicas: services.airflow.replicas,
+    database: {
+        host: postgresql.host,
+        port: postgresql.port,
+        database: airflowDatabase.database,
+        username: airflowDatabase.username,
+        password: airflowDatabase.password,
+    },
+    uiExposure: services.uiExposure,
+    imageRegistry: target.imageRegistry,
+    // Airflow migrates its database on start: PostgreSQL must be ready first.
+}, { ...onCluster, dependsOn: [postgresql.release] });
+
+export const clusterName = target.outputs?.clusterName;
+export const clusterLocation = target.outputs?.clusterLocation;
+export const networkName = target.outputs?.networkName;
+export const nodeServiceAccount = target.outputs?.nodeServiceAccount;
+export const kubeconfig = target.outputs?.kubeconfig;
+export const getCredentialsCommand = target.outputs?.getCredentialsCommand;
+export const imageRegistry = target.imageRegistry;
+export const airflowUi = airflow.ui;
+export const airflowAdminUser = airflow.adminUser;
+export const airflowAdminPassword = airflow.adminPassword;
+export const sparkMasterUi = spark.ui;
+export const sparkMasterUrl = spark.masterUrl;
+export const kafkaBootstrapServers = kafka.bootstrapServers;
+export const kafkaTopic = kafka.topic;
+export const postgresqlService = `${postgresql.host}:${postgresql.port}`;

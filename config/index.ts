@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { overlaps, parseCidr, Ipv4Block } from "./cidr";
 import { describeMachineType, MachineShape } from "./machineTypes";
 import { ConfigReader } from "./reader";
+import { readServices, ServiceSettings } from "./services";
 
 export const PROJECT_NAMESPACE = "streaming-platform";
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE"] as const;
@@ -47,6 +48,7 @@ export interface KubeconfigSettings {
 export interface PlatformConfig {
     readonly stack: string;
     readonly cluster: GkeSettings | KubeconfigSettings;
+    readonly services: ServiceSettings;
 }
 
 export class ConfigError extends Error {
@@ -69,10 +71,11 @@ export function loadConfig(): PlatformConfig {
     const cluster = target === "kubeconfig"
         ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" }
         : readGke(reader);
+    const services = readServices(reader, target !== "kubeconfig");
     if (reader.problems.length > 0) {
         throw new ConfigError(reader.problems);
     }
-    return { stack: pulumi.getStack(), cluster: cluster as GkeSettings | KubeconfigSettings };
+    return { stack: pulumi.getStack(), cluster: cluster as GkeSettings | KubeconfigSettings, services };
 }
 
 function readGke(reader: ConfigReader): Unchecked<GkeSettings> {

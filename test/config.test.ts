@@ -93,6 +93,45 @@ describe("configuration validation", () => {
         assert.match(gkeMessage, /nodeDiskType = "hdd": one of pd-standard, pd-balanced, pd-ssd/);
     });
 
+    it("refuses a LoadBalancer for the UIs without source ranges, and an open one", async () => {
+        const message = await refused("dev", { uiExposure: "LoadBalancer" });
+        assert.match(message, /uiSourceRanges = \[\]: at least one CIDR when uiExposure is LoadBalancer/);
+        const open = await refused("dev", { uiExposure: "LoadBalancer", uiSourceRanges: ["0.0.0.0/0"] });
+        assert.match(open, /uiSourceRanges = "0.0.0.0\/0": specific CIDRs/);
+    });
+
+    it("refuses a topic replication factor above the Kafka node count", async () => {
+        const message = await refused("dev", { kafkaTopicReplication: 3 });
+        assert.match(message, /kafkaTopicReplication = "3": an integer from 1 to kafkaReplicas \(1\)/);
+    });
+
+    it("refuses an even number of KRaft controllers", async () => {
+        const message = await refused("prod", { kafkaReplicas: 4 });
+        assert.match(message, /kafkaReplicas = "4": an odd number/);
+    });
+
+    it("refuses an unknown Airflow executor", async () => {
+        const message = await refused("dev", { airflowExecutor: "SequentialExecutor" });
+        assert.match(message, /airflowExecutor = "SequentialExecutor": one of LocalExecutor, CeleryExecutor, KubernetesExecutor/);
+    });
+
+    it("refuses malformed resource quantities", async () => {
+        const message = await refused("dev", { kafkaMemory: "2GB", postgresqlCpu: "-1", kafkaStorage: "10Mi" });
+        assert.match(message, /kafkaMemory = "2GB": a memory quantity in Mi or Gi/);
+        assert.match(message, /postgresqlCpu = "-1": a CPU quantity/);
+        assert.match(message, /kafkaStorage = "10Mi": a volume size in Gi/);
+    });
+
+    it("refuses a Spark autoscaling bound below the worker count", async () => {
+        const message = await refused("prod", { sparkMaxWorkers: 1 });
+        assert.match(message, /sparkMaxWorkers = "1": 0 \(no autoscaling\) or an integer >= sparkWorkers \(2\)/);
+    });
+
+    it("refuses a Docker Hub mirror where there is no Google Cloud project", async () => {
+        const message = await refused("dev", { clusterTarget: "kubeconfig", dockerHubMirror: true });
+        assert.match(message, /dockerHubMirror = "true": false when clusterTarget is kubeconfig/);
+    });
+
     it("reports every problem at once", async () => {
         const message = await refused("prod", {
             "gcp:project": undefined, "gcp:region": "Mars", nodeMinCount: 0, podsCidr: "10.10.0.0/20",

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -37,6 +38,8 @@ export interface StackRun {
     readonly resources: readonly RecordedResource[];
     readonly outputs: Record<string, unknown>;
     readonly secretOutputs: ReadonlySet<string>;
+    /** What every random resource produced (passwords, base64 and hex bytes). */
+    readonly generated: readonly string[];
     readonly error?: Error;
 }
 
@@ -89,6 +92,15 @@ function unwrapSecrets(value: unknown): unknown {
     return value;
 }
 
+/** Stable stand-in for random bytes: distinct per resource name, so a leaked value is traceable. */
+function fakeRandom(name: string, length: number): Buffer {
+    let bytes = Buffer.alloc(0);
+    for (let block = 0; bytes.length < length; block++) {
+        bytes = Buffer.concat([bytes, createHash("sha256").update(`${name}/${block}`).digest()]);
+    }
+    return bytes.subarray(0, length);
+}
+
 /** Outputs the real providers would compute and the program reads back. */
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (type) {
@@ -101,6 +113,12 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
                 },
                 masterAuth: { ...inputs.masterAuth, clusterCaCertificate: "Q0EtREFUQQ==" },
             };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: fakeRandom(name, inputs.length).toString("hex").slice(0, inputs.length) };
+        case "random:index/randomBytes:RandomBytes": {
+            const bytes = fakeRandom(name, inputs.length);
+            return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+        }
         case "gcp:serviceaccount/account:Account": {
             const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
             return { email, member: `serviceAccount:${email}` };
@@ -119,19 +137,31 @@ const projectModules = () => Object.keys(require.cache).filter((file) =>
  */
 export async function runStack(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
     const resources: RecordedResource[] = [];
+    const failures: Error[] = [];
+    const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", recordFailure);
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides), []);
+    const generated: string[] = [];
     await pulumi.runtime.setMocks({
-        newResource: (args) => ({
-            id: args.custom ? `${args.name}-id` : undefined,
-            state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>) },
-        }),
+        newResource: (args) => {
+            const computed = computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+            if (args.type.startsWith("random:")) {
+                generated.push(...Object.values(computed).map(String));
+            }
+            return {
+                id: args.custom ? `${args.name}-id` : undefined,
+                state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computed },
+            };
+        },
         call: (args) => args.inputs,
     }, PROJECT_NAME, stack, false);
 
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
-        if (!err) {
+        if (err) {
+            recordFailure(err);
+        } else {
             const raw: Record<string, unknown> = req.getObject()?.toJavaScript() ?? {};
             const timeouts = req.getCustomtimeouts();
             resources.push({
@@ -160,26 +190,26 @@ export async function runStack(stack: string, overrides: ConfigOverrides = {}): 
 
     projectModules().forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
-    let error: Error | undefined;
     try {
         exported = require(path.join(PROJECT_ROOT, "index.ts"));
     } catch (e) {
-        error = e as Error;
+        recordFailure(e);
     }
     const outputs: Record<string, unknown> = {};
     const secretOutputs = new Set<string>();
     for (const [key, value] of Object.entries(exported)) {
-        if (pulumi.Output.isInstance(value)) {
-            outputs[key] = await (value as any).promise();
-            if (await (value as any).isSecret) {
-                secretOutputs.add(key);
-            }
-        } else {
-            outputs[key] = value;
+        // Lifting resolves outputs nested in exported objects, as the engine does for stack outputs.
+        const lifted = pulumi.output(value) as any;
+        outputs[key] = await lifted.promise();
+        if (await lifted.isSecret) {
+            secretOutputs.add(key);
         }
     }
     await settings.waitForRPCs();
-    return { resources, outputs, secretOutputs, error };
+    // Rejections surface on the next turns of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("unhandledRejection", recordFailure);
+    return { resources, outputs, secretOutputs, generated, error: failures[0] };
 }
 
 export function ofType(run: StackRun, type: string): RecordedResource[] {
@@ -200,8 +230,8 @@ export function byUrn(run: StackRun, urn: string): RecordedResource | undefined 
 }
 
 /**
- * True when `from` waits for `to` as the engine orders them: through its own dependencies, those of
- * its ancestor components (a child registers only after its parent, which waits for its dependencies),
+ * True when `from` waits for `to` as the engine orders them: through its own dependencies, its
+ * provider, those of its ancestor components (a child registers only after its parent, which waits for its dependencies),
  * and, for a dependency on a component, everything inside that component.
  */
 export function waitsFor(run: StackRun, from: RecordedResource, to: RecordedResource): boolean {
@@ -220,9 +250,14 @@ export function waitsFor(run: StackRun, from: RecordedResource, to: RecordedReso
         for (let ancestor: RecordedResource | undefined = resource; ancestor; ancestor = ancestor.parent ? byUrn(run, ancestor.parent) : undefined) {
             pending.push(...ancestor.dependencies);
         }
+        if (resource.provider) {
+            // A provider reference is "<urn>::<id>"; the engine creates the provider first.
+            pending.push(resource.provider.slice(0, resource.provider.lastIndexOf("::")));
+        }
         if (!resource.custom) {
             pending.push(...run.resources.filter((r) => r.parent === urn).map((r) => r.urn));
         }
     }
     return false;
 }
+

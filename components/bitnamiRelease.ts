@@ -1,0 +1,50 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { baseValues, BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "./charts";
+
+export interface BitnamiReleaseArgs {
+    readonly chart: ChartName;
+    readonly namespace: pulumi.Input<string>;
+    /** Per-stack values layered over helm-values/<chart>.yaml. */
+    readonly values: pulumi.Input<HelmValues>;
+    /** Registry for every image of the release, subcharts included. */
+    readonly imageRegistry: pulumi.Input<string>;
+    readonly timeoutSeconds: number;
+}
+
+const isMap = (value: unknown): value is HelmValues => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Points every image block (a map with repository and tag) at the given registry. */
+export function withImageRegistry(values: HelmValues, registry: string): HelmValues {
+    const result: HelmValues = { ...values };
+    if ("repository" in result && "tag" in result) {
+        result.registry = registry;
+    }
+    for (const [key, value] of Object.entries(result)) {
+        if (isMap(value)) {
+            result[key] = withImageRegistry(value, registry);
+        }
+    }
+    return result;
+}
+
+/**
+ * A Helm release of a pinned Bitnami chart. The release name is the chart name, so service names
+ * (<chart>.<namespace>.svc) are stable, and `values` holds the effective values, so a preview
+ * shows exactly what Helm will get.
+ */
+export function bitnamiRelease(args: BitnamiReleaseArgs, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
+    const values = pulumi.all([args.values, args.imageRegistry]).apply(([overrides, registry]) =>
+        withImageRegistry(mergeValues(baseValues(args.chart), overrides as HelmValues), registry));
+    return new k8s.helm.v3.Release(args.chart, {
+        name: args.chart,
+        chart: `${BITNAMI_CHART_REPOSITORY}/${args.chart}`,
+        version: CHART_VERSIONS[args.chart],
+        namespace: args.namespace,
+        values,
+        timeout: args.timeoutSeconds,
+        // A failed install stays for inspection (see the runbook) instead of being rolled back.
+        atomic: false,
+        maxHistory: 10,
+    }, opts);
+}

@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+export interface DockerHubMirrorArgs {
+    readonly project: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+}
+
+/**
+ * An Artifact Registry remote repository that proxies and caches Docker Hub: nodes pull through
+ * Google's network and Docker Hub's anonymous rate limits stop mattering. Nodes read it with
+ * their roles/artifactregistry.reader.
+ */
+export class DockerHubMirror extends pulumi.ComponentResource {
+    readonly repository: gcp.artifactregistry.Repository;
+    /** Use as an image registry: <registry>/bitnamilegacy/kafka:<tag>. */
+    readonly registry: pulumi.Output<string>;
+
+    constructor(name: string, args: DockerHubMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:gcp:DockerHubMirror", name, {}, opts);
+        this.repository = new gcp.artifactregistry.Repository(name, {
+            project: args.project,
+            location: args.region,
+            repositoryId: name,
+            format: "DOCKER",
+            mode: "REMOTE_REPOSITORY",
+            description: "Pull-through cache of Docker Hub for the streaming platform",
+            remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },
+        }, { parent: this });
+        this.registry = pulumi.interpolate`${this.repository.location}-docker.pkg.dev/${this.repository.project}/${this.repository.repositoryId}`;
+        this.registerOutputs({ registry: this.registry });
+    }
+}

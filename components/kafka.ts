@@ -1,0 +1,103 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { bitnamiRelease } from "./bitnamiRelease";
+import { containerResources, fixedNamespace, fixedSecret, generatedPassword, randomBase64Url } from "./kubernetesObjects";
+
+export interface KafkaTopicArgs {
+    readonly name: string;
+    readonly partitions: number;
+    readonly replicationFactor: number;
+    readonly minInSyncReplicas: number;
+}
+
+export interface KafkaArgs {
+    readonly namespace: string;
+    /** Combined KRaft controller+broker nodes. */
+    readonly replicas: number;
+    readonly cpu: string;
+    readonly memory: string;
+    readonly storage: string;
+    readonly topic: KafkaTopicArgs;
+    /** SCRAM user the pipeline produces and consumes as. */
+    readonly pipelineUser: string;
+    readonly imageRegistry: pulumi.Input<string>;
+}
+
+const SASL_SECRET = "kafka-sasl";
+const KRAFT_SECRET = "kafka-kraft";
+const CLIENT_PORT = 9092;
+
+/** Kafka in KRaft mode with every listener authenticated and the pipeline's topic provisioned. */
+export class Kafka extends pulumi.ComponentResource {
+    readonly namespace: k8s.core.v1.Namespace;
+    readonly release: k8s.helm.v3.Release;
+    readonly bootstrapServers: string;
+    readonly topic: string;
+    readonly pipelineUser: string;
+    readonly pipelinePassword: pulumi.Output<string>;
+    readonly saslMechanism = "SCRAM-SHA-512";
+
+    constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:data:Kafka", name, {}, opts);
+        this.namespace = fixedNamespace(args.namespace, this);
+        this.topic = args.topic.name;
+        this.pipelineUser = args.pipelineUser;
+        this.pipelinePassword = generatedPassword(`${name}-pipeline-password`, this);
+
+        const saslSecret = fixedSecret(SASL_SECRET, this.namespace, {
+            "client-passwords": this.pipelinePassword,
+            // The topic provisioning job signs in as the first client user with this key.
+            "system-user-password": this.pipelinePassword,
+            "inter-broker-password": generatedPassword(`${name}-inter-broker-password`, this),
+            "controller-password": generatedPassword(`${name}-controller-password`, this),
+        }, this);
+
+        // Kafka's cluster id and each controller's directory id are base64url UUIDs. Generated once and
+        // kept in state, they survive every update; a new id would orphan the data on the volumes.
+        const kraftIds: Record<string, pulumi.Output<string>> = { "cluster-id": randomBase64Url(`${name}-cluster-id`, 16, false, this) };
+        for (let i = 0; i < args.replicas; i++) {
+            kraftIds[`controller-${i}-id`] = randomBase64Url(`${name}-controller-${i}-id`, 16, false, this);
+        }
+        const kraftSecret = fixedSecret(KRAFT_SECRET, this.namespace, kraftIds, this);
+
+        const internalReplication = Math.min(3, args.replicas);
+        this.release = bitnamiRelease({
+            chart: "kafka",
+            namespace: this.namespace.metadata.name,
+            imageRegistry: args.imageRegistry,
+            timeoutSeconds: 900,
+            values: {
+                existingKraftSecret: KRAFT_SECRET,
+                sasl: { client: { users: [args.pipelineUser] }, existingSecret: SASL_SECRET },
+                controller: {
+                    replicaCount: args.replicas,
+                    resources: containerResources(args.cpu, args.memory),
+                    persistence: { size: args.storage },
+                },
+                overrideConfiguration: {
+                    "default.replication.factor": internalReplication,
+                    "offsets.topic.replication.factor": internalReplication,
+                    "transaction.state.log.replication.factor": internalReplication,
+                    "transaction.state.log.min.isr": Math.min(2, internalReplication),
+                    "min.insync.replicas": Math.min(2, internalReplication),
+                },
+                provisioning: {
+                    topics: [{
+                        name: args.topic.name,
+                        partitions: args.topic.partitions,
+                        replicationFactor: args.topic.replicationFactor,
+                        config: { "min.insync.replicas": String(args.topic.minInSyncReplicas) },
+                    }],
+                },
+            },
+        }, { parent: this, dependsOn: [saslSecret, kraftSecret] });
+
+        this.bootstrapServers = `kafka.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
+        this.registerOutputs({
+            bootstrapServers: this.bootstrapServers,
+            topic: this.topic,
+            pipelineUser: this.pipelineUser,
+            pipelinePassword: this.pipelinePassword,
+        });
+    }
+}

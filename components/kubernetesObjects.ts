@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+
+/** A namespace with a fixed name, so in-cluster addresses like <service>.<namespace>.svc stay stable. */
+export function fixedNamespace(name: string, parent: pulumi.Resource): k8s.core.v1.Namespace {
+    return new k8s.core.v1.Namespace(name, {
+        metadata: { name, labels: { "app.kubernetes.io/part-of": "streaming-platform" } },
+    }, { parent });
+}
+
+/** An Opaque Secret with a fixed name, for charts that read an existingSecret by name. */
+export function fixedSecret(
+    name: string,
+    namespace: k8s.core.v1.Namespace,
+    stringData: Record<string, pulumi.Input<string>>,
+    parent: pulumi.Resource,
+): k8s.core.v1.Secret {
+    return new k8s.core.v1.Secret(name, {
+        metadata: { name, namespace: namespace.metadata.name },
+        type: "Opaque",
+        stringData,
+    }, { parent });
+}
+
+/**
+ * A generated password kept in state as a secret. Letters and digits only: it ends up in
+ * connection URLs and SQL literals, and 32 of them are ~190 bits.
+ */
+export function generatedPassword(name: string, parent: pulumi.Resource): pulumi.Output<string> {
+    // Marked here too, not only by the provider's additionalSecretOutputs, so no code path can unmark it.
+    return pulumi.secret(new random.RandomPassword(name, { length: 32, special: false }, { parent }).result);
+}
+
+/** url-safe base64 of fresh random bytes, with or without padding; a secret. */
+export function randomBase64Url(name: string, bytes: number, padded: boolean, parent: pulumi.Resource): pulumi.Output<string> {
+    return pulumi.secret(new random.RandomBytes(name, { length: bytes }, { parent }).base64.apply((encoded) => {
+        const urlSafe = encoded.replace(/\+/g, "-").replace(/\//g, "_");
+        return padded ? urlSafe : urlSafe.replace(/=+$/, "");
+    }));
+}
+
+/** Requests for a container, with memory also as the limit. */
+export function containerResources(cpu: string, memory: string) {
+    return { requests: { cpu, memory }, limits: { memory } };
+}

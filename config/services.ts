@@ -1,0 +1,145 @@
+import { parseCidr } from "./cidr";
+import { ConfigReader } from "./reader";
+
+export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor", "KubernetesExecutor"] as const;
+export const UI_EXPOSURES = ["ClusterIP", "LoadBalancer"] as const;
+
+/** Requests for a container; memory is also its limit, so a pod is never OOM-killed for using what it asked for. */
+export interface ContainerSize {
+    readonly cpu: string;
+    readonly memory: string;
+}
+
+export interface KafkaSettings {
+    readonly replicas: number;
+    readonly size: ContainerSize;
+    readonly storage: string;
+    readonly topic: {
+        readonly name: string;
+        readonly partitions: number;
+        readonly replicationFactor: number;
+        readonly minInSyncReplicas: number;
+    };
+}
+
+export interface PostgresqlSettings {
+    readonly size: ContainerSize;
+    readonly storage: string;
+}
+
+export interface SparkSettings {
+    readonly workers: number;
+    /** Upper bound for the worker autoscaler; equal to workers when autoscaling is off. */
+    readonly maxWorkers: number;
+    /** Cores and memory each worker offers to executors. */
+    readonly workerCores: number;
+    readonly workerMemoryGiB: number;
+}
+
+export interface AirflowSettings {
+    readonly executor: (typeof AIRFLOW_EXECUTORS)[number];
+    readonly replicas: number;
+}
+
+export interface ExposureSettings {
+    readonly type: (typeof UI_EXPOSURES)[number];
+    readonly sourceRanges: readonly string[];
+}
+
+export interface ServiceSettings {
+    /** Registry every Bitnami image is pulled from (repositories stay bitnamilegacy/<name>). */
+    readonly imageRegistry: string;
+    readonly dockerHubMirror: boolean;
+    readonly kafka: KafkaSettings;
+    readonly postgresql: PostgresqlSettings;
+    readonly spark: SparkSettings;
+    readonly airflow: AirflowSettings;
+    readonly uiExposure: ExposureSettings;
+}
+
+const CPU = /^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$/;
+const MEMORY = /^[1-9][0-9]*(Mi|Gi)$/;
+const STORAGE = /^[1-9][0-9]*Gi$/;
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+const REGISTRY = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
+
+function size(reader: ConfigReader, prefix: string): ContainerSize {
+    return {
+        cpu: reader.string(`${prefix}Cpu`, CPU, "a CPU quantity such as 500m or 2")!,
+        memory: reader.string(`${prefix}Memory`, MEMORY, "a memory quantity in Mi or Gi such as 1536Mi or 2Gi")!,
+    };
+}
+
+function kafka(reader: ConfigReader): KafkaSettings {
+    const replicas = reader.integer("kafkaReplicas", 1, 9);
+    const replicationFactor = reader.integer("kafkaTopicReplication", 1);
+    if (replicas !== undefined && replicationFactor !== undefined && replicationFactor > replicas) {
+        reader.reject("kafkaTopicReplication", String(replicationFactor), `an integer from 1 to kafkaReplicas (${replicas})`);
+    }
+    if (replicas !== undefined && replicas > 1 && replicas % 2 === 0) {
+        reader.reject("kafkaReplicas", String(replicas), "an odd number (1, 3, 5...) so the KRaft controller quorum survives a failure");
+    }
+    return {
+        replicas: replicas!,
+        size: size(reader, "kafka"),
+        storage: reader.string("kafkaStorage", STORAGE, "a volume size in Gi such as 20Gi")!,
+        topic: {
+            name: reader.string("kafkaTopic", TOPIC, "a Kafka topic name of letters, digits, '.', '_' and '-'")!,
+            partitions: reader.integer("kafkaTopicPartitions", 1, 1000)!,
+            replicationFactor: replicationFactor!,
+            // Writes survive one broker loss without blocking when there are replicas to spare.
+            minInSyncReplicas: Math.min(2, Math.max(1, (replicationFactor ?? 1) - 1)),
+        },
+    };
+}
+
+function spark(reader: ConfigReader): SparkSettings {
+    const workers = reader.integer("sparkWorkers", 1, 50);
+    const maxWorkers = reader.integer("sparkMaxWorkers", 0, 50);
+    if (workers !== undefined && maxWorkers !== undefined && maxWorkers !== 0 && maxWorkers < workers) {
+        reader.reject("sparkMaxWorkers", String(maxWorkers), `0 (no autoscaling) or an integer >= sparkWorkers (${workers})`);
+    }
+    return {
+        workers: workers!,
+        maxWorkers: maxWorkers === 0 ? workers! : maxWorkers!,
+        workerCores: reader.integer("sparkWorkerCores", 1, 64)!,
+        workerMemoryGiB: reader.integer("sparkWorkerMemoryGiB", 1, 256)!,
+    };
+}
+
+function uiExposure(reader: ConfigReader): ExposureSettings {
+    const type = reader.oneOf("uiExposure", UI_EXPOSURES);
+    const sourceRanges = reader.stringList("uiSourceRanges") ?? [];
+    if (type === "LoadBalancer" && sourceRanges.length === 0) {
+        reader.reject("uiSourceRanges", [], "at least one CIDR when uiExposure is LoadBalancer (the UIs must not face the whole internet)");
+    }
+    for (const range of sourceRanges) {
+        const block = parseCidr(range);
+        if (typeof block === "string") {
+            reader.reject("uiSourceRanges", range, `IPv4 networks in CIDR form; this one ${block}`);
+        } else if (block.prefix === 0) {
+            reader.reject("uiSourceRanges", range, "specific CIDRs; 0.0.0.0/0 would publish the UIs to the internet");
+        }
+    }
+    return { type: type!, sourceRanges };
+}
+
+/** Reads the data-service settings; problems are collected on the reader like every other key. */
+export function readServices(reader: ConfigReader, onGke: boolean): ServiceSettings {
+    const dockerHubMirror = reader.boolean("dockerHubMirror");
+    if (dockerHubMirror && !onGke) {
+        reader.reject("dockerHubMirror", "true", "false when clusterTarget is kubeconfig (the mirror is an Artifact Registry repository)");
+    }
+    return {
+        imageRegistry: reader.string("imageRegistry", REGISTRY, "a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub")!,
+        dockerHubMirror: dockerHubMirror!,
+        kafka: kafka(reader),
+        postgresql: { size: size(reader, "postgresql"), storage: reader.string("postgresqlStorage", STORAGE, "a volume size in Gi such as 20Gi")! },
+        spark: spark(reader),
+        airflow: {
+            executor: reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS)!,
+            replicas: reader.integer("airflowReplicas", 1, 10)!,
+        },
+        uiExposure: uiExposure(reader),
+    };
+}

@@ -1,0 +1,348 @@
+import { strict as assert } from "assert";
+import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/charts";
+import { imageRefs, loadChartReference, unknownKeys } from "./chartReference";
+import { ConfigOverrides, byUrn, ofType, runStack, single, StackRun, waitsFor, RecordedResource } from "./harness";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const SECRET = "kubernetes:core/v1:Secret";
+const NAMESPACE = "kubernetes:core/v1:Namespace";
+const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
+
+const release = (run: StackRun, chart: ChartName) => {
+    const found = ofType(run, RELEASE).filter((r) => r.name === chart);
+    assert.equal(found.length, 1, `expected one ${chart} release`);
+    return found[0];
+};
+const values = (run: StackRun, chart: ChartName): any => release(run, chart).inputs.values;
+const secretNamed = (run: StackRun, namespace: string, name: string): RecordedResource => {
+    const found = ofType(run, SECRET).filter((s) => s.inputs.metadata.name === name && s.inputs.metadata.namespace === namespace);
+    assert.equal(found.length, 1, `expected Secret ${namespace}/${name}`);
+    return found[0];
+};
+
+async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const run = await runStack(stack, overrides);
+    assert.equal(run.error, undefined, run.error?.stack);
+    return run;
+}
+
+describe("data services", () => {
+    const runs: Record<string, StackRun> = {};
+    const variants: Record<string, [string, ConfigOverrides]> = {
+        dev: ["dev", {}],
+        prod: ["prod", {}],
+        kubernetesExecutorWithLoadBalancer: ["dev", { airflowExecutor: "KubernetesExecutor", uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"] }],
+    };
+    before(async () => {
+        for (const [variant, [stack, overrides]] of Object.entries(variants)) {
+            runs[variant] = await evaluated(stack, overrides);
+        }
+    });
+
+    describe("every release", () => {
+        for (const variant of Object.keys(variants)) {
+            it(`${variant}: installs the pinned chart from Bitnami's OCI registry into its own namespace`, () => {
+                const run = runs[variant];
+                for (const chart of CHARTS) {
+                    const r = release(run, chart);
+                    assert.equal(r.inputs.chart, `${BITNAMI_CHART_REPOSITORY}/${chart}`);
+                    assert.equal(r.inputs.version, loadChartReference(chart, CHART_VERSIONS[chart]).version);
+                    assert.equal(r.inputs.name, chart, "a fixed release name keeps service names stable");
+                    const namespace = ofType(run, NAMESPACE).find((n) => n.inputs.metadata.name === r.inputs.namespace);
+                    assert.ok(namespace, `${chart} installs into a namespace we do not create`);
+                    assert.ok(waitsFor(run, r, namespace), `${chart} does not wait for its namespace`);
+                }
+            });
+
+            it(`${variant}: sets only keys that exist in each chart version`, () => {
+                for (const chart of CHARTS) {
+                    const reference = loadChartReference(chart, CHART_VERSIONS[chart]);
+                    assert.deepEqual(unknownKeys(values(runs[variant], chart), reference), [], chart);
+                }
+            });
+
+            it(`${variant}: pulls every image, subcharts included, from bitnamilegacy with the chart's own tag`, () => {
+                for (const chart of CHARTS) {
+                    const reference = loadChartReference(chart, CHART_VERSIONS[chart]);
+                    const ours = values(runs[variant], chart);
+                    assert.equal(ours.global.security.allowInsecureImages, true, chart);
+                    const theirs = [
+                        ...imageRefs(reference.values),
+                        ...[...reference.subcharts].flatMap(([name, sub]) => imageRefs(sub.values, [name])),
+                    ];
+                    assert.ok(theirs.length > 0);
+                    const mine = new Map(imageRefs(ours).map((ref) => [ref.path, ref]));
+                    for (const image of theirs) {
+                        const override = mine.get(image.path);
+                        assert.ok(override, `${chart}: image ${image.path} is not overridden`);
+                        assert.equal(override.repository, image.repository.replace(/^bitnami\//, "bitnamilegacy/"), `${chart} ${image.path}`);
+                        assert.equal(override.tag, image.tag, `${chart} ${image.path}`);
+                        assert.equal(override.registry, "docker.io", `${chart} ${image.path}`);
+                    }
+                    for (const declared of reference.declaredImages) {
+                        const [, name, tag] = /^docker\.io\/bitnami\/([^:]+):(.+)$/.exec(declared.image)!;
+                        assert.ok(imageRefs(ours).some((ref) => ref.repository === `bitnamilegacy/${name}` && ref.tag === tag), `${chart}: ${declared.image}`);
+                    }
+                }
+            });
+
+            it(`${variant}: lets no generated secret reach Helm values, ConfigMaps or plain outputs`, () => {
+                const run = runs[variant];
+                const generated = run.generated.flatMap((value) => [value, value.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")]);
+                assert.ok(generated.length > 10);
+                const exposed = run.resources.filter((r) => r.type !== SECRET && !r.type.startsWith("random:"));
+                for (const resource of exposed) {
+                    const text = JSON.stringify(resource.inputs);
+                    for (const value of generated) {
+                        assert.ok(!text.includes(value), `${resource.type} ${resource.name} carries a generated value in its inputs`);
+                    }
+                }
+                for (const [key, output] of Object.entries(run.outputs)) {
+                    if (!run.secretOutputs.has(key)) {
+                        const text = JSON.stringify(output ?? null);
+                        assert.ok(generated.every((value) => !text.includes(value)), `output ${key} is a plain generated value`);
+                    }
+                }
+                for (const secret of ofType(run, SECRET)) {
+                    assert.ok(secret.secretInputs.has("stringData"), `Secret ${secret.name} data is not marked secret`);
+                }
+            });
+
+            it(`${variant}: installs after the node pool and only after what each release needs`, () => {
+                const run = runs[variant];
+                const pool = single(run, "gcp:container/nodePool:NodePool");
+                const releases = Object.fromEntries(CHARTS.map((chart) => [chart, release(run, chart)]));
+                for (const r of Object.values(releases)) {
+                    assert.ok(waitsFor(run, r, pool), `${r.name} may install before nodes exist`);
+                }
+                assert.ok(waitsFor(run, releases.airflow, releases.postgresql), "Airflow must start after PostgreSQL is ready");
+                for (const [a, b] of [["kafka", "postgresql"], ["kafka", "spark"], ["spark", "postgresql"], ["postgresql", "airflow"], ["kafka", "airflow"]] as const) {
+                    assert.ok(!waitsFor(run, releases[a], releases[b]), `${a} needlessly waits for ${b}`);
+                }
+            });
+        }
+    });
+
+    describe("the key checker itself", () => {
+        it("flags a misspelt key, a map where the chart has a scalar, and accepts free-form maps", () => {
+            const reference = loadChartReference("postgresql", CHART_VERSIONS.postgresql);
+            const problems = unknownKeys({
+                primary: { persistance: { size: "1Gi" }, podLabels: { anything: "goes" } },
+                architecture: { mode: "standalone" },
+            } as HelmValues, reference);
+            assert.deepEqual(problems, [
+                "primary.persistance is not a value of postgresql 16.7.27",
+                "architecture is a map here but string in postgresql 16.7.27",
+            ]);
+        });
+    });
+
+    describe("Kafka", () => {
+        it("runs KRaft only: combined controller+broker nodes, 1 in dev and 3 in prod", () => {
+            for (const [stack, replicas] of [["dev", 1], ["prod", 3]] as const) {
+                const kafka = values(runs[stack], "kafka");
+                assert.equal(kafka.zookeeper, undefined);
+                assert.equal(kafka.controller.controllerOnly, false);
+                assert.equal(kafka.controller.replicaCount, replicas);
+                assert.equal(kafka.broker.replicaCount, 0);
+            }
+        });
+
+        it("keeps the cluster id and controller directory ids in state, one per controller", () => {
+            const run = runs.prod;
+            const kafka = values(run, "kafka");
+            assert.equal(kafka.clusterId, undefined, "a cluster id in values would be regenerated by the chart");
+            const secret = secretNamed(run, "kafka", kafka.existingKraftSecret);
+            assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), ["cluster-id", "controller-0-id", "controller-1-id", "controller-2-id"]);
+            for (const id of Object.values<string>(secret.inputs.stringData)) {
+                assert.match(id, /^[A-Za-z0-9_-]{22}$/, "KRaft ids are base64url UUIDs");
+            }
+            const randomIds = ofType(run, "random:index/randomBytes:RandomBytes").filter((r) => r.name.startsWith("kafka-"));
+            assert.equal(randomIds.length, 4);
+            assert.ok(randomIds.every((r) => r.inputs.length === 16));
+        });
+
+        it("authenticates every listener and gives the pipeline its own SCRAM user", () => {
+            const run = runs.dev;
+            const kafka = values(run, "kafka");
+            for (const listener of ["client", "controller", "interbroker"]) {
+                assert.equal(kafka.listeners[listener].protocol, "SASL_PLAINTEXT", listener);
+            }
+            assert.match(kafka.sasl.enabledMechanisms, /SCRAM-SHA-512/);
+            assert.deepEqual(kafka.sasl.client.users, ["pipeline"]);
+            const secret = secretNamed(run, "kafka", kafka.sasl.existingSecret);
+            assert.deepEqual(Object.keys(secret.inputs.stringData).sort(),
+                ["client-passwords", "controller-password", "inter-broker-password", "system-user-password"]);
+            const passwords = secret.inputs.stringData;
+            assert.equal(new Set([passwords["client-passwords"], passwords["controller-password"], passwords["inter-broker-password"]]).size, 3);
+        });
+
+        it("provisions the pipeline topic with partitions and replication per environment", () => {
+            const dev = values(runs.dev, "kafka");
+            const prod = values(runs.prod, "kafka");
+            assert.equal(dev.provisioning.enabled, true);
+            assert.deepEqual(dev.provisioning.topics, [{ name: "crypto-ticks", partitions: 3, replicationFactor: 1, config: { "min.insync.replicas": "1" } }]);
+            assert.deepEqual(prod.provisioning.topics, [{ name: "crypto-ticks", partitions: 6, replicationFactor: 3, config: { "min.insync.replicas": "2" } }]);
+            assert.equal(prod.overrideConfiguration["min.insync.replicas"], 2);
+            assert.equal(prod.overrideConfiguration["offsets.topic.replication.factor"], 3);
+            assert.equal(dev.overrideConfiguration["offsets.topic.replication.factor"], 1);
+        });
+
+        it("sizes storage and resources from config", () => {
+            const prod = values(runs.prod, "kafka").controller;
+            assert.equal(prod.persistence.size, "100Gi");
+            assert.deepEqual(prod.resources, { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "4Gi" } });
+        });
+
+        it("exports the bootstrap address and topic", () => {
+            assert.equal(runs.dev.outputs.kafkaBootstrapServers, "kafka.kafka.svc.cluster.local:9092");
+            assert.equal(runs.dev.outputs.kafkaTopic, "crypto-ticks");
+        });
+    });
+
+    describe("PostgreSQL", () => {
+        it("serves Airflow's and the pipeline's databases, each with its own user and password, from a Secret", () => {
+            const run = runs.dev;
+            const pg = values(run, "postgresql");
+            assert.equal(pg.architecture, "standalone");
+            const admin = secretNamed(run, "postgresql", pg.auth.existingSecret);
+            assert.deepEqual(Object.keys(admin.inputs.stringData), [pg.auth.secretKeys.adminPasswordKey]);
+            const init = secretNamed(run, "postgresql", pg.primary.initdb.scriptsSecret);
+            assert.equal(pg.primary.initdb.scripts, undefined, "init scripts in values would land in a ConfigMap");
+            const [script] = Object.values<string>(init.inputs.stringData);
+            const blocks = [...script.matchAll(/\\set db (\w+)\n\\set owner (\w+)\n\\set password (\w+)\n/g)];
+            assert.deepEqual(blocks.map((b) => [b[1], b[2]]), [["airflow", "airflow"], ["pipeline", "pipeline"]]);
+            assert.notEqual(blocks[0][3], blocks[1][3], "each database needs its own password");
+            assert.match(script, /REVOKE ALL ON DATABASE %I FROM PUBLIC/);
+            assert.equal(ofType(run, "kubernetes:core/v1:ConfigMap").filter((c) => JSON.stringify(c.inputs).includes(blocks[0][3])).length, 0);
+        });
+
+        it("sizes the primary from config and exports the service", () => {
+            const prod = values(runs.prod, "postgresql").primary;
+            assert.equal(prod.persistence.size, "100Gi");
+            assert.deepEqual(prod.resources, { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "4Gi" } });
+            assert.equal(runs.prod.outputs.postgresqlService, "postgresql.postgresql.svc.cluster.local:5432");
+        });
+    });
+
+    describe("Spark", () => {
+        it("runs one worker in dev and autoscaled workers in prod, sized to leave room for executors", () => {
+            const dev = values(runs.dev, "spark").worker;
+            const prod = values(runs.prod, "spark").worker;
+            assert.equal(dev.replicaCount, 1);
+            assert.equal(dev.autoscaling.enabled, false);
+            assert.equal(prod.replicaCount, 2);
+            assert.deepEqual(prod.autoscaling, { enabled: true, minReplicas: 2, maxReplicas: 4, targetCPU: 70 });
+            assert.equal(prod.coreLimit, 2);
+            assert.equal(prod.memoryLimit, "4g");
+            const podGiB = Number(/^(\d+)Gi$/.exec(prod.resources.limits.memory)![1]);
+            assert.ok(podGiB > 4, "the pod must hold the executors' memory plus the worker daemon");
+            assert.equal(prod.resources.requests.memory, prod.resources.limits.memory);
+        });
+
+        it("authenticates RPC with a generated secret, not the chart's literal default", () => {
+            const spark = values(runs.dev, "spark");
+            assert.equal(spark.security.rpc.authenticationEnabled, true);
+            const secret = secretNamed(runs.dev, "spark", spark.security.passwordsSecretName);
+            assert.deepEqual(Object.keys(secret.inputs.stringData), ["rpc-authentication-secret"]);
+            assert.notEqual(secret.inputs.stringData["rpc-authentication-secret"], "RPCDefaultSecret");
+        });
+    });
+
+    describe("Airflow", () => {
+        it("uses the platform's PostgreSQL through an existing Secret holding the airflow user's password", () => {
+            const run = runs.dev;
+            const airflow = values(run, "airflow");
+            assert.equal(airflow.postgresql.enabled, false);
+            assert.deepEqual({ ...airflow.externalDatabase, existingSecret: undefined }, {
+                host: "postgresql.postgresql.svc.cluster.local", port: 5432, database: "airflow", user: "airflow",
+                existingSecret: undefined, existingSecretPasswordKey: "password",
+            });
+            const dbSecret = secretNamed(run, "airflow", airflow.externalDatabase.existingSecret);
+            const init = secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret);
+            const airflowPassword = /\\set db airflow\n\\set owner airflow\n\\set password (\w+)/.exec(Object.values<string>(init.inputs.stringData)[0])![1];
+            assert.equal(dbSecret.inputs.stringData.password, airflowPassword);
+        });
+
+        it("hands Airflow 3 its four credentials, with a valid Fernet key", () => {
+            const run = runs.dev;
+            const secret = secretNamed(run, "airflow", values(run, "airflow").auth.existingSecret);
+            const data = secret.inputs.stringData;
+            assert.deepEqual(Object.keys(data).sort(), ["airflow-fernet-key", "airflow-jwt-secret-key", "airflow-password", "airflow-secret-key"]);
+            assert.match(data["airflow-fernet-key"], /^[A-Za-z0-9_-]{43}=$/);
+            assert.equal(Buffer.from(data["airflow-fernet-key"], "base64url").length, 32);
+            assert.ok(runs.dev.secretOutputs.has("airflowAdminPassword"));
+            assert.equal(runs.dev.outputs.airflowAdminPassword, data["airflow-password"]);
+        });
+
+        it("runs the LocalExecutor without Redis in dev and Celery with an authenticated Redis in prod", () => {
+            const dev = values(runs.dev, "airflow");
+            assert.equal(dev.executor, "LocalExecutor");
+            assert.equal(dev.redis.enabled, false);
+            const prod = values(runs.prod, "airflow");
+            assert.equal(prod.executor, "CeleryExecutor");
+            assert.equal(prod.redis.enabled, true);
+            const redisSecret = secretNamed(runs.prod, "airflow", prod.redis.auth.existingSecret);
+            assert.deepEqual(Object.keys(redisSecret.inputs.stringData), [prod.redis.auth.existingSecretPasswordKey]);
+            assert.equal(prod.worker.replicaCount, 2);
+            assert.equal(values(runs.kubernetesExecutorWithLoadBalancer, "airflow").executor, "KubernetesExecutor");
+        });
+
+        it("cannot deadlock a waiting install: no post-install setup-db hook, examples off, generous timeout", () => {
+            const airflow = release(runs.dev, "airflow");
+            assert.equal(airflow.inputs.values.setupDBJob.enabled, false);
+            assert.equal(airflow.inputs.values.loadExamples, false);
+            assert.ok(airflow.inputs.timeout >= 1200);
+            assert.notEqual(airflow.inputs.skipAwait, true, "the release should still report readiness");
+        });
+    });
+
+    describe("endpoints", () => {
+        it("exports in-cluster addresses and port-forward commands for the Airflow and Spark UIs", () => {
+            assert.deepEqual(runs.dev.outputs.airflowUi, {
+                inClusterUrl: "http://airflow.airflow.svc.cluster.local:8080",
+                portForwardCommand: "kubectl -n airflow port-forward svc/airflow 8080:8080",
+                localUrl: "http://localhost:8080",
+                exposure: "ClusterIP only: use the port-forward command",
+            });
+            const spark = runs.dev.outputs.sparkMasterUi as Record<string, string>;
+            assert.equal(spark.portForwardCommand, "kubectl -n spark port-forward svc/spark-master-svc 8081:80");
+            assert.equal(runs.dev.outputs.sparkMasterUrl, "spark://spark-master-svc.spark.svc.cluster.local:7077");
+            assert.equal(values(runs.dev, "airflow").service.type, "ClusterIP");
+        });
+
+        it("exposes the UIs through LoadBalancers limited to the configured source ranges when asked", () => {
+            const run = runs.kubernetesExecutorWithLoadBalancer;
+            for (const chart of ["airflow", "spark"] as const) {
+                assert.deepEqual(values(run, chart).service, { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24"] });
+            }
+            assert.match((run.outputs.airflowUi as Record<string, string>).exposure, /LoadBalancer open to 203.0.113.0\/24/);
+        });
+    });
+
+    describe("image registry", () => {
+        it("moves every image of every release to the configured registry", async () => {
+            const run = await evaluated("dev", { imageRegistry: "mirror.example.com/dockerhub" });
+            for (const chart of CHARTS) {
+                for (const image of imageRefs(values(run, chart))) {
+                    assert.equal(image.registry, "mirror.example.com/dockerhub", `${chart} ${image.path}`);
+                }
+            }
+        });
+
+        it("can pull through an Artifact Registry remote repository of Docker Hub that the nodes may read", async () => {
+            const run = await evaluated("dev", { dockerHubMirror: true });
+            const repository = single(run, "gcp:artifactregistry/repository:Repository");
+            assert.equal(repository.inputs.mode, "REMOTE_REPOSITORY");
+            assert.equal(repository.inputs.remoteRepositoryConfig.dockerRepository.publicRepository, "DOCKER_HUB");
+            const registry = `us-central1-docker.pkg.dev/acme-streaming-test/${repository.inputs.repositoryId}`;
+            assert.equal(run.outputs.imageRegistry, registry);
+            for (const chart of CHARTS) {
+                assert.ok(imageRefs(values(run, chart)).every((image) => image.registry === registry), chart);
+            }
+            const readers = ofType(run, "gcp:projects/iAMMember:IAMMember").filter((m) => m.inputs.role === "roles/artifactregistry.reader");
+            assert.equal(readers.length, 1);
+            assert.ok(byUrn(run, readers[0].parent!)?.type.endsWith(":GkeCluster"));
+        });
+    });
+});
