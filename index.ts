@@ -43,7 +43,7 @@ function gkeCluster(settings: GkeSettings) {
         masterCidr: settings.network.masterCidr,
         authorizedNetworks: [...settings.authorizedNetworks],
         releaseChannel: settings.releaseChannel,
-        deletionProtection: settings.deletionProtection,
+        deletionProtection: config.deletionProtection,
         nodePool: {
             machineType: settings.nodePool.machine.name,
             minCount: settings.nodePool.minCount,
@@ -78,6 +78,9 @@ function existingCluster(settings: KubeconfigSettings) {
 // The one place that decides where the platform runs; everything below is the same everywhere.
 const target = config.cluster.kind === "gke" ? gkeCluster(config.cluster) : existingCluster(config.cluster);
 const onCluster: pulumi.ComponentResourceOptions = { providers: { kubernetes: target.provider } };
+/** Kafka and PostgreSQL hold the data: under deletion protection neither Pulumi nor Helm may delete them. */
+const dataBearing: pulumi.ComponentResourceOptions = { ...onCluster, protect: config.deletionProtection };
+const dataLifecycle = { retainVolumes: config.deletionProtection, zoneSpread: config.zoneSpread };
 
 const postgresql = new Postgresql("postgresql", {
     namespace: "postgresql",
@@ -85,8 +88,10 @@ const postgresql = new Postgresql("postgresql", {
     memory: services.postgresql.size.memory,
     storage: services.postgresql.storage,
     databases: ["airflow", "pipeline"],
+    readReplicas: services.postgresql.readReplicas,
     imageRegistry: target.imageRegistry,
-}, onCluster);
+    ...dataLifecycle,
+}, dataBearing);
 
 const kafka = new Kafka("kafka", {
     namespace: "kafka",
@@ -97,7 +102,8 @@ const kafka = new Kafka("kafka", {
     topic: services.kafka.topic,
     pipelineUser: "pipeline",
     imageRegistry: target.imageRegistry,
-}, onCluster);
+    ...dataLifecycle,
+}, dataBearing);
 
 const spark = new Spark("spark", {
     namespace: "spark",
@@ -123,6 +129,7 @@ const airflow = new Airflow("airflow", {
     },
     uiExposure: services.uiExposure,
     imageRegistry: target.imageRegistry,
+    ...dataLifecycle,
     // Airflow migrates its database on start: PostgreSQL must be ready first.
 }, { ...onCluster, dependsOn: [postgresql.release] });
 

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { containerResources, fixedNamespace, fixedSecret, generatedPassword, randomBase64Url } from "./kubernetesObjects";
+import {
+    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
+} from "./kubernetesObjects";
 import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
 
 export interface AirflowDatabaseArgs {
@@ -20,6 +22,10 @@ export interface AirflowArgs {
     readonly database: AirflowDatabaseArgs;
     readonly uiExposure: UiExposureArgs;
     readonly imageRegistry: pulumi.Input<string>;
+    /** Keep Redis's volume when the release goes (prod). */
+    readonly retainVolumes: boolean;
+    /** Prefer replicas of each component in different zones. */
+    readonly zoneSpread: boolean;
 }
 
 const CREDENTIALS_SECRET = "airflow-credentials";
@@ -56,6 +62,13 @@ export class Airflow extends pulumi.ComponentResource {
             secrets.push(fixedSecret(REDIS_SECRET, this.namespace, { "redis-password": generatedPassword(`${name}-redis-password`, this) }, this));
         }
 
+        const replicated = (component: string) => ({
+            replicaCount: args.replicas,
+            pdb: ONE_AT_A_TIME,
+            topologySpreadConstraints: args.zoneSpread
+                ? zoneSpread({ "app.kubernetes.io/instance": "airflow", "app.kubernetes.io/component": component }, false)
+                : [],
+        });
         this.release = bitnamiRelease({
             chart: "airflow",
             namespace: this.namespace.metadata.name,
@@ -79,12 +92,16 @@ export class Airflow extends pulumi.ComponentResource {
                         ? {
                             enabled: true,
                             auth: { enabled: true, existingSecret: REDIS_SECRET, existingSecretPasswordKey: "redis-password" },
-                            master: { resources: containerResources("100m", "256Mi") },
+                            master: {
+                                resources: containerResources("100m", "256Mi"),
+                                persistence: { size: "2Gi" },
+                                persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                            },
                         }
                         : { enabled: false },
-                    web: { replicaCount: args.replicas },
-                    scheduler: { replicaCount: args.replicas },
-                    ...(celery ? { worker: { replicaCount: args.replicas } } : {}),
+                    web: replicated("web"),
+                    scheduler: replicated("scheduler"),
+                    ...(celery ? { worker: replicated("worker") } : {}),
                     service: serviceValues(args.uiExposure),
                 })),
         }, { parent: this, dependsOn: secrets });

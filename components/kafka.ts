@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { containerResources, fixedNamespace, fixedSecret, generatedPassword, randomBase64Url } from "./kubernetesObjects";
+import {
+    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
+} from "./kubernetesObjects";
 
 export interface KafkaTopicArgs {
     readonly name: string;
@@ -21,6 +23,10 @@ export interface KafkaArgs {
     /** SCRAM user the pipeline produces and consumes as. */
     readonly pipelineUser: string;
     readonly imageRegistry: pulumi.Input<string>;
+    /** Keep the volumes when the release goes (prod). */
+    readonly retainVolumes: boolean;
+    /** Force nodes into different zones; the quorum then survives a zone outage. */
+    readonly zoneSpread: boolean;
 }
 
 const SASL_SECRET = "kafka-sasl";
@@ -73,6 +79,11 @@ export class Kafka extends pulumi.ComponentResource {
                     replicaCount: args.replicas,
                     resources: containerResources(args.cpu, args.memory),
                     persistence: { size: args.storage },
+                    persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                    pdb: ONE_AT_A_TIME,
+                    topologySpreadConstraints: args.zoneSpread
+                        ? zoneSpread({ "app.kubernetes.io/instance": "kafka", "app.kubernetes.io/component": "controller-eligible" }, true)
+                        : [],
                 },
                 overrideConfiguration: {
                     "default.replication.factor": internalReplication,

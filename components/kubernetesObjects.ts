@@ -44,3 +44,24 @@ export function randomBase64Url(name: string, bytes: number, padded: boolean, pa
 export function containerResources(cpu: string, memory: string) {
     return { requests: { cpu, memory }, limits: { memory } };
 }
+
+/**
+ * What happens to a StatefulSet's volumes when it is deleted (uninstall, destroy): kept when the data
+ * must survive, deleted otherwise so nothing billable is left behind. Scaling down always keeps them.
+ */
+export function volumeRetention(retain: boolean) {
+    return { enabled: true, whenDeleted: retain ? "Retain" : "Delete", whenScaled: "Retain" };
+}
+
+/** One replica per zone at most ahead of the others; hard for quorum data, soft for stateless replicas. */
+export function zoneSpread(matchLabels: Record<string, string>, hard: boolean) {
+    return [{
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: hard ? "DoNotSchedule" : "ScheduleAnyway",
+        labelSelector: { matchLabels },
+    }];
+}
+
+/** A disruption budget that lets node upgrades and repairs take one pod at a time. */
+export const ONE_AT_A_TIME = { create: true, maxUnavailable: 1 } as const;

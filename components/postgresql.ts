@@ -3,7 +3,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { containerResources, fixedNamespace, fixedSecret, generatedPassword } from "./kubernetesObjects";
+import {
+    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, volumeRetention, zoneSpread,
+} from "./kubernetesObjects";
 
 export interface PostgresqlArgs {
     readonly namespace: string;
@@ -12,7 +14,13 @@ export interface PostgresqlArgs {
     readonly storage: string;
     /** Databases to create, each owned by a role of the same name that can reach no other. */
     readonly databases: readonly string[];
+    /** Asynchronous streaming replicas; 0 runs a single standalone instance. */
+    readonly readReplicas: number;
     readonly imageRegistry: pulumi.Input<string>;
+    /** Keep the volumes when the release goes (prod). */
+    readonly retainVolumes: boolean;
+    /** Put the primary and its replicas in different zones. */
+    readonly zoneSpread: boolean;
 }
 
 export interface DatabaseCredentials {
@@ -48,8 +56,10 @@ export class Postgresql extends pulumi.ComponentResource {
             password: generatedPassword(`${name}-${database}-password`, this),
         }]));
 
+        const replicated = args.readReplicas > 0;
         const adminSecret = fixedSecret(ADMIN_SECRET, this.namespace, {
             "postgres-password": generatedPassword(`${name}-admin-password`, this),
+            ...(replicated ? { "replication-password": generatedPassword(`${name}-replication-password`, this) } : {}),
         }, this);
         // A Secret, not the chart's initdb.scripts ConfigMap: the script carries the passwords.
         const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, {
@@ -57,22 +67,31 @@ export class Postgresql extends pulumi.ComponentResource {
                 c.password.apply((password) => ({ database: c.database, password })))).apply(initdbScript),
         }, this);
 
+        const instance = {
+            resources: containerResources(args.cpu, args.memory),
+            persistence: { size: args.storage },
+            persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+            pdb: ONE_AT_A_TIME,
+            topologySpreadConstraints: args.zoneSpread ? zoneSpread({ "app.kubernetes.io/instance": "postgresql" }, true) : [],
+        };
         this.release = bitnamiRelease({
             chart: "postgresql",
             namespace: this.namespace.metadata.name,
             imageRegistry: args.imageRegistry,
             timeoutSeconds: 600,
             values: {
+                architecture: replicated ? "replication" : "standalone",
                 auth: { existingSecret: ADMIN_SECRET },
                 primary: {
                     initdb: { scriptsSecret: INITDB_SECRET },
-                    resources: containerResources(args.cpu, args.memory),
-                    persistence: { size: args.storage },
+                    ...instance,
                 },
+                ...(replicated ? { readReplicas: { replicaCount: args.readReplicas, ...instance } } : {}),
             },
         }, { parent: this, dependsOn: [adminSecret, initdbSecret] });
 
-        this.host = `postgresql.${args.namespace}.svc.cluster.local`;
+        // With replicas the chart names the writable service <release>-primary.
+        this.host = `${replicated ? "postgresql-primary" : "postgresql"}.${args.namespace}.svc.cluster.local`;
         this.registerOutputs({ host: this.host, port: this.port, databases: args.databases });
     }
 }

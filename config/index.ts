@@ -33,7 +33,6 @@ export interface GkeSettings {
     readonly zone: string;
     readonly regional: boolean;
     readonly releaseChannel: (typeof RELEASE_CHANNELS)[number];
-    readonly deletionProtection: boolean;
     readonly nodePool: NodePoolSettings;
     readonly network: NetworkRanges;
     readonly authorizedNetworks: readonly string[];
@@ -49,6 +48,13 @@ export interface PlatformConfig {
     readonly stack: string;
     readonly cluster: GkeSettings | KubeconfigSettings;
     readonly services: ServiceSettings;
+    /**
+     * Protects what holds data: GKE's deletion protection on the cluster, Pulumi's `protect` on the
+     * Kafka and PostgreSQL components, and volumes kept when their StatefulSets go.
+     */
+    readonly deletionProtection: boolean;
+    /** Spread replicas of stateful services over zones; true when the nodes span several zones. */
+    readonly zoneSpread: boolean;
 }
 
 export class ConfigError extends Error {
@@ -72,10 +78,17 @@ export function loadConfig(): PlatformConfig {
         ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" }
         : readGke(reader);
     const services = readServices(reader, target !== "kubeconfig");
+    const deletionProtection = reader.boolean("deletionProtection");
     if (reader.problems.length > 0) {
         throw new ConfigError(reader.problems);
     }
-    return { stack: pulumi.getStack(), cluster: cluster as GkeSettings | KubeconfigSettings, services };
+    return {
+        stack: pulumi.getStack(),
+        cluster: cluster as GkeSettings | KubeconfigSettings,
+        services,
+        deletionProtection: deletionProtection!,
+        zoneSpread: cluster.kind === "gke" && cluster.regional === true,
+    };
 }
 
 function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
@@ -88,7 +101,6 @@ function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
         zone: readZone(reader, region),
         regional: reader.boolean("regional"),
         releaseChannel: reader.oneOf("releaseChannel", RELEASE_CHANNELS),
-        deletionProtection: reader.boolean("deletionProtection"),
         nodePool: readNodePool(reader),
         network: readNetworkRanges(reader),
         authorizedNetworks: readAuthorizedNetworks(reader),

@@ -25,6 +25,8 @@ export interface KafkaSettings {
 export interface PostgresqlSettings {
     readonly size: ContainerSize;
     readonly storage: string;
+    /** Streaming replicas in other zones; 0 runs a single standalone instance. */
+    readonly readReplicas: number;
 }
 
 export interface SparkSettings {
@@ -134,7 +136,11 @@ export function readServices(reader: ConfigReader, onGke: boolean): ServiceSetti
         imageRegistry: reader.string("imageRegistry", REGISTRY, "a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub")!,
         dockerHubMirror: dockerHubMirror!,
         kafka: kafka(reader),
-        postgresql: { size: size(reader, "postgresql"), storage: reader.string("postgresqlStorage", STORAGE, "a volume size in Gi such as 20Gi")! },
+        postgresql: {
+            size: size(reader, "postgresql"),
+            storage: reader.string("postgresqlStorage", STORAGE, "a volume size in Gi such as 20Gi")!,
+            readReplicas: reader.integer("postgresqlReadReplicas", 0, 5)!,
+        },
         spark: spark(reader),
         airflow: {
             executor: reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS)!,

@@ -28,7 +28,8 @@ export interface RecordedResource {
     readonly provider: string;
     readonly protect: boolean;
     readonly ignoreChanges: readonly string[];
-    readonly aliases: readonly unknown[];
+    /** URNs this resource was known by before, from its aliases. */
+    readonly aliases: readonly string[];
     readonly retainOnDelete: boolean;
     readonly deletedWith: string;
     readonly customTimeouts?: { create?: string; update?: string; delete?: string };
@@ -128,6 +129,17 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
     }
 }
 
+/** The URN an alias stands for, filling in what the alias spec leaves to the resource itself. */
+function aliasUrn(alias: any, req: any, stack: string): string {
+    if (alias.getUrn()) {
+        return alias.getUrn();
+    }
+    const spec = alias.getSpec();
+    const parent: string = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+    const parentType = parent ? `${parent.split("::")[2]}$` : "";
+    return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || PROJECT_NAME}::${parentType}${spec.getType() || req.getType()}::${spec.getName() || req.getName()}`;
+}
+
 const projectModules = () => Object.keys(require.cache).filter((file) =>
     file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`));
 
@@ -179,7 +191,7 @@ export async function runStack(stack: string, overrides: ConfigOverrides = {}): 
                 provider: req.getProvider(),
                 protect: req.getProtect() === true,
                 ignoreChanges: req.getIgnorechangesList(),
-                aliases: [...req.getAliasesList(), ...req.getAliasurnsList()],
+                aliases: [...req.getAliasesList().map((alias: any) => aliasUrn(alias, req, stack)), ...req.getAliasurnsList()],
                 retainOnDelete: req.getRetainondelete() === true,
                 deletedWith: req.getDeletedwith(),
                 customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,

@@ -221,7 +221,15 @@ describe("data services", () => {
             const prod = values(runs.prod, "postgresql").primary;
             assert.equal(prod.persistence.size, "100Gi");
             assert.deepEqual(prod.resources, { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "4Gi" } });
-            assert.equal(runs.prod.outputs.postgresqlService, "postgresql.postgresql.svc.cluster.local:5432");
+            assert.equal(runs.dev.outputs.postgresqlService, "postgresql.postgresql.svc.cluster.local:5432");
+            // Prod streams to a read replica; writers use the primary's service.
+            assert.equal(runs.prod.outputs.postgresqlService, "postgresql-primary.postgresql.svc.cluster.local:5432");
+            const prodValues = values(runs.prod, "postgresql");
+            assert.equal(prodValues.architecture, "replication");
+            assert.equal(prodValues.readReplicas.replicaCount, 1);
+            assert.deepEqual(prodValues.readReplicas.resources, prod.resources);
+            const admin = secretNamed(runs.prod, "postgresql", prodValues.auth.existingSecret);
+            assert.deepEqual(Object.keys(admin.inputs.stringData).sort(), ["postgres-password", "replication-password"]);
         });
     });
 
