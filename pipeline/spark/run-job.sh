@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Container entrypoint of the streaming Deployment: spark-submit in client mode,
+# so the driver runs in this pod and executors on the standalone cluster's
+# workers connect back to it at $POD_IP on fixed, Service-exposable ports.
+set -euo pipefail
+
+: "${SPARK_MASTER_URL:?SPARK_MASTER_URL is required (spark://host:7077)}"
+: "${POD_IP:?POD_IP is required (downward API status.podIP)}"
+: "${SPARK_DRIVER_PORT:?SPARK_DRIVER_PORT is required}"
+: "${SPARK_BLOCKMANAGER_PORT:?SPARK_BLOCKMANAGER_PORT is required}"
+: "${SPARK_AUTHENTICATE_SECRET:?SPARK_AUTHENTICATE_SECRET is required (RPC authentication secret of the Spark cluster)}"
+for port_var in SPARK_DRIVER_PORT SPARK_BLOCKMANAGER_PORT; do
+  [[ "${!port_var}" =~ ^[0-9]+$ ]] || { echo "run-job.sh: $port_var=${!port_var} is not a port" >&2; exit 64; }
+done
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+spark_home="${SPARK_HOME:-/opt/bitnami/spark}"
+
+if [[ -n "${SPARK_PACKAGES:-}" ]]; then
+  # Jars not baked in: resolve from Maven at start-up into a writable Ivy cache.
+  deps=(--packages "$SPARK_PACKAGES" --conf spark.jars.ivy=/tmp/.ivy2)
+else
+  # Jars baked into $SPARK_HOME/jars from packages.txt. Listing them in --jars
+  # also ships them to the executors, whose stock worker image lacks them.
+  jars=()
+  while IFS=: read -r _group artifact version; do
+    jar="$spark_home/jars/$artifact-$version.jar"
+    [[ -f "$jar" ]] || { echo "run-job.sh: $jar missing; build images/spark-job or set SPARK_PACKAGES" >&2; exit 66; }
+    jars+=("$jar")
+  done < <(grep -Ev '^[[:space:]]*(#|$)' "$here/packages.txt")
+  (( ${#jars[@]} )) || { echo "run-job.sh: no coordinates in $here/packages.txt" >&2; exit 66; }
+  deps=(--jars "$(IFS=,; echo "${jars[*]}")")
+fi
+
+# The standalone cluster authenticates RPC. The shared secret goes into a private properties file,
+# not onto the command line where every process in the pod could read it.
+auth_conf="$(mktemp "${TMPDIR:-/tmp}/spark-auth.XXXXXX")"
+chmod 600 "$auth_conf"
+printf 'spark.authenticate true\nspark.authenticate.secret %s\n' "$SPARK_AUTHENTICATE_SECRET" > "$auth_conf"
+
+# exec: spark-submit replaces this shell, so it receives the pod's SIGTERM itself.
+exec "$spark_home/bin/spark-submit" \
+  --master "$SPARK_MASTER_URL" \
+  --deploy-mode client \
+  --properties-file "$auth_conf" \
+  --name crypto-ticks-stream \
+  --conf "spark.driver.host=$POD_IP" \
+  --conf spark.driver.bindAddress=0.0.0.0 \
+  --conf "spark.driver.port=$SPARK_DRIVER_PORT" \
+  --conf "spark.blockManager.port=$SPARK_BLOCKMANAGER_PORT" \
+  "${deps[@]}" \
+  --py-files "$here/tick_sink.py" \
+  "$here/stream_ticks.py"

@@ -1,0 +1,146 @@
+"""Spark entrypoint helpers (pyspark is not needed and not imported)."""
+
+import logging
+import subprocess
+import sys
+
+import psycopg2
+import pytest
+
+import stream_ticks as st
+import tick_sink as ts
+from conftest import PIPELINE
+
+ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka-0:9092,kafka-1:9092",
+    "KAFKA_TOPIC": "crypto.ticks",
+    "KAFKA_SASL_USERNAME": "spark",
+    "KAFKA_SASL_PASSWORD": "pw",
+    "CHECKPOINT_DIR": "/checkpoints/crypto-ticks",
+    "POSTGRES_HOST": "postgres",
+    "POSTGRES_DB": "market",
+    "POSTGRES_USER": "writer",
+    "POSTGRES_PASSWORD": "pg-pw",
+}
+
+
+def test_defaults():
+    cfg = st.load_job_config(ENV)
+    assert (cfg.security_protocol, cfg.sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    assert (cfg.trigger_interval, cfg.starting_offsets) == ("30 seconds", "earliest")
+    assert (cfg.pg_port, cfg.table) == (5432, "crypto_ticks")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "CHECKPOINT_DIR",
+        "POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD",
+    ],
+)
+def test_missing_required_variable_is_named(name):
+    env = {k: v for k, v in ENV.items() if k != name}
+    with pytest.raises(st.ConfigError, match=f"^{name} is required"):
+        st.load_job_config(env)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("KAFKA_SECURITY_PROTOCOL", "SASL"),
+        ("KAFKA_SASL_MECHANISM", "OAUTHBEARER"),
+        ("CHECKPOINT_DIR", "checkpoints"),
+        ("TRIGGER_INTERVAL", "30s"),
+        ("STARTING_OFFSETS", "beginning"),
+        ("POSTGRES_PORT", "postgres"),
+        ("POSTGRES_PORT", "70000"),
+        ("TICKS_TABLE", "ticks; DROP TABLE x"),
+        ("TICKS_TABLE", "Crypto_Ticks"),
+    ],
+)
+def test_invalid_variable_is_named(name, value):
+    with pytest.raises(st.ConfigError, match=f"^{name}="):
+        st.load_job_config({**ENV, name: value})
+
+
+@pytest.mark.parametrize(
+    "name, value", [("TRIGGER_INTERVAL", "1 minute"), ("STARTING_OFFSETS", '{"crypto.ticks":{"0":42}}'), ("CHECKPOINT_DIR", "gs://b/c")]
+)
+def test_accepted_variants(name, value):
+    assert value in st.load_job_config({**ENV, name: value}).__dict__.values()
+
+
+def test_kafka_options_with_scram():
+    options = st.kafka_read_options(st.load_job_config(ENV))
+    assert options == {
+        "kafka.bootstrap.servers": "kafka-0:9092,kafka-1:9092",
+        "kafka.security.protocol": "SASL_PLAINTEXT",
+        "kafka.sasl.mechanism": "SCRAM-SHA-512",
+        "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required username="spark" password="pw";',
+        "subscribe": "crypto.ticks",
+        "startingOffsets": "earliest",
+        "maxOffsetsPerTrigger": str(st.MAX_OFFSETS_PER_TRIGGER),
+        "groupIdPrefix": st.GROUP_ID_PREFIX,
+        "failOnDataLoss": "false",
+    }
+
+
+def test_jaas_escapes_quotes_and_backslashes():
+    jaas = st.jaas_config("SCRAM-SHA-256", 'us"er', 'p\\a"ss;word')
+    assert jaas == 'org.apache.kafka.common.security.scram.ScramLoginModule required username="us\\"er" password="p\\\\a\\"ss;word";'
+
+
+def test_plaintext_has_no_sasl_options():
+    env = {k: v for k, v in ENV.items() if not k.startswith("KAFKA_SASL")}
+    options = st.kafka_read_options(st.load_job_config({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}))
+    assert not [k for k in options if "sasl" in k]
+
+
+def test_module_imports_without_pyspark():
+    code = "import sys; sys.modules['pyspark'] = None; import stream_ticks"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PIPELINE / "spark", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_ddl_path_is_the_shipped_schema():
+    assert st.DDL_PATH == ts.DDL_PATH and st.DDL_PATH.is_file()
+
+
+class FakeRow:
+    def __init__(self, **fields):
+        self.fields = fields
+
+    def asDict(self):
+        return dict(self.fields)
+
+
+class FakeBatch:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def collect(self):
+        return self.rows
+
+
+def test_batch_writer_upserts_into_postgres(pg_dsn, pg_conn, ticks_table, caplog):
+    ts.apply_ddl(pg_conn, ticks_table)
+    cfg = st.load_job_config({**ENV, "TICKS_TABLE": ticks_table})
+    dsn = psycopg2.extensions.parse_dsn(pg_dsn)
+
+    def connect(**kwargs):
+        # The job's connection settings, pointed at the test database.
+        assert kwargs["application_name"] == st.APP_NAME and kwargs["connect_timeout"] > 0
+        return psycopg2.connect(**{**kwargs, **dsn, "password": None})
+
+    good = dict(symbol="bitcoin", price=5.0, currency="usd", source="coingecko",
+                event_time="2025-03-01T12:00:00Z", ingest_time="2025-03-01T12:00:01Z")
+    batch = FakeBatch([FakeRow(**good), FakeRow(**dict.fromkeys(good)), FakeRow(**good)])
+    write = st.make_batch_writer(cfg, connect)
+    with caplog.at_level(logging.INFO, logger="stream_ticks"):
+        write(batch, 7)
+        write(batch, 7)  # Spark replays the batch after a restart
+    assert "batch 7: received=3 malformed=1 duplicates=1 written=1" in caplog.text
+    assert "batch 7: received=3 malformed=1 duplicates=1 written=0" in caplog.text
+    with pg_conn.cursor() as cur:
+        cur.execute(f'SELECT symbol, price FROM "{ticks_table}"')
+        assert cur.fetchall() == [("bitcoin", 5)]
