@@ -5,6 +5,10 @@ import { ExistingCluster } from "./components/existingCluster";
 import { GkeCluster } from "./components/gkeCluster";
 import { Kafka } from "./components/kafka";
 import { Network } from "./components/network";
+import { chartImage } from "./components/charts";
+import { DAG_FILES, JOB_FILES, readFiles, sparkPackages } from "./components/pipelineAssets";
+import { PipelineImages } from "./components/pipelineImages";
+import { StreamingJob } from "./components/streamingJob";
 import { Postgresql } from "./components/postgresql";
 import { ProjectApis } from "./components/projectApis";
 import { Spark } from "./components/spark";
@@ -12,6 +16,7 @@ import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
 const config = loadConfig();
 const services = config.services;
+const pipelineSettings = config.pipeline;
 
 /** APIs the GKE stacks call; enabled before anything that needs them. */
 const REQUIRED_APIS = [
@@ -56,9 +61,19 @@ function gkeCluster(settings: GkeSettings) {
     const mirror = services.dockerHubMirror
         ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region }, { dependsOn: [apis] })
         : undefined;
+    const imageRegistry = mirror?.registry ?? pulumi.output(services.imageRegistry);
+    const images = pipelineSettings.buildImages
+        ? new PipelineImages("pipeline", {
+            project: settings.project,
+            region: settings.region,
+            airflowBaseImage: imageRegistry.apply((registry) => chartImage("airflow", registry)),
+            sparkBaseImage: imageRegistry.apply((registry) => chartImage("spark", registry)),
+        }, { dependsOn: [apis] })
+        : undefined;
     return {
         provider: gke.provider,
-        imageRegistry: mirror?.registry ?? pulumi.output(services.imageRegistry),
+        imageRegistry,
+        images,
         outputs: {
             clusterName: gke.cluster.name,
             clusterLocation: gke.cluster.location,
@@ -72,7 +87,7 @@ function gkeCluster(settings: GkeSettings) {
 
 function existingCluster(settings: KubeconfigSettings) {
     const cluster = new ExistingCluster("local", { context: settings.context });
-    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), outputs: undefined };
+    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), images: undefined, outputs: undefined };
 }
 
 // The one place that decides where the platform runs; everything below is the same everywhere.
@@ -115,6 +130,15 @@ const spark = new Spark("spark", {
     imageRegistry: target.imageRegistry,
 }, onCluster);
 
+/** How every pipeline client reaches Kafka; the password travels by Secret. */
+const kafkaClient = {
+    KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
+    KAFKA_TOPIC: kafka.topic,
+    KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
+    KAFKA_SASL_MECHANISM: kafka.saslMechanism,
+    KAFKA_SASL_USERNAME: kafka.pipelineUser,
+};
+
 const airflowDatabase = postgresql.credentials.airflow;
 const airflow = new Airflow("airflow", {
     namespace: "airflow",
@@ -130,8 +154,53 @@ const airflow = new Airflow("airflow", {
     uiExposure: services.uiExposure,
     imageRegistry: target.imageRegistry,
     ...dataLifecycle,
+    dags: {
+        files: readFiles("dags", DAG_FILES),
+        environment: {
+            ...kafkaClient,
+            CRYPTO_SOURCE: pipelineSettings.source,
+            CRYPTO_SYMBOLS: pipelineSettings.symbols.join(","),
+            CRYPTO_VS_CURRENCY: pipelineSettings.vsCurrency,
+            CRYPTO_POLL_SCHEDULE: pipelineSettings.pollSchedule,
+            ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
+        },
+        secretEnvironment: { KAFKA_SASL_PASSWORD: kafka.pipelinePassword },
+        // Without a built image the pods install the DAG's dependencies when they start.
+        requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
+    },
+    image: target.images?.airflow,
     // Airflow migrates its database on start: PostgreSQL must be ready first.
 }, { ...onCluster, dependsOn: [postgresql.release] });
+
+const pipelineDatabase = postgresql.credentials.pipeline;
+const streamingJob = new StreamingJob("crypto-ticks-stream", {
+    namespace: spark.namespace.metadata.name,
+    image: target.images ? target.images.sparkJob.reference : target.imageRegistry.apply((registry) => chartImage("spark", registry)),
+    code: target.images ? undefined : {
+        files: { ...readFiles("spark", JOB_FILES), ...readFiles(".", ["requirements-spark.txt"]) },
+        packages: sparkPackages(),
+    },
+    environment: {
+        ...kafkaClient,
+        SPARK_MASTER_URL: spark.masterUrl,
+        TRIGGER_INTERVAL: pipelineSettings.triggerInterval,
+        STARTING_OFFSETS: "earliest",
+        POSTGRES_HOST: postgresql.host,
+        POSTGRES_PORT: String(postgresql.port),
+        POSTGRES_DB: pipelineDatabase.database,
+        POSTGRES_USER: pipelineDatabase.username,
+        TICKS_TABLE: "crypto_ticks",
+    },
+    secretEnvironment: {
+        KAFKA_SASL_PASSWORD: kafka.pipelinePassword,
+        POSTGRES_PASSWORD: pipelineDatabase.password,
+        SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
+    },
+    checkpointStorage: pipelineSettings.checkpointStorage,
+    cpu: pipelineSettings.driverSize.cpu,
+    memory: pipelineSettings.driverSize.memory,
+    // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
+}, { ...onCluster, dependsOn: [kafka.release, postgresql.release, spark.release] });
 
 export const clusterName = target.outputs?.clusterName;
 export const clusterLocation = target.outputs?.clusterLocation;
@@ -148,3 +217,5 @@ export const sparkMasterUrl = spark.masterUrl;
 export const kafkaBootstrapServers = kafka.bootstrapServers;
 export const kafkaTopic = kafka.topic;
 export const postgresqlService = `${postgresql.host}:${postgresql.port}`;
+export const streamingJobLogsCommand = pulumi.interpolate`kubectl -n ${streamingJob.deployment.metadata.namespace} logs deploy/${streamingJob.deployment.metadata.name} -f`;
+export const pipelineImages = target.images && { airflow: target.images.airflow.reference, sparkJob: target.images.sparkJob.reference };

@@ -4,6 +4,8 @@ import { bitnamiRelease } from "./bitnamiRelease";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
 } from "./kubernetesObjects";
+import { contentHash, FileSet } from "./pipelineAssets";
+import { PinnedImage } from "./pipelineImages";
 import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
 
 export interface AirflowDatabaseArgs {
@@ -12,6 +14,16 @@ export interface AirflowDatabaseArgs {
     readonly database: pulumi.Input<string>;
     readonly username: pulumi.Input<string>;
     readonly password: pulumi.Input<string>;
+}
+
+/** DAGs shipped with the platform, and what their tasks need at run time. */
+export interface AirflowDagsArgs {
+    /** File name to content; becomes the ConfigMap mounted as the dags folder. */
+    readonly files: FileSet;
+    readonly environment: Record<string, string>;
+    readonly secretEnvironment: Record<string, pulumi.Input<string>>;
+    /** pip requirements the pods install at start, when the image does not already carry them. */
+    readonly requirements?: string;
 }
 
 export interface AirflowArgs {
@@ -26,11 +38,19 @@ export interface AirflowArgs {
     readonly retainVolumes: boolean;
     /** Prefer replicas of each component in different zones. */
     readonly zoneSpread: boolean;
+    readonly dags: AirflowDagsArgs;
+    /** An image built on the chart's, by digest; the chart's own image when absent. */
+    readonly image?: pulumi.Input<PinnedImage>;
 }
 
 const CREDENTIALS_SECRET = "airflow-credentials";
 const DATABASE_SECRET = "airflow-database";
 const REDIS_SECRET = "airflow-redis";
+const DAGS_CONFIGMAP = "airflow-dags";
+const DAGS_ENV_SECRET = "airflow-dags-env";
+const REQUIREMENTS_CONFIGMAP = "airflow-requirements";
+/** Where the Bitnami image looks for extra packages to pip-install at start. */
+const REQUIREMENTS_PATH = "/bitnami/python/requirements.txt";
 export const AIRFLOW_ADMIN_USER = "admin";
 
 /** Airflow 3 on an external PostgreSQL, with every credential generated and handed over by Secret. */
@@ -57,12 +77,24 @@ export class Airflow extends pulumi.ComponentResource {
             }, this),
             fixedSecret(DATABASE_SECRET, this.namespace, { password: args.database.password }, this),
         ];
+        secrets.push(fixedSecret(DAGS_ENV_SECRET, this.namespace, args.dags.secretEnvironment, this));
+        const dagsConfigMap = new k8s.core.v1.ConfigMap(DAGS_CONFIGMAP, {
+            metadata: { name: DAGS_CONFIGMAP, namespace: this.namespace.metadata.name },
+            data: args.dags.files,
+        }, { parent: this });
+        const requirements = args.dags.requirements === undefined ? undefined : new k8s.core.v1.ConfigMap(REQUIREMENTS_CONFIGMAP, {
+            metadata: { name: REQUIREMENTS_CONFIGMAP, namespace: this.namespace.metadata.name },
+            data: { "requirements.txt": args.dags.requirements },
+        }, { parent: this });
+        // The chart copies DAGs into each pod when it starts, so a changed DAG must restart the pods.
+        const rollOnDagChange = { podAnnotations: { "streaming-platform/dags": contentHash({ ...args.dags.files, requirements: args.dags.requirements ?? "" }) } };
         const celery = args.executor === "CeleryExecutor";
         if (celery) {
             secrets.push(fixedSecret(REDIS_SECRET, this.namespace, { "redis-password": generatedPassword(`${name}-redis-password`, this) }, this));
         }
 
         const replicated = (component: string) => ({
+            ...rollOnDagChange,
             replicaCount: args.replicas,
             pdb: ONE_AT_A_TIME,
             topologySpreadConstraints: args.zoneSpread
@@ -76,8 +108,9 @@ export class Airflow extends pulumi.ComponentResource {
             // First installs pull a 1.5 GB image and migrate the database before anything is ready.
             timeoutSeconds: 1800,
             // Only the connection's names go into values: the password travels by Secret.
-            values: pulumi.all([args.database.host, args.database.port, args.database.database, args.database.username])
-                .apply(([host, port, database, user]) => ({
+            values: pulumi.all([args.database.host, args.database.port, args.database.database, args.database.username, args.image])
+                .apply(([host, port, database, user, image]) => ({
+                    ...(image ? { image: { registry: image.registry, repository: image.repository, digest: image.digest } } : {}),
                     executor: args.executor,
                     auth: { existingSecret: CREDENTIALS_SECRET },
                     externalDatabase: {
@@ -101,10 +134,19 @@ export class Airflow extends pulumi.ComponentResource {
                         : { enabled: false },
                     web: replicated("web"),
                     scheduler: replicated("scheduler"),
+                    dagProcessor: rollOnDagChange,
+                    triggerer: rollOnDagChange,
                     ...(celery ? { worker: replicated("worker") } : {}),
+                    dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
+                    extraEnvVars: Object.entries(args.dags.environment).map(([name, value]) => ({ name, value })),
+                    extraEnvVarsSecret: DAGS_ENV_SECRET,
+                    ...(requirements ? {
+                        extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
+                        extraVolumeMounts: [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }],
+                    } : {}),
                     service: serviceValues(args.uiExposure),
                 })),
-        }, { parent: this, dependsOn: secrets });
+        }, { parent: this, dependsOn: [...secrets, dagsConfigMap, ...(requirements ? [requirements] : [])] });
 
         this.ui = uiEndpoint("airflow", args.namespace, 8080, 8080, args.uiExposure);
         this.registerOutputs({ ui: this.ui, adminUser: this.adminUser, adminPassword: this.adminPassword });

@@ -7,17 +7,17 @@ export interface BitnamiReleaseArgs {
     readonly namespace: pulumi.Input<string>;
     /** Per-stack values layered over helm-values/<chart>.yaml. */
     readonly values: pulumi.Input<HelmValues>;
-    /** Registry for every image of the release, subcharts included. */
+    /** Registry for every Bitnami image of the release, subcharts included; images we built keep theirs. */
     readonly imageRegistry: pulumi.Input<string>;
     readonly timeoutSeconds: number;
 }
 
 const isMap = (value: unknown): value is HelmValues => typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Points every image block (a map with repository and tag) at the given registry. */
+/** Points every Bitnami image block (a map with a bitnamilegacy/ repository and a tag) at the given registry. */
 export function withImageRegistry(values: HelmValues, registry: string): HelmValues {
     const result: HelmValues = { ...values };
-    if ("repository" in result && "tag" in result) {
+    if (String(result.repository).startsWith("bitnamilegacy/") && "tag" in result) {
         result.registry = registry;
     }
     for (const [key, value] of Object.entries(result)) {

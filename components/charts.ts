@@ -38,3 +38,9 @@ export function mergeValues(...layers: HelmValues[]): HelmValues {
         return result;
     }, {});
 }
+
+/** The main image a chart runs, as pinned in helm-values/<chart>.yaml: what pipeline images build on. */
+export function chartImage(chart: ChartName, registry: string): string {
+    const image = baseValues(chart).image as { repository: string; tag: string };
+    return `${registry}/${image.repository}:${image.tag}`;
+}

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { overlaps, parseCidr, Ipv4Block } from "./cidr";
 import { describeMachineType, MachineShape } from "./machineTypes";
 import { ConfigReader } from "./reader";
+import { PipelineSettings, readPipeline } from "./pipeline";
 import { readServices, ServiceSettings } from "./services";
 
 export const PROJECT_NAMESPACE = "streaming-platform";
@@ -48,6 +49,7 @@ export interface PlatformConfig {
     readonly stack: string;
     readonly cluster: GkeSettings | KubeconfigSettings;
     readonly services: ServiceSettings;
+    readonly pipeline: PipelineSettings;
     /**
      * Protects what holds data: GKE's deletion protection on the cluster, Pulumi's `protect` on the
      * Kafka and PostgreSQL components, and volumes kept when their StatefulSets go.
@@ -78,6 +80,7 @@ export function loadConfig(): PlatformConfig {
         ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" }
         : readGke(reader);
     const services = readServices(reader, target !== "kubeconfig");
+    const pipeline = readPipeline(reader, target !== "kubeconfig");
     const deletionProtection = reader.boolean("deletionProtection");
     if (reader.problems.length > 0) {
         throw new ConfigError(reader.problems);
@@ -86,6 +89,7 @@ export function loadConfig(): PlatformConfig {
         stack: pulumi.getStack(),
         cluster: cluster as GkeSettings | KubeconfigSettings,
         services,
+        pipeline,
         deletionProtection: deletionProtection!,
         zoneSpread: cluster.kind === "gke" && cluster.regional === true,
     };

@@ -65,7 +65,7 @@ const STORAGE = /^[1-9][0-9]*Gi$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const REGISTRY = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
 
-function size(reader: ConfigReader, prefix: string): ContainerSize {
+export function size(reader: ConfigReader, prefix: string): ContainerSize {
     return {
         cpu: reader.string(`${prefix}Cpu`, CPU, "a CPU quantity such as 500m or 2")!,
         memory: reader.string(`${prefix}Memory`, MEMORY, "a memory quantity in Mi or Gi such as 1536Mi or 2Gi")!,

@@ -120,6 +120,11 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             const bytes = fakeRandom(name, inputs.length);
             return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
         }
+        case "docker:index/image:Image": {
+            // What a push reports: the repository (tag dropped) and the manifest digest.
+            const repository = String(inputs.imageName).replace(/:[^:/]+$/, "");
+            return { repoDigest: `${repository}@sha256:${fakeRandom(name, 32).toString("hex")}` };
+        }
         case "gcp:serviceaccount/account:Account": {
             const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
             return { email, member: `serviceAccount:${email}` };
@@ -165,7 +170,9 @@ export async function runStack(stack: string, overrides: ConfigOverrides = {}): 
                 state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computed },
             };
         },
-        call: (args) => args.inputs,
+        call: (args) => args.token === "gcp:organizations/getClientConfig:getClientConfig"
+            ? { accessToken: "ya29.test-access-token", project: TEST_PROJECT }
+            : args.inputs,
     }, PROJECT_NAME, stack, false);
 
     const monitor = pulumi.runtime.getMonitor() as any;
