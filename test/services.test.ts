@@ -1,11 +1,9 @@
 import { strict as assert } from "assert";
 import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/charts";
 import { imageRefs, loadChartReference, unknownKeys } from "./chartReference";
-import { ConfigOverrides, byUrn, ofType, runStack, single, StackRun, waitsFor, RecordedResource } from "./harness";
+import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "./harness";
+import { evaluated, NAMESPACE, release, SECRET, secretNamed, values } from "./stackQueries";
 
-const RELEASE = "kubernetes:helm.sh/v3:Release";
-const SECRET = "kubernetes:core/v1:Secret";
-const NAMESPACE = "kubernetes:core/v1:Namespace";
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
 
 /** The pipeline image built to replace a chart's image, if the stack builds one. */
@@ -13,24 +11,6 @@ function builtOn(run: StackRun, chart: ChartName, imagePath: string): RecordedRe
     return chart === "airflow" && imagePath === "image"
         ? ofType(run, "docker:index/image:Image").find((image) => image.name === "airflow-pipeline")
         : undefined;
-}
-
-const release = (run: StackRun, chart: ChartName) => {
-    const found = ofType(run, RELEASE).filter((r) => r.name === chart);
-    assert.equal(found.length, 1, `expected one ${chart} release`);
-    return found[0];
-};
-const values = (run: StackRun, chart: ChartName): any => release(run, chart).inputs.values;
-const secretNamed = (run: StackRun, namespace: string, name: string): RecordedResource => {
-    const found = ofType(run, SECRET).filter((s) => s.inputs.metadata.name === name && s.inputs.metadata.namespace === namespace);
-    assert.equal(found.length, 1, `expected Secret ${namespace}/${name}`);
-    return found[0];
-};
-
-async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const run = await runStack(stack, overrides);
-    assert.equal(run.error, undefined, run.error?.stack);
-    return run;
 }
 
 describe("data services", () => {
