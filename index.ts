@@ -6,7 +6,7 @@ import { GkeCluster } from "./components/gkeCluster";
 import { Kafka } from "./components/kafka";
 import { Network } from "./components/network";
 import { chartImage } from "./components/charts";
-import { DAG_FILES, JOB_FILES, readFiles, sparkPackages } from "./components/pipelineAssets";
+import { dagFiles, JOB_FILES, readFiles, sparkPackages } from "./components/pipelineAssets";
 import { PipelineImages } from "./components/pipelineImages";
 import { StreamingJob } from "./components/streamingJob";
 import { Postgresql } from "./components/postgresql";
@@ -155,7 +155,7 @@ const airflow = new Airflow("airflow", {
     imageRegistry: target.imageRegistry,
     ...dataLifecycle,
     dags: {
-        files: readFiles("dags", DAG_FILES),
+        files: dagFiles(),
         environment: {
             ...kafkaClient,
             CRYPTO_SOURCE: pipelineSettings.source,

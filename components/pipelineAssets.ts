@@ -5,8 +5,6 @@ import * as path from "path";
 /** The pipeline's code as shipped in the repository (see pipeline/README.md). */
 export const PIPELINE_DIR = path.resolve(__dirname, "..", "pipeline");
 
-/** What Airflow's dags folder gets: the thin DAG, its logic module and the ignore file. */
-export const DAG_FILES = ["crypto_prices_dag.py", "crypto_ticks.py", ".airflowignore"] as const;
 /** What the streaming job runs, from pipeline/spark. */
 export const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"] as const;
 
@@ -14,6 +12,26 @@ export type FileSet = Record<string, string>;
 
 export function readFiles(dir: string, names: readonly string[]): FileSet {
     return Object.fromEntries(names.map((name) => [name, fs.readFileSync(path.join(PIPELINE_DIR, dir, name), "utf8")]));
+}
+
+/** A ConfigMap holds at most 1 MiB; the API server refuses a larger one only at apply time. */
+const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Every file of pipeline/dags, which becomes Airflow's dags folder: adding a DAG is adding a file.
+ * Python's bytecode caches and editor leftovers are not DAGs.
+ */
+export function dagFiles(): FileSet {
+    const dir = path.join(PIPELINE_DIR, "dags");
+    const names = fs.readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isFile() && (entry.name.endsWith(".py") || entry.name === ".airflowignore"))
+        .map((entry) => entry.name).sort();
+    const files = readFiles("dags", names);
+    const size = Object.entries(files).reduce((total, [name, text]) => total + Buffer.byteLength(name) + Buffer.byteLength(text), 0);
+    if (size > CONFIG_MAP_LIMIT_BYTES) {
+        throw new Error(`pipeline/dags holds ${size} bytes, more than a ConfigMap's 1 MiB: move shared code into the Airflow image (pipeline/images/airflow).`);
+    }
+    return files;
 }
 
 /** A short digest of file contents; changes whenever any file does, so pods roll on a code change. */

@@ -10,7 +10,6 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
 const IMAGE = "docker:index/image:Image";
 const PIPELINE = path.join(PROJECT_ROOT, "pipeline");
-const DAG_FILES = ["crypto_prices_dag.py", "crypto_ticks.py", ".airflowignore"];
 const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"];
 const DAG_ROLLING_COMPONENTS = ["web", "scheduler", "dagProcessor", "triggerer"];
 
@@ -56,8 +55,27 @@ describe("pipeline on the platform", () => {
                 const airflow = values(run, "airflow");
                 assert.equal(airflow.dags.enabled, true);
                 const configMap = dagsConfigMap(run);
-                assert.deepEqual(configMap.inputs.data, Object.fromEntries(DAG_FILES.map((f) => [f, repoFile("dags", f)])));
+                assert.deepEqual(configMap.inputs.data, {
+                    ".airflowignore": repoFile("dags", ".airflowignore"),
+                    "crypto_prices_dag.py": repoFile("dags", "crypto_prices_dag.py"),
+                    "crypto_ticks.py": repoFile("dags", "crypto_ticks.py"),
+                });
                 assert.ok(waitsFor(run, release(run, "airflow"), configMap), "pods would start without their DAGs");
+            }
+        });
+
+        it("ships a second DAG dropped into pipeline/dags, but no bytecode cache", async () => {
+            const dags = path.join(PIPELINE, "dags");
+            const extra = [path.join(dags, "second_dag.py"), path.join(dags, "__pycache__")];
+            fs.writeFileSync(extra[0], "# a second DAG\n");
+            fs.mkdirSync(extra[1]);
+            fs.writeFileSync(path.join(extra[1], "crypto_ticks.cpython-312.pyc"), "bytecode");
+            try {
+                const run = await evaluated("local");
+                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(),
+                    [".airflowignore", "crypto_prices_dag.py", "crypto_ticks.py", "second_dag.py"]);
+            } finally {
+                extra.forEach((file) => fs.rmSync(file, { recursive: true, force: true }));
             }
         });
 
