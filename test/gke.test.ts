@@ -177,7 +177,7 @@ describe("GKE stacks", () => {
         assert.equal(cluster.location, "us-central1-a");
         assert.equal(cluster.deletionProtection, false);
         assert.equal(pool.nodeConfig.spot, true);
-        assert.equal(pool.nodeConfig.machineType, "e2-standard-4");
+        assert.equal(pool.nodeConfig.machineType, "e2-highmem-4");
         assert.deepEqual([pool.autoscaling.totalMinNodeCount, pool.autoscaling.totalMaxNodeCount], [1, 3]);
     });
 

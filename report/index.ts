@@ -1,0 +1,12 @@
+import { StackRun } from "../test/harness";
+import { capacity, stackNodePool } from "./capacity";
+import { estimateCost, PriceTable } from "./cost";
+import { Report } from "./render";
+import { stackWorkloads } from "./workloads";
+
+/** Capacity and cost of an evaluated stack. */
+export function buildReport(stack: string, run: StackRun, prices: PriceTable): Report {
+    const workloads = stackWorkloads(run);
+    const fit = capacity(workloads, stackNodePool(run));
+    return { stack, fits: fit.problems.length === 0, workloads, capacity: fit, cost: estimateCost(run, fit, prices) };
+}

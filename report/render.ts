@@ -1,0 +1,123 @@
+import { Capacity, FitCheck, REQUIRED_HEADROOM } from "./capacity";
+import { CostEstimate, PriceTable } from "./cost";
+import { Workload } from "./workloads";
+
+export interface Report {
+    readonly stack: string;
+    readonly fits: boolean;
+    readonly workloads: readonly Workload[];
+    readonly capacity: Capacity;
+    /** The estimate, or why there is none. */
+    readonly cost: CostEstimate | string;
+}
+
+const cpu = (millis?: number) => millis === undefined ? "-" : millis >= 1000 ? `${+(millis / 1000).toFixed(2)}` : `${Math.round(millis)}m`;
+const memory = (mib?: number) => mib === undefined ? "-" : mib >= 1024 ? `${+(mib / 1024).toFixed(2)}Gi` : `${Math.round(mib)}Mi`;
+const usd = (amount: number) => `$${amount.toFixed(2)}`;
+const share = (part: number) => `${(part * 100).toFixed(1)} %`;
+const replicas = (w: Workload) => w.replicas.min === w.replicas.max ? `${w.replicas.min}` : `${w.replicas.min}-${w.replicas.max}`;
+
+type Table = { head: string[]; rows: string[][] };
+
+function workloadTable(workloads: readonly Workload[]): Table {
+    return {
+        head: ["namespace", "workload", "kind", "replicas", "CPU req", "CPU lim", "mem req", "mem lim", "volume/replica", "preset"],
+        rows: workloads.map((w) => [w.namespace, w.name, w.kind, replicas(w), cpu(w.pod.cpuRequestMillis), cpu(w.pod.cpuLimitMillis),
+            memory(w.pod.memoryRequestMiB), memory(w.pod.memoryLimitMiB), w.volumeGiBPerReplica ? `${w.volumeGiBPerReplica}Gi` : "-", w.presets.join(", ") || "-"]),
+    };
+}
+
+function fitTable(checks: readonly (readonly [string, FitCheck])[]): Table {
+    return {
+        head: ["", "nodes", "CPU allocatable", "CPU requested", "CPU free", "memory allocatable", "memory requested", "memory free"],
+        rows: checks.map(([label, c]) => [label, `${c.nodes}`, cpu(c.allocatable.cpuMillis), cpu(c.requested.cpuMillis), share(c.cpuHeadroom),
+            memory(c.allocatable.memoryMiB), memory(c.requested.memoryMiB), share(c.memoryHeadroom)]),
+    };
+}
+
+function costTable(cost: CostEstimate): Table {
+    return {
+        head: ["item", "basis", "at min nodes", "at max nodes"],
+        rows: [
+            ...cost.lines.map((l) => [l.item, l.basis, usd(l.atMinNodes), usd(l.atMaxNodes)]),
+            ["total", "", usd(cost.total.atMinNodes), usd(cost.total.atMaxNodes)],
+            ...(cost.freeTierCredit > 0
+                ? [["total with the GKE free tier", `-${usd(cost.freeTierCredit)} if no other zonal or Autopilot cluster uses the billing account's credit`,
+                    usd(cost.totalWithFreeTier.atMinNodes), usd(cost.totalWithFreeTier.atMaxNodes)]]
+                : []),
+        ],
+    };
+}
+
+interface Section { title: string; table?: Table; lines?: string[] }
+
+function sections(report: Report, prices: PriceTable): Section[] {
+    const { capacity, cost } = report;
+    const pool = capacity.nodePool;
+    const min = capacity.totals.atMinReplicas;
+    const max = capacity.totals.atMaxReplicas;
+    const result: Section[] = [
+        { title: "Workloads (requests and limits per pod)", table: workloadTable(report.workloads) },
+        {
+            title: "Totals",
+            lines: [
+                `at minimum replicas: ${min.pods} pods, ${cpu(min.cpuMillis)} CPU / ${memory(min.memoryMiB)} requested, memory limits ${memory(min.memoryLimitMiB)}`,
+                `at maximum replicas: ${max.pods} pods, ${cpu(max.cpuMillis)} CPU / ${memory(max.memoryMiB)} requested, memory limits ${memory(max.memoryLimitMiB)}`,
+                `persistent volumes: ${capacity.volumeGiB} GiB`,
+            ],
+        },
+    ];
+    if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
+        result.push({
+            title: `Fit: ${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,
+            table: fitTable([["minimum replicas at min nodes", capacity.atMinNodes], ["maximum replicas at max nodes", capacity.atMaxNodes]]),
+            lines: [
+                "Requested includes an estimate of GKE's own pods (see report/capacity.ts).",
+                report.fits
+                    ? `FITS: at least ${share(REQUIRED_HEADROOM)} of CPU and memory stay free at the minimum node count.`
+                    : `DOES NOT FIT:\n${capacity.problems.map((p) => `  - ${p}`).join("\n")}`,
+            ],
+        });
+    } else {
+        result.push({ title: "Fit", lines: ["The stack deploys into an existing cluster: its capacity is not known here."] });
+    }
+    if (typeof cost === "string") {
+        result.push({ title: "Monthly cost", lines: [cost] });
+    } else {
+        result.push({
+            title: `Monthly cost estimate (${prices.currency}, ${prices.region} list prices compiled ${prices.compiledOn}, ${prices.hoursPerMonth} h/month)`,
+            table: costTable(cost),
+            lines: ["Prices and their sources: report/prices.json. Not included: Artifact Registry storage, network egress, logging and monitoring beyond the free allotments."],
+        });
+        const alternative = prices.managedAlternative;
+        result.push({
+            title: `For comparison: managed alternative floor ${usd(cost.managedAlternativeMonthly)}/month`,
+            table: {
+                head: ["service", "monthly", "basis", "sources"],
+                rows: alternative.items.map((i) => [i.service, usd(i.monthly), i.basis, i.sources.join(" ")]),
+            },
+        });
+    }
+    return result;
+}
+
+function textTable({ head, rows }: Table): string {
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+    return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+function markdownTable({ head, rows }: Table): string {
+    const escape = (cell: string) => cell.replace(/\|/g, "\\|");
+    return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.map(escape).join(" | ")} |`).join("\n");
+}
+
+export function renderText(report: Report, prices: PriceTable): string {
+    return [`Capacity and cost of stack ${report.stack}`, ...sections(report, prices).map((s) =>
+        [`\n== ${s.title}`, ...(s.table ? [textTable(s.table)] : []), ...(s.lines ?? [])].join("\n"))].join("\n");
+}
+
+export function renderMarkdown(report: Report, prices: PriceTable): string {
+    return sections(report, prices).map((s) =>
+        [`#### ${s.title}`, ...(s.table ? [markdownTable(s.table)] : []), ...(s.lines ?? []).map((l) => l.replace(/^ {2}- /gm, "- "))].join("\n\n")).join("\n\n");
+}

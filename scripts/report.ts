@@ -1,0 +1,62 @@
+/**
+ * Capacity and cost of a stack before `pulumi up`: evaluates the stack's program offline under the
+ * test harness's mocks and reports what its workloads request against the node pool, and what it costs.
+ * Usage: npm run report -- <stack> [--json | --markdown]. Exits 1 when the stack does not fit, 2 on bad input.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+const ROOT = path.resolve(__dirname, "..");
+const FORMATS = ["--json", "--markdown"];
+
+function fail(message: string): never {
+    console.error(`report: ${message}`);
+    process.exit(2);
+}
+
+/** Chart defaults come from the reference files the tests use; `npm run charts:pull` fetches them. */
+function useChartReference(): void {
+    if (process.env.CHART_REFERENCE_DIR) {
+        return;
+    }
+    const pulled = path.join(ROOT, "charts-cache");
+    if (fs.existsSync(pulled)) {
+        process.env.CHART_REFERENCE_DIR = pulled;
+    } else if (!fs.existsSync(path.join(ROOT, "..", "shared", "charts"))) {
+        fail("no chart reference files: run `npm run charts:pull` (needs helm) or set CHART_REFERENCE_DIR");
+    }
+}
+
+async function main(): Promise<void> {
+    const args = process.argv.slice(2);
+    const stacks = fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => s !== undefined);
+    const [stack, ...options] = args;
+    if (!stack || stack.startsWith("-")) {
+        fail(`usage: npm run report -- <stack> [--json | --markdown]; stacks: ${stacks.join(", ")}`);
+    }
+    if (!stacks.includes(stack)) {
+        fail(`there is no stack "${stack}" (no Pulumi.${stack}.yaml); stacks: ${stacks.join(", ")}`);
+    }
+    const unknown = options.filter((o) => !FORMATS.includes(o));
+    if (unknown.length > 0 || options.length > 1) {
+        fail(`unknown or conflicting options ${options.join(" ")}; allowed: one of ${FORMATS.join(", ")}`);
+    }
+    useChartReference();
+    // Loaded only now: the chart reference directory is read when these modules load.
+    const { runStack } = await import("../test/harness");
+    const { buildReport } = await import("../report");
+    const { loadPrices } = await import("../report/cost");
+    const { renderMarkdown, renderText } = await import("../report/render");
+
+    const run = await runStack(stack);
+    if (run.error) {
+        fail(`stack ${stack} does not evaluate:\n${run.error.message}`);
+    }
+    const prices = loadPrices();
+    const report = buildReport(stack, run, prices);
+    const [format] = options;
+    console.log(format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices));
+    process.exitCode = report.fits ? 0 : 1;
+}
+
+main().catch((e) => fail(e instanceof Error ? e.stack ?? e.message : String(e)));

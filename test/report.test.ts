@@ -1,0 +1,178 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { buildReport } from "../report";
+import { gkeAllocatable } from "../report/allocatable";
+import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
+import { CostEstimate, loadPrices } from "../report/cost";
+import { Report } from "../report/render";
+import { stackWorkloads } from "../report/workloads";
+import { ConfigOverrides, PROJECT_ROOT, StackRun } from "./harness";
+import { evaluated } from "./stackQueries";
+
+const prices = loadPrices();
+const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> => buildReport(stack, await evaluated(stack, overrides), prices);
+const costOf = (report: Report): CostEstimate => {
+    assert.notEqual(typeof report.cost, "string", String(report.cost));
+    return report.cost as CostEstimate;
+};
+const line = (report: Report, item: RegExp) => costOf(report).lines.find((l) => item.test(l.item))!;
+
+describe("capacity and cost report", () => {
+    describe("GKE node allocatable", () => {
+        it("reserves CPU and memory the way GKE documents, plus the eviction threshold", () => {
+            // 4 vCPU: 60m + 10m + 2 x 5m; 16 GiB: 1 GiB + 0.8 GiB + 0.8 GiB, then 100 MiB for eviction.
+            assert.deepEqual(gkeAllocatable({ vcpus: 4, memoryGiB: 16 }), { cpuMillis: 3920, memoryMiB: 16384 - 2662 - 100 });
+            // 8 vCPU adds 0.25 % of the 4 cores above 4; 32 GiB adds 6 % of 16 GiB.
+            assert.deepEqual(gkeAllocatable({ vcpus: 8, memoryGiB: 32 }), { cpuMillis: 7910, memoryMiB: Math.round(32768 - 3645.44 - 100) });
+            assert.equal(gkeAllocatable({ vcpus: 2, memoryGiB: 8 }).cpuMillis, 1930);
+            assert.equal(gkeAllocatable({ vcpus: 2, memoryGiB: 0.5 }).memoryMiB, 512 - 255 - 100, "under 1 GiB a flat 255 MiB is reserved");
+        });
+    });
+
+    describe("workloads", () => {
+        it("resolves a chart's resource presets to numbers where values set no resources", () => {
+            const bare = {
+                resources: [{
+                    type: "kubernetes:helm.sh/v3:Release", name: "airflow",
+                    inputs: { namespace: "airflow", values: { executor: "CeleryExecutor", redis: { enabled: true } } },
+                }],
+            } as unknown as StackRun;
+            const byName = Object.fromEntries(stackWorkloads(bare).map((w) => [w.name, w]));
+            // airflow 25.0.2: web "medium", worker "large", Redis master "nano" (bitnami/common presets).
+            assert.deepEqual(byName["airflow-web"].presets, ["medium"]);
+            assert.deepEqual([byName["airflow-web"].pod.cpuRequestMillis, byName["airflow-web"].pod.memoryRequestMiB, byName["airflow-web"].pod.memoryLimitMiB], [500, 1024, 1536]);
+            assert.deepEqual([byName["airflow-worker"].pod.cpuRequestMillis, byName["airflow-worker"].pod.memoryRequestMiB], [1000, 2048]);
+            assert.deepEqual([byName["airflow-redis-master"].pod.cpuRequestMillis, byName["airflow-redis-master"].pod.memoryRequestMiB], [100, 128]);
+            assert.equal(byName["airflow-redis-master"].volumeGiBPerReplica, 8, "the subchart's default volume");
+        });
+
+        it("sizes every workload of every stack explicitly, never by a chart preset", async () => {
+            for (const stack of ["dev", "prod", "local"]) {
+                const report = await reportOf(stack);
+                for (const w of report.workloads) {
+                    assert.deepEqual(w.presets, [], `${stack}: ${w.name} relies on a preset`);
+                    assert.ok(w.pod.cpuRequestMillis > 0 && w.pod.memoryRequestMiB > 0, `${stack}: ${w.name} requests nothing`);
+                    assert.equal(w.pod.memoryLimitMiB !== undefined && w.pod.memoryLimitMiB >= w.pod.memoryRequestMiB, true, `${stack}: ${w.name} memory limit`);
+                }
+            }
+        });
+
+        it("counts replicas, autoscaling bounds and volumes per replica from the effective values", async () => {
+            const prod = await reportOf("prod");
+            const byName = Object.fromEntries(prod.workloads.map((w) => [w.name, w]));
+            assert.deepEqual(byName["kafka-controller"].replicas, { min: 3, max: 3 });
+            assert.deepEqual(byName["spark-worker"].replicas, { min: 2, max: 4 });
+            assert.equal(byName["kafka-controller"].volumeGiBPerReplica, 100);
+            assert.equal(byName["crypto-ticks-stream"].volumeGiBPerReplica, 1, "the checkpoint claim the job mounts");
+            assert.equal(prod.capacity.volumeGiB, 3 * 100 + 100 + 100 + 2 + 1);
+            const dev = await reportOf("dev");
+            assert.equal(dev.workloads.some((w) => w.name.startsWith("airflow-redis") || w.name === "airflow-worker"), false, "LocalExecutor runs no Celery");
+        });
+    });
+
+    describe("fit", () => {
+        for (const stack of ["dev", "prod"]) {
+            it(`${stack} fits its node pool at minimum size with at least ${REQUIRED_HEADROOM * 100} % of CPU and memory free`, async () => {
+                const report = await reportOf(stack);
+                assert.deepEqual(report.capacity.problems, []);
+                assert.equal(report.fits, true);
+                const atMin = report.capacity.atMinNodes!;
+                assert.ok(atMin.cpuHeadroom >= REQUIRED_HEADROOM, `CPU headroom ${atMin.cpuHeadroom}`);
+                assert.ok(atMin.memoryHeadroom >= REQUIRED_HEADROOM, `memory headroom ${atMin.memoryHeadroom}`);
+                // GKE's own pods are part of what is requested.
+                const ours = report.capacity.totals.atMinReplicas.cpuMillis;
+                assert.equal(atMin.requested.cpuMillis, ours + atMin.nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis);
+            });
+        }
+
+        it("fails a stack whose values outgrow the pool, naming the resource", async () => {
+            const report = await reportOf("dev", { kafkaMemory: "24Gi" });
+            assert.equal(report.fits, false);
+            assert.ok(report.capacity.problems.some((p) => /memory free, less than the required 20.0 %/.test(p)), report.capacity.problems.join("\n"));
+        });
+
+        it("fails a pod that no node can hold, even when the pool could grow", async () => {
+            const report = await reportOf("dev", { postgresqlMemory: "31Gi", nodeMaxCount: 9 });
+            assert.ok(report.capacity.problems.some((p) => /a postgresql pod requests .* more than a e2-highmem-4 node has room for/.test(p)), report.capacity.problems.join("\n"));
+        });
+
+        it("checks nothing for a stack on an existing cluster", async () => {
+            const report = await reportOf("local");
+            assert.equal(report.capacity.nodePool, undefined);
+            assert.equal(report.fits, true);
+            assert.match(String(report.cost), /existing cluster/);
+        });
+    });
+
+    describe("cost", () => {
+        it("keeps dev at or under $120 a month at list prices, its zonal cluster fee covered by the GKE free tier", async () => {
+            const cost = costOf(await reportOf("dev"));
+            assert.equal(cost.freeTierCredit, 73);
+            assert.ok(cost.totalWithFreeTier.atMinNodes <= 120, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
+            assert.equal(cost.total.atMinNodes, +(cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0)).toFixed(2));
+        });
+
+        it("prices nodes from the machine shape, with the Spot discount only for Spot pools", async () => {
+            const dev = await reportOf("dev");
+            const onDemand = await reportOf("dev", { nodeSpot: false });
+            const e2 = prices.machineFamilies.e2;
+            const hourly = 4 * e2.vcpuHour + 32 * e2.gibHour;
+            assert.equal(line(onDemand, /^nodes/).atMinNodes, +(hourly * 730).toFixed(2));
+            assert.equal(line(dev, /^nodes/).atMinNodes, +(hourly * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+            assert.equal(line(dev, /^nodes/).atMaxNodes, +(3 * hourly * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+        });
+
+        it("gives a regional cluster no free tier and charges each LoadBalancer the UIs ask for", async () => {
+            const prod = await reportOf("prod");
+            assert.equal(costOf(prod).freeTierCredit, 0);
+            assert.equal(line(prod, /load balancers/).atMinNodes, 0);
+            const exposed = await reportOf("prod", { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"] });
+            assert.match(line(exposed, /load balancers/).basis, /^2 Service/);
+            assert.equal(line(exposed, /load balancers/).atMinNodes, +(prices.loadBalancer.first5RulesHour * 730).toFixed(2));
+        });
+
+        it("compares with the managed alternative, every figure with a source", () => {
+            for (const item of prices.managedAlternative.items) {
+                assert.ok(item.monthly > 0 && item.sources.length > 0 && item.sources.every((s) => s.startsWith("https://")), item.service);
+            }
+            assert.match(prices.compiledOn, /^\d{4}-\d{2}-\d{2}$/);
+        });
+    });
+
+    describe("npm run report", function () {
+        this.timeout(120000);
+        const report = (...args: string[]) => spawnSync("npm", ["run", "--silent", "report", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+
+        it("prints JSON for machines and exits 0 for a stack that fits", () => {
+            const result = report("dev", "--json");
+            assert.equal(result.status, 0, result.stderr);
+            const parsed = JSON.parse(result.stdout);
+            assert.equal(parsed.stack, "dev");
+            assert.equal(parsed.fits, true);
+        });
+
+        it("exits 1 for a stack that does not fit, after printing why", () => {
+            const stackFile = path.join(PROJECT_ROOT, "Pulumi.reporttest.yaml");
+            fs.writeFileSync(stackFile, "config:\n  streaming-platform:nodeMachineType: e2-standard-2\n");
+            try {
+                const result = report("reporttest", "--markdown");
+                assert.equal(result.status, 1, result.stderr);
+                assert.match(result.stdout, /DOES NOT FIT/);
+                assert.match(result.stdout, /\| nodes \(e2-standard-2\) \|/);
+            } finally {
+                fs.rmSync(stackFile);
+            }
+        });
+
+        it("refuses an unknown stack or option, naming what is allowed", () => {
+            const unknownStack = report("staging");
+            assert.equal(unknownStack.status, 2);
+            assert.match(unknownStack.stderr, /no stack "staging".*stacks: dev, local, prod/s);
+            const unknownOption = report("dev", "--csv");
+            assert.equal(unknownOption.status, 2);
+            assert.match(unknownOption.stderr, /--json, --markdown/);
+        });
+    });
+});
