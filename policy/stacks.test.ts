@@ -1,0 +1,167 @@
+import { strict as assert } from "assert";
+import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../test/harness";
+import {
+    controlPlaneNotPublic, dedicatedNodeServiceAccount, deletionProtection, loadBalancerSourceRanges, noLiteralCredentialsInHelmValues,
+    pinnedChartVersions, policies, privateNodes, TYPES, workloadIdentity,
+} from "./rules";
+import { evaluate } from "./testing";
+
+interface Finding { readonly policy: string; readonly urn: string; readonly message: string }
+
+interface Review {
+    readonly violations: Finding[];
+    /** Rules an unknown value kept from running; under mocks every value is known, so there should be none. */
+    readonly unknown: Finding[];
+    /** Each rule's name and the URNs it applied to. */
+    readonly applied: Map<string, string[]>;
+}
+
+/** Runs every rule of the pack on every resource the program registered, as `pulumi up --policy-pack policy` would. */
+async function review(run: StackRun, config: Record<string, object> = {}): Promise<Review> {
+    const result: Review = { violations: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
+    for (const resource of run.resources) {
+        for (const policy of policies) {
+            const outcome = await evaluate(policy, asAnalyzed(resource), config[policy.name] ?? {});
+            result.violations.push(...outcome.violations.map((message) => ({ policy: policy.name, urn: resource.urn, message })));
+            if (outcome.unknown !== undefined) {
+                result.unknown.push({ policy: policy.name, urn: resource.urn, message: outcome.unknown });
+            }
+            if (outcome.notApplicable === undefined) {
+                result.applied.get(policy.name)!.push(resource.urn);
+            }
+        }
+    }
+    return result;
+}
+
+function asAnalyzed(resource: RecordedResource) {
+    return {
+        type: resource.type,
+        props: resource.inputs,
+        urn: resource.urn,
+        name: resource.name,
+        opts: { protect: resource.protect, ignoreChanges: [...resource.ignoreChanges], aliases: [...resource.aliases], parent: resource.parent },
+    };
+}
+
+async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const run = await runStack(stack, overrides);
+    assert.equal(run.error, undefined, run.error?.stack);
+    return run;
+}
+
+const describeFindings = (findings: Finding[]) => findings.map((f) => `${f.policy} on ${f.urn}: ${f.message}`).join("\n");
+
+const single = <T>(items: T[], what: string): T => {
+    assert.equal(items.length, 1, `expected one ${what}, found ${items.length}`);
+    return items[0];
+};
+
+const CLUSTER_RULES = [privateNodes, controlPlaneNotPublic, workloadIdentity, dedicatedNodeServiceAccount, deletionProtection].map((p) => p.name);
+const HELM_RULES = [pinnedChartVersions, noLiteralCredentialsInHelmValues, loadBalancerSourceRanges].map((p) => p.name);
+const LOAD_BALANCED_UIS = { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] };
+
+describe("the platform under its own policy pack", () => {
+    const stacks: Record<string, { stack: string; overrides: ConfigOverrides; rules: string[] }> = {
+        dev: { stack: "dev", overrides: {}, rules: [...CLUSTER_RULES.filter((r) => r !== deletionProtection.name), ...HELM_RULES] },
+        prod: { stack: "prod", overrides: {}, rules: [...CLUSTER_RULES, ...HELM_RULES] },
+        local: { stack: "local", overrides: {}, rules: HELM_RULES },
+        "dev, every optional feature on": {
+            stack: "dev",
+            overrides: {
+                ...LOAD_BALANCED_UIS, regional: true, dockerHubMirror: true, buildImages: false, airflowExecutor: "CeleryExecutor",
+                postgresqlReadReplicas: 2, kafkaReplicas: 3, sparkMaxWorkers: 4, authorizedNetworks: ["203.0.113.0/24"],
+            },
+            rules: [...CLUSTER_RULES.filter((r) => r !== deletionProtection.name), ...HELM_RULES],
+        },
+        "prod, UIs on LoadBalancers": { stack: "prod", overrides: LOAD_BALANCED_UIS, rules: [...CLUSTER_RULES, ...HELM_RULES] },
+        "local, UIs on LoadBalancers": { stack: "local", overrides: LOAD_BALANCED_UIS, rules: HELM_RULES },
+    };
+    const runs: Record<string, StackRun> = {};
+    const reviews: Record<string, Review> = {};
+    before(async () => {
+        for (const [variant, { stack, overrides }] of Object.entries(stacks)) {
+            runs[variant] = await evaluated(stack, overrides);
+            reviews[variant] = await review(runs[variant]);
+        }
+    });
+
+    for (const [variant, { rules }] of Object.entries(stacks)) {
+        describe(variant, () => {
+            it("violates no rule", () => {
+                assert.deepEqual(reviews[variant].violations, [], describeFindings(reviews[variant].violations));
+                assert.deepEqual(reviews[variant].unknown, [], describeFindings(reviews[variant].unknown));
+            });
+
+            it("was judged by the rules that concern it", () => {
+                const applied = [...reviews[variant].applied].filter(([, urns]) => urns.length > 0).map(([name]) => name);
+                assert.deepEqual(applied.sort(), [...rules].sort());
+                // Each release and, on GKE, the cluster and its pool: nothing the rules look for went unseen.
+                const judged = new Set([...reviews[variant].applied.values()].flat());
+                for (const type of Object.values(TYPES)) {
+                    for (const resource of ofType(runs[variant], type)) {
+                        assert.ok(judged.has(resource.urn), `no rule judged ${resource.urn}`);
+                    }
+                }
+                assert.equal(ofType(runs[variant], TYPES.helmRelease).length, 4);
+            });
+        });
+    }
+
+    it("judges LoadBalancer values the UIs really get", () => {
+        for (const variant of ["dev, every optional feature on", "prod, UIs on LoadBalancers", "local, UIs on LoadBalancers"]) {
+            for (const chart of ["airflow", "spark"]) {
+                const release = single(ofType(runs[variant], TYPES.helmRelease).filter((r) => r.name === chart), `${chart} release`);
+                assert.deepEqual(release.inputs.values.service, { type: "LoadBalancer", loadBalancerSourceRanges: LOAD_BALANCED_UIS.uiSourceRanges }, `${variant}: ${chart}`);
+            }
+        }
+    });
+});
+
+describe("the policy pack stops the platform going wrong", () => {
+    it("flags prod without deletion protection, and nothing else", async () => {
+        const found = (await review(await evaluated("prod", { deletionProtection: false }))).violations;
+        const violation = single(found, `violation (${describeFindings(found)})`);
+        assert.equal(violation.policy, deletionProtection.name);
+        assert.match(violation.urn, /^urn:pulumi:prod::.*gcp:container\/cluster:Cluster::gke$/);
+        assert.match(violation.message, /^deletionProtection must be set to true on stack prod/);
+    });
+
+    it("flags a control plane opened to 0.0.0.0/0 through the allowPublicControlPlane opt-in, and nothing else", async () => {
+        const found = (await review(await evaluated("dev", { authorizedNetworks: ["203.0.113.0/24", "0.0.0.0/0"], allowPublicControlPlane: true }))).violations;
+        const violation = single(found, `violation (${describeFindings(found)})`);
+        assert.equal(violation.policy, controlPlaneNotPublic.name);
+        assert.match(violation.urn, /gcp:container\/cluster:Cluster::gke$/);
+        assert.match(violation.message, /^masterAuthorizedNetworksConfig\.cidrBlocks\[1\]\.cidrBlock must not be 0\.0\.0\.0\/0/);
+    });
+
+    it("accepts a control plane open to specific networks", async () => {
+        const { violations } = await review(await evaluated("prod", { authorizedNetworks: ["203.0.113.0/24", "198.51.100.0/24"] }));
+        assert.deepEqual(violations, [], describeFindings(violations));
+    });
+
+    it("flags dev's unprotected cluster once the pack's config protects dev too", async () => {
+        const run = await evaluated("dev");
+        const found = (await review(run, { [deletionProtection.name]: { stacks: ["dev", "prod"] } })).violations;
+        const violation = single(found, `violation (${describeFindings(found)})`);
+        assert.equal(violation.policy, deletionProtection.name);
+        assert.match(violation.message, /^deletionProtection must be set to true on stack dev/);
+        const protectedDev = await evaluated("dev", { deletionProtection: true });
+        assert.deepEqual((await review(protectedDev, { [deletionProtection.name]: { stacks: ["dev", "prod"] } })).violations, []);
+    });
+
+    // The config validator refuses these before any resource exists, so the pack never sees them.
+    const refused: [string, string, ConfigOverrides, RegExp][] = [
+        ["0.0.0.0/0 without the opt-in", "dev", { authorizedNetworks: ["0.0.0.0/0"] }, /authorizedNetworks/],
+        ["LoadBalancer UIs without source ranges", "dev", { uiExposure: "LoadBalancer" }, /uiSourceRanges/],
+        ["LoadBalancer UIs open to 0.0.0.0/0", "local", { uiExposure: "LoadBalancer", uiSourceRanges: ["0.0.0.0/0"] }, /uiSourceRanges/],
+    ];
+    for (const [what, stack, overrides, key] of refused) {
+        it(`never gets to judge ${what}: the stack config is refused first`, async () => {
+            const run = await runStack(stack, overrides);
+            assert.equal(run.error?.name, "ConfigError", run.error?.stack ?? "the program accepted the config");
+            assert.match(run.error!.message, key);
+            assert.deepEqual(ofType(run, TYPES.cluster).concat(ofType(run, TYPES.helmRelease)), []);
+        });
+    }
+});
