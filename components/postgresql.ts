@@ -56,10 +56,9 @@ export class Postgresql extends pulumi.ComponentResource {
             password: generatedPassword(`${name}-${database}-password`, this),
         }]));
 
-        const replicated = args.readReplicas > 0;
         const adminSecret = fixedSecret(ADMIN_SECRET, this.namespace, {
             "postgres-password": generatedPassword(`${name}-admin-password`, this),
-            ...(replicated ? { "replication-password": generatedPassword(`${name}-replication-password`, this) } : {}),
+            "replication-password": generatedPassword(`${name}-replication-password`, this),
         }, this);
         // A Secret, not the chart's initdb.scripts ConfigMap: the script carries the passwords.
         const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, {
@@ -80,18 +79,20 @@ export class Postgresql extends pulumi.ComponentResource {
             imageRegistry: args.imageRegistry,
             timeoutSeconds: 600,
             values: {
-                architecture: replicated ? "replication" : "standalone",
+                // Always the replication layout, with zero or more read replicas: the standalone layout names
+                // its StatefulSet and volume differently, so adding a replica later would start from an empty disk.
+                architecture: "replication",
                 auth: { existingSecret: ADMIN_SECRET },
                 primary: {
                     initdb: { scriptsSecret: INITDB_SECRET },
                     ...instance,
                 },
-                ...(replicated ? { readReplicas: { replicaCount: args.readReplicas, ...instance } } : {}),
+                readReplicas: { replicaCount: args.readReplicas, ...instance },
             },
         }, { parent: this, dependsOn: [adminSecret, initdbSecret] });
 
-        // With replicas the chart names the writable service <release>-primary.
-        this.host = `${replicated ? "postgresql-primary" : "postgresql"}.${args.namespace}.svc.cluster.local`;
+        // In the replication layout the chart names the writable service <release>-primary.
+        this.host = `postgresql-primary.${args.namespace}.svc.cluster.local`;
         this.registerOutputs({ host: this.host, port: this.port, databases: args.databases });
     }
 }

@@ -203,7 +203,7 @@ describe("pipeline on the platform", () => {
             const run = runs.devWithoutBuild;
             const env = envOf(driver(run));
             assert.equal(env.KAFKA_SASL_USERNAME, "pipeline");
-            assert.equal(env.POSTGRES_HOST, "postgresql.postgresql.svc.cluster.local");
+            assert.equal(env.POSTGRES_HOST, "postgresql-primary.postgresql.svc.cluster.local");
             assert.equal(env.POSTGRES_DB, "pipeline");
             assert.equal(env.POSTGRES_USER, "pipeline");
             assert.equal(env.TICKS_TABLE, "crypto_ticks");

@@ -95,7 +95,7 @@ describe("capacity and cost report", () => {
 
         it("fails a pod that no node can hold, even when the pool could grow", async () => {
             const report = await reportOf("dev", { postgresqlMemory: "31Gi", nodeMaxCount: 9 });
-            assert.ok(report.capacity.problems.some((p) => /a postgresql pod requests .* more than a e2-highmem-4 node has room for/.test(p)), report.capacity.problems.join("\n"));
+            assert.ok(report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-highmem-4 node has room for/.test(p)), report.capacity.problems.join("\n"));
         });
 
         it("checks nothing for a stack on an existing cluster", async () => {

@@ -201,9 +201,8 @@ describe("data services", () => {
         it("serves Airflow's and the pipeline's databases, each with its own user and password, from a Secret", () => {
             const run = runs.dev;
             const pg = values(run, "postgresql");
-            assert.equal(pg.architecture, "standalone");
             const admin = secretNamed(run, "postgresql", pg.auth.existingSecret);
-            assert.deepEqual(Object.keys(admin.inputs.stringData), [pg.auth.secretKeys.adminPasswordKey]);
+            assert.ok(pg.auth.secretKeys.adminPasswordKey in admin.inputs.stringData);
             const init = secretNamed(run, "postgresql", pg.primary.initdb.scriptsSecret);
             assert.equal(pg.primary.initdb.scripts, undefined, "init scripts in values would land in a ConfigMap");
             const [script] = Object.values<string>(init.inputs.stringData);
@@ -218,8 +217,8 @@ describe("data services", () => {
             const prod = values(runs.prod, "postgresql").primary;
             assert.equal(prod.persistence.size, "100Gi");
             assert.deepEqual(prod.resources, { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "4Gi" } });
-            assert.equal(runs.dev.outputs.postgresqlService, "postgresql.postgresql.svc.cluster.local:5432");
-            // Prod streams to a read replica; writers use the primary's service.
+            // Writers use the primary's service whether or not read replicas exist.
+            assert.equal(runs.dev.outputs.postgresqlService, "postgresql-primary.postgresql.svc.cluster.local:5432");
             assert.equal(runs.prod.outputs.postgresqlService, "postgresql-primary.postgresql.svc.cluster.local:5432");
             const prodValues = values(runs.prod, "postgresql");
             assert.equal(prodValues.architecture, "replication");
@@ -227,6 +226,17 @@ describe("data services", () => {
             assert.deepEqual(prodValues.readReplicas.resources, prod.resources);
             const admin = secretNamed(runs.prod, "postgresql", prodValues.auth.existingSecret);
             assert.deepEqual(Object.keys(admin.inputs.stringData).sort(), ["postgres-password", "replication-password"]);
+        });
+
+        it("adds or removes read replicas without touching the primary's StatefulSet or volume", async () => {
+            const dev = values(runs.dev, "postgresql");
+            const withReplica = values(await evaluated("dev", { postgresqlReadReplicas: 1 }), "postgresql");
+            // The standalone layout names its StatefulSet and claim differently from the replication one.
+            assert.equal(dev.architecture, "replication");
+            assert.equal(withReplica.architecture, dev.architecture);
+            assert.equal(dev.readReplicas.replicaCount, 0);
+            assert.equal(withReplica.readReplicas.replicaCount, 1);
+            assert.deepEqual(withReplica.primary, dev.primary);
         });
     });
 
@@ -260,7 +270,7 @@ describe("data services", () => {
             const airflow = values(run, "airflow");
             assert.equal(airflow.postgresql.enabled, false);
             assert.deepEqual({ ...airflow.externalDatabase, existingSecret: undefined }, {
-                host: "postgresql.postgresql.svc.cluster.local", port: 5432, database: "airflow", user: "airflow",
+                host: "postgresql-primary.postgresql.svc.cluster.local", port: 5432, database: "airflow", user: "airflow",
                 existingSecret: undefined, existingSecretPasswordKey: "password",
             });
             const dbSecret = secretNamed(run, "airflow", airflow.externalDatabase.existingSecret);
