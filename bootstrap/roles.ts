@@ -1,3 +1,5 @@
+import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gkeCluster";
+
 /**
  * What the deployer service account may do, derived from what the platform program (../index.ts and
  * ../components) creates. Storage and KMS roles are deliberately absent: they are granted on the state
@@ -31,18 +33,6 @@ export const DEPLOYER_PROJECT_ROLES = [
 
 /** The role whose grants are limited by GRANTABLE_ROLES_CONDITION. */
 export const PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin";
-
-/**
- * The roles the platform program binds to its node service account, a copy of
- * NODE_SERVICE_ACCOUNT_ROLES in components/gkeCluster.ts (test/bootstrap.test.ts fails when they drift:
- * change both, then run the bootstrap again before CI deploys the change).
- */
-export const NODE_SERVICE_ACCOUNT_ROLES = [
-    "roles/container.defaultNodeServiceAccount",
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
-    "roles/artifactregistry.reader",
-] as const;
 
 /** IAM condition on projectIamAdmin: setIamPolicy may only add or remove bindings of these roles. */
 export const GRANTABLE_ROLES_CONDITION = {

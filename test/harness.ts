@@ -52,20 +52,22 @@ export const TEST_PROJECT = "acme-streaming-test";
 const projectFile = parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8"));
 export const PROJECT_NAME: string = projectFile.name;
 
-/** Stack config as the Pulumi CLI hands it to the program: Pulumi.yaml defaults, then the stack file, then overrides. */
-export function stackConfig(stack: string, overrides: ConfigOverrides = {}): Record<string, string> {
-    const config: Record<string, unknown> = { "gcp:project": TEST_PROJECT };
-    for (const [key, declared] of Object.entries<any>(projectFile.config ?? {})) {
+/**
+ * Config as the Pulumi CLI hands it to a program: the defaults declared in its Pulumi.yaml, then each
+ * layer of values (a stack file's config block), then overrides; an undefined override removes a key.
+ */
+export function cliConfig(project: { name: string; config?: Record<string, any> }, layers: Record<string, unknown>[], overrides: ConfigOverrides = {}): Record<string, string> {
+    const config: Record<string, unknown> = {};
+    for (const [key, declared] of Object.entries<any>(project.config ?? {})) {
         if (key.includes(":")) {
             config[key] = declared?.value ?? declared;
         } else if (declared?.default !== undefined) {
-            config[`${PROJECT_NAME}:${key}`] = declared.default;
+            config[`${project.name}:${key}`] = declared.default;
         }
     }
-    const stackFile = parse(fs.readFileSync(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
-    Object.assign(config, stackFile.config ?? {});
+    layers.forEach((layer) => Object.assign(config, layer));
     for (const [key, value] of Object.entries(overrides)) {
-        const qualified = key.includes(":") ? key : `${PROJECT_NAME}:${key}`;
+        const qualified = key.includes(":") ? key : `${project.name}:${key}`;
         if (value === undefined) {
             delete config[qualified];
         } else {
@@ -74,6 +76,12 @@ export function stackConfig(stack: string, overrides: ConfigOverrides = {}): Rec
     }
     return Object.fromEntries(Object.entries(config).map(([key, value]) =>
         [key, typeof value === "string" ? value : JSON.stringify(value)]));
+}
+
+/** Stack config of this project: Pulumi.yaml defaults, the test project, the stack file, then overrides. */
+export function stackConfig(stack: string, overrides: ConfigOverrides = {}): Record<string, string> {
+    const stackFile = parse(fs.readFileSync(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
+    return cliConfig(projectFile, [{ "gcp:project": TEST_PROJECT }, stackFile.config ?? {}], overrides);
 }
 
 function isSecretValue(value: unknown): value is { value: unknown } {
