@@ -20,6 +20,8 @@ import crypto_ticks
     # A missed minute is gone for good: the API only serves the current price.
     catchup=False,
     max_active_runs=1,
+    # The platform ships this DAG to run as soon as it is deployed; Airflow would otherwise create it paused.
+    is_paused_upon_creation=False,
     # One quick retry still captures a (slightly late) price for this minute.
     default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
     tags=["crypto", "kafka"],

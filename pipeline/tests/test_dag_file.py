@@ -47,6 +47,7 @@ def test_uses_airflow3_sdk_and_delegates_to_crypto_ticks(tree):
 def test_scheduling_arguments(dag_decorator):
     assert ast.literal_eval(dag_decorator["catchup"]) is False
     assert ast.literal_eval(dag_decorator["max_active_runs"]) == 1
+    assert ast.literal_eval(dag_decorator["is_paused_upon_creation"]) is False, "ticks must flow right after pulumi up"
     assert ast.unparse(dag_decorator["schedule"]) == "crypto_ticks.poll_schedule(os.environ)"
     start = dag_decorator["start_date"]
     assert ast.unparse(start.func) == "pendulum.datetime"

@@ -1,0 +1,623 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+
+// Checks the GitHub Actions workflows against the repository they run in (scripts, stacks, npm
+// scripts, policy pack) and against the rules in docs/ci.md, then runs the CI scripts against fake
+// pulumi, npm and kubectl commands. Nothing here needs the network, a cluster or the Pulumi CLI.
+
+const ROOT = path.resolve(__dirname, "..");
+const GITHUB_DIR = path.join(ROOT, ".github");
+const SCRIPTS_DIR = path.join(GITHUB_DIR, "scripts");
+
+type Dict = Record<string, any>;
+interface YamlFile { readonly file: string; readonly text: string; readonly doc: Dict }
+
+function readYaml(file: string): YamlFile {
+    const text = fs.readFileSync(file, "utf8");
+    // parse throws on syntax errors and duplicate keys.
+    return { file: path.relative(ROOT, file), text, doc: parse(text) };
+}
+
+const workflows: YamlFile[] = fs.readdirSync(path.join(GITHUB_DIR, "workflows"))
+    .filter((name) => /\.ya?ml$/.test(name))
+    .map((name) => readYaml(path.join(GITHUB_DIR, "workflows", name)));
+/** Composite actions of this repository, by the path a step's `uses:` names them with. */
+const localActions = new Map<string, YamlFile>(fs.readdirSync(path.join(GITHUB_DIR, "actions"))
+    .map((name) => [`./.github/actions/${name}`, readYaml(path.join(GITHUB_DIR, "actions", name, "action.yml"))]));
+const workflow = (name: string) => workflows.find((w) => w.file === `.github/workflows/${name}.yml`)!;
+const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+
+/** Stacks with a settings file, and which of them run on GKE (not on a kubeconfig cluster). */
+const stackFiles = new Map<string, Dict>(fs.readdirSync(ROOT)
+    .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => [match[1], parse(fs.readFileSync(path.join(ROOT, match[0]), "utf8"))?.config ?? {}]));
+const isGkeStack = (stack: string) => stackFiles.get(stack)?.["streaming-platform:clusterTarget"] !== "kubeconfig";
+
+const jobsOf = (w: YamlFile): [string, Dict][] => Object.entries(w.doc.jobs ?? {});
+/** A job's steps with those of the local composite actions it uses spliced in. */
+function stepsOf(job: Dict): Dict[] {
+    return (job.steps ?? []).flatMap((step: Dict) => {
+        const local = typeof step.uses === "string" ? localActions.get(step.uses) : undefined;
+        return [step, ...(local?.doc.runs?.steps ?? [])];
+    });
+}
+const allSteps = (): Dict[] => [
+    ...workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => job.steps ?? [])),
+    ...[...localActions.values()].flatMap((a) => a.doc.runs?.steps ?? []),
+];
+const runScripts = (): string[] => allSteps().map((s) => s.run).filter((run): run is string => typeof run === "string");
+/** A step's shell script without its comment lines. */
+const commandsOf = (step: Dict) => String(step.run ?? "").split("\n").filter((line) => !/^\s*#/.test(line)).join("\n");
+const usesAction = (step: Dict, action: string) => typeof step.uses === "string" && step.uses.split("@")[0] === action;
+const pulumiSteps = (job: Dict, command?: string) => stepsOf(job)
+    .filter((s) => usesAction(s, "pulumi/actions") && (command === undefined || s.with?.command === command));
+
+/** Values a job's `${{ matrix.stack }}` or `${{ inputs.stack }}` can take, one binding each. */
+type Binding = Record<string, string>;
+function bindings(w: YamlFile, job: Dict): Binding[] {
+    const matrix = job.strategy?.matrix?.stack;
+    if (Array.isArray(matrix)) {
+        return matrix.map((stack) => ({ "matrix.stack": String(stack) }));
+    }
+    const options = w.doc.on?.workflow_dispatch?.inputs?.stack?.options;
+    if (Array.isArray(options) && JSON.stringify(job).includes("inputs.stack")) {
+        return options.map((stack) => ({ "inputs.stack": String(stack) }));
+    }
+    return [{}];
+}
+const resolve = (value: unknown, binding: Binding) => String(value)
+    .replace(/\$\{\{\s*(matrix\.stack|inputs\.stack)\s*\}\}/g, (whole, key: string) => binding[key] ?? whole);
+const isLiteral = (value: string) => /^[\w.-]+$/.test(value);
+
+/** Every stack a job names under a binding: stack inputs, STACK variables and -s/--stack arguments. */
+function stacksOf(job: Dict, binding: Binding): string[] {
+    const named: unknown[] = [];
+    for (const step of stepsOf(job)) {
+        named.push(step.with?.["stack-name"], step.with?.stack, step.env?.STACK);
+        for (const match of commandsOf(step).matchAll(/(?:^|\s)(?:-s|--stack)(?:\s+|=)["']?([^\s"';]+)/g)) {
+            named.push(match[1]);
+        }
+        for (const match of commandsOf(step).matchAll(/\.github\/scripts\/(?:capacity-report|pulumi-ci-stack|pulumi-destroy)\.sh\s+["']?([^\s"']+)/g)) {
+            named.push(match[1]);
+        }
+    }
+    const stacks = named.filter((v) => v !== undefined && v !== null).map((v) => resolve(v, binding)).filter(isLiteral);
+    return [...new Set(stacks)];
+}
+
+/** Jobs that change a stack: pulumi up or destroy, through the action or a script. */
+function deploys(job: Dict): boolean {
+    return stepsOf(job).some((s) => ["up", "destroy"].includes(s.with?.command) ||
+        /pulumi-destroy\.sh|pulumi (up|destroy)\b/.test(commandsOf(s)));
+}
+/** [workflow, job id, job, stack, binding] for every GKE stack a deploying job can change. */
+function gkeDeployments(): [YamlFile, string, Dict, string, Binding][] {
+    return workflows.flatMap((w) => jobsOf(w).filter(([, job]) => deploys(job)).flatMap(([id, job]) =>
+        bindings(w, job).flatMap((binding) => stacksOf(job, binding).filter(isGkeStack)
+            .map((stack) => [w, id, job, stack, binding] as [YamlFile, string, Dict, string, Binding]))));
+}
+
+function assertPolicyPack(step: Dict, where: string) {
+    const packs = String(step.with?.policyPacks ?? "").split(/[\n,]/).map((p) => p.trim()).filter(Boolean);
+    assert.ok(packs.length > 0, `${where}: pulumi ${step.with?.command} must run the policy pack (policyPacks)`);
+    for (const pack of packs) {
+        assert.ok(fs.existsSync(path.join(ROOT, pack, "PulumiPolicy.yaml")), `${where}: policyPacks ${pack} has no PulumiPolicy.yaml`);
+    }
+}
+
+describe("GitHub workflows", () => {
+    it("parse, each with triggers and jobs that have steps and a runner", () => {
+        assert.deepEqual(workflows.map((w) => w.file).sort(),
+            ["destroy", "e2e", "preview", "test", "up"].map((n) => `.github/workflows/${n}.yml`));
+        for (const w of workflows) {
+            assert.ok(w.doc.on && typeof w.doc.on === "object", `${w.file}: no triggers (on)`);
+            assert.ok(jobsOf(w).length > 0, `${w.file}: no jobs`);
+            for (const [id, job] of jobsOf(w)) {
+                assert.ok(job["runs-on"], `${w.file} ${id}: no runs-on`);
+                assert.ok(Array.isArray(job.steps) && job.steps.length > 0, `${w.file} ${id}: no steps`);
+            }
+        }
+        for (const [uses, action] of localActions) {
+            assert.equal(action.doc.runs?.using, "composite", `${uses}: not a composite action`);
+        }
+    });
+
+    it("run only scripts and local actions that exist and can run", () => {
+        const seen = new Set<string>();
+        for (const run of runScripts()) {
+            for (const match of run.matchAll(/(?:^|[\s;&|(])(bash\s+)?(?:\.\/)?(\.github\/scripts\/[\w.-]+|\.ci\/run)\b/g)) {
+                const [, viaBash, script] = match;
+                seen.add(script);
+                const file = path.join(ROOT, script);
+                assert.ok(fs.existsSync(file), `a run step calls ${script}, which does not exist`);
+                assert.ok(viaBash || (fs.statSync(file).mode & 0o111) !== 0, `${script} is run directly but is not executable`);
+            }
+        }
+        for (const script of [".ci/run", ".github/scripts/pulumi-ci-stack.sh", ".github/scripts/capacity-report.sh",
+            ".github/scripts/pulumi-destroy.sh", ".github/scripts/e2e-wait-for-ticks.sh", ".github/scripts/e2e-diagnostics.sh",
+            ".github/scripts/e2e-teardown.sh"]) {
+            assert.ok(seen.has(script), `no workflow runs ${script}`);
+        }
+        for (const step of allSteps().filter((s) => String(s.uses ?? "").startsWith("./"))) {
+            assert.ok(localActions.has(step.uses), `${step.uses} is not an action of this repository`);
+        }
+    });
+
+    it("name only stacks that have a Pulumi.<stack>.yaml", () => {
+        const named = new Set<string>();
+        for (const w of workflows) {
+            for (const option of w.doc.on?.workflow_dispatch?.inputs?.stack?.options ?? []) {
+                named.add(String(option));
+            }
+            for (const [, job] of jobsOf(w)) {
+                for (const binding of bindings(w, job)) {
+                    Object.values(binding).forEach((stack) => named.add(stack));
+                    stacksOf(job, binding).forEach((stack) => named.add(stack));
+                }
+            }
+        }
+        assert.deepEqual([...named].sort(), ["dev", "local", "prod"]);
+        for (const stack of named) {
+            assert.ok(stackFiles.has(stack), `the workflows name stack ${stack}, which has no Pulumi.${stack}.yaml`);
+        }
+    });
+
+    it("run only npm scripts that package.json defines", () => {
+        const shellFiles = [path.join(ROOT, ".ci", "run"), ...fs.readdirSync(SCRIPTS_DIR).map((f) => path.join(SCRIPTS_DIR, f))];
+        const texts = [...runScripts(), ...shellFiles.map((f) => fs.readFileSync(f, "utf8"))];
+        const used = new Set<string>();
+        for (const text of texts) {
+            for (const match of text.matchAll(/\bnpm\s+(?:run(?:-script)?\s+(?:--?[\w-]+\s+)*([\w:.-]+)|(test|start)\b)/g)) {
+                used.add(match[1] ?? match[2]);
+            }
+        }
+        assert.ok(used.has("report") && used.has("charts:pull") && used.has("test"), `found only ${[...used].join(", ")}`);
+        for (const script of used) {
+            assert.ok(packageJson.scripts?.[script], `npm run ${script}: package.json has no script "${script}"`);
+        }
+    });
+
+    it("pin every action to an exact version", () => {
+        const remote = allSteps().map((s) => s.uses).filter((u): u is string => typeof u === "string" && !u.startsWith("./"));
+        assert.ok(remote.length >= 10);
+        for (const uses of remote) {
+            assert.match(uses, /^[\w.-]+\/[\w.\/-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/, `${uses} is not pinned to vX.Y.Z or a commit SHA`);
+        }
+    });
+
+    it("install the Pulumi CLI of the same version as @pulumi/pulumi", () => {
+        const sdk = packageJson.dependencies["@pulumi/pulumi"];
+        const installs = allSteps().filter((s) => usesAction(s, "pulumi/actions") && s.with?.command === undefined);
+        assert.ok(installs.length >= 2);
+        for (const step of allSteps().filter((s) => usesAction(s, "pulumi/actions") && s.with?.["pulumi-version"] !== undefined)) {
+            assert.equal(String(step.with["pulumi-version"]), sdk);
+        }
+        for (const step of installs) {
+            assert.equal(String(step.with?.["pulumi-version"]), sdk, "an install-only pulumi/actions step must pin pulumi-version");
+        }
+    });
+
+    it("give every job a timeout", () => {
+        for (const w of workflows) {
+            for (const [id, job] of jobsOf(w)) {
+                const minutes = job["timeout-minutes"];
+                assert.ok(typeof minutes === "number" && minutes > 0 && minutes <= 180, `${w.file} ${id}: timeout-minutes ${minutes}`);
+            }
+        }
+    });
+
+    it("grant no permission at workflow level and per job only what the job uses", () => {
+        for (const w of workflows) {
+            const top = w.doc.permissions;
+            assert.ok(top !== undefined && typeof top === "object", `${w.file}: no workflow-level permissions`);
+            assert.ok(Object.values(top).every((level) => level === "read" || level === "none"), `${w.file}: workflow-level permissions must be {} or read`);
+            for (const [id, job] of jobsOf(w)) {
+                const granted: Dict = job.permissions;
+                assert.ok(granted !== undefined && typeof granted === "object", `${w.file} ${id}: no job permissions`);
+                const steps = stepsOf(job);
+                const needs: Dict = {
+                    "id-token": steps.some((s) => usesAction(s, "google-github-actions/auth")),
+                    "pull-requests": steps.some((s) => usesAction(s, "marocchino/sticky-pull-request-comment") || s.with?.["comment-on-pr"] === true),
+                };
+                for (const [scope, level] of Object.entries(granted)) {
+                    assert.ok(level === "read" || level === "none" || (level === "write" && needs[scope]),
+                        `${w.file} ${id}: ${scope}: ${level} is not needed`);
+                }
+                for (const scope of Object.keys(needs).filter((s) => needs[s])) {
+                    assert.equal(granted[scope], "write", `${w.file} ${id}: needs ${scope}: write`);
+                }
+            }
+        }
+    });
+
+    it("preview every GKE stack on pull requests, skipped for forks, with PR comments and the policy pack", () => {
+        const w = workflow("preview");
+        assert.ok(w.doc.on.pull_request !== undefined);
+        const [[id, job]] = jobsOf(w);
+        assert.match(String(job.if), /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/);
+        assert.deepEqual([...job.strategy.matrix.stack].sort(), ["dev", "prod"]);
+        assert.ok(job.strategy.matrix.stack.every(isGkeStack));
+        const [preview] = pulumiSteps(job, "preview");
+        assert.ok(preview, `${id}: no pulumi preview step`);
+        assert.equal(preview.with["stack-name"], "${{ matrix.stack }}");
+        assert.equal(preview.with["comment-on-pr"], true);
+        assert.equal(preview.with["edit-pr-comment"], true);
+        // Previews take no state lock; they must not queue behind updates in the pulumi-<stack> groups.
+        assert.doesNotMatch(String(job.concurrency?.group), /^pulumi-/);
+
+        const steps: Dict[] = job.steps;
+        const report = steps.findIndex((s) => /capacity-report\.sh/.test(String(s.run)));
+        assert.ok(report >= 0 && steps[report]["continue-on-error"] === true, "the capacity report must not stop the job before it is posted");
+        const reportId = steps[report].id;
+        const post = steps.findIndex((s) => usesAction(s, "marocchino/sticky-pull-request-comment"));
+        assert.ok(post > report && /always\(\)|!cancelled\(\)/.test(steps[post].if), "the report is posted after it ran, whatever its outcome");
+        assert.match(String(steps[post].with?.header), /matrix\.stack/, "one comment per stack");
+        const verdict = steps.findIndex((s) => new RegExp(`steps\\.${reportId}\\.outcome\\s*==\\s*'failure'`).test(String(s.if)));
+        assert.ok(verdict > post && /exit 1/.test(steps[verdict].run), "the job fails after posting a report that says it does not fit");
+    });
+
+    it("apply the policy pack on every preview and update", () => {
+        let checked = 0;
+        for (const w of workflows) {
+            for (const [id, job] of jobsOf(w)) {
+                for (const step of [...pulumiSteps(job, "preview"), ...pulumiSteps(job, "up")]) {
+                    assertPolicyPack(step, `${w.file} ${id}`);
+                    checked++;
+                }
+            }
+        }
+        assert.equal(checked, 3);
+    });
+
+    it("serialise updates and destroys of a stack and never cancel them", () => {
+        const deployments = gkeDeployments();
+        assert.deepEqual(deployments.map(([w, id, , stack]) => `${w.file} ${id} ${stack}`).sort(), [
+            ".github/workflows/destroy.yml destroy dev", ".github/workflows/destroy.yml destroy prod",
+            ".github/workflows/up.yml dev dev", ".github/workflows/up.yml prod prod",
+        ]);
+        for (const [w, id, job, stack, binding] of deployments) {
+            assert.equal(resolve(job.concurrency?.group, binding), `pulumi-${stack}`, `${w.file} ${id}`);
+            assert.equal(job.concurrency?.["cancel-in-progress"], false, `${w.file} ${id}`);
+        }
+    });
+
+    it("change prod only in the prod environment", () => {
+        const prod = gkeDeployments().filter(([, , , stack]) => stack === "prod");
+        assert.equal(prod.length, 2);
+        for (const [w, id, job, , binding] of prod) {
+            const environment = typeof job.environment === "string" ? job.environment : job.environment?.name;
+            assert.equal(resolve(environment, binding), "prod", `${w.file} ${id}`);
+        }
+    });
+
+    it("deploy main to dev, then to prod", () => {
+        const w = workflow("up");
+        assert.deepEqual(w.doc.on.push.branches, ["main"]);
+        assert.equal(w.doc.jobs.dev.if, "github.ref == 'refs/heads/main'");
+        assert.deepEqual([w.doc.jobs.prod.needs].flat(), ["dev"]);
+    });
+
+    it("destroy only after the stack name was typed again", () => {
+        const w = workflow("destroy");
+        const inputs = w.doc.on.workflow_dispatch.inputs;
+        assert.equal(inputs.stack.type, "choice");
+        assert.deepEqual([...inputs.stack.options].sort(), ["dev", "prod"]);
+        assert.ok(inputs.confirm.type === "string" && inputs.confirm.required === true);
+        const [[, destroy]] = jobsOf(w).filter(([, job]) => deploys(job));
+        const guards = [destroy.needs].flat().map((id: string) => w.doc.jobs[id]);
+        assert.ok(guards.some((guard) => /inputs\.confirm/.test(JSON.stringify(guard)) && /inputs\.stack/.test(JSON.stringify(guard)) &&
+            !guard["continue-on-error"]), "the destroying job must need a job that compares inputs.confirm with inputs.stack");
+        const steps = stepsOf(destroy).map((s) => String(s.run ?? ""));
+        const prepare = steps.findIndex((run) => run.includes("pulumi-ci-stack.sh"));
+        assert.ok(prepare >= 0 && prepare < steps.findIndex((run) => run.includes("pulumi-destroy.sh")));
+    });
+
+    it("refer only to inputs that the workflow or action declares", () => {
+        const files: [YamlFile, Dict][] = [
+            ...workflows.map((w): [YamlFile, Dict] => [w, { ...w.doc.on?.workflow_dispatch?.inputs, ...w.doc.on?.workflow_call?.inputs }]),
+            ...[...localActions.values()].map((a): [YamlFile, Dict] => [a, a.doc.inputs ?? {}]),
+        ];
+        for (const [file, declared] of files) {
+            for (const match of file.text.matchAll(/\binputs\.([A-Za-z_][\w-]*)/g)) {
+                assert.ok(match[1] in declared, `${file.file} uses inputs.${match[1]}, which it does not declare`);
+            }
+        }
+    });
+
+    it("never paste user-controlled text into a shell script", () => {
+        for (const run of runScripts()) {
+            for (const match of run.matchAll(/\$\{\{([^}]*)\}\}/g)) {
+                assert.doesNotMatch(match[1], /inputs\.|github\.event\.|github\.head_ref/,
+                    `pass ${match[0]} through env: instead of pasting it into the script`);
+            }
+        }
+    });
+
+    it("read only the variables and secrets docs/ci.md documents", () => {
+        const docs = fs.readFileSync(path.join(ROOT, "docs", "ci.md"), "utf8");
+        const texts = [...workflows, ...localActions.values()].map((f) => f.text).join("\n");
+        const names = [...texts.matchAll(/\b(vars|secrets)\.([A-Za-z_]\w*)/g)].map((m) => m[2]);
+        assert.ok(names.includes("GCP_WORKLOAD_IDENTITY_PROVIDER"));
+        for (const name of new Set(names)) {
+            assert.ok(docs.includes(`\`${name}\``), `docs/ci.md does not document ${name}`);
+        }
+    });
+
+    it("run e2e on a kind cluster whose context the local stack deploys to, and always tear it down", () => {
+        const w = workflow("e2e");
+        assert.ok(w.doc.on.schedule && w.doc.on.workflow_dispatch !== undefined);
+        const [[, job]] = jobsOf(w);
+        const steps: Dict[] = job.steps;
+        const kind = steps.find((s) => usesAction(s, "helm/kind-action"));
+        assert.equal(`kind-${kind?.with?.cluster_name}`, stackFiles.get("local")?.["streaming-platform:kubeContext"]);
+        assert.ok(job.env?.PULUMI_CONFIG_PASSPHRASE, "the local stack's passphrase");
+        const at = (pattern: RegExp) => steps.findIndex((s) => pattern.test(String(s.run ?? "")));
+        const [up, wait, diagnose, teardown] = [/pulumi up --stack local/, /e2e-wait-for-ticks/, /e2e-diagnostics/, /e2e-teardown/].map(at);
+        assert.ok(up >= 0 && up < wait && wait < diagnose && diagnose < teardown, "up, wait, diagnostics, teardown in that order");
+        assert.equal(steps[diagnose].if, "failure()");
+        assert.match(String(steps[teardown].if), /always\(\)|!cancelled\(\)/, "teardown runs after a failure too");
+    });
+
+    it("find no one's encryption salt committed in Pulumi.local.yaml", () => {
+        // e2e runs `pulumi stack init local` with its own passphrase, which a committed salt would refuse.
+        // The committed file, when there is a commit: a developer's working copy has its own salt (docs/local.md).
+        const committed = spawnSync("git", ["show", "HEAD:Pulumi.local.yaml"], { cwd: ROOT, encoding: "utf8" });
+        const text = committed.status === 0 ? committed.stdout : fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8");
+        assert.doesNotMatch(text, /^(encryptionsalt|encryptedkey|secretsprovider):/m,
+            "remove the line from Pulumi.local.yaml before committing (docs/local.md)");
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The scripts, run in a scratch copy of the repository with fake pulumi, npm and kubectl on PATH.
+
+/** Fake CLI: logs its arguments to $FAKE_DIR/calls, fails when its first argument is in FAKE_FAIL. */
+const FAKE_PRELUDE = `#!/usr/bin/env node
+const fs = require("fs"), path = require("path");
+const dir = process.env.FAKE_DIR, args = process.argv.slice(2);
+fs.appendFileSync(path.join(dir, "calls"), path.basename(process.argv[1]) + " " + args.join(" ") + "\\n");
+if ((process.env.FAKE_FAIL || "").split(",").includes(args[0])) process.exit(1);
+`;
+const FAKES: Record<string, string> = {
+    // \`stack export\` prints state.<phase>.json of the latest phase reached: initial, up, unprotect, destroy.
+    pulumi: `${FAKE_PRELUDE}
+if (args[0] === "stack" && args[1] === "export") {
+    const calls = fs.readFileSync(path.join(dir, "calls"), "utf8").split("\\n");
+    const phases = ["initial", ...calls.map((c) => (/^pulumi (up|destroy)\\b/.exec(c) || [])[1] || (/^pulumi state unprotect/.test(c) ? "unprotect" : null)).filter(Boolean)];
+    const file = phases.reverse().map((p) => path.join(dir, "state." + p + ".json")).find((f) => fs.existsSync(f));
+    process.stdout.write(fs.readFileSync(file));
+}`,
+    npm: `${FAKE_PRELUDE}
+process.stdout.write(process.env.FAKE_REPORT || "");
+process.exit(Number(process.env.FAKE_REPORT_STATUS || 0));`,
+    kubectl: `${FAKE_PRELUDE}
+const line = args.join(" ");
+if (/get secret/.test(line)) process.stdout.write(Buffer.from("admin-password").toString("base64"));
+if (/ exec /.test(" " + line + " ")) { process.stdout.write((process.env.FAKE_COUNT || "0") + "\\n"); }
+if (/get namespace/.test(line)) process.stdout.write(process.env.FAKE_NAMESPACES || "");`,
+};
+
+interface Run { status: number | null; stdout: string; stderr: string; calls: string[] }
+
+class ScratchRepo {
+    readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "workflows-test-"));
+    private readonly bin = path.join(this.root, "fake-bin");
+    private readonly fakeDir = path.join(this.root, "fake");
+
+    constructor() {
+        fs.cpSync(SCRIPTS_DIR, path.join(this.root, ".github", "scripts"), { recursive: true });
+        fs.mkdirSync(this.bin);
+        fs.mkdirSync(this.fakeDir);
+        for (const [name, source] of Object.entries(FAKES)) {
+            fs.writeFileSync(path.join(this.bin, name), source, { mode: 0o755 });
+        }
+    }
+
+    write(file: string, text: string): this {
+        fs.writeFileSync(path.join(this.root, file), text);
+        return this;
+    }
+
+    /** The state `pulumi stack export` shows from a phase on: the stack resource plus the given ones. */
+    state(phase: "initial" | "up" | "unprotect" | "destroy", ...resources: { name: string; protect?: boolean }[]): this {
+        const all = [{ urn: "urn:pulumi:prod::streaming-platform::pulumi:pulumi:Stack::streaming-platform-prod", type: "pulumi:pulumi:Stack" },
+            ...resources.map((r) => ({ urn: `urn:pulumi:prod::streaming-platform::test:Thing::${r.name}`, type: "test:Thing", protect: r.protect }))];
+        fs.writeFileSync(path.join(this.fakeDir, `state.${phase}.json`), JSON.stringify({ version: 3, deployment: { resources: all } }));
+        return this;
+    }
+
+    run(script: string, args: string[], env: Record<string, string> = {}): Run {
+        const inherited = { ...process.env };
+        // Under GitHub Actions the scripts would annotate and write to this run's summary.
+        delete inherited.GITHUB_ACTIONS;
+        delete inherited.GITHUB_STEP_SUMMARY;
+        const result = spawnSync("bash", [path.join(this.root, ".github", "scripts", script), ...args], {
+            cwd: this.root,
+            encoding: "utf8",
+            env: { ...inherited, PATH: `${this.bin}${path.delimiter}${process.env.PATH}`, FAKE_DIR: this.fakeDir, ...env },
+        });
+        const callsFile = path.join(this.fakeDir, "calls");
+        const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) : [];
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
+    }
+
+    remove() {
+        fs.rmSync(this.root, { recursive: true, force: true });
+    }
+}
+
+describe(".github/scripts", function () {
+    this.timeout(30000);
+    let repo: ScratchRepo;
+    beforeEach(() => { repo = new ScratchRepo(); });
+    afterEach(() => repo.remove());
+
+    it("are strict bash that parses", () => {
+        for (const name of fs.readdirSync(SCRIPTS_DIR)) {
+            const file = path.join(SCRIPTS_DIR, name);
+            const text = fs.readFileSync(file, "utf8");
+            assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${name}: bash shebang`);
+            assert.match(text, /^set -euo pipefail$/m, `${name}: set -euo pipefail`);
+            const check = spawnSync("bash", ["-n", file], { encoding: "utf8" });
+            assert.equal(check.status, 0, `${name}: ${check.stderr}`);
+        }
+    });
+
+    it("pass shellcheck", function () {
+        if (spawnSync("shellcheck", ["--version"]).status !== 0) {
+            this.skip();
+        }
+        const names = fs.readdirSync(SCRIPTS_DIR);
+        const check = spawnSync("shellcheck", ["-x", ...names], { cwd: SCRIPTS_DIR, encoding: "utf8" });
+        assert.equal(check.status, 0, check.stdout + check.stderr);
+    });
+
+    describe("pulumi-destroy.sh", () => {
+        it("lifts protection in the working copy with a full update, destroys and checks the state is empty", () => {
+            repo.state("initial", { name: "cluster" }, { name: "kafka", protect: true })
+                .state("up", { name: "cluster" }, { name: "kafka" })
+                .state("destroy");
+            const run = repo.run("pulumi-destroy.sh", ["prod"]);
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.calls, [
+                "pulumi stack export --stack prod",
+                "pulumi config set deletionProtection false --stack prod",
+                "pulumi up --stack prod --yes",
+                "pulumi stack export --stack prod",
+                "pulumi destroy --stack prod --yes",
+                "pulumi stack export --stack prod",
+            ]);
+        });
+
+        it("removes protect from the state when the update left something protected", () => {
+            repo.state("initial", { name: "kafka", protect: true })
+                .state("up", { name: "kafka", protect: true })
+                .state("unprotect", { name: "kafka" })
+                .state("destroy");
+            const run = repo.run("pulumi-destroy.sh", ["prod"]);
+            assert.equal(run.status, 0, run.stderr);
+            assert.match(run.stdout, /test:Thing::kafka/);
+            const unprotect = run.calls.indexOf("pulumi state unprotect --all --yes --stack prod");
+            assert.ok(unprotect > run.calls.indexOf("pulumi up --stack prod --yes"));
+            assert.ok(unprotect < run.calls.indexOf("pulumi destroy --stack prod --yes"));
+        });
+
+        it("fails when the state still holds resources after destroy", () => {
+            repo.state("initial", { name: "cluster" }).state("destroy", { name: "orphan" });
+            const run = repo.run("pulumi-destroy.sh", ["prod"]);
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /still holds resources[\s\S]*test:Thing::orphan/);
+        });
+
+        it("leaves an empty stack alone instead of building it to destroy it", () => {
+            repo.state("initial");
+            const run = repo.run("pulumi-destroy.sh", ["prod"]);
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.calls, ["pulumi stack export --stack prod"]);
+        });
+
+        it("stops before changing anything when the state cannot be read", () => {
+            repo.state("initial", { name: "cluster" });
+            const run = repo.run("pulumi-destroy.sh", ["prod"], { FAKE_FAIL: "stack" });
+            assert.notEqual(run.status, 0);
+            assert.deepEqual(run.calls, ["pulumi stack export --stack prod"]);
+        });
+    });
+
+    describe("capacity-report.sh", () => {
+        it("writes the report with a heading and succeeds when the stack fits", () => {
+            const run = repo.run("capacity-report.sh", ["dev", "report.md"], { FAKE_REPORT: "| node | fits |\n" });
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.calls, ["npm run --silent report -- dev --markdown"]);
+            const written = fs.readFileSync(path.join(repo.root, "report.md"), "utf8");
+            assert.match(written, /^### Capacity and cost: `dev`\n\n\| node \| fits \|/);
+            assert.doesNotMatch(written, /does not fit/);
+        });
+
+        it("still writes the report, and fails with its status, when the stack does not fit", () => {
+            const run = repo.run("capacity-report.sh", ["prod", "report.md"], { FAKE_REPORT: "too big\n", FAKE_REPORT_STATUS: "3" });
+            assert.equal(run.status, 3);
+            assert.match(fs.readFileSync(path.join(repo.root, "report.md"), "utf8"), /too big[\s\S]*exit 3[\s\S]*does not fit/);
+        });
+    });
+
+    describe("pulumi-ci-stack.sh", () => {
+        const env = {
+            PULUMI_BACKEND_URL: "gs://acme-pulumi-state",
+            PULUMI_SECRETS_PROVIDER: "gcpkms://projects/acme/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets",
+            GCP_PROJECT: "acme-streaming",
+        };
+        const initialised = `secretsprovider: ${env.PULUMI_SECRETS_PROVIDER}\nencryptedkey: CiQAbc==\nconfig:\n  streaming-platform:nodeSpot: true\n`;
+
+        it("logs in, selects the stack and sets gcp:project", () => {
+            const run = repo.write("Pulumi.dev.yaml", initialised).run("pulumi-ci-stack.sh", ["dev"], env);
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.calls, [
+                "pulumi login gs://acme-pulumi-state",
+                "pulumi stack select dev",
+                "pulumi config set gcp:project acme-streaming --stack dev",
+            ]);
+        });
+
+        it("refuses a stack file without the committed KMS secrets provider", () => {
+            const run = repo.write("Pulumi.dev.yaml", "config:\n  streaming-platform:nodeSpot: true\n").run("pulumi-ci-stack.sh", ["dev"], env);
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /pulumi stack init dev --secrets-provider/);
+            assert.deepEqual(run.calls, []);
+        });
+
+        it("refuses a secrets provider other than the repository's", () => {
+            const run = repo.write("Pulumi.dev.yaml", initialised.replace("pulumi-secrets", "other-key")).run("pulumi-ci-stack.sh", ["dev"], env);
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /other-key/);
+        });
+
+        it("refuses a backend that is not a GCS bucket and an unknown stack", () => {
+            repo.write("Pulumi.dev.yaml", initialised);
+            assert.notEqual(repo.run("pulumi-ci-stack.sh", ["dev"], { ...env, PULUMI_BACKEND_URL: "file://~" }).status, 0);
+            assert.notEqual(repo.run("pulumi-ci-stack.sh", ["staging"], env).status, 0);
+            assert.deepEqual(repo.run("pulumi-ci-stack.sh", ["staging"], env).calls, []);
+        });
+    });
+
+    describe("e2e-wait-for-ticks.sh", () => {
+        const quick = { TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
+
+        it("succeeds once crypto_ticks has rows", () => {
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_COUNT: "42" });
+            assert.equal(run.status, 0, run.stderr);
+            assert.match(run.stdout, /crypto_ticks has 42 rows/);
+            assert.ok(run.calls.some((c) => /exec postgresql-primary-0 -c postgresql -- env PGPASSWORD=admin-password psql -U postgres -d pipeline/.test(c)));
+        });
+
+        it("fails after its timeout while the table is empty", () => {
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_COUNT: "0" });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /no rows in pipeline\.crypto_ticks after 0s/);
+        });
+    });
+
+    describe("e2e-teardown.sh", () => {
+        const quick = { TEARDOWN_TIMEOUT_SECONDS: "0", TEARDOWN_INTERVAL_SECONDS: "0" };
+
+        it("destroys the local stack and passes when nothing is left", () => {
+            repo.state("initial", { name: "kafka" }).state("destroy");
+            const run = repo.run("e2e-teardown.sh", [], quick);
+            assert.equal(run.status, 0, run.stderr);
+            assert.equal(run.calls[0], "pulumi destroy --stack local --yes --skip-preview");
+        });
+
+        it("fails when a namespace or a resource in the state is left", () => {
+            repo.state("initial", { name: "kafka" }).state("destroy", { name: "kafka" });
+            const run = repo.run("e2e-teardown.sh", [], { ...quick, FAKE_NAMESPACES: "namespace/kafka\n" });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /the state still holds:\n.*test:Thing::kafka/);
+            assert.match(run.stderr, /left in the cluster after 0s:\nnamespace\/kafka/);
+        });
+    });
+});
