@@ -1,11 +1,13 @@
 """The JSON schema is the contract; producer and consumer code must agree with it."""
 
+import json
 import math
 
 import pytest
 
 import crypto_ticks as ct
 import tick_sink as ts
+from conftest import SCHEMA_PATH
 
 JSON_TYPE_OF_SPARK_TYPE = {"string": "string", "double": "number"}
 
@@ -35,14 +37,7 @@ def test_configurable_symbols_are_valid_message_symbols(symbol):
     assert ct.SYMBOL_PATTERNS[source].match(symbol) and ts.SYMBOL_RE.match(symbol)
 
 
-VALID = {
-    "symbol": "bitcoin",
-    "price": 61234.5,
-    "currency": "usd",
-    "source": "coingecko",
-    "event_time": "2025-03-01T12:00:00Z",
-    "ingest_time": "2025-03-01T12:00:30.250Z",
-}
+VALID = json.loads(SCHEMA_PATH.read_text())["examples"][0]
 CASES = [
     VALID,
     {**VALID, "price": 3},

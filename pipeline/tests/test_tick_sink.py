@@ -1,20 +1,15 @@
 """Sink logic that needs no database: row validation and in-batch de-duplication."""
 
+import json
 import math
 from datetime import datetime, timezone
 
 import pytest
 
 import tick_sink as ts
+from conftest import SCHEMA_PATH
 
-GOOD = {
-    "symbol": "bitcoin",
-    "price": 61234.5,
-    "currency": "usd",
-    "source": "coingecko",
-    "event_time": "2025-03-01T12:00:00Z",
-    "ingest_time": "2025-03-01T12:00:30.250Z",
-}
+GOOD = json.loads(SCHEMA_PATH.read_text())["examples"][0]
 
 
 def tick(symbol="bitcoin", event="2025-03-01T12:00:00Z", ingest="2025-03-01T12:00:30Z", price=1.0):
