@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gkeCluster";
 import { DEPLOYER_PROJECT_ROLES } from "../bootstrap/roles";
-import { cliConfig, TEST_PROJECT } from "./harness";
+import { cliConfig, onRegistration, TEST_PROJECT } from "./harness";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -99,24 +99,15 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
         call: (args) => args.inputs,
     }, PROJECT_NAME, "ci", false);
 
-    const monitor = pulumi.runtime.getMonitor() as any;
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
-        if (err) {
-            recordFailure(err);
-        } else {
-            resources.push({
-                type: req.getType(),
-                name: req.getName(),
-                urn: res.getUrn(),
-                custom: req.getCustom(),
-                inputs: req.getObject()?.toJavaScript() ?? {},
-                protect: req.getProtect() === true,
-                dependsOn: req.getDependenciesList(),
-            });
-        }
-        callback(err, res);
-    });
+    onRegistration((req, res) => resources.push({
+        type: req.getType(),
+        name: req.getName(),
+        urn: res.getUrn(),
+        custom: req.getCustom(),
+        inputs: req.getObject()?.toJavaScript() ?? {},
+        protect: req.getProtect() === true,
+        dependsOn: req.getDependenciesList(),
+    }), recordFailure);
 
     Object.keys(require.cache).filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep)).forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};

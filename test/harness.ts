@@ -157,6 +157,24 @@ const projectModules = () => Object.keys(require.cache).filter((file) =>
     file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`));
 
 /**
+ * Calls `record` with every registration request the mocked engine accepts, and `fail` with each error:
+ * the mock monitor's own callbacks are the only place where a resource's options are visible.
+ * Call after pulumi.runtime.setMocks, which installs a new monitor.
+ */
+export function onRegistration(record: (req: any, res: any) => void, fail: (error: unknown) => void): void {
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
+        if (err) {
+            fail(err);
+        } else {
+            record(req, res);
+        }
+        callback(err, res);
+    });
+}
+
+/**
  * Evaluates the real program (index.ts) for a stack under Pulumi's mocks and records every
  * resource registration, its options and the stack outputs. A program error is returned, not thrown.
  */
@@ -183,37 +201,30 @@ export async function runStack(stack: string, overrides: ConfigOverrides = {}): 
             : args.inputs,
     }, PROJECT_NAME, stack, false);
 
-    const monitor = pulumi.runtime.getMonitor() as any;
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
-        if (err) {
-            recordFailure(err);
-        } else {
-            const raw: Record<string, unknown> = req.getObject()?.toJavaScript() ?? {};
-            const timeouts = req.getCustomtimeouts();
-            resources.push({
-                type: req.getType(),
-                name: req.getName(),
-                urn: res.getUrn(),
-                custom: req.getCustom(),
-                inputs: unwrapSecrets(raw) as Record<string, any>,
-                secretInputs: new Set(Object.keys(raw).filter((key) => isSecretValue(raw[key]))),
-                parent: req.getParent() || undefined,
-                dependencies: [...new Set<string>([
-                    ...req.getDependenciesList(),
-                    ...[...req.getPropertydependenciesMap().values()].flatMap((deps: any) => deps.getUrnsList()),
-                ])],
-                provider: req.getProvider(),
-                protect: req.getProtect() === true,
-                ignoreChanges: req.getIgnorechangesList(),
-                aliases: [...req.getAliasesList().map((alias: any) => aliasUrn(alias, req, stack)), ...req.getAliasurnsList()],
-                retainOnDelete: req.getRetainondelete() === true,
-                deletedWith: req.getDeletedwith(),
-                customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
-            });
-        }
-        callback(err, res);
-    });
+    onRegistration((req, res) => {
+        const raw: Record<string, unknown> = req.getObject()?.toJavaScript() ?? {};
+        const timeouts = req.getCustomtimeouts();
+        resources.push({
+            type: req.getType(),
+            name: req.getName(),
+            urn: res.getUrn(),
+            custom: req.getCustom(),
+            inputs: unwrapSecrets(raw) as Record<string, any>,
+            secretInputs: new Set(Object.keys(raw).filter((key) => isSecretValue(raw[key]))),
+            parent: req.getParent() || undefined,
+            dependencies: [...new Set<string>([
+                ...req.getDependenciesList(),
+                ...[...req.getPropertydependenciesMap().values()].flatMap((deps: any) => deps.getUrnsList()),
+            ])],
+            provider: req.getProvider(),
+            protect: req.getProtect() === true,
+            ignoreChanges: req.getIgnorechangesList(),
+            aliases: [...req.getAliasesList().map((alias: any) => aliasUrn(alias, req, stack)), ...req.getAliasurnsList()],
+            retainOnDelete: req.getRetainondelete() === true,
+            deletedWith: req.getDeletedwith(),
+            customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+        });
+    }, recordFailure);
 
     projectModules().forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
