@@ -1,17 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Airflow } from "./components/airflow";
-import { DockerHubMirror } from "./components/dockerHubMirror";
-import { ExistingCluster } from "./components/existingCluster";
-import { GkeCluster } from "./components/gkeCluster";
-import { Kafka } from "./components/kafka";
-import { Network } from "./components/network";
-import { chartImage } from "./components/charts";
-import { dagFiles, JOB_FILES, readFiles, sparkPackages } from "./components/pipelineAssets";
-import { PipelineImages } from "./components/pipelineImages";
-import { StreamingJob } from "./components/streamingJob";
-import { Postgresql } from "./components/postgresql";
-import { ProjectApis } from "./components/projectApis";
-import { Spark } from "./components/spark";
+import { Airflow, chartImage, Kafka, Postgresql, Spark } from "./components/data";
+import { DockerHubMirror, GkeCluster, Network, ProjectApis } from "./components/gcp";
+import { ExistingCluster } from "./components/k8s";
+import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
 const config = loadConfig();

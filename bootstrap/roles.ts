@@ -1,4 +1,4 @@
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gkeCluster";
+import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 
 /**
  * What the deployer service account may do, derived from what the platform program (../index.ts and

@@ -1,4 +1,4 @@
-import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/charts";
+import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
 import { ChartReference, loadChartReference } from "../test/chartReference";
 import { ofType, RecordedResource, StackRun } from "../test/harness";
 import { BITNAMI_RESOURCE_PRESETS } from "./presets";

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS } from "../components/charts";
+import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS } from "../components/data";
 
 const REFERENCE_FILES = ["Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json"];
 

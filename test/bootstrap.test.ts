@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gkeCluster";
+import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 import { DEPLOYER_PROJECT_ROLES } from "../bootstrap/roles";
 import { cliConfig, onRegistration, TEST_PROJECT } from "./harness";
 

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { HelmValues, mergeValues } from "../components/charts";
+import { HelmValues, mergeValues } from "../components/data";
 import { PROJECT_ROOT } from "./harness";
 
 /**

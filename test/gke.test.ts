@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gkeCluster";
+import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "./harness";
 import { parse } from "yaml";
 

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { CHART_VERSIONS } from "../components/charts";
+import { CHART_VERSIONS } from "../components/data";
 import { ofType, single, StackRun } from "./harness";
 import { evaluated, RELEASE, values } from "./stackQueries";
 

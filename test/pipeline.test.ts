@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { CHART_VERSIONS, chartImage, mergeValues } from "../components/charts";
+import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
 import { loadChartReference } from "./chartReference";
 import { ConfigOverrides, ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "./harness";
 import { CONFIG_MAP, evaluated, kubernetesObject, release, secretNamed, values } from "./stackQueries";

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/charts";
+import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/data";
 import { imageRefs, loadChartReference, unknownKeys } from "./chartReference";
 import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "./harness";
 import { evaluated, NAMESPACE, release, SECRET, secretNamed, values } from "./stackQueries";

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ChartName } from "../components/charts";
+import { ChartName } from "../components/data";
 import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "./harness";
 
 export const RELEASE = "kubernetes:helm.sh/v3:Release";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { fixedNamespace, fixedSecret, generatedPassword } from "./kubernetesObjects";
+import { fixedNamespace, fixedSecret, generatedPassword } from "../k8s/kubernetesObjects";
 import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
 
 export interface SparkArgs {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as gcp from "@pulumi/gcp";
-import { contentHash, JOB_FILES, PIPELINE_DIR, readFiles } from "./pipelineAssets";
+import { contentHash, JOB_FILES, PIPELINE_DIR, readFiles } from "./assets";
 
 /** An image pinned by digest, split the way Bitnami charts take it. */
 export interface PinnedImage {

@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, volumeRetention, zoneSpread,
-} from "./kubernetesObjects";
+} from "../k8s/kubernetesObjects";
 
 export interface PostgresqlArgs {
     readonly namespace: string;
@@ -31,7 +31,7 @@ export interface DatabaseCredentials {
 
 const ADMIN_SECRET = "postgresql-admin";
 const INITDB_SECRET = "postgresql-initdb";
-const INITDB_TEMPLATE = fs.readFileSync(path.resolve(__dirname, "..", "helm-values", "postgresql-initdb.sql"), "utf8");
+const INITDB_TEMPLATE = fs.readFileSync(path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql"), "utf8");
 
 /** The psql script that creates each database and its owner, run by the chart on the first start. */
 export function initdbScript(databases: readonly { database: string; password: string }[]): string {

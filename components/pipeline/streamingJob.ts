@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { containerResources } from "./kubernetesObjects";
-import { contentHash, FileSet } from "./pipelineAssets";
+import { containerResources } from "../k8s/kubernetesObjects";
+import { contentHash, FileSet } from "./assets";
 
 /** Job code shipped by ConfigMap when no image was built: the pod installs what it needs at start. */
 export interface MountedJobCode {

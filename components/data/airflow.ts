@@ -3,9 +3,9 @@ import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
-} from "./kubernetesObjects";
-import { contentHash, FileSet } from "./pipelineAssets";
-import { PinnedImage } from "./pipelineImages";
+} from "../k8s/kubernetesObjects";
+import { contentHash, FileSet } from "../pipeline/assets";
+import { PinnedImage } from "../pipeline/images";
 import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
 
 export interface AirflowDatabaseArgs {

@@ -17,7 +17,7 @@ export type ChartName = keyof typeof CHART_VERSIONS;
 
 export type HelmValues = { [key: string]: unknown };
 
-const HELM_VALUES_DIR = path.resolve(__dirname, "..", "helm-values");
+const HELM_VALUES_DIR = path.resolve(__dirname, "..", "..", "helm-values");
 
 /** Base values of a chart as a Helm user would write them, from helm-values/<chart>.yaml. */
 export function baseValues(chart: ChartName): HelmValues {

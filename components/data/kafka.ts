@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
-} from "./kubernetesObjects";
+} from "../k8s/kubernetesObjects";
 
 export interface KafkaTopicArgs {
     readonly name: string;

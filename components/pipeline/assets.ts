@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** The pipeline's code as shipped in the repository (see pipeline/README.md). */
-export const PIPELINE_DIR = path.resolve(__dirname, "..", "pipeline");
+export const PIPELINE_DIR = path.resolve(__dirname, "..", "..", "pipeline");
 
 /** What the streaming job runs, from pipeline/spark. */
 export const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"] as const;

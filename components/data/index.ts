@@ -1,0 +1,7 @@
+export * from "./airflow";
+export * from "./bitnamiRelease";
+export * from "./charts";
+export * from "./kafka";
+export * from "./postgresql";
+export * from "./spark";
+export * from "./uiEndpoint";

@@ -1,0 +1,5 @@
+export * from "./dockerHubMirror";
+export * from "./gkeCluster";
+export * from "./kubeconfig";
+export * from "./network";
+export * from "./projectApis";

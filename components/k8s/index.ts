@@ -1,0 +1,2 @@
+export * from "./existingCluster";
+export * from "./kubernetesObjects";

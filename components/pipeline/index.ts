@@ -1,0 +1,3 @@
+export * from "./assets";
+export * from "./images";
+export * from "./streamingJob";
