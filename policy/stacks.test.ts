@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../test/harness";
+import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../offline/harness";
 import {
     controlPlaneNotPublic, dedicatedNodeServiceAccount, deletionProtection, loadBalancerSourceRanges, noLiteralCredentialsInHelmValues,
     pinnedChartVersions, policies, privateNodes, TYPES, workloadIdentity,

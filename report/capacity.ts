@@ -1,5 +1,5 @@
 import { describeMachineType, MachineShape } from "../config/machineTypes";
-import { ofType, StackRun } from "../test/harness";
+import { ofType, StackRun } from "../offline/harness";
 import { gkeAllocatable, NodeCapacity } from "./allocatable";
 import { Workload } from "./workloads";
 

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ofType, StackRun } from "../test/harness";
+import { ofType, StackRun } from "../offline/harness";
 import { Capacity, NodePool } from "./capacity";
 
 export const PRICES_FILE = path.join(__dirname, "prices.json");

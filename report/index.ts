@@ -1,4 +1,4 @@
-import { StackRun } from "../test/harness";
+import { StackRun } from "../offline/harness";
 import { capacity, stackNodePool } from "./capacity";
 import { estimateCost, PriceTable } from "./cost";
 import { Report } from "./render";

@@ -1,6 +1,6 @@
 import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
-import { ChartReference, loadChartReference } from "../test/chartReference";
-import { ofType, RecordedResource, StackRun } from "../test/harness";
+import { ChartReference, loadChartReference } from "../offline/chartReference";
+import { ofType, RecordedResource, StackRun } from "../offline/harness";
 import { BITNAMI_RESOURCE_PRESETS } from "./presets";
 import { cpuMillis, memoryMiB, storageGiB } from "./quantities";
 

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     }
     useChartReference();
     // Loaded only now: the chart reference directory is read when these modules load.
-    const { runStack } = await import("../test/harness");
+    const { runStack } = await import("../offline/harness");
     const { buildReport } = await import("../report");
     const { loadPrices } = await import("../report/cost");
     const { renderMarkdown, renderText } = await import("../report/render");

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 import { DEPLOYER_PROJECT_ROLES } from "../bootstrap/roles";
-import { cliConfig, onRegistration, TEST_PROJECT } from "./harness";
+import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ConfigOverrides, runStack } from "./harness";
+import { ConfigOverrides, runStack } from "../offline/harness";
 
 /** Runs a stack that must be refused: no resource may be registered, and the error lists every problem. */
 async function refused(stack: string, overrides: ConfigOverrides): Promise<string> {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
-import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "./harness";
+import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
 import { parse } from "yaml";
 
 const T = {

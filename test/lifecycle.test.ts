@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ofType, runStack, single, StackRun, waitsFor } from "./harness";
+import { ofType, runStack, single, StackRun, waitsFor } from "../offline/harness";
 
 const release = (run: StackRun, name: string) => ofType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.name === name)!;
 const values = (run: StackRun, name: string): any => release(run, name).inputs.values;

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { CHART_VERSIONS } from "../components/data";
-import { ofType, single, StackRun } from "./harness";
-import { evaluated, RELEASE, values } from "./stackQueries";
+import { ofType, single, StackRun } from "../offline/harness";
+import { evaluated, RELEASE, values } from "../offline/stackQueries";
 
 describe("local stack (an existing kubeconfig context, no Google Cloud)", () => {
     let run: StackRun;

@@ -2,9 +2,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
-import { loadChartReference } from "./chartReference";
-import { ConfigOverrides, ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "./harness";
-import { CONFIG_MAP, evaluated, kubernetesObject, release, secretNamed, values } from "./stackQueries";
+import { loadChartReference } from "../offline/chartReference";
+import { ConfigOverrides, ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
+import { CONFIG_MAP, evaluated, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";

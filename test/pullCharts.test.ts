@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { collectReference } from "../scripts/pull-charts";
-import { CHART_REFERENCE_DIR } from "./chartReference";
+import { CHART_REFERENCE_DIR } from "../offline/chartReference";
 
 describe("npm run charts:pull", () => {
     it("lays out a pulled chart and its subcharts the way the reference directory is laid out", () => {

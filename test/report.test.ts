@@ -8,8 +8,8 @@ import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
 import { CostEstimate, loadPrices } from "../report/cost";
 import { Report } from "../report/render";
 import { stackWorkloads } from "../report/workloads";
-import { ConfigOverrides, PROJECT_ROOT, StackRun } from "./harness";
-import { evaluated } from "./stackQueries";
+import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
+import { evaluated } from "../offline/stackQueries";
 
 const prices = loadPrices();
 const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> => buildReport(stack, await evaluated(stack, overrides), prices);

@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
 import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/data";
-import { imageRefs, loadChartReference, unknownKeys } from "./chartReference";
-import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "./harness";
-import { evaluated, NAMESPACE, release, SECRET, secretNamed, values } from "./stackQueries";
+import { imageRefs, loadChartReference, unknownKeys } from "../offline/chartReference";
+import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "../offline/harness";
+import { evaluated, NAMESPACE, release, SECRET, secretNamed, values } from "../offline/stackQueries";
 
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
 

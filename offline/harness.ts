@@ -153,8 +153,10 @@ function aliasUrn(alias: any, req: any, stack: string): string {
     return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || PROJECT_NAME}::${parentType}${spec.getType() || req.getType()}::${spec.getName() || req.getName()}`;
 }
 
-const projectModules = () => Object.keys(require.cache).filter((file) =>
-    file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`));
+/** The program's own modules (index.ts, components/, config/): reloaded for every evaluation. */
+const PROGRAM_PATHS = ["index.ts", "components", "config"].map((entry) => path.join(PROJECT_ROOT, entry));
+const programModules = () => Object.keys(require.cache).filter((file) =>
+    PROGRAM_PATHS.some((entry) => file === entry || file.startsWith(entry + path.sep)));
 
 /**
  * Calls `record` with every registration request the mocked engine accepts, and `fail` with each error:
@@ -226,7 +228,7 @@ export async function runStack(stack: string, overrides: ConfigOverrides = {}): 
         });
     }, recordFailure);
 
-    projectModules().forEach((file) => delete require.cache[file]);
+    programModules().forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
     try {
         exported = require(path.join(PROJECT_ROOT, "index.ts"));
