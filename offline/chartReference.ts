@@ -1,15 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { HelmValues, mergeValues } from "../components/data";
-import { PROJECT_ROOT } from "./harness";
-
-/**
- * Reference copies of the pinned charts (Chart.yaml, Chart.lock, values.yaml), one folder
- * <name>-<version> each: ../shared/charts by default, or what `npm run charts:pull` fetched
- * when CHART_REFERENCE_DIR=charts-cache.
- */
-export const CHART_REFERENCE_DIR = path.resolve(PROJECT_ROOT, process.env.CHART_REFERENCE_DIR ?? path.join("..", "shared", "charts"));
+import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
+import { unpackedChart } from "./chartArchives";
 
 export interface ChartReference {
     readonly name: string;
@@ -24,24 +17,31 @@ function readYaml(file: string): any {
     return parse(fs.readFileSync(file, "utf8"));
 }
 
-export function loadChartReference(name: string, version: string): ChartReference {
-    const dir = path.join(CHART_REFERENCE_DIR, `${name}-${version}`);
-    if (!fs.existsSync(dir)) {
-        throw new Error(`No reference copy of chart ${name} ${version} in ${dir}: run \`npm run charts:pull\` and set CHART_REFERENCE_DIR=charts-cache`);
-    }
+/** A chart folder as packaged: Chart.yaml, values.yaml, and its dependencies unpacked under charts/. */
+function readChart(dir: string): ChartReference {
     const chartYaml = readYaml(path.join(dir, "Chart.yaml"));
-    const lockFile = path.join(dir, "Chart.lock");
-    const dependencies: { name: string; version: string }[] = fs.existsSync(lockFile) ? readYaml(lockFile).dependencies ?? [] : [];
-    const subcharts = new Map(dependencies
-        .filter((dep) => dep.name !== "common") // a library chart: it has no values of its own
-        .map((dep) => [dep.name, loadChartReference(dep.name, dep.version)] as const));
+    const subchartsDir = path.join(dir, "charts");
+    const subcharts = fs.existsSync(subchartsDir) ? fs.readdirSync(subchartsDir)
+        .filter((name) => fs.existsSync(path.join(subchartsDir, name, "Chart.yaml")))
+        .map((name) => readChart(path.join(subchartsDir, name)))
+        .filter((sub) => sub.name !== "common") // a library chart: it has no values of its own
+        : [];
     return {
-        name,
-        version,
+        name: chartYaml.name,
+        version: String(chartYaml.version),
         values: readYaml(path.join(dir, "values.yaml")) ?? {},
         declaredImages: parse(chartYaml.annotations?.images ?? "[]") ?? [],
-        subcharts,
+        subcharts: new Map(subcharts.map((sub) => [sub.name, sub])),
     };
+}
+
+/** What a pinned chart declares (values, images, subcharts), read from its archive. */
+export function loadChartReference(name: ChartName, version: string = CHART_VERSIONS[name]): ChartReference {
+    const chart = readChart(unpackedChart(name));
+    if (chart.version !== version) {
+        throw new Error(`the archive of ${name} holds version ${chart.version}, not ${version}`);
+    }
+    return chart;
 }
 
 const isMap = (value: unknown): value is HelmValues => typeof value === "object" && value !== null && !Array.isArray(value);

@@ -180,7 +180,16 @@ export function onRegistration(record: (req: any, res: any) => void, fail: (erro
  * Evaluates the real program (index.ts) for a stack under Pulumi's mocks and records every
  * resource registration, its options and the stack outputs. A program error is returned, not thrown.
  */
-export async function runStack(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+export function runStack(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    // The mocks and the config are process-wide: evaluations must not overlap.
+    const run = evaluationQueue.then(() => evaluate(stack, overrides));
+    evaluationQueue = run.catch(() => undefined);
+    return run;
+}
+
+let evaluationQueue: Promise<unknown> = Promise.resolve();
+
+async function evaluate(stack: string, overrides: ConfigOverrides): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     const failures: Error[] = [];
     const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));

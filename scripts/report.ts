@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { CHART_ARCHIVE_DIRS, missingChartArchives } from "../offline/chartArchives";
 
 const ROOT = path.resolve(__dirname, "..");
 const FORMATS = ["--json", "--markdown"];
@@ -14,16 +15,11 @@ function fail(message: string): never {
     process.exit(2);
 }
 
-/** Chart defaults come from the reference files the tests use; `npm run charts:pull` fetches them. */
-function useChartReference(): void {
-    if (process.env.CHART_REFERENCE_DIR) {
-        return;
-    }
-    const pulled = path.join(ROOT, "charts-cache");
-    if (fs.existsSync(pulled)) {
-        process.env.CHART_REFERENCE_DIR = pulled;
-    } else if (!fs.existsSync(path.join(ROOT, "..", "shared", "charts"))) {
-        fail("no chart reference files: run `npm run charts:pull` (needs helm) or set CHART_REFERENCE_DIR");
+/** Chart defaults come from the pinned chart archives; `npm run charts:pull` fetches them. */
+function requireChartArchives(): void {
+    const missing = missingChartArchives();
+    if (missing.length > 0) {
+        fail(`no chart archive for ${missing.join(", ")} in ${CHART_ARCHIVE_DIRS.join(" or ")}: run \`npm run charts:pull\``);
     }
 }
 
@@ -41,8 +37,8 @@ async function main(): Promise<void> {
     if (unknown.length > 0 || options.length > 1) {
         fail(`unknown or conflicting options ${options.join(" ")}; allowed: one of ${FORMATS.join(", ")}`);
     }
-    useChartReference();
-    // Loaded only now: the chart reference directory is read when these modules load.
+    requireChartArchives();
+    // Loaded only after the arguments are checked: they load the whole program and the charts.
     const { runStack } = await import("../offline/harness");
     const { buildReport } = await import("../report");
     const { loadPrices } = await import("../report/cost");

@@ -2,29 +2,37 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { collectReference } from "../scripts/pull-charts";
-import { CHART_REFERENCE_DIR } from "../offline/chartReference";
+import { CHART_VERSIONS, ChartName } from "../components/data";
+import { chartArchive } from "../offline/chartArchives";
+import { checkArchive, pullCharts } from "../scripts/pull-charts";
+
+/** A helm that answers `pull <ref> --version V --destination D` with the archive it is given for that chart. */
+function fakeHelm(archiveFor: (chart: string, version: string) => string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-helm-"));
+    const helm = path.join(dir, "helm");
+    const table = Object.keys(CHART_VERSIONS).map((chart) =>
+        `  ${chart}) cp "${archiveFor(chart, CHART_VERSIONS[chart as ChartName])}" "$6/${chart}-$4.tgz" ;;`).join("\n");
+    fs.writeFileSync(helm, `#!/usr/bin/env bash\nset -e\n[[ $1 == pull ]]\ncase "\${2##*/}" in\n${table}\nesac\n`, { mode: 0o755 });
+    return helm;
+}
 
 describe("npm run charts:pull", () => {
-    it("lays out a pulled chart and its subcharts the way the reference directory is laid out", () => {
-        // An unpacked airflow chart as `helm pull --untar` leaves it, built from the reference files.
-        const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), "unpacked-"));
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "cache-"));
-        const copy = (from: string, to: string) => {
-            fs.mkdirSync(to, { recursive: true });
-            for (const file of fs.readdirSync(from)) {
-                fs.copyFileSync(path.join(from, file), path.join(to, file));
-            }
-        };
-        copy(path.join(CHART_REFERENCE_DIR, "airflow-25.0.2"), path.join(unpacked, "airflow"));
-        copy(path.join(CHART_REFERENCE_DIR, "redis-22.0.4"), path.join(unpacked, "airflow", "charts", "redis"));
-        copy(path.join(CHART_REFERENCE_DIR, "postgresql-16.7.26"), path.join(unpacked, "airflow", "charts", "postgresql"));
-        fs.mkdirSync(path.join(unpacked, "airflow", "templates"));
+    it("saves every pinned chart as charts-cache/<chart>-<version>.tgz", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "charts-cache-"));
+        const written = pullCharts(fakeHelm((chart) => chartArchive(chart as ChartName)), out).map((file) => path.basename(file)).sort();
+        assert.deepEqual(written, Object.entries(CHART_VERSIONS).map(([chart, version]) => `${chart}-${version}.tgz`).sort());
+    });
 
-        const written = collectReference(path.join(unpacked, "airflow"), out).map((dir) => path.basename(dir)).sort();
+    it("refuses an archive whose Chart.yaml is not the pinned version, and keeps the one it has", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "charts-cache-"));
+        // The registry answering with the wrong chart stands in for a wrong version.
+        assert.throws(() => pullCharts(fakeHelm(() => chartArchive("spark")), out), /holds spark 10\.0\.3, not kafka 32\.4\.3/);
+        assert.deepEqual(fs.readdirSync(out), []);
+    });
 
-        assert.deepEqual(written, ["airflow-25.0.2", "postgresql-16.7.26", "redis-22.0.4"]);
-        assert.deepEqual(fs.readdirSync(path.join(out, "postgresql-16.7.26")).sort(), ["Chart.lock", "Chart.yaml", "values.schema.json", "values.yaml"]);
-        assert.ok(!fs.existsSync(path.join(out, "airflow-25.0.2", "templates")));
+    it("checks the pinned archives themselves", () => {
+        for (const [chart, version] of Object.entries(CHART_VERSIONS) as [ChartName, string][]) {
+            checkArchive(chartArchive(chart), chart, version);
+        }
     });
 });

@@ -1,0 +1,104 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import { CHART_VERSIONS, ChartName } from "../components/data";
+import { chartArchive } from "./chartArchives";
+import { ConfigOverrides, StackRun } from "./harness";
+import { helmBinary } from "./helm";
+import { evaluated, RELEASE } from "./stackQueries";
+
+/** A Kubernetes object as the API server would receive it. */
+export interface Manifest {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    readonly [field: string]: any;
+}
+
+export interface RenderedRelease {
+    readonly chart: ChartName;
+    readonly namespace: string;
+    readonly objects: readonly Manifest[];
+}
+
+export interface RenderedStack {
+    readonly run: StackRun;
+    readonly releases: readonly RenderedRelease[];
+    /** Every object of the stack: what each chart renders and what the program creates itself. */
+    readonly objects: readonly Manifest[];
+}
+
+/** The Kubernetes version whose API the rendering assumes: GKE's REGULAR channel. */
+export const KUBE_VERSION = "1.33.0";
+
+/** `helm template` of one recorded Release with the pinned archive and the program's effective values. */
+export function renderRelease(release: { inputs: Record<string, any> }): RenderedRelease {
+    const { chart: reference, version, namespace, name, values } = release.inputs;
+    const chart = String(reference).split("/").pop() as ChartName;
+    if (CHART_VERSIONS[chart] !== version) {
+        throw new Error(`release ${name} asks for ${chart} ${version}, but ${CHART_VERSIONS[chart]} is pinned`);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `values-${name}-`));
+    try {
+        const valuesFile = path.join(dir, "values.json");
+        fs.writeFileSync(valuesFile, JSON.stringify(values));
+        const rendered = execFileSync(helmBinary(), [
+            "template", name, chartArchive(chart), "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION,
+        ], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean)
+            // Helm installs namespaced objects into the release's namespace when the template names none.
+            .map((object: Manifest) => ({ ...object, metadata: { namespace, ...object.metadata } }));
+        return { chart, namespace, objects };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+const CLUSTER_SCOPED = new Set(["Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"]);
+
+/** The Kubernetes objects the program registers itself, from a type token like kubernetes:apps/v1:Deployment. */
+export function programObjects(run: StackRun): Manifest[] {
+    return run.resources
+        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== RELEASE && r.custom)
+        .map((r) => {
+            const [, groupVersion, kind] = r.type.split(":");
+            const [group, version] = groupVersion.split("/");
+            const apiVersion = group === "core" ? version : `${group}/${version}`;
+            return { ...r.inputs, apiVersion, kind, metadata: r.inputs.metadata } as Manifest;
+        })
+        .filter((object) => CLUSTER_SCOPED.has(object.kind) || object.metadata?.namespace !== undefined);
+}
+
+const rendered = new Map<string, Promise<RenderedStack>>();
+
+/** A stack evaluated under mocks with every release rendered; computed once per process for each (stack, overrides). */
+export function renderStack(stack: string, overrides: ConfigOverrides = {}): Promise<RenderedStack> {
+    const key = JSON.stringify([stack, overrides]);
+    if (!rendered.has(key)) {
+        rendered.set(key, evaluated(stack, overrides).then((run) => {
+            const releases = run.resources.filter((r) => r.type === RELEASE).map(renderRelease);
+            return { run, releases, objects: [...releases.flatMap((r) => r.objects), ...programObjects(run)] };
+        }));
+    }
+    return rendered.get(key)!;
+}
+
+/** The one object of a kind with this namespace and name; throws when there is none. */
+export function findObject(objects: readonly Manifest[], kind: string, namespace: string | undefined, name: string): Manifest {
+    const found = objects.filter((o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === namespace);
+    if (found.length !== 1) {
+        throw new Error(`expected one ${kind} ${namespace ?? ""}/${name}, found ${found.length}`);
+    }
+    return found[0];
+}
+
+export const ofKind = (objects: readonly Manifest[], kind: string) => objects.filter((o) => o.kind === kind);
+
+/** The pod template of a workload (Deployment, StatefulSet, DaemonSet, Job, CronJob). */
+export function podTemplate(workload: Manifest): { metadata: { labels?: Record<string, string> }; spec: any } {
+    return workload.kind === "CronJob" ? workload.spec.jobTemplate.spec.template : workload.spec.template;
+}
+
+export const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"];
