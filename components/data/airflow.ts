@@ -49,6 +49,12 @@ const REDIS_SECRET = "airflow-redis";
 const DAGS_CONFIGMAP = "airflow-dags";
 const DAGS_ENV_SECRET = "airflow-dags-env";
 const REQUIREMENTS_CONFIGMAP = "airflow-requirements";
+/**
+ * Where the chart puts the files of dags.existingConfigmap: its load-dags init container copies them to
+ * dags/external (airflow 25.0.2 templates/_init_containers_sidecars.tpl), while Airflow puts only the dags
+ * folder itself on sys.path. On PYTHONPATH, a DAG can import the modules shipped beside it.
+ */
+const EXTERNAL_DAGS_DIR = "/opt/bitnami/airflow/dags/external";
 /** Where the Bitnami image looks for extra packages to pip-install at start. */
 const REQUIREMENTS_PATH = "/bitnami/python/requirements.txt";
 export const AIRFLOW_ADMIN_USER = "admin";
@@ -138,7 +144,7 @@ export class Airflow extends pulumi.ComponentResource {
                     triggerer: rollOnDagChange,
                     ...(celery ? { worker: replicated("worker") } : {}),
                     dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
-                    extraEnvVars: Object.entries(args.dags.environment).map(([name, value]) => ({ name, value })),
+                    extraEnvVars: Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({ name, value })),
                     extraEnvVarsSecret: DAGS_ENV_SECRET,
                     ...(requirements ? {
                         extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
