@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { resourceId } from "./naming";
 
 export interface DockerHubMirrorArgs {
     readonly project: pulumi.Input<string>;
@@ -21,7 +22,8 @@ export class DockerHubMirror extends pulumi.ComponentResource {
         this.repository = new gcp.artifactregistry.Repository(name, {
             project: args.project,
             location: args.region,
-            repositoryId: name,
+            // Per stack: dev and prod may share a project and a region.
+            repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
             format: "DOCKER",
             mode: "REMOTE_REPOSITORY",
             description: "Pull-through cache of Docker Hub for the streaming platform",

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { execKubeconfig } from "./kubeconfig";
+import { resourceId } from "./naming";
 
 export interface GkeNodePoolArgs {
     readonly machineType: pulumi.Input<string>;
@@ -37,11 +38,6 @@ export const NODE_SERVICE_ACCOUNT_ROLES = [
     "roles/artifactregistry.reader",
 ] as const;
 
-/** Account ids are unique per project and 6-30 characters, so each stack gets its own, trimmed to fit. */
-function serviceAccountId(wanted: string): string {
-    return wanted.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 30).replace(/-+$/, "");
-}
-
 const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 
 /**
@@ -61,7 +57,7 @@ export class GkeCluster extends pulumi.ComponentResource {
 
         this.nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
             project: args.project,
-            accountId: serviceAccountId(`${name}-${pulumi.getStack()}-nodes`),
+            accountId: resourceId(`${name}-${pulumi.getStack()}-nodes`, 30),
             displayName: `GKE nodes of ${name}`,
         }, { parent: this });
         const nodeRoles = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(

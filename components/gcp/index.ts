@@ -1,5 +1,6 @@
 export * from "./dockerHubMirror";
 export * from "./gkeCluster";
 export * from "./kubeconfig";
+export * from "./naming";
 export * from "./network";
 export * from "./projectApis";

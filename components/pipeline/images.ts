@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as gcp from "@pulumi/gcp";
 import { contentHash, JOB_FILES, PIPELINE_DIR, readFiles } from "./assets";
+import { resourceId } from "../gcp/naming";
 
 /** An image pinned by digest, split the way Bitnami charts take it. */
 export interface PinnedImage {
@@ -56,7 +57,8 @@ export class PipelineImages extends pulumi.ComponentResource {
         this.repository = new gcp.artifactregistry.Repository(name, {
             project: args.project,
             location: args.region,
-            repositoryId: name,
+            // Per stack: dev and prod may share a project and a region.
+            repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
             format: "DOCKER",
             description: "Images of the streaming platform's pipeline",
             // Keep the last ten builds per image; older ones only cost storage.
