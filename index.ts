@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 import { Airflow, chartImage, Kafka, Postgresql, Spark } from "./components/data";
-import { DockerHubMirror, GkeCluster, Network, ProjectApis } from "./components/gcp";
+import { DockerHubMirror, GkeCluster, Network, ProjectApis, UiAddresses } from "./components/gcp";
 import { ExistingCluster } from "./components/k8s";
 import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
@@ -61,10 +62,14 @@ function gkeCluster(settings: GkeSettings) {
             sparkBaseImage: imageRegistry.apply((registry) => chartImage("spark", registry)),
         }, { dependsOn: [apis] })
         : undefined;
+    const uiAddresses = services.uiExposure.type === "LoadBalancer"
+        ? new UiAddresses("ui", { project: settings.project, region: settings.region, uis: ["airflow", "spark"] }, { dependsOn: [apis] })
+        : undefined;
     return {
         provider: gke.provider,
         imageRegistry,
         images,
+        uiAddresses: uiAddresses?.addresses,
         outputs: {
             clusterName: gke.cluster.name,
             clusterLocation: gke.cluster.location,
@@ -78,7 +83,7 @@ function gkeCluster(settings: GkeSettings) {
 
 function existingCluster(settings: KubeconfigSettings) {
     const cluster = new ExistingCluster("local", { context: settings.context });
-    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), images: undefined, outputs: undefined };
+    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), images: undefined, uiAddresses: undefined, outputs: undefined };
 }
 
 // The one place that decides where the platform runs; everything below is the same everywhere.
@@ -87,6 +92,8 @@ const onCluster: pulumi.ComponentResourceOptions = { providers: { kubernetes: ta
 /** Kafka and PostgreSQL hold the data: under deletion protection neither Pulumi nor Helm may delete them. */
 const dataBearing: pulumi.ComponentResourceOptions = { ...onCluster, protect: config.deletionProtection };
 const dataLifecycle = { retainVolumes: config.deletionProtection, zoneSpread: config.zoneSpread };
+/** How a UI is exposed; a LoadBalancer UI listens on the address reserved for it. */
+const uiExposure = (ui: "airflow" | "spark") => ({ ...services.uiExposure, address: target.uiAddresses?.[ui] });
 
 const postgresql = new Postgresql("postgresql", {
     namespace: "postgresql",
@@ -117,7 +124,7 @@ const spark = new Spark("spark", {
     maxWorkers: services.spark.maxWorkers,
     workerCores: services.spark.workerCores,
     workerMemoryGiB: services.spark.workerMemoryGiB,
-    uiExposure: services.uiExposure,
+    uiExposure: uiExposure("spark"),
     imageRegistry: target.imageRegistry,
 }, onCluster);
 
@@ -142,7 +149,7 @@ const airflow = new Airflow("airflow", {
         username: airflowDatabase.username,
         password: airflowDatabase.password,
     },
-    uiExposure: services.uiExposure,
+    uiExposure: uiExposure("airflow"),
     imageRegistry: target.imageRegistry,
     ...dataLifecycle,
     dags: {
@@ -161,9 +168,23 @@ const airflow = new Airflow("airflow", {
     },
     image: target.images?.airflow,
     // Airflow migrates its database on start: PostgreSQL must be ready first.
-}, { ...onCluster, dependsOn: [postgresql.release] });
+}, { ...onCluster, dependsOn: [postgresql.schema] });
 
 const pipelineDatabase = postgresql.credentials.pipeline;
+// On a regional cluster the checkpoint must outlive a zone: a zonal PD would keep a driver rescheduled to
+// another zone Pending. A regional PD is replicated to two zones of the region (GKE "Provisioning regional
+// persistent disks"). Switching an existing claim to this class replaces the claim: the job then restarts
+// from STARTING_OFFSETS, and the idempotent upsert sink absorbs the replayed ticks.
+const checkpointStorageClass = config.cluster.kind === "gke" && config.cluster.regional
+    ? new k8s.storage.v1.StorageClass("checkpoint-regional-pd", {
+        metadata: { name: "regional-pd-balanced" },
+        provisioner: "pd.csi.storage.gke.io",
+        parameters: { type: "pd-balanced", "replication-type": "regional-pd" },
+        volumeBindingMode: "WaitForFirstConsumer",
+        allowVolumeExpansion: true,
+        reclaimPolicy: config.deletionProtection ? "Retain" : "Delete",
+    }, { provider: target.provider })
+    : undefined;
 const streamingJob = new StreamingJob("crypto-ticks-stream", {
     namespace: spark.namespace.metadata.name,
     image: target.images ? target.images.sparkJob.reference : target.imageRegistry.apply((registry) => chartImage("spark", registry)),
@@ -188,10 +209,14 @@ const streamingJob = new StreamingJob("crypto-ticks-stream", {
         SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
     },
     checkpointStorage: pipelineSettings.checkpointStorage,
+    checkpointStorageClass: checkpointStorageClass?.metadata.name,
     cpu: pipelineSettings.driverSize.cpu,
     memory: pipelineSettings.driverSize.memory,
+    executor: { cores: spark.memory.executor.cores, memoryMiB: spark.memory.executor.heapMiB },
+    blockManagerPort: spark.blockManagerPort,
+    podLabels: spark.clientPodLabels,
     // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
-}, { ...onCluster, dependsOn: [kafka.release, postgresql.release, spark.release] });
+}, { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] });
 
 export const clusterName = target.outputs?.clusterName;
 export const clusterLocation = target.outputs?.clusterLocation;

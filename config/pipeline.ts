@@ -1,5 +1,6 @@
 import { ConfigReader } from "./reader";
 import { ContainerSize, size } from "./services";
+import { driverMemory, MIN_DRIVER_POD_MIB, MIN_HEAP_MIB, PYTHON_DRIVER_MIB, quantityMiB } from "../components/data/sparkMemory";
 
 export const CRYPTO_SOURCES = ["coingecko", "binance"] as const;
 
@@ -42,6 +43,28 @@ function symbols(reader: ConfigReader, source: PipelineSettings["source"] | unde
     return list;
 }
 
+/** Regional persistent disks come in 10 GiB and up (GKE "Provisioning regional persistent disks"). */
+export const MIN_REGIONAL_PD_GIB = 10;
+
+function checkpointStorage(reader: ConfigReader, regional: boolean): string | undefined {
+    const value = reader.string("streamCheckpointStorage", /^[1-9][0-9]*Gi$/, "a volume size in Gi such as 1Gi");
+    if (value !== undefined && regional && quantityMiB(value) < MIN_REGIONAL_PD_GIB * 1024) {
+        return reader.reject("streamCheckpointStorage", value,
+            `at least ${MIN_REGIONAL_PD_GIB}Gi on a regional cluster, where the checkpoint is a regional persistent disk`);
+    }
+    return value;
+}
+
+/** The driver pod must hold a heap of at least MIN_HEAP_MIB, its JVM overhead and the Python driver. */
+function driverSize(reader: ConfigReader): ContainerSize {
+    const driver = size(reader, "streamDriver");
+    if (driver.memory !== undefined && driverMemory(quantityMiB(driver.memory)).heapMiB < MIN_HEAP_MIB) {
+        reader.reject("streamDriverMemory", driver.memory,
+            `at least ${MIN_DRIVER_POD_MIB}Mi: a driver heap of at least ${MIN_HEAP_MIB}Mi, its JVM overhead (max(384Mi, 10 %)) and ${PYTHON_DRIVER_MIB}Mi for the Python driver`);
+    }
+    return driver;
+}
+
 export function readPipeline(reader: ConfigReader, onGke: boolean): PipelineSettings {
     const buildImages = reader.boolean("buildImages");
     if (buildImages && !onGke) {
@@ -60,7 +83,8 @@ export function readPipeline(reader: ConfigReader, onGke: boolean): PipelineSett
         apiUrl,
         pollSchedule: schedule(reader)!,
         triggerInterval: reader.string("streamTriggerInterval", /^[1-9][0-9]* (seconds|minutes)$/, "an interval such as 30 seconds or 2 minutes")!,
-        checkpointStorage: reader.string("streamCheckpointStorage", /^[1-9][0-9]*Gi$/, "a volume size in Gi such as 1Gi")!,
-        driverSize: size(reader, "streamDriver"),
+        // Read raw: `regional` itself is validated with the cluster settings.
+        checkpointStorage: checkpointStorage(reader, onGke && reader.raw("regional") === "true")!,
+        driverSize: driverSize(reader),
     };
 }

@@ -1,7 +1,7 @@
 import { parseCidr } from "./cidr";
 import { ConfigReader } from "./reader";
 
-export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor", "KubernetesExecutor"] as const;
+export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor"] as const;
 export const UI_EXPOSURES = ["ClusterIP", "LoadBalancer"] as const;
 
 /** Requests for a container; memory is also its limit, so a pod is never OOM-killed for using what it asked for. */
@@ -18,7 +18,6 @@ export interface KafkaSettings {
         readonly name: string;
         readonly partitions: number;
         readonly replicationFactor: number;
-        readonly minInSyncReplicas: number;
     };
 }
 
@@ -88,9 +87,8 @@ function kafka(reader: ConfigReader): KafkaSettings {
         topic: {
             name: reader.string("kafkaTopic", TOPIC, "a Kafka topic name of letters, digits, '.', '_' and '-'")!,
             partitions: reader.integer("kafkaTopicPartitions", 1, 1000)!,
+            // min.insync.replicas follows it, derived in components/data/kafka.ts.
             replicationFactor: replicationFactor!,
-            // Writes survive one broker loss without blocking when there are replicas to spare.
-            minInSyncReplicas: Math.min(2, Math.max(1, (replicationFactor ?? 1) - 1)),
         },
     };
 }
@@ -109,8 +107,11 @@ function spark(reader: ConfigReader): SparkSettings {
     };
 }
 
-function uiExposure(reader: ConfigReader): ExposureSettings {
+function uiExposure(reader: ConfigReader, onGke: boolean): ExposureSettings {
     const type = reader.oneOf("uiExposure", UI_EXPOSURES);
+    if (type === "LoadBalancer" && !onGke) {
+        reader.reject("uiExposure", type, "ClusterIP when clusterTarget is kubeconfig (the LoadBalancer UIs use addresses reserved in Google Cloud)");
+    }
     const sourceRanges = reader.stringList("uiSourceRanges") ?? [];
     if (type === "LoadBalancer" && sourceRanges.length === 0) {
         reader.reject("uiSourceRanges", [], "at least one CIDR when uiExposure is LoadBalancer (the UIs must not face the whole internet)");
@@ -124,6 +125,16 @@ function uiExposure(reader: ConfigReader): ExposureSettings {
         }
     }
     return { type: type!, sourceRanges };
+}
+
+function airflowExecutor(reader: ConfigReader): (typeof AIRFLOW_EXECUTORS)[number] | undefined {
+    if (reader.raw("airflowExecutor") === "KubernetesExecutor") {
+        // Chart airflow 25.0.2 gives the scheduler no Role to create task pods (rbac.create: false), mounts
+        // no token for it, and renders the pod template's image as repository:digest plus a second tag.
+        return reader.reject("airflowExecutor", "KubernetesExecutor",
+            `one of ${AIRFLOW_EXECUTORS.join(", ")}; KubernetesExecutor is not supported by this platform yet (the chart's pod template does not run)`);
+    }
+    return reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS);
 }
 
 /** Reads the data-service settings; problems are collected on the reader like every other key. */
@@ -143,9 +154,9 @@ export function readServices(reader: ConfigReader, onGke: boolean): ServiceSetti
         },
         spark: spark(reader),
         airflow: {
-            executor: reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS)!,
+            executor: airflowExecutor(reader)!,
             replicas: reader.integer("airflowReplicas", 1, 10)!,
         },
-        uiExposure: uiExposure(reader),
+        uiExposure: uiExposure(reader, onGke),
     };
 }

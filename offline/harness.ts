@@ -133,6 +133,9 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             const repository = String(inputs.imageName).replace(/:[^:/]+$/, "");
             return { repoDigest: `${repository}@sha256:${fakeRandom(name, 32).toString("hex")}` };
         }
+        case "gcp:compute/address:Address":
+            // A documentation-range address (RFC 5737), distinct per resource.
+            return { address: `198.51.100.${fakeRandom(name, 1)[0]}` };
         case "gcp:serviceaccount/account:Account": {
             const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
             return { email, member: `serviceAccount:${email}` };

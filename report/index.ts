@@ -2,11 +2,14 @@ import { StackRun } from "../offline/harness";
 import { capacity, stackNodePool } from "./capacity";
 import { estimateCost, PriceTable } from "./cost";
 import { Report } from "./render";
+import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";
 
 /** Capacity and cost of an evaluated stack. */
 export function buildReport(stack: string, run: StackRun, prices: PriceTable): Report {
     const workloads = stackWorkloads(run);
     const fit = capacity(workloads, stackNodePool(run));
-    return { stack, fits: fit.problems.length === 0, workloads, capacity: fit, cost: estimateCost(run, fit, prices) };
+    return {
+        stack, fits: fit.problems.length === 0, workloads, capacity: fit, sparkMemory: stackSparkMemory(run), cost: estimateCost(run, fit, prices),
+    };
 }

@@ -1,12 +1,15 @@
 import { Capacity, FitCheck, REQUIRED_HEADROOM } from "./capacity";
 import { CostEstimate, PriceTable } from "./cost";
 import { Workload } from "./workloads";
+import { SparkMemoryPlan } from "../components/data/sparkMemory";
 
 export interface Report {
     readonly stack: string;
     readonly fits: boolean;
     readonly workloads: readonly Workload[];
     readonly capacity: Capacity;
+    /** JVM heaps in the Spark pods, as the components set them. */
+    readonly sparkMemory?: SparkMemoryPlan;
     /** The estimate, or why there is none. */
     readonly cost: CostEstimate | string;
 }
@@ -24,6 +27,24 @@ function workloadTable(workloads: readonly Workload[]): Table {
         head: ["namespace", "workload", "kind", "replicas", "CPU req", "CPU lim", "mem req", "mem lim", "volume/replica", "preset"],
         rows: workloads.map((w) => [w.namespace, w.name, w.kind, replicas(w), cpu(w.pod.cpuRequestMillis), cpu(w.pod.cpuLimitMillis),
             memory(w.pod.memoryRequestMiB), memory(w.pod.memoryLimitMiB), w.volumeGiBPerReplica ? `${w.volumeGiBPerReplica}Gi` : "-", w.presets.join(", ") || "-"]),
+    };
+}
+
+function sparkMemoryTable(plan: SparkMemoryPlan): Table {
+    const mib = (n: number) => `${n}Mi`;
+    const { master, worker, executor, driver } = plan;
+    const workerUsed = worker.daemon.heapMiB + worker.daemon.overheadMiB + executor.heapMiB + executor.overheadMiB;
+    return {
+        head: ["pod", "JVM", "heap", "overhead", "other", "total", "pod limit"],
+        rows: [
+            ["spark-master", "master daemon (SPARK_DAEMON_MEMORY)", mib(master.heapMiB), mib(master.overheadMiB), "-",
+                mib(master.heapMiB + master.overheadMiB), mib(master.podMiB)],
+            ["spark-worker", "worker daemon (SPARK_DAEMON_MEMORY)", mib(worker.daemon.heapMiB), mib(worker.daemon.overheadMiB), "-", "", ""],
+            ["", `executor (spark.executor.memory, ${executor.cores} core(s)) in the offer of ${worker.offeredCores} core(s) / ${mib(worker.offeredMiB)}`,
+                mib(executor.heapMiB), mib(executor.overheadMiB), "-", mib(workerUsed), mib(worker.podMiB)],
+            ["crypto-ticks-stream", "driver (--driver-memory)", mib(driver.heapMiB), mib(driver.overheadMiB), `${mib(driver.pythonMiB)} Python`,
+                mib(driver.heapMiB + driver.overheadMiB + driver.pythonMiB), mib(driver.podMiB)],
+        ],
     };
 }
 
@@ -67,6 +88,13 @@ function sections(report: Report, prices: PriceTable): Section[] {
             ],
         },
     ];
+    if (report.sparkMemory) {
+        result.push({
+            title: "Spark JVM memory (components/data/sparkMemory.ts)",
+            table: sparkMemoryTable(report.sparkMemory),
+            lines: ["Overhead is Spark's default spark.*.memoryOverhead, max(384Mi, 10 % of the heap): non-heap memory each JVM needs inside its pod."],
+        });
+    }
     if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
         result.push({
             title: `Fit: ${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,

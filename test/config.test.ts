@@ -112,7 +112,17 @@ describe("configuration validation", () => {
 
     it("refuses an unknown Airflow executor", async () => {
         const message = await refused("dev", { airflowExecutor: "SequentialExecutor" });
-        assert.match(message, /airflowExecutor = "SequentialExecutor": one of LocalExecutor, CeleryExecutor, KubernetesExecutor/);
+        assert.match(message, /airflowExecutor = "SequentialExecutor": one of LocalExecutor, CeleryExecutor/);
+    });
+
+    it("refuses the KubernetesExecutor, whose pod template the chart does not make runnable", async () => {
+        const message = await refused("dev", { airflowExecutor: "KubernetesExecutor" });
+        assert.match(message, /airflowExecutor = "KubernetesExecutor": one of LocalExecutor, CeleryExecutor; KubernetesExecutor is not supported/);
+    });
+
+    it("refuses LoadBalancer UIs where no address can be reserved", async () => {
+        const message = await refused("local", { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"] });
+        assert.match(message, /uiExposure = "LoadBalancer": ClusterIP when clusterTarget is kubeconfig/);
     });
 
     it("refuses malformed resource quantities", async () => {

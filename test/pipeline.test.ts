@@ -189,7 +189,9 @@ describe("pipeline on the platform", () => {
                 assert.deepEqual(env.POD_IP, { fieldRef: { fieldPath: "status.podIP" } }, "executors connect back to the pod IP");
                 const ports = Object.fromEntries(driver(run).ports.map((p: any) => [p.name, p.containerPort]));
                 assert.deepEqual(ports, { driver: Number(env.SPARK_DRIVER_PORT), "block-manager": Number(env.SPARK_BLOCKMANAGER_PORT), ui: 4040 });
-                assert.deepEqual(driver(run).command, ["bash", "/opt/pipeline/run-job.sh"]);
+                // Args, not command: the image's entrypoint must run first (test/sparkRuntime.test.ts).
+                assert.equal(driver(run).command, undefined);
+                assert.deepEqual(driver(run).args, ["bash", "/opt/pipeline/run-job.sh"]);
             }
         });
 
@@ -254,8 +256,8 @@ describe("pipeline on the platform", () => {
                 const packages = envOf(driver(run)).SPARK_PACKAGES.split(",");
                 assert.ok(packages.includes("org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0"), packages.join());
                 const [install] = pod.initContainers;
-                assert.ok(install.command.includes("/opt/pipeline/requirements-spark.txt"));
-                assert.equal(envOf(driver(run)).PYTHONPATH, install.command[install.command.indexOf("--target") + 1]);
+                assert.ok(install.args.includes("/opt/pipeline/requirements-spark.txt"));
+                assert.equal(envOf(driver(run)).PYTHONPATH, install.args[install.args.indexOf("--target") + 1]);
             }
             const built = streamingJob(runs.dev).inputs.spec.template.spec;
             assert.deepEqual(built.initContainers, []);

@@ -8,6 +8,7 @@ import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
 import { CostEstimate, loadPrices } from "../report/cost";
 import { Report } from "../report/render";
 import { stackWorkloads } from "../report/workloads";
+import { sparkMemoryPlan } from "../components/data/sparkMemory";
 import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
 import { evaluated } from "../offline/stackQueries";
 
@@ -65,8 +66,8 @@ describe("capacity and cost report", () => {
             assert.deepEqual(byName["kafka-controller"].replicas, { min: 3, max: 3 });
             assert.deepEqual(byName["spark-worker"].replicas, { min: 2, max: 4 });
             assert.equal(byName["kafka-controller"].volumeGiBPerReplica, 100);
-            assert.equal(byName["crypto-ticks-stream"].volumeGiBPerReplica, 1, "the checkpoint claim the job mounts");
-            assert.equal(prod.capacity.volumeGiB, 3 * 100 + 100 + 100 + 2 + 1);
+            assert.equal(byName["crypto-ticks-stream"].volumeGiBPerReplica, 10, "the checkpoint claim the job mounts (a regional PD: 10Gi at least)");
+            assert.equal(prod.capacity.volumeGiB, 3 * 100 + 100 + 100 + 2 + 10);
             const dev = await reportOf("dev");
             assert.equal(dev.workloads.some((w) => w.name.startsWith("airflow-redis") || w.name === "airflow-worker"), false, "LocalExecutor runs no Celery");
         });
@@ -151,6 +152,17 @@ describe("capacity and cost report", () => {
             const parsed = JSON.parse(result.stdout);
             assert.equal(parsed.stack, "dev");
             assert.equal(parsed.fits, true);
+            // The heaps the Spark components set (components/data/sparkMemory.ts; test/sparkRuntime.test.ts).
+            assert.deepEqual(parsed.sparkMemory, sparkMemoryPlan({ workerCores: 1, workerMemoryGiB: 1, driverPodMiB: 1536 }));
+        });
+
+        it("prints the Spark heaps of dev: driver, executor and daemons", () => {
+            const result = report("dev");
+            assert.equal(result.status, 0, result.stderr);
+            assert.match(result.stdout, /== Spark JVM memory/);
+            assert.match(result.stdout, /spark-master +master daemon \(SPARK_DAEMON_MEMORY\) +512Mi +384Mi +- +896Mi +1024Mi/);
+            assert.match(result.stdout, /executor \(spark.executor.memory, 1 core\(s\)\) in the offer of 1 core\(s\) \/ 1024Mi +640Mi +384Mi +- +1920Mi +2048Mi/);
+            assert.match(result.stdout, /crypto-ticks-stream +driver \(--driver-memory\) +896Mi +384Mi +256Mi Python +1536Mi +1536Mi/);
         });
 
         it("exits 1 for a stack that does not fit, after printing why", () => {

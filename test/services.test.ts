@@ -18,7 +18,7 @@ describe("data services", () => {
     const variants: Record<string, [string, ConfigOverrides]> = {
         dev: ["dev", {}],
         prod: ["prod", {}],
-        kubernetesExecutorWithLoadBalancer: ["dev", { airflowExecutor: "KubernetesExecutor", uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"] }],
+        loadBalancedUis: ["dev", { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"] }],
     };
     before(async () => {
         for (const [variant, [stack, overrides]] of Object.entries(variants)) {
@@ -300,7 +300,6 @@ describe("data services", () => {
             const redisSecret = secretNamed(runs.prod, "airflow", prod.redis.auth.existingSecret);
             assert.deepEqual(Object.keys(redisSecret.inputs.stringData), [prod.redis.auth.existingSecretPasswordKey]);
             assert.equal(prod.worker.replicaCount, 2);
-            assert.equal(values(runs.kubernetesExecutorWithLoadBalancer, "airflow").executor, "KubernetesExecutor");
         });
 
         it("cannot deadlock a waiting install: no post-install setup-db hook, examples off, generous timeout", () => {
@@ -315,23 +314,27 @@ describe("data services", () => {
     describe("endpoints", () => {
         it("exports in-cluster addresses and port-forward commands for the Airflow and Spark UIs", () => {
             assert.deepEqual(runs.dev.outputs.airflowUi, {
-                inClusterUrl: "http://airflow.airflow.svc.cluster.local:8080",
-                portForwardCommand: "kubectl -n airflow port-forward svc/airflow 8080:8080",
+                inClusterUrl: "http://airflow-web.airflow.svc.cluster.local:8080",
+                portForwardCommand: "kubectl -n airflow port-forward svc/airflow-web 8080:8080",
                 localUrl: "http://localhost:8080",
+                url: "http://localhost:8080",
                 exposure: "ClusterIP only: use the port-forward command",
             });
             const spark = runs.dev.outputs.sparkMasterUi as Record<string, string>;
             assert.equal(spark.portForwardCommand, "kubectl -n spark port-forward svc/spark-master-svc 8081:80");
             assert.equal(runs.dev.outputs.sparkMasterUrl, "spark://spark-master-svc.spark.svc.cluster.local:7077");
-            assert.equal(values(runs.dev, "airflow").service.type, "ClusterIP");
+            assert.equal(values(runs.dev, "airflow").service, undefined);
         });
 
-        it("exposes the UIs through LoadBalancers limited to the configured source ranges when asked", () => {
-            const run = runs.kubernetesExecutorWithLoadBalancer;
+        it("exposes the UIs through their own LoadBalancers, never through the charts' Services", () => {
+            const run = runs.loadBalancedUis;
             for (const chart of ["airflow", "spark"] as const) {
-                assert.deepEqual(values(run, chart).service, { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24"] });
+                assert.equal(values(run, chart).service, undefined, `${chart} keeps its ClusterIP Service`);
             }
-            assert.match((run.outputs.airflowUi as Record<string, string>).exposure, /LoadBalancer open to 203.0.113.0\/24/);
+            const balancers = ofType(run, "kubernetes:core/v1:Service").map((s) => s.inputs.spec);
+            assert.equal(balancers.length, 2);
+            assert.ok(balancers.every((spec) => spec.type === "LoadBalancer" && spec.loadBalancerSourceRanges.join() === "203.0.113.0/24"));
+            assert.match((run.outputs.airflowUi as Record<string, string>).exposure, /LoadBalancer http:\/\/[0-9.]+:80 open to 203.0.113.0\/24/);
         });
     });
 

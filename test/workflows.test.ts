@@ -140,7 +140,8 @@ describe("GitHub workflows", () => {
         }
         for (const script of [".ci/run", ".github/scripts/pulumi-ci-stack.sh", ".github/scripts/capacity-report.sh",
             ".github/scripts/pulumi-destroy.sh", ".github/scripts/e2e-wait-for-ticks.sh", ".github/scripts/e2e-diagnostics.sh",
-            ".github/scripts/e2e-teardown.sh"]) {
+            ".github/scripts/e2e-teardown.sh", ".github/scripts/e2e-cni.sh", ".github/scripts/e2e-kill-driver.sh",
+            ".github/scripts/e2e-check-ticks.sh"]) {
             assert.ok(seen.has(script), `no workflow runs ${script}`);
         }
         for (const step of allSteps().filter((s) => String(s.uses ?? "").startsWith("./"))) {
@@ -182,11 +183,16 @@ describe("GitHub workflows", () => {
         }
     });
 
-    it("pin every action to an exact version", () => {
+    it("pin every action to a commit SHA, with its version in a comment for Dependabot and readers", () => {
         const remote = allSteps().map((s) => s.uses).filter((u): u is string => typeof u === "string" && !u.startsWith("./"));
         assert.ok(remote.length >= 10);
         for (const uses of remote) {
-            assert.match(uses, /^[\w.-]+\/[\w.\/-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/, `${uses} is not pinned to vX.Y.Z or a commit SHA`);
+            assert.match(uses, /^[\w.-]+\/[\w.\/-]+@[0-9a-f]{40}$/, `${uses} is not pinned to a commit SHA (a tag can be moved)`);
+        }
+        for (const file of [...workflows, ...localActions.values()]) {
+            for (const line of file.text.split("\n").filter((l) => /^\s*(-\s+)?uses:\s+[^.]/.test(l))) {
+                assert.match(line, /@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${file.file}: ${line.trim()} needs a "# vX.Y.Z" comment`);
+            }
         }
     });
 
@@ -356,11 +362,41 @@ describe("GitHub workflows", () => {
         const kind = steps.find((s) => usesAction(s, "helm/kind-action"));
         assert.equal(`kind-${kind?.with?.cluster_name}`, stackFiles.get("local")?.["streaming-platform:kubeContext"]);
         assert.ok(job.env?.PULUMI_CONFIG_PASSPHRASE, "the local stack's passphrase");
-        const at = (pattern: RegExp) => steps.findIndex((s) => pattern.test(String(s.run ?? "")));
-        const [up, wait, diagnose, teardown] = [/pulumi up --stack local/, /e2e-wait-for-ticks/, /e2e-diagnostics/, /e2e-teardown/].map(at);
-        assert.ok(up >= 0 && up < wait && wait < diagnose && diagnose < teardown, "up, wait, diagnostics, teardown in that order");
+        const at = (pattern: RegExp, from = 0) => steps.findIndex((s, i) => i >= from && pattern.test(String(s.run ?? "")));
+        const [cni, up, wait, kill, check, diagnose, teardown] = [/e2e-cni\.sh/, /pulumi up --stack local/, /e2e-wait-for-ticks/,
+            /e2e-kill-driver\.sh/, /e2e-check-ticks\.sh/, /e2e-diagnostics/, /e2e-teardown/].map((p) => at(p));
+        const waitAgain = at(/e2e-wait-for-ticks/, kill + 1);
+        assert.ok(steps.indexOf(kind!) < cni && cni < up && up < wait && wait < kill && kill < waitAgain && waitAgain < check &&
+            check < diagnose && diagnose < teardown,
+            "kind, CNI, up, wait, kill the driver, wait for more, check, diagnostics, teardown in that order");
         assert.equal(steps[diagnose].if, "failure()");
         assert.match(String(steps[teardown].if), /always\(\)|!cancelled\(\)/, "teardown runs after a failure too");
+        // Every step that waits on the cluster is bounded; the job's timeout covers them all.
+        for (const step of [cni, up, wait, kill, waitAgain, check, teardown].map((i) => steps[i])) {
+            assert.ok(typeof step["timeout-minutes"] === "number", `${step.name}: timeout-minutes`);
+        }
+        const bounded = [cni, up, wait, kill, waitAgain, check, teardown].reduce((sum, i) => sum + steps[i]["timeout-minutes"], 0);
+        assert.ok(job["timeout-minutes"] >= bounded, `job timeout ${job["timeout-minutes"]} < ${bounded} minutes of steps`);
+        // The assertions after the kill count only what was written after it.
+        assert.ok(kill >= 0 && steps[kill].id, "the kill step has an id");
+        for (const i of [waitAgain, check]) {
+            assert.equal(steps[i].env?.SINCE, `\${{ steps.${steps[kill].id}.outputs.at }}`, `${steps[i].name}: SINCE from the kill step`);
+        }
+        assert.match(String(steps[kill].run), /set -o pipefail/, "a failed kill must fail its step despite the tee");
+    });
+
+    it("run e2e without kind's CNI, with a pinned Calico that enforces NetworkPolicies", () => {
+        const [[, job]] = jobsOf(workflow("e2e"));
+        const kind = (job.steps as Dict[]).find((s) => usesAction(s, "helm/kind-action"))!;
+        const configFile = path.join(ROOT, String(kind.with?.config));
+        assert.ok(fs.existsSync(configFile), `kind config ${kind.with?.config} does not exist`);
+        const config = parse(fs.readFileSync(configFile, "utf8"));
+        assert.equal(config.kind, "Cluster");
+        assert.equal(config.networking?.disableDefaultCNI, true, "kindnet ignores NetworkPolicies");
+        assert.equal(config.networking?.podSubnet, "192.168.0.0/16", "Calico's default pool, which its manifest assumes");
+        assert.equal(String(kind.with?.wait), "0s", "the node cannot be Ready before the CNI is installed");
+        const cni = (job.steps as Dict[]).find((s) => /e2e-cni\.sh/.test(String(s.run)))!;
+        assert.match(String(cni.env?.CALICO_VERSION), /^v\d+\.\d+\.\d+$/, "an exact Calico version");
     });
 
     it("find no one's encryption salt committed in Pulumi.local.yaml", () => {
@@ -376,12 +412,14 @@ describe("GitHub workflows", () => {
 // ---------------------------------------------------------------------------------------------------
 // The scripts, run in a scratch copy of the repository with fake pulumi, npm and kubectl on PATH.
 
-/** Fake CLI: logs its arguments to $FAKE_DIR/calls, fails when its first argument is in FAKE_FAIL. */
+/** Fake CLI: logs its arguments to $FAKE_DIR/calls, fails when its first argument (after kubectl's -n NAMESPACE) is in FAKE_FAIL. */
 const FAKE_PRELUDE = `#!/usr/bin/env node
 const fs = require("fs"), path = require("path");
 const dir = process.env.FAKE_DIR, args = process.argv.slice(2);
-fs.appendFileSync(path.join(dir, "calls"), path.basename(process.argv[1]) + " " + args.join(" ") + "\\n");
-if ((process.env.FAKE_FAIL || "").split(",").includes(args[0])) process.exit(1);
+// One line per call: multi-line arguments (SQL) are folded.
+fs.appendFileSync(path.join(dir, "calls"), path.basename(process.argv[1]) + " " + args.join(" ").replace(/\\n\\s*/g, " ") + "\\n");
+const verb = args[0] === "-n" ? args[2] : args[0]; // kubectl -n NAMESPACE VERB
+if ((process.env.FAKE_FAIL || "").split(",").includes(verb)) process.exit(1);
 `;
 const FAKES: Record<string, string> = {
     // \`stack export\` prints state.<phase>.json of the latest phase reached: initial, up, unprotect, destroy.
@@ -395,11 +433,23 @@ if (args[0] === "stack" && args[1] === "export") {
     npm: `${FAKE_PRELUDE}
 process.stdout.write(process.env.FAKE_REPORT || "");
 process.exit(Number(process.env.FAKE_REPORT_STATUS || 0));`,
+    // exec: psql prints FAKE_PSQL; the Kafka console consumer saves its stdin (the client config) and
+    // prints FAKE_MESSAGES. get pods: -o name prints FAKE_POD_NAMES; the driver pods' columns are
+    // FAKE_PODS_BEFORE until a pod was deleted, then FAKE_PODS_AFTER.
     kubectl: `${FAKE_PRELUDE}
 const line = args.join(" ");
-if (/get secret/.test(line)) process.stdout.write(Buffer.from("admin-password").toString("base64"));
-if (/ exec /.test(" " + line + " ")) { process.stdout.write((process.env.FAKE_COUNT || "0") + "\\n"); }
-if (/get namespace/.test(line)) process.stdout.write(process.env.FAKE_NAMESPACES || "");`,
+const env = process.env;
+if (/get secret/.test(line)) process.stdout.write(Buffer.from(/client-passwords/.test(line) ? "kafka-password" : "admin-password").toString("base64"));
+if (args.includes("exec") && /kafka-console-consumer/.test(line)) {
+    fs.writeFileSync(path.join(dir, "consumer.properties"), fs.readFileSync(0));
+    process.stdout.write(env.FAKE_MESSAGES || "");
+} else if (args.includes("exec") && args.includes("psql")) process.stdout.write(env.FAKE_PSQL || "");
+if (/get pods .*-o name/.test(line)) process.stdout.write(env.FAKE_POD_NAMES || "");
+if (/get pods .*custom-columns/.test(line)) {
+    const deleted = fs.readFileSync(path.join(dir, "calls"), "utf8").includes(" delete pod ");
+    process.stdout.write((deleted ? env.FAKE_PODS_AFTER : env.FAKE_PODS_BEFORE) || "");
+}
+if (/get namespace/.test(line)) process.stdout.write(env.FAKE_NAMESPACES || "");`,
 };
 
 interface Run { status: number | null; stdout: string; stderr: string; calls: string[] }
@@ -411,6 +461,10 @@ class ScratchRepo {
 
     constructor() {
         fs.cpSync(SCRIPTS_DIR, path.join(this.root, ".github", "scripts"), { recursive: true });
+        // stack_symbols reads the stack's config from these.
+        for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
+            fs.copyFileSync(path.join(ROOT, file), path.join(this.root, file));
+        }
         fs.mkdirSync(this.bin);
         fs.mkdirSync(this.fakeDir);
         for (const [name, source] of Object.entries(FAKES)) {
@@ -439,7 +493,8 @@ class ScratchRepo {
         const result = spawnSync("bash", [path.join(this.root, ".github", "scripts", script), ...args], {
             cwd: this.root,
             encoding: "utf8",
-            env: { ...inherited, PATH: `${this.bin}${path.delimiter}${process.env.PATH}`, FAKE_DIR: this.fakeDir, ...env },
+            env: { ...inherited, PATH: `${this.bin}${path.delimiter}${process.env.PATH}`, FAKE_DIR: this.fakeDir,
+                NODE_PATH: path.join(ROOT, "node_modules"), ...env },
         });
         const callsFile = path.join(this.fakeDir, "calls");
         const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) : [];
@@ -468,12 +523,14 @@ describe(".github/scripts", function () {
         }
     });
 
-    it("pass shellcheck", function () {
-        if (spawnSync("shellcheck", ["--version"]).status !== 0) {
-            this.skip();
-        }
-        const names = fs.readdirSync(SCRIPTS_DIR);
-        const check = spawnSync("shellcheck", ["-x", ...names], { cwd: SCRIPTS_DIR, encoding: "utf8" });
+    it("pass shellcheck", () => {
+        // Not skipped without shellcheck: a lint that does not run proves nothing.
+        assert.equal(spawnSync("shellcheck", ["--version"]).status, 0,
+            "shellcheck is not installed; on Debian/Ubuntu: apt-get install shellcheck");
+        const files = [...fs.readdirSync(SCRIPTS_DIR).map((name) => path.join(SCRIPTS_DIR, name)),
+            path.join(ROOT, "scripts", "python"), path.join(ROOT, "scripts", "check-lint")];
+        // -P SCRIPTDIR: follow `source .../lib.sh` next to each script.
+        const check = spawnSync("shellcheck", ["-x", "-P", "SCRIPTDIR", ...files], { encoding: "utf8" });
         assert.equal(check.status, 0, check.stdout + check.stderr);
     });
 
@@ -587,18 +644,154 @@ describe(".github/scripts", function () {
 
     describe("e2e-wait-for-ticks.sh", () => {
         const quick = { TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
+        const counts = (bitcoin: number, ethereum: number, solana: number) =>
+            `bitcoin\t${bitcoin}\nethereum\t${ethereum}\nsolana\t${solana}\n`;
+        const psqlCall = (run: Run) => run.calls.find((c) => /exec postgresql-primary-0 -c postgresql -- env PGPASSWORD=admin-password psql -U postgres -d pipeline/.test(c)) ?? "";
 
-        it("succeeds once crypto_ticks has rows", () => {
-            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_COUNT: "42" });
+        it("succeeds once crypto_ticks has rows for every configured symbol", () => {
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_PSQL: counts(3, 1, 2) });
             assert.equal(run.status, 0, run.stderr);
-            assert.match(run.stdout, /crypto_ticks has 42 rows/);
-            assert.ok(run.calls.some((c) => /exec postgresql-primary-0 -c postgresql -- env PGPASSWORD=admin-password psql -U postgres -d pipeline/.test(c)));
+            assert.match(run.stdout, /rows for every symbol: bitcoin=3 ethereum=1 solana=2/);
+            // The symbols come from Pulumi.yaml's default (the local stack does not set them).
+            assert.match(psqlCall(run), /unnest\(ARRAY\['bitcoin','ethereum','solana'\]::text\[\]\)/);
+            assert.doesNotMatch(psqlCall(run), /updated_at/);
         });
 
-        it("fails after its timeout while the table is empty", () => {
-            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_COUNT: "0" });
+        it("fails after its timeout naming the symbols without rows", () => {
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_PSQL: counts(3, 0, 2) });
             assert.notEqual(run.status, 0);
-            assert.match(run.stderr, /no rows in pipeline\.crypto_ticks after 0s/);
+            assert.match(run.stderr, /no rows in pipeline\.crypto_ticks for ethereum after 0s/);
+        });
+
+        it("reads the stack's own cryptoSymbols and counts only rows written after SINCE", () => {
+            repo.write("Pulumi.local.yaml", "config:\n  streaming-platform:cryptoSymbols: [bitcoin, dogecoin]\n");
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, SINCE: "2025-03-01T12:00:00Z", FAKE_PSQL: "bitcoin\t1\ndogecoin\t0\n" });
+            assert.notEqual(run.status, 0);
+            assert.match(psqlCall(run), /ARRAY\['bitcoin','dogecoin'\]/);
+            assert.match(psqlCall(run), /t\.updated_at > '2025-03-01T12:00:00Z'::timestamptz/);
+            assert.match(run.stderr, /no rows written after 2025-03-01T12:00:00Z in pipeline\.crypto_ticks for dogecoin/);
+        });
+
+        it("refuses a symbol or SINCE that is not safe to put into SQL", () => {
+            repo.write("Pulumi.local.yaml", "config:\n  streaming-platform:cryptoSymbols: [\"x'; DROP TABLE crypto_ticks; --\"]\n");
+            assert.notEqual(repo.run("e2e-wait-for-ticks.sh", [], quick).status, 0);
+            repo.write("Pulumi.local.yaml", "config: {}\n");
+            const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, SINCE: "now'; --" });
+            assert.notEqual(run.status, 0);
+            assert.ok(!run.calls.some((c) => / exec /.test(c)), "nothing ran in the cluster");
+        });
+    });
+
+    describe("e2e-cni.sh", () => {
+        it("applies the pinned Calico manifest and waits for it and the nodes", () => {
+            const run = repo.run("e2e-cni.sh", [], { CALICO_VERSION: "v3.29.3" });
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.calls, [
+                "kubectl apply -f https://raw.githubusercontent.com/projectcalico/calico/v3.29.3/manifests/calico.yaml",
+                "kubectl -n kube-system rollout status daemonset/calico-node --timeout 300s",
+                "kubectl -n kube-system rollout status deployment/calico-kube-controllers --timeout 300s",
+                "kubectl wait --for=condition=Ready nodes --all --timeout 300s",
+            ]);
+        });
+
+        it("refuses a version that is not exact", () => {
+            const run = repo.run("e2e-cni.sh", [], { CALICO_VERSION: "master" });
+            assert.notEqual(run.status, 0);
+            assert.deepEqual(run.calls, []);
+        });
+    });
+
+    describe("e2e-kill-driver.sh", () => {
+        const quick = { RECOVERY_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
+        const before = "crypto-ticks-stream-a   true   <none>\n";
+
+        it("force-deletes the Ready driver pod, waits for a Ready replacement and prints the instant of the kill", () => {
+            const run = repo.run("e2e-kill-driver.sh", [], { ...quick, FAKE_PODS_BEFORE: before,
+                FAKE_PODS_AFTER: "crypto-ticks-stream-b   true   <none>\n" });
+            assert.equal(run.status, 0, run.stderr);
+            assert.ok(run.calls.includes("kubectl -n spark delete pod crypto-ticks-stream-a --grace-period=0 --force --wait=false"));
+            assert.match(run.stdout, /recovered: crypto-ticks-stream-b is Ready/);
+            assert.match(run.stdout.trim().split("\n").pop()!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        });
+
+        it("fails when no replacement becomes Ready", () => {
+            const run = repo.run("e2e-kill-driver.sh", [], { ...quick, FAKE_PODS_BEFORE: before,
+                FAKE_PODS_AFTER: "crypto-ticks-stream-a   true   <none>\ncrypto-ticks-stream-b   false   <none>\n" });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /no Ready pod 0s after crypto-ticks-stream-a was killed/);
+        });
+
+        it("refuses to start without a Ready driver", () => {
+            const run = repo.run("e2e-kill-driver.sh", [], quick);
+            assert.notEqual(run.status, 0);
+            assert.ok(!run.calls.some((c) => / delete /.test(c)));
+        });
+    });
+
+    describe("e2e-check-ticks.sh", () => {
+        const quick = { CHECK_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0", SINCE: "2025-03-01T12:01:00Z" };
+        const tick = (symbol: string, event: string, ingest: string) =>
+            JSON.stringify({ symbol, price: 1.5, currency: "usd", source: "coingecko", event_time: `2025-03-01T${event}.000Z`, ingest_time: `2025-03-01T${ingest}.000Z` });
+        const row = (symbol: string, event: string, ingest: string) =>
+            `${symbol}\t${Date.parse(`2025-03-01T${event}Z`)}\t${Date.parse(`2025-03-01T${ingest}Z`)}`;
+        // Two polls per symbol, one before and one after the kill; bitcoin's price did not change in between,
+        // so both of its messages share a key and the newer one wins.
+        const messages = [
+            tick("bitcoin", "12:00:00", "12:00:30"), tick("ethereum", "12:00:00", "12:00:30"), tick("solana", "12:00:00", "12:00:30"),
+            tick("bitcoin", "12:00:00", "12:01:30"), tick("ethereum", "12:01:00", "12:01:30"), tick("solana", "12:01:00", "12:01:30"),
+            "Processed a total of 6 messages",
+        ].join("\n") + "\n";
+        const rows = [row("bitcoin", "12:00:00", "12:01:30"), row("ethereum", "12:00:00", "12:00:30"), row("ethereum", "12:01:00", "12:01:30"),
+            row("solana", "12:00:00", "12:00:30"), row("solana", "12:01:00", "12:01:30")];
+        const check = (table: string[], env: Record<string, string> = {}) =>
+            repo.run("e2e-check-ticks.sh", [], { ...quick, FAKE_MESSAGES: messages, FAKE_PSQL: table.join("\n") + "\n", ...env });
+
+        it("passes when every produced key has exactly one row holding its newest message", () => {
+            const run = check(rows);
+            assert.equal(run.status, 0, run.stderr);
+            assert.match(run.stdout, /read 7 messages from topic crypto-ticks/);
+            assert.match(run.stdout, /every produced tick is in crypto_ticks exactly once/);
+            const consume = run.calls.find((c) => /kafka-console-consumer/.test(c)) ?? "";
+            assert.match(consume, /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --from-beginning .*--consumer\.config \/dev\/stdin/);
+            assert.doesNotMatch(consume, /kafka-password/, "the password is not on a command line");
+            assert.match(fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
+                /sasl\.mechanism=SCRAM-SHA-512\n.*username="pipeline" password="kafka-password";/);
+        });
+
+        it("ignores rows newer than what it read from Kafka", () => {
+            assert.equal(check([...rows, row("bitcoin", "12:02:00", "12:02:30")]).status, 0);
+        });
+
+        for (const [problem, table, expected] of [
+            ["a missing tick", rows.filter((r) => !r.startsWith("solana\t" + Date.parse("2025-03-01T12:01:00Z"))), /missing: solana 2025-03-01T12:01:00\.000Z/],
+            ["a duplicated row", [...rows, rows[1]], /duplicate: ethereum 2025-03-01T12:00:00\.000Z has 2 rows/],
+            ["a row that matches no message", [...rows, row("ethereum", "11:00:00", "12:00:30")], /duplicate: row ethereum 2025-03-01T11:00:00\.000Z matches no message/],
+            ["a row older than its newest message", [row("bitcoin", "12:00:00", "12:00:30"), ...rows.slice(1)], /stale: bitcoin 2025-03-01T12:00:00\.000Z/],
+        ] as [string, string[], RegExp][]) {
+            it(`fails on ${problem}`, () => {
+                const run = check(table);
+                assert.notEqual(run.status, 0);
+                assert.match(run.stderr, expected);
+                assert.match(run.stderr, /crypto_ticks does not match the topic after 0s/);
+            });
+        }
+
+        it("fails when a symbol has no message, or nothing was produced after the kill", () => {
+            const run = check(rows, { SINCE: "2025-03-01T13:00:00Z", FAKE_MESSAGES: messages.split("\n").filter((m) => !/solana/.test(m)).join("\n") });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /no message for symbol solana in Kafka/);
+            assert.match(run.stderr, /no message produced after 2025-03-01T13:00:00Z/);
+        });
+    });
+
+    describe("e2e-diagnostics.sh", () => {
+        it("prints import errors, the DAG's task log and the streaming driver's logs, and never fails", () => {
+            const run = repo.run("e2e-diagnostics.sh", [], { FAKE_POD_NAMES: "pod/airflow-scheduler-0\n", FAKE_FAIL: "logs" });
+            assert.equal(run.status, 0, run.stderr);
+            assert.ok(run.calls.includes("kubectl -n airflow exec pod/airflow-scheduler-0 -- airflow dags list-import-errors"));
+            assert.ok(run.calls.some((c) => /^kubectl -n airflow exec pod\/airflow-scheduler-0 -- bash -c .*dag_id=crypto_prices/.test(c)));
+            assert.ok(run.calls.includes("kubectl -n spark logs deploy/crypto-ticks-stream --all-containers --tail 200"));
+            assert.match(run.stdout, /Spark streaming driver logs\n\(command failed with exit code 1\)/);
         });
     });
 

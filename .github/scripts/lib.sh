@@ -53,3 +53,41 @@ stack_urns() {
     resources.filter(filters[filter]).forEach((r) => console.log(r.urn));
   ' "$1"
 }
+
+# stack_symbols STACK: the stack's cryptoSymbols, one per line: Pulumi.<STACK>.yaml's value, else the
+# default declared in Pulumi.yaml. Read from the files (with the program's own yaml package) rather
+# than `pulumi config get`, which does not report project-level defaults.
+stack_symbols() {
+  # shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
+  (cd "$(repo_root)" && node -e '
+    const fs = require("fs"), { parse } = require("yaml");
+    const key = "streaming-platform:cryptoSymbols";
+    const stackFile = `Pulumi.${process.argv[1]}.yaml`;
+    const stack = fs.existsSync(stackFile) ? (parse(fs.readFileSync(stackFile, "utf8")) || {}).config || {} : {};
+    const symbols = stack[key] ?? parse(fs.readFileSync("Pulumi.yaml", "utf8")).config.cryptoSymbols.default;
+    symbols.forEach((s) => console.log(s));
+  ' "$1")
+}
+
+# pg_query SQL: runs SQL in the database PG_DATABASE (pipeline) with psql inside the PostgreSQL pod,
+# as the admin user whose password is in the Secret PG_SECRET; prints unaligned, tab-separated rows.
+# The password goes only into the pod's environment, never to the log.
+pg_query() {
+  local namespace="${PG_NAMESPACE:-postgresql}" secret="${PG_SECRET:-postgresql-admin}" password
+  password="$(kubectl -n "$namespace" get secret "$secret" -o jsonpath='{.data.postgres-password}' | base64 -d)" || return 1
+  [[ -n "$password" ]] || { echo "no password in secret $namespace/$secret"; return 1; }
+  kubectl -n "$namespace" exec "${PG_POD:-postgresql-primary-0}" -c postgresql -- \
+    env PGPASSWORD="$password" psql -U postgres -d "${PG_DATABASE:-pipeline}" -v ON_ERROR_STOP=1 -X -tA -F $'\t' -c "$1"
+}
+
+# sql_symbol_array SYMBOL...: an SQL array literal of the symbols, each checked against the message
+# schema's symbol pattern first (so pasting them into SQL is safe).
+sql_symbol_array() {
+  local symbol quoted=()
+  for symbol in "$@"; do
+    [[ "$symbol" =~ ^[A-Za-z0-9][A-Za-z0-9-]{0,63}$ ]] || die "not a valid symbol: $symbol"
+    quoted+=("'$symbol'")
+  done
+  local IFS=,
+  echo "ARRAY[${quoted[*]}]::text[]"
+}

@@ -6,7 +6,7 @@ import {
 } from "../k8s/kubernetesObjects";
 import { contentHash, FileSet } from "../pipeline/assets";
 import { PinnedImage } from "../pipeline/images";
-import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
+import { loadBalancerUrl, UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 
 export interface AirflowDatabaseArgs {
     readonly host: pulumi.Input<string>;
@@ -28,7 +28,7 @@ export interface AirflowDagsArgs {
 
 export interface AirflowArgs {
     readonly namespace: string;
-    readonly executor: "LocalExecutor" | "CeleryExecutor" | "KubernetesExecutor";
+    readonly executor: "LocalExecutor" | "CeleryExecutor";
     /** Replicas of the API server, the scheduler and (Celery) the workers. */
     readonly replicas: number;
     readonly database: AirflowDatabaseArgs;
@@ -114,8 +114,9 @@ export class Airflow extends pulumi.ComponentResource {
             // First installs pull a 1.5 GB image and migrate the database before anything is ready.
             timeoutSeconds: 1800,
             // Only the connection's names go into values: the password travels by Secret.
-            values: pulumi.all([args.database.host, args.database.port, args.database.database, args.database.username, args.image])
-                .apply(([host, port, database, user, image]) => ({
+            values: pulumi.all([args.database.host, args.database.port, args.database.database, args.database.username, args.image,
+                loadBalancerUrl(args.uiExposure)])
+                .apply(([host, port, database, user, image, baseUrl]) => ({
                     ...(image ? { image: { registry: image.registry, repository: image.repository, digest: image.digest } } : {}),
                     executor: args.executor,
                     auth: { existingSecret: CREDENTIALS_SECRET },
@@ -138,7 +139,9 @@ export class Airflow extends pulumi.ComponentResource {
                             },
                         }
                         : { enabled: false },
-                    web: replicated("web"),
+                    // Redirects after login go to base_url, so it must be the address users reach (chart: airflow.baseUrl
+                    // in templates/_helpers.tpl appends the Service port unless the URL names one).
+                    web: { ...replicated("web"), ...(baseUrl ? { baseUrl } : {}) },
                     scheduler: replicated("scheduler"),
                     dagProcessor: rollOnDagChange,
                     triggerer: rollOnDagChange,
@@ -150,11 +153,20 @@ export class Airflow extends pulumi.ComponentResource {
                         extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
                         extraVolumeMounts: [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }],
                     } : {}),
-                    service: serviceValues(args.uiExposure),
                 })),
         }, { parent: this, dependsOn: [...secrets, dagsConfigMap, ...(requirements ? [requirements] : [])] });
 
-        this.ui = uiEndpoint("airflow", args.namespace, 8080, 8080, args.uiExposure);
+        const ui: UiArgs = {
+            service: "airflow-web",
+            namespace: args.namespace,
+            servicePort: 8080,
+            localPort: 8080,
+            podLabels: { "app.kubernetes.io/name": "airflow", "app.kubernetes.io/instance": "airflow", "app.kubernetes.io/component": "web" },
+            containerPort: "http",
+            exposure: args.uiExposure,
+        };
+        uiLoadBalancer("airflow-ui", ui, this.namespace.metadata.name, this);
+        this.ui = uiEndpoint(ui);
         this.registerOutputs({ ui: this.ui, adminUser: this.adminUser, adminPassword: this.adminPassword });
     }
 }

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
+import { KafkaTopicPartitions } from "./kafkaTopicPartitions";
+import { topicReconcileScript } from "./kafkaTopicScript";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
 } from "../k8s/kubernetesObjects";
@@ -9,7 +11,6 @@ export interface KafkaTopicArgs {
     readonly name: string;
     readonly partitions: number;
     readonly replicationFactor: number;
-    readonly minInSyncReplicas: number;
 }
 
 export interface KafkaArgs {
@@ -32,6 +33,9 @@ export interface KafkaArgs {
 const SASL_SECRET = "kafka-sasl";
 const KRAFT_SECRET = "kafka-kraft";
 const CLIENT_PORT = 9092;
+
+/** Writes survive one broker loss without blocking when there are replicas to spare. */
+export const minInSyncReplicas = (replicationFactor: number) => Math.min(2, Math.max(1, replicationFactor - 1));
 
 /** Kafka in KRaft mode with every listener authenticated and the pipeline's topic provisioned. */
 export class Kafka extends pulumi.ComponentResource {
@@ -66,7 +70,21 @@ export class Kafka extends pulumi.ComponentResource {
         }
         const kraftSecret = fixedSecret(KRAFT_SECRET, this.namespace, kraftIds, this);
 
+        // The last applied partition count, kept in state: a lower one is refused at preview, before the
+        // release (which depends on it) changes anything.
+        const partitions = new KafkaTopicPartitions(`${name}-topic-partitions`, {
+            topic: args.topic.name,
+            partitions: args.topic.partitions,
+        }, { parent: this });
+
+        // Odd node counts only (config/), so this is 1 or 3 and its min ISR 1 or 2.
         const internalReplication = Math.min(3, args.replicas);
+        const topic = {
+            name: args.topic.name,
+            partitions: args.topic.partitions,
+            replicationFactor: args.topic.replicationFactor,
+            config: { "min.insync.replicas": String(minInSyncReplicas(args.topic.replicationFactor)) },
+        };
         this.release = bitnamiRelease({
             chart: "kafka",
             namespace: this.namespace.metadata.name,
@@ -89,19 +107,24 @@ export class Kafka extends pulumi.ComponentResource {
                     "default.replication.factor": internalReplication,
                     "offsets.topic.replication.factor": internalReplication,
                     "transaction.state.log.replication.factor": internalReplication,
-                    "transaction.state.log.min.isr": Math.min(2, internalReplication),
-                    "min.insync.replicas": Math.min(2, internalReplication),
+                    "transaction.state.log.min.isr": minInSyncReplicas(internalReplication),
+                    "min.insync.replicas": minInSyncReplicas(internalReplication),
                 },
                 provisioning: {
-                    topics: [{
-                        name: args.topic.name,
-                        partitions: args.topic.partitions,
-                        replicationFactor: args.topic.replicationFactor,
-                        config: { "min.insync.replicas": String(args.topic.minInSyncReplicas) },
-                    }],
+                    // Chart 32.4.3, templates/provisioning/job.yaml: `topics` only creates missing topics
+                    // (kafka-topics.sh --create --if-not-exists, lines 249-262), run as `${cmd} &` and then
+                    // `wait`, which drops their exit codes (269-275); extraProvisioningCommands run the same
+                    // way (263-265), word-split with no shell quoting, so they cannot fail the Job either.
+                    // postScript is pasted as is into the same `/bin/bash -ec` script after them (233-243,
+                    // 277-280), with KAFKA_SERVICE set (287-288) and the client config the init container
+                    // writes to /shared/client.properties (111-113, 321-322): there reconcile_topic raises
+                    // partitions and applies the config of an existing topic on every post-install and
+                    // post-upgrade hook run (15-17), and any error fails the Job.
+                    topics: [topic],
+                    postScript: topicReconcileScript([topic]),
                 },
             },
-        }, { parent: this, dependsOn: [saslSecret, kraftSecret] });
+        }, { parent: this, dependsOn: [saslSecret, kraftSecret, partitions] });
 
         this.bootstrapServers = `kafka.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
         this.registerOutputs({

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
+import { postgresqlSchemaJob } from "./postgresqlSchema";
 import {
     containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, volumeRetention, zoneSpread,
 } from "../k8s/kubernetesObjects";
@@ -30,10 +31,12 @@ export interface DatabaseCredentials {
 }
 
 const ADMIN_SECRET = "postgresql-admin";
+const ADMIN_PASSWORD_KEY = "postgres-password";
 const INITDB_SECRET = "postgresql-initdb";
+const INITDB_KEY = "10-application-databases.sql";
 const INITDB_TEMPLATE = fs.readFileSync(path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql"), "utf8");
 
-/** The psql script that creates each database and its owner, run by the chart on the first start. */
+/** The psql script that creates each database and its owner; idempotent, run by the schema Job on every change. */
 export function initdbScript(databases: readonly { database: string; password: string }[]): string {
     return databases.map(({ database, password }) =>
         `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${INITDB_TEMPLATE}`).join("\n");
@@ -43,6 +46,11 @@ export function initdbScript(databases: readonly { database: string; password: s
 export class Postgresql extends pulumi.ComponentResource {
     readonly namespace: k8s.core.v1.Namespace;
     readonly release: k8s.helm.v3.Release;
+    /**
+     * Applies every database, owner and password to the running primary; complete once they exist.
+     * Whatever connects as an application role should depend on this, not only on the release.
+     */
+    readonly schema: k8s.batch.v1.Job;
     readonly host: string;
     readonly port = 5432;
     readonly credentials: Readonly<Record<string, DatabaseCredentials>>;
@@ -57,14 +65,13 @@ export class Postgresql extends pulumi.ComponentResource {
         }]));
 
         const adminSecret = fixedSecret(ADMIN_SECRET, this.namespace, {
-            "postgres-password": generatedPassword(`${name}-admin-password`, this),
+            [ADMIN_PASSWORD_KEY]: generatedPassword(`${name}-admin-password`, this),
             "replication-password": generatedPassword(`${name}-replication-password`, this),
         }, this);
         // A Secret, not the chart's initdb.scripts ConfigMap: the script carries the passwords.
-        const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, {
-            "10-application-databases.sql": pulumi.all(Object.values(this.credentials).map((c) =>
-                c.password.apply((password) => ({ database: c.database, password })))).apply(initdbScript),
-        }, this);
+        const script = pulumi.all(Object.values(this.credentials).map((c) =>
+            c.password.apply((password) => ({ database: c.database, password })))).apply(initdbScript);
+        const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, { [INITDB_KEY]: script }, this);
 
         const instance = {
             resources: containerResources(args.cpu, args.memory),
@@ -84,6 +91,10 @@ export class Postgresql extends pulumi.ComponentResource {
                 architecture: "replication",
                 auth: { existingSecret: ADMIN_SECRET },
                 primary: {
+                    // Kept, although the schema Job below is what keeps the databases in step: on the very first
+                    // start the chart runs the same script once more (harmless, it is idempotent; unchecked, which
+                    // the Job makes up for). Dropping it would change the primary's pod template (the initdb volume)
+                    // and so restart the primary of every existing stack, for no gain.
                     initdb: { scriptsSecret: INITDB_SECRET },
                     ...instance,
                 },
@@ -93,6 +104,17 @@ export class Postgresql extends pulumi.ComponentResource {
 
         // In the replication layout the chart names the writable service <release>-primary.
         this.host = `postgresql-primary.${args.namespace}.svc.cluster.local`;
-        this.registerOutputs({ host: this.host, port: this.port, databases: args.databases });
+
+        // After the release is ready (Helm waits for the primary), and again whenever the script changes.
+        this.schema = postgresqlSchemaJob(`${name}-schema`, {
+            namespace: this.namespace.metadata.name,
+            host: this.host,
+            port: this.port,
+            imageRegistry: args.imageRegistry,
+            adminPassword: { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY },
+            script: { name: initdbSecret.metadata.name, key: INITDB_KEY },
+            scriptContent: script,
+        }, { parent: this, dependsOn: [this.release, adminSecret, initdbSecret] });
+        this.registerOutputs({ host: this.host, port: this.port, databases: args.databases, schema: this.schema.metadata.name });
     }
 }

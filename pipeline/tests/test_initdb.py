@@ -1,10 +1,14 @@
-"""helm-values/postgresql-initdb.sql, the script the PostgreSQL chart runs on first start, against a
-real PostgreSQL: it creates each application's database and owner, and running it again is harmless.
+"""helm-values/postgresql-initdb.sql against a real PostgreSQL, run the way the postgresql-schema Job runs it
+(components/data/postgresqlSchema.ts): one script for all databases, `psql -X -v ON_ERROR_STOP=1 -v
+VERBOSITY=terse -f`, as the admin user, on every deployment that changes it. So every run must converge: the
+first creates each application's database and owner, later ones add what is new, set changed passwords and
+leave data alone, and an error stops the run with a non-zero exit (which fails the Job).
 
-The platform renders it per database as three psql variables followed by the script (see
-components/postgresql.ts, whose mocks test asserts that rendering); the same rendering is done here.
+The platform renders the script per database as three psql variables followed by the template (initdbScript
+in components/data/postgresql.ts, whose rendering the mocha tests assert); the same rendering is done here.
 """
 
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -15,21 +19,28 @@ import pytest
 import pg_local
 
 INITDB = Path(__file__).resolve().parents[2] / "helm-values" / "postgresql-initdb.sql"
+# The Job's psql options, in the Job's order (see postgresqlSchema.ts).
+JOB_OPTIONS = ["-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse"]
+# psql's exit status when ON_ERROR_STOP stopped a script.
+STOPPED_ON_ERROR = 3
 
 
 def render(databases):
     template = INITDB.read_text()
-    return "\n".join(f"\\set db {db}\n\\set owner {db}\n\\set password {password}\n{template}" for db, password in databases.items())
-
-
-def run_initdb(dsn, databases, tmp_path):
-    script = tmp_path / f"initdb-{uuid.uuid4().hex}.sql"
-    script.write_text(render(databases))
-    return subprocess.run(
-        [str(pg_local.find_bin_dir() / "psql"), dsn, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-f", str(script)],
-        capture_output=True,
-        text=True,
+    return "\n".join(
+        f"\\set db {db}\n\\set owner {db}\n\\set password {password}\n{template}" for db, password in databases.items()
     )
+
+
+def psql():
+    """The psql client, as in the Job; without one installed, the one pg_local provides."""
+    return shutil.which("psql") or str(pg_local.find_bin_dir() / "psql")
+
+
+def run_initdb(dsn, databases, tmp_path, script=None):
+    path = tmp_path / f"initdb-{uuid.uuid4().hex}.sql"
+    path.write_text(render(databases) if script is None else script)
+    return subprocess.run([psql(), dsn, *JOB_OPTIONS, "-f", str(path)], capture_output=True, text=True)
 
 
 def connect_as(pg_dsn, user, database):
@@ -40,7 +51,7 @@ def connect_as(pg_dsn, user, database):
 
 @pytest.fixture
 def apps(pg_conn):
-    """Two application names unique to this test, as the platform's airflow and pipeline."""
+    """Application names unique to this test, as the platform's airflow and pipeline; a test may add more."""
     suffix = uuid.uuid4().hex[:8]
     names = {"airflow": f"airflow_{suffix}", "pipeline": f"pipeline_{suffix}"}
     yield names
@@ -58,19 +69,43 @@ def role_password(pg_conn, role):
         return cur.fetchone()
 
 
+def catalog(pg_conn, names):
+    """Each database's owner and access list and each role's attributes, except the password."""
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.datname, r.rolname, d.datacl::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba"
+            " WHERE d.datname = ANY(%s) ORDER BY 1",
+            (names,),
+        )
+        databases = cur.fetchall()
+        cur.execute(
+            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles"
+            " WHERE rolname = ANY(%s) ORDER BY 1",
+            (names,),
+        )
+        return databases, cur.fetchall()
+
+
 def test_creates_each_database_owned_by_its_own_login_role(pg_dsn, pg_conn, apps, tmp_path):
     result = run_initdb(pg_dsn, {apps["airflow"]: "a1" * 16, apps["pipeline"]: "p2" * 16}, tmp_path)
     assert result.returncode == 0, result.stderr
-    with pg_conn.cursor() as cur:
-        cur.execute(
-            "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = ANY(%s) ORDER BY 1",
-            (list(apps.values()),),
-        )
-        assert cur.fetchall() == sorted((name, name) for name in apps.values())
+    databases, roles = catalog(pg_conn, list(apps.values()))
+    assert [(name, owner) for name, owner, _ in databases] == sorted((name, name) for name in apps.values())
+    assert roles == sorted((name, False, False, False, True) for name in apps.values()), "login, nothing more"
     for role in apps.values():
         can_login, password = role_password(pg_conn, role)
         assert can_login
         assert password.startswith("SCRAM-SHA-256$"), "the password is stored hashed"
+
+
+def test_running_twice_succeeds_and_changes_nothing(pg_dsn, pg_conn, apps, tmp_path):
+    databases = {apps["airflow"]: "a" * 32, apps["pipeline"]: "b" * 32}
+    first = run_initdb(pg_dsn, databases, tmp_path)
+    assert first.returncode == 0, first.stderr
+    after_first = catalog(pg_conn, list(apps.values()))
+    again = run_initdb(pg_dsn, databases, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert catalog(pg_conn, list(apps.values())) == after_first
 
 
 def test_running_again_changes_nothing_but_the_password(pg_dsn, pg_conn, apps, tmp_path):
@@ -87,6 +122,54 @@ def test_running_again_changes_nothing_but_the_password(pg_dsn, pg_conn, apps, t
         cur.execute("SELECT id FROM kept")
         assert cur.fetchall() == [(1,)], "a second run must not touch existing data"
     assert role_password(pg_conn, pipeline)[1] != first_password, "a second run sets the current password"
+
+
+def test_a_database_added_later_is_created_by_the_next_run(pg_dsn, pg_conn, apps, tmp_path):
+    airflow, pipeline = apps["airflow"], apps["pipeline"]
+    assert run_initdb(pg_dsn, {airflow: "a" * 32}, tmp_path).returncode == 0
+    with connect_as(pg_dsn, airflow, airflow) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE dag (id int)")
+        cur.execute("INSERT INTO dag VALUES (7)")
+    assert catalog(pg_conn, [pipeline]) == ([], [])
+
+    result = run_initdb(pg_dsn, {airflow: "a" * 32, pipeline: "b" * 32}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(name, owner) for name, owner, _ in catalog(pg_conn, [pipeline])[0]] == [(pipeline, pipeline)]
+    with connect_as(pg_dsn, airflow, airflow) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM dag")
+        assert cur.fetchall() == [(7,)], "adding a database leaves the others' data alone"
+
+
+def test_a_database_that_existed_before_its_role_is_handed_to_it(pg_dsn, pg_conn, apps, tmp_path):
+    pipeline = apps["pipeline"]
+    pg_conn.autocommit = True
+    with pg_conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{pipeline}"')
+    result = run_initdb(pg_dsn, {pipeline: "b" * 32}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    [(_, owner, acl)] = catalog(pg_conn, [pipeline])[0]
+    assert owner == pipeline
+    assert acl == f"{{{pipeline}=CTc/{pipeline}}}", "only the owner may connect, not PUBLIC"
+
+
+def test_an_error_stops_the_run_with_a_failure(pg_dsn, pg_conn, apps, tmp_path):
+    # Role names starting with pg_ are reserved: CREATE ROLE fails, as any unexpected error would.
+    apps["reserved"] = f"pg_reserved_{uuid.uuid4().hex[:8]}"
+    result = run_initdb(pg_dsn, {apps["reserved"]: "r" * 32, apps["pipeline"]: "b" * 32}, tmp_path)
+    assert result.returncode == STOPPED_ON_ERROR, result.stdout + result.stderr
+    assert "reserved" in result.stderr
+    assert catalog(pg_conn, [apps["reserved"], apps["pipeline"]]) == ([], []), "nothing after the error runs"
+
+
+@pytest.mark.skipif(not shutil.which("psql"), reason="VERBOSITY is a psql setting: needs the real client")
+def test_an_error_leaves_no_password_in_the_output(pg_dsn, apps, tmp_path):
+    """The Job's log is readable by more people than the Secret: a failing statement must not be echoed."""
+    password = uuid.uuid4().hex
+    # Fails inside the statement that carries the password, after psql interpolated it.
+    script = render({apps["pipeline"]: password}).replace("WITH LOGIN PASSWORD %L", "WITH LOGIN PASSWORD %L BOGUS")
+    result = run_initdb(pg_dsn, {}, tmp_path, script=script)
+    assert result.returncode == STOPPED_ON_ERROR, result.stdout + result.stderr
+    assert password not in result.stdout + result.stderr
 
 
 def test_each_role_reaches_only_its_own_database(pg_dsn, apps, tmp_path):

@@ -16,6 +16,9 @@ ENV = {
     "SPARK_DRIVER_PORT": "7078",
     "SPARK_BLOCKMANAGER_PORT": "7079",
     "SPARK_AUTHENTICATE_SECRET": "rpc-secret-for-tests",
+    "SPARK_DRIVER_MEMORY": "896m",
+    "SPARK_EXECUTOR_MEMORY": "640m",
+    "SPARK_EXECUTOR_CORES": "1",
 }
 
 
@@ -34,7 +37,8 @@ def spark_home(tmp_path):
 def baked_jars(spark_home, fake_maven):
     """Jars put where the image puts them, by the image's own fetcher."""
     url, _ = fake_maven
-    return [fetch_jars.fetch(c, spark_home / "jars", url) for c in fetch_jars.read_coordinates(SPARK_DIR / "packages.txt")]
+    coordinates = fetch_jars.read_coordinates(SPARK_DIR / "packages.txt")
+    return [fetch_jars.fetch(c, spark_home / "jars", url) for c in coordinates]
 
 
 def run_job(spark_home, **env):
@@ -59,6 +63,9 @@ def test_client_mode_with_baked_jars(spark_home, baked_jars):
         "spark.driver.port=7078",
         "spark.blockManager.port=7079",
     }
+    assert option(args, "--driver-memory") == ["896m"]
+    assert option(args, "--executor-memory") == ["640m"]
+    assert option(args, "--executor-cores") == ["1"]
     assert option(args, "--jars") == [",".join(str(j) for j in baked_jars)]
     assert "--packages" not in args
     assert option(args, "--py-files") == [str(SPARK_DIR / "tick_sink.py")]
@@ -89,6 +96,15 @@ def test_missing_variable_is_named(spark_home, name):
     assert f"{name} is required" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "name,value",
+    [("SPARK_DRIVER_MEMORY", "1536Mi"), ("SPARK_EXECUTOR_MEMORY", "lots"), ("SPARK_EXECUTOR_CORES", "0")],
+)
+def test_malformed_size_is_rejected(spark_home, name, value):
+    result = run_job(spark_home, **{name: value})
+    assert result.returncode == 64 and f"{name}={value}" in result.stderr and result.stdout == ""
+
+
 def test_non_numeric_port_is_rejected(spark_home):
     result = run_job(spark_home, SPARK_DRIVER_PORT="driver")
     assert result.returncode == 64 and "SPARK_DRIVER_PORT=driver" in result.stderr
@@ -102,4 +118,7 @@ def test_rpc_secret_reaches_spark_through_a_private_file_not_argv(spark_home, ba
     [conf] = option(args, "--properties-file")
     assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
     with open(conf) as handle:
-        assert handle.read().splitlines() == ["spark.authenticate true", "spark.authenticate.secret rpc-secret-for-tests"]
+        assert handle.read().splitlines() == [
+            "spark.authenticate true",
+            "spark.authenticate.secret rpc-secret-for-tests",
+        ]

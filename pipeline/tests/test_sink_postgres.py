@@ -24,7 +24,9 @@ def message(symbol="bitcoin", event="2025-03-01T12:00:00Z", ingest="2025-03-01T1
 def rows(conn, table):
     """Whole table, updated_at included, in key order."""
     with conn.cursor() as cur:
-        cur.execute(f'SELECT symbol, event_time, price, currency, source, ingest_time, updated_at FROM "{table}" ORDER BY 1, 2')
+        cur.execute(
+            f'SELECT symbol, event_time, price, currency, source, ingest_time, updated_at FROM "{table}" ORDER BY 1, 2'
+        )
         return cur.fetchall()
 
 
@@ -42,7 +44,8 @@ def test_ddl_is_idempotent_and_keyed(pg_conn, table):
     assert len(rows(pg_conn, table)) == 1
     with pg_conn.cursor() as cur:
         cur.execute(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "SELECT a.attname FROM pg_index i "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
             "WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
             (f'"{table}"',),
         )
@@ -121,7 +124,9 @@ def test_batch_without_valid_rows_writes_nothing(pg_conn, table, batch):
 
 
 def test_prices_keep_their_decimal_value(pg_conn, table):
-    batch = [message(symbol="a", price=0.1), message(symbol="b", price=1e-07), message(symbol="c", price=65432.12345678)]
+    batch = [
+        message(symbol="a", price=0.1), message(symbol="b", price=1e-07), message(symbol="c", price=65432.12345678)
+    ]
     ts.write_batch(pg_conn, table, batch)
     assert [r[2] for r in rows(pg_conn, table)] == [Decimal("0.1"), Decimal("1E-7"), Decimal("65432.12345678")]
 

@@ -64,7 +64,12 @@ def test_invalid_variable_is_named(name, value):
 
 
 @pytest.mark.parametrize(
-    "name, value", [("TRIGGER_INTERVAL", "1 minute"), ("STARTING_OFFSETS", '{"crypto.ticks":{"0":42}}'), ("CHECKPOINT_DIR", "gs://b/c")]
+    "name, value",
+    [
+        ("TRIGGER_INTERVAL", "1 minute"),
+        ("STARTING_OFFSETS", '{"crypto.ticks":{"0":42}}'),
+        ("CHECKPOINT_DIR", "gs://b/c"),
+    ],
 )
 def test_accepted_variants(name, value):
     assert value in st.load_job_config({**ENV, name: value}).__dict__.values()
@@ -76,7 +81,9 @@ def test_kafka_options_with_scram():
         "kafka.bootstrap.servers": "kafka-0:9092,kafka-1:9092",
         "kafka.security.protocol": "SASL_PLAINTEXT",
         "kafka.sasl.mechanism": "SCRAM-SHA-512",
-        "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required username="spark" password="pw";',
+        "kafka.sasl.jaas.config": (
+            'org.apache.kafka.common.security.scram.ScramLoginModule required username="spark" password="pw";'
+        ),
         "subscribe": "crypto.ticks",
         "startingOffsets": "earliest",
         "maxOffsetsPerTrigger": str(st.MAX_OFFSETS_PER_TRIGGER),
@@ -87,7 +94,10 @@ def test_kafka_options_with_scram():
 
 def test_jaas_escapes_quotes_and_backslashes():
     jaas = st.jaas_config("SCRAM-SHA-256", 'us"er', 'p\\a"ss;word')
-    assert jaas == 'org.apache.kafka.common.security.scram.ScramLoginModule required username="us\\"er" password="p\\\\a\\"ss;word";'
+    assert jaas == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required '
+        'username="us\\"er" password="p\\\\a\\"ss;word";'
+    )
 
 
 def test_plaintext_has_no_sasl_options():

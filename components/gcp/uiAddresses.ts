@@ -1,0 +1,28 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+export interface UiAddressesArgs {
+    readonly project: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    /** One external address is reserved for each of these UIs. */
+    readonly uis: readonly string[];
+}
+
+/**
+ * Static external addresses for LoadBalancer UIs. Reserved up front, so a UI's URL is known before its
+ * Service exists (Airflow's base_url needs it) and survives the Service being recreated.
+ */
+export class UiAddresses extends pulumi.ComponentResource {
+    readonly addresses: Readonly<Record<string, pulumi.Output<string>>>;
+
+    constructor(name: string, args: UiAddressesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:gcp:UiAddresses", name, {}, opts);
+        this.addresses = Object.fromEntries(args.uis.map((ui) => [ui, new gcp.compute.Address(`${name}-${ui}`, {
+            project: args.project,
+            region: args.region,
+            addressType: "EXTERNAL",
+            description: `LoadBalancer of the ${ui} UI`,
+        }, { parent: this }).address]));
+        this.registerOutputs({ addresses: this.addresses });
+    }
+}
