@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
 import { Airflow, chartImage, Kafka, Postgresql, Spark } from "./components/data";
+import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
 import { DockerHubMirror, GkeCluster, Network, ProjectApis, UiAddresses } from "./components/gcp";
 import { ExistingCluster } from "./components/k8s";
 import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
@@ -176,14 +176,7 @@ const pipelineDatabase = postgresql.credentials.pipeline;
 // persistent disks"). Switching an existing claim to this class replaces the claim: the job then restarts
 // from STARTING_OFFSETS, and the idempotent upsert sink absorbs the replayed ticks.
 const checkpointStorageClass = config.cluster.kind === "gke" && config.cluster.regional
-    ? new k8s.storage.v1.StorageClass("checkpoint-regional-pd", {
-        metadata: { name: "regional-pd-balanced" },
-        provisioner: "pd.csi.storage.gke.io",
-        parameters: { type: "pd-balanced", "replication-type": "regional-pd" },
-        volumeBindingMode: "WaitForFirstConsumer",
-        allowVolumeExpansion: true,
-        reclaimPolicy: config.deletionProtection ? "Retain" : "Delete",
-    }, { provider: target.provider })
+    ? new RegionalDiskStorageClass("checkpoint-regional-pd", { retain: config.deletionProtection }, onCluster)
     : undefined;
 const streamingJob = new StreamingJob("crypto-ticks-stream", {
     namespace: spark.namespace.metadata.name,
@@ -209,7 +202,7 @@ const streamingJob = new StreamingJob("crypto-ticks-stream", {
         SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
     },
     checkpointStorage: pipelineSettings.checkpointStorage,
-    checkpointStorageClass: checkpointStorageClass?.metadata.name,
+    checkpointStorageClass: checkpointStorageClass?.name,
     cpu: pipelineSettings.driverSize.cpu,
     memory: pipelineSettings.driverSize.memory,
     executor: { cores: spark.memory.executor.cores, memoryMiB: spark.memory.executor.heapMiB },

@@ -243,6 +243,7 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
     programModules().forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
     try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
         exported = require(path.join(PROJECT_ROOT, "index.ts"));
     } catch (e) {
         recordFailure(e);

@@ -112,6 +112,7 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
     Object.keys(require.cache).filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep)).forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
     try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
         exported = require(path.join(BOOTSTRAP_DIR, "index.ts"));
     } catch (e) {
         recordFailure(e);

@@ -187,7 +187,7 @@ describe("GitHub workflows", () => {
         const remote = allSteps().map((s) => s.uses).filter((u): u is string => typeof u === "string" && !u.startsWith("./"));
         assert.ok(remote.length >= 10);
         for (const uses of remote) {
-            assert.match(uses, /^[\w.-]+\/[\w.\/-]+@[0-9a-f]{40}$/, `${uses} is not pinned to a commit SHA (a tag can be moved)`);
+            assert.match(uses, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${uses} is not pinned to a commit SHA (a tag can be moved)`);
         }
         for (const file of [...workflows, ...localActions.values()]) {
             for (const line of file.text.split("\n").filter((l) => /^\s*(-\s+)?uses:\s+[^.]/.test(l))) {

@@ -13,7 +13,7 @@ export interface ReconciledTopic {
 }
 
 /** A word for bash: as it is when it holds nothing the shell would interpret, else single-quoted. */
-export const shellWord = (word: string) => /^[A-Za-z0-9._=,:\/+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+export const shellWord = (word: string) => /^[A-Za-z0-9._=,:/+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The bitnami/kafka provisioning Job's postScript: the reconcile_topic function and one call per topic.

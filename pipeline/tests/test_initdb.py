@@ -8,7 +8,6 @@ The platform renders the script per database as three psql variables followed by
 in components/data/postgresql.ts, whose rendering the mocha tests assert); the same rendering is done here.
 """
 
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -33,8 +32,8 @@ def render(databases):
 
 
 def psql():
-    """The psql client, as in the Job; without one installed, the one pg_local provides."""
-    return shutil.which("psql") or str(pg_local.find_bin_dir() / "psql")
+    """The psql client, as in the Job."""
+    return pg_local.psql()
 
 
 def run_initdb(dsn, databases, tmp_path, script=None):
@@ -161,7 +160,6 @@ def test_an_error_stops_the_run_with_a_failure(pg_dsn, pg_conn, apps, tmp_path):
     assert catalog(pg_conn, [apps["reserved"], apps["pipeline"]]) == ([], []), "nothing after the error runs"
 
 
-@pytest.mark.skipif(not shutil.which("psql"), reason="VERBOSITY is a psql setting: needs the real client")
 def test_an_error_leaves_no_password_in_the_output(pg_dsn, apps, tmp_path):
     """The Job's log is readable by more people than the Secret: a failing statement must not be echoed."""
     password = uuid.uuid4().hex

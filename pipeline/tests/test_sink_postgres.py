@@ -53,7 +53,7 @@ def test_ddl_is_idempotent_and_keyed(pg_conn, table):
 
 
 def test_schema_sql_runs_in_psql_as_documented(pg_dsn, pg_conn, ticks_table):
-    psql = pg_local.find_bin_dir() / "psql"
+    psql = pg_local.psql()
     result = subprocess.run(
         [str(psql), pg_dsn, "-v", "ON_ERROR_STOP=1", "-v", f"ticks_table={ticks_table}", "-f", str(ts.DDL_PATH)],
         capture_output=True,
