@@ -22,49 +22,62 @@ const REQUIRED_APIS = [
 
 function gkeCluster(settings: GkeSettings) {
     const apis = new ProjectApis("apis", { project: settings.project, services: REQUIRED_APIS });
-    const network = new Network("platform", {
-        project: settings.project,
-        region: settings.region,
-        subnetCidr: settings.network.subnetCidr,
-        podsCidr: settings.network.podsCidr,
-        servicesCidr: settings.network.servicesCidr,
-    }, { dependsOn: [apis] });
-    const location = settings.regional ? settings.region : settings.zone;
-    const gke = new GkeCluster("gke", {
-        project: settings.project,
-        location,
-        network: network.network.id,
-        subnetwork: network.subnetwork.id,
-        podsRangeName: network.podsRangeName,
-        servicesRangeName: network.servicesRangeName,
-        masterCidr: settings.network.masterCidr,
-        authorizedNetworks: [...settings.authorizedNetworks],
-        releaseChannel: settings.releaseChannel,
-        deletionProtection: config.deletionProtection,
-        nodePool: {
-            machineType: settings.nodePool.machine.name,
-            minCount: settings.nodePool.minCount,
-            maxCount: settings.nodePool.maxCount,
-            diskSizeGb: settings.nodePool.diskSizeGb,
-            diskType: settings.nodePool.diskType,
-            spot: settings.nodePool.spot,
+    const network = new Network(
+        "platform",
+        {
+            project: settings.project,
+            region: settings.region,
+            subnetCidr: settings.network.subnetCidr,
+            podsCidr: settings.network.podsCidr,
+            servicesCidr: settings.network.servicesCidr,
         },
-    }, { dependsOn: [apis, network] });
+        { dependsOn: [apis] },
+    );
+    const location = settings.regional ? settings.region : settings.zone;
+    const gke = new GkeCluster(
+        "gke",
+        {
+            project: settings.project,
+            location,
+            network: network.network.id,
+            subnetwork: network.subnetwork.id,
+            podsRangeName: network.podsRangeName,
+            servicesRangeName: network.servicesRangeName,
+            masterCidr: settings.network.masterCidr,
+            authorizedNetworks: [...settings.authorizedNetworks],
+            releaseChannel: settings.releaseChannel,
+            deletionProtection: config.deletionProtection,
+            nodePool: {
+                machineType: settings.nodePool.machine.name,
+                minCount: settings.nodePool.minCount,
+                maxCount: settings.nodePool.maxCount,
+                diskSizeGb: settings.nodePool.diskSizeGb,
+                diskType: settings.nodePool.diskType,
+                spot: settings.nodePool.spot,
+            },
+        },
+        { dependsOn: [apis, network] },
+    );
     const mirror = services.dockerHubMirror
         ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region }, { dependsOn: [apis] })
         : undefined;
     const imageRegistry = mirror?.registry ?? pulumi.output(services.imageRegistry);
     const images = pipelineSettings.buildImages
-        ? new PipelineImages("pipeline", {
-            project: settings.project,
-            region: settings.region,
-            airflowBaseImage: imageRegistry.apply((registry) => chartImage("airflow", registry)),
-            sparkBaseImage: imageRegistry.apply((registry) => chartImage("spark", registry)),
-        }, { dependsOn: [apis] })
+        ? new PipelineImages(
+              "pipeline",
+              {
+                  project: settings.project,
+                  region: settings.region,
+                  airflowBaseImage: imageRegistry.apply((registry) => chartImage("airflow", registry)),
+                  sparkBaseImage: imageRegistry.apply((registry) => chartImage("spark", registry)),
+              },
+              { dependsOn: [apis] },
+          )
         : undefined;
-    const uiAddresses = services.uiExposure.type === "LoadBalancer"
-        ? new UiAddresses("ui", { project: settings.project, region: settings.region, uis: ["airflow", "spark"] }, { dependsOn: [apis] })
-        : undefined;
+    const uiAddresses =
+        services.uiExposure.type === "LoadBalancer"
+            ? new UiAddresses("ui", { project: settings.project, region: settings.region, uis: ["airflow", "spark"] }, { dependsOn: [apis] })
+            : undefined;
     return {
         provider: gke.provider,
         imageRegistry,
@@ -83,7 +96,13 @@ function gkeCluster(settings: GkeSettings) {
 
 function existingCluster(settings: KubeconfigSettings) {
     const cluster = new ExistingCluster("local", { context: settings.context });
-    return { provider: cluster.provider, imageRegistry: pulumi.output(services.imageRegistry), images: undefined, uiAddresses: undefined, outputs: undefined };
+    return {
+        provider: cluster.provider,
+        imageRegistry: pulumi.output(services.imageRegistry),
+        images: undefined,
+        uiAddresses: undefined,
+        outputs: undefined,
+    };
 }
 
 // The one place that decides where the platform runs; everything below is the same everywhere.
@@ -95,38 +114,50 @@ const dataLifecycle = { retainVolumes: config.deletionProtection, zoneSpread: co
 /** How a UI is exposed; a LoadBalancer UI listens on the address reserved for it. */
 const uiExposure = (ui: "airflow" | "spark") => ({ ...services.uiExposure, address: target.uiAddresses?.[ui] });
 
-const postgresql = new Postgresql("postgresql", {
-    namespace: "postgresql",
-    cpu: services.postgresql.size.cpu,
-    memory: services.postgresql.size.memory,
-    storage: services.postgresql.storage,
-    databases: ["airflow", "pipeline"],
-    readReplicas: services.postgresql.readReplicas,
-    imageRegistry: target.imageRegistry,
-    ...dataLifecycle,
-}, dataBearing);
+const postgresql = new Postgresql(
+    "postgresql",
+    {
+        namespace: "postgresql",
+        cpu: services.postgresql.size.cpu,
+        memory: services.postgresql.size.memory,
+        storage: services.postgresql.storage,
+        databases: ["airflow", "pipeline"],
+        readReplicas: services.postgresql.readReplicas,
+        imageRegistry: target.imageRegistry,
+        ...dataLifecycle,
+    },
+    dataBearing,
+);
 
-const kafka = new Kafka("kafka", {
-    namespace: "kafka",
-    replicas: services.kafka.replicas,
-    cpu: services.kafka.size.cpu,
-    memory: services.kafka.size.memory,
-    storage: services.kafka.storage,
-    topic: services.kafka.topic,
-    pipelineUser: "pipeline",
-    imageRegistry: target.imageRegistry,
-    ...dataLifecycle,
-}, dataBearing);
+const kafka = new Kafka(
+    "kafka",
+    {
+        namespace: "kafka",
+        replicas: services.kafka.replicas,
+        cpu: services.kafka.size.cpu,
+        memory: services.kafka.size.memory,
+        storage: services.kafka.storage,
+        topic: services.kafka.topic,
+        pipelineUser: "pipeline",
+        imageRegistry: target.imageRegistry,
+        ...dataLifecycle,
+    },
+    dataBearing,
+);
 
-const spark = new Spark("spark", {
-    namespace: "spark",
-    workers: services.spark.workers,
-    maxWorkers: services.spark.maxWorkers,
-    workerCores: services.spark.workerCores,
-    workerMemoryGiB: services.spark.workerMemoryGiB,
-    uiExposure: uiExposure("spark"),
-    imageRegistry: target.imageRegistry,
-}, onCluster);
+const spark = new Spark(
+    "spark",
+    {
+        namespace: "spark",
+        workers: services.spark.workers,
+        maxWorkers: services.spark.maxWorkers,
+        workerCores: services.spark.workerCores,
+        workerMemoryGiB: services.spark.workerMemoryGiB,
+        uiExposure: uiExposure("spark"),
+        imageRegistry: target.imageRegistry,
+    },
+    onCluster,
+);
 
 /** How every pipeline client reaches Kafka; the password travels by Secret. */
 const kafkaClient = {
@@ -138,78 +169,89 @@ const kafkaClient = {
 };
 
 const airflowDatabase = postgresql.credentials.airflow;
-const airflow = new Airflow("airflow", {
-    namespace: "airflow",
-    executor: services.airflow.executor,
-    replicas: services.airflow.replicas,
-    database: {
-        host: postgresql.host,
-        port: postgresql.port,
-        database: airflowDatabase.database,
-        username: airflowDatabase.username,
-        password: airflowDatabase.password,
-    },
-    uiExposure: uiExposure("airflow"),
-    imageRegistry: target.imageRegistry,
-    ...dataLifecycle,
-    dags: {
-        files: dagFiles(),
-        environment: {
-            ...kafkaClient,
-            CRYPTO_SOURCE: pipelineSettings.source,
-            CRYPTO_SYMBOLS: pipelineSettings.symbols.join(","),
-            CRYPTO_VS_CURRENCY: pipelineSettings.vsCurrency,
-            CRYPTO_POLL_SCHEDULE: pipelineSettings.pollSchedule,
-            ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
+const airflow = new Airflow(
+    "airflow",
+    {
+        namespace: "airflow",
+        executor: services.airflow.executor,
+        replicas: services.airflow.replicas,
+        database: {
+            host: postgresql.host,
+            port: postgresql.port,
+            database: airflowDatabase.database,
+            username: airflowDatabase.username,
+            password: airflowDatabase.password,
         },
-        secretEnvironment: { KAFKA_SASL_PASSWORD: kafka.pipelinePassword },
-        // Without a built image the pods install the DAG's dependencies when they start.
-        requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
+        uiExposure: uiExposure("airflow"),
+        imageRegistry: target.imageRegistry,
+        ...dataLifecycle,
+        dags: {
+            files: dagFiles(),
+            environment: {
+                ...kafkaClient,
+                CRYPTO_SOURCE: pipelineSettings.source,
+                CRYPTO_SYMBOLS: pipelineSettings.symbols.join(","),
+                CRYPTO_VS_CURRENCY: pipelineSettings.vsCurrency,
+                CRYPTO_POLL_SCHEDULE: pipelineSettings.pollSchedule,
+                ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
+            },
+            secretEnvironment: { KAFKA_SASL_PASSWORD: kafka.pipelinePassword },
+            // Without a built image the pods install the DAG's dependencies when they start.
+            requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
+        },
+        image: target.images?.airflow,
+        // Airflow migrates its database on start: PostgreSQL must be ready first.
     },
-    image: target.images?.airflow,
-    // Airflow migrates its database on start: PostgreSQL must be ready first.
-}, { ...onCluster, dependsOn: [postgresql.schema] });
+    { ...onCluster, dependsOn: [postgresql.schema] },
+);
 
 const pipelineDatabase = postgresql.credentials.pipeline;
 // On a regional cluster the checkpoint must outlive a zone: a zonal PD would keep a driver rescheduled to
 // another zone Pending. A regional PD is replicated to two zones of the region (GKE "Provisioning regional
 // persistent disks"). Switching an existing claim to this class replaces the claim: the job then restarts
 // from STARTING_OFFSETS, and the idempotent upsert sink absorbs the replayed ticks.
-const checkpointStorageClass = config.cluster.kind === "gke" && config.cluster.regional
-    ? new RegionalDiskStorageClass("checkpoint-regional-pd", { retain: config.deletionProtection }, onCluster)
-    : undefined;
-const streamingJob = new StreamingJob("crypto-ticks-stream", {
-    namespace: spark.namespace.metadata.name,
-    image: target.images ? target.images.sparkJob.reference : target.imageRegistry.apply((registry) => chartImage("spark", registry)),
-    code: target.images ? undefined : {
-        files: { ...readFiles("spark", JOB_FILES), ...readFiles(".", ["requirements-spark.txt"]) },
-        packages: sparkPackages(),
+const checkpointStorageClass =
+    config.cluster.kind === "gke" && config.cluster.regional
+        ? new RegionalDiskStorageClass("checkpoint-regional-pd", { retain: config.deletionProtection }, onCluster)
+        : undefined;
+const streamingJob = new StreamingJob(
+    "crypto-ticks-stream",
+    {
+        namespace: spark.namespace.metadata.name,
+        image: target.images ? target.images.sparkJob.reference : target.imageRegistry.apply((registry) => chartImage("spark", registry)),
+        code: target.images
+            ? undefined
+            : {
+                  files: { ...readFiles("spark", JOB_FILES), ...readFiles(".", ["requirements-spark.txt"]) },
+                  packages: sparkPackages(),
+              },
+        environment: {
+            ...kafkaClient,
+            SPARK_MASTER_URL: spark.masterUrl,
+            TRIGGER_INTERVAL: pipelineSettings.triggerInterval,
+            STARTING_OFFSETS: "earliest",
+            POSTGRES_HOST: postgresql.host,
+            POSTGRES_PORT: String(postgresql.port),
+            POSTGRES_DB: pipelineDatabase.database,
+            POSTGRES_USER: pipelineDatabase.username,
+            TICKS_TABLE: "crypto_ticks",
+        },
+        secretEnvironment: {
+            KAFKA_SASL_PASSWORD: kafka.pipelinePassword,
+            POSTGRES_PASSWORD: pipelineDatabase.password,
+            SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
+        },
+        checkpointStorage: pipelineSettings.checkpointStorage,
+        checkpointStorageClass: checkpointStorageClass?.name,
+        cpu: pipelineSettings.driverSize.cpu,
+        memory: pipelineSettings.driverSize.memory,
+        executor: { cores: spark.memory.executor.cores, memoryMiB: spark.memory.executor.heapMiB },
+        blockManagerPort: spark.blockManagerPort,
+        podLabels: spark.clientPodLabels,
+        // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
     },
-    environment: {
-        ...kafkaClient,
-        SPARK_MASTER_URL: spark.masterUrl,
-        TRIGGER_INTERVAL: pipelineSettings.triggerInterval,
-        STARTING_OFFSETS: "earliest",
-        POSTGRES_HOST: postgresql.host,
-        POSTGRES_PORT: String(postgresql.port),
-        POSTGRES_DB: pipelineDatabase.database,
-        POSTGRES_USER: pipelineDatabase.username,
-        TICKS_TABLE: "crypto_ticks",
-    },
-    secretEnvironment: {
-        KAFKA_SASL_PASSWORD: kafka.pipelinePassword,
-        POSTGRES_PASSWORD: pipelineDatabase.password,
-        SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
-    },
-    checkpointStorage: pipelineSettings.checkpointStorage,
-    checkpointStorageClass: checkpointStorageClass?.name,
-    cpu: pipelineSettings.driverSize.cpu,
-    memory: pipelineSettings.driverSize.memory,
-    executor: { cores: spark.memory.executor.cores, memoryMiB: spark.memory.executor.heapMiB },
-    blockManagerPort: spark.blockManagerPort,
-    podLabels: spark.clientPodLabels,
-    // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
-}, { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] });
+    { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] },
+);
 
 export const clusterName = target.outputs?.clusterName;
 export const clusterLocation = target.outputs?.clusterLocation;

@@ -14,8 +14,10 @@ export interface BootstrapConfig {
 /** Every problem in the stack configuration, each as `<key> = <value>: <what is allowed>`. */
 export class ConfigError extends Error {
     constructor(readonly problems: readonly string[]) {
-        super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-            problems.map((p) => `  - ${p}`).join("\n"));
+        super(
+            `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
         this.name = "ConfigError";
     }
 }
@@ -44,8 +46,7 @@ export function loadBootstrapConfig(): BootstrapConfig {
 
     const project = gcpConfig.get("project");
     if (project === undefined || !PROJECT_ID.test(project)) {
-        reject("gcp:project", project,
-            "a project id of 6-30 lowercase letters, digits and hyphens (pulumi config set gcp:project <id>)");
+        reject("gcp:project", project, "a project id of 6-30 lowercase letters, digits and hyphens (pulumi config set gcp:project <id>)");
     }
     const region = gcpConfig.get("region");
     if (region === undefined || !REGION.test(region)) {
@@ -54,22 +55,31 @@ export function loadBootstrapConfig(): BootstrapConfig {
 
     const githubRepository = own.get("githubRepository");
     if (githubRepository === undefined || !GITHUB_REPOSITORY.test(githubRepository)) {
-        reject(ownKey("githubRepository"), githubRepository,
+        reject(
+            ownKey("githubRepository"),
+            githubRepository,
             "a GitHub repository as owner/name, e.g. acme/streaming-platform (no URL, no .git, no wildcard; " +
-            "the owner is 1-39 letters, digits or inner hyphens, the name letters, digits, '.', '-' or '_')");
+                "the owner is 1-39 letters, digits or inner hyphens, the name letters, digits, '.', '-' or '_')",
+        );
     }
 
     const bucketSetting = own.get("stateBucketName") ?? "";
     const stateBucketName = bucketSetting !== "" ? bucketSetting : `${project}-pulumi-state`;
     if (bucketSetting !== "" && (!BUCKET_NAME.test(bucketSetting) || bucketSetting.startsWith("goog"))) {
-        reject(ownKey("stateBucketName"), bucketSetting,
+        reject(
+            ownKey("stateBucketName"),
+            bucketSetting,
             "a bucket name of 3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit " +
-            "and not starting with goog; empty means <gcp:project>-pulumi-state");
+                "and not starting with goog; empty means <gcp:project>-pulumi-state",
+        );
     }
     const locationSetting = own.get("stateBucketLocation") ?? "";
     if (locationSetting !== "" && !BUCKET_LOCATION.test(locationSetting)) {
-        reject(ownKey("stateBucketLocation"), locationSetting,
-            "a region (us-central1), dual-region (NAM4) or multi-region (US, EU); empty means gcp:region");
+        reject(
+            ownKey("stateBucketLocation"),
+            locationSetting,
+            "a region (us-central1), dual-region (NAM4) or multi-region (US, EU); empty means gcp:region",
+        );
     }
 
     const rolesSetting = own.get("deployerRoles");
@@ -81,7 +91,7 @@ export function loadBootstrapConfig(): BootstrapConfig {
         parsed = undefined;
     }
     if (!Array.isArray(parsed) || !parsed.every((role) => typeof role === "string")) {
-        reject(ownKey("deployerRoles"), rolesSetting, "a list of role names such as [\"roles/container.admin\"]; empty uses the built-in set");
+        reject(ownKey("deployerRoles"), rolesSetting, 'a list of role names such as ["roles/container.admin"]; empty uses the built-in set');
     } else if (parsed.length > 0) {
         deployerRoles = parsed;
         for (const role of parsed) {

@@ -38,8 +38,9 @@ export const PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin";
 export const GRANTABLE_ROLES_CONDITION = {
     title: "only-node-service-account-roles",
     description: "The deployer may grant and revoke only the roles of the platform's GKE node service account",
-    expression: `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${
-        NODE_SERVICE_ACCOUNT_ROLES.map((role) => `'${role}'`).join(", ")}])`,
+    expression: `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${NODE_SERVICE_ACCOUNT_ROLES.map(
+        (role) => `'${role}'`,
+    ).join(", ")}])`,
 };
 
 /** Never on the deployer: basic roles, and storage/KMS roles that belong on the bucket and key only. */

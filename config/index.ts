@@ -61,8 +61,10 @@ export interface PlatformConfig {
 
 export class ConfigError extends Error {
     constructor(readonly problems: readonly string[]) {
-        super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-            problems.map((p) => `  - ${p}`).join("\n"));
+        super(
+            `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
         this.name = "ConfigError";
     }
 }
@@ -76,9 +78,7 @@ const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
 export function loadConfig(): PlatformConfig {
     const reader = new ConfigReader(PROJECT_NAMESPACE);
     const target = reader.oneOf("clusterTarget", CLUSTER_TARGETS);
-    const cluster = target === "kubeconfig"
-        ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" }
-        : readGke(reader);
+    const cluster = target === "kubeconfig" ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" } : readGke(reader);
     const services = readServices(reader, target !== "kubeconfig");
     const pipeline = readPipeline(reader, target !== "kubeconfig");
     const deletionProtection = reader.boolean("deletionProtection");
@@ -99,8 +99,11 @@ function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
     const region = reader.string("gcp:region", REGION, "a Google Cloud region such as us-central1 or europe-west4");
     return {
         kind: "gke",
-        project: reader.string("gcp:project", PROJECT_ID,
-            "a project id of 6-30 lowercase letters, digits and hyphens (pulumi config set gcp:project <id>)"),
+        project: reader.string(
+            "gcp:project",
+            PROJECT_ID,
+            "a project id of 6-30 lowercase letters, digits and hyphens (pulumi config set gcp:project <id>)",
+        ),
         region,
         zone: readZone(reader, region),
         regional: reader.boolean("regional"),
@@ -167,7 +170,7 @@ function readNetworkRanges(reader: ConfigReader): NetworkRanges | undefined {
         }
     });
     return blocks.size === keys.length
-        ? Object.fromEntries(keys.map((key) => [key, blocks.get(key)!.text])) as unknown as NetworkRanges
+        ? (Object.fromEntries(keys.map((key) => [key, blocks.get(key)!.text])) as unknown as NetworkRanges)
         : undefined;
 }
 
@@ -182,8 +185,11 @@ function readAuthorizedNetworks(reader: ConfigReader): string[] | undefined {
         if (typeof block === "string") {
             reader.reject("authorizedNetworks", network, `IPv4 networks in CIDR form; this one ${block}`);
         } else if (block.prefix === 0 && allowPublic === false) {
-            reader.reject("authorizedNetworks", network,
-                "specific CIDRs; 0.0.0.0/0 opens the control plane to the internet and needs allowPublicControlPlane: true");
+            reader.reject(
+                "authorizedNetworks",
+                network,
+                "specific CIDRs; 0.0.0.0/0 opens the control plane to the internet and needs allowPublicControlPlane: true",
+            );
         }
     }
     return networks;

@@ -49,8 +49,11 @@ export const MIN_REGIONAL_PD_GIB = 10;
 function checkpointStorage(reader: ConfigReader, regional: boolean): string | undefined {
     const value = reader.string("streamCheckpointStorage", /^[1-9][0-9]*Gi$/, "a volume size in Gi such as 1Gi");
     if (value !== undefined && regional && quantityMiB(value) < MIN_REGIONAL_PD_GIB * 1024) {
-        return reader.reject("streamCheckpointStorage", value,
-            `at least ${MIN_REGIONAL_PD_GIB}Gi on a regional cluster, where the checkpoint is a regional persistent disk`);
+        return reader.reject(
+            "streamCheckpointStorage",
+            value,
+            `at least ${MIN_REGIONAL_PD_GIB}Gi on a regional cluster, where the checkpoint is a regional persistent disk`,
+        );
     }
     return value;
 }
@@ -59,8 +62,11 @@ function checkpointStorage(reader: ConfigReader, regional: boolean): string | un
 function driverSize(reader: ConfigReader): ContainerSize {
     const driver = size(reader, "streamDriver");
     if (driver.memory !== undefined && driverMemory(quantityMiB(driver.memory)).heapMiB < MIN_HEAP_MIB) {
-        reader.reject("streamDriverMemory", driver.memory,
-            `at least ${MIN_DRIVER_POD_MIB}Mi: a driver heap of at least ${MIN_HEAP_MIB}Mi, its JVM overhead (max(384Mi, 10 %)) and ${PYTHON_DRIVER_MIB}Mi for the Python driver`);
+        reader.reject(
+            "streamDriverMemory",
+            driver.memory,
+            `at least ${MIN_DRIVER_POD_MIB}Mi: a driver heap of at least ${MIN_HEAP_MIB}Mi, its JVM overhead (max(384Mi, 10 %)) and ${PYTHON_DRIVER_MIB}Mi for the Python driver`,
+        );
     }
     return driver;
 }

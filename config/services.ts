@@ -131,8 +131,11 @@ function airflowExecutor(reader: ConfigReader): (typeof AIRFLOW_EXECUTORS)[numbe
     if (reader.raw("airflowExecutor") === "KubernetesExecutor") {
         // Chart airflow 25.0.2 gives the scheduler no Role to create task pods (rbac.create: false), mounts
         // no token for it, and renders the pod template's image as repository:digest plus a second tag.
-        return reader.reject("airflowExecutor", "KubernetesExecutor",
-            `one of ${AIRFLOW_EXECUTORS.join(", ")}; KubernetesExecutor is not supported by this platform yet (the chart's pod template does not run)`);
+        return reader.reject(
+            "airflowExecutor",
+            "KubernetesExecutor",
+            `one of ${AIRFLOW_EXECUTORS.join(", ")}; KubernetesExecutor is not supported by this platform yet (the chart's pod template does not run)`,
+        );
     }
     return reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS);
 }
@@ -144,7 +147,11 @@ export function readServices(reader: ConfigReader, onGke: boolean): ServiceSetti
         reader.reject("dockerHubMirror", "true", "false when clusterTarget is kubeconfig (the mirror is an Artifact Registry repository)");
     }
     return {
-        imageRegistry: reader.string("imageRegistry", REGISTRY, "a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub")!,
+        imageRegistry: reader.string(
+            "imageRegistry",
+            REGISTRY,
+            "a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub",
+        )!,
         dockerHubMirror: dockerHubMirror!,
         kafka: kafka(reader),
         postgresql: {

@@ -11,10 +11,7 @@ import { PROJECT_ROOT } from "./harness";
  * what `npm run charts:pull` fetched, then the shared copy beside the repository on machines that
  * have no route to the chart registry (the team's workstations and CI).
  */
-export const CHART_ARCHIVE_DIRS = [
-    path.join(PROJECT_ROOT, "charts-cache"),
-    path.resolve(PROJECT_ROOT, "..", "shared", "charts", "archives"),
-];
+export const CHART_ARCHIVE_DIRS = [path.join(PROJECT_ROOT, "charts-cache"), path.resolve(PROJECT_ROOT, "..", "shared", "charts", "archives")];
 
 export const archiveName = (chart: ChartName) => `${chart}-${CHART_VERSIONS[chart]}.tgz`;
 

@@ -21,10 +21,12 @@ function readYaml(file: string): any {
 function readChart(dir: string): ChartReference {
     const chartYaml = readYaml(path.join(dir, "Chart.yaml"));
     const subchartsDir = path.join(dir, "charts");
-    const subcharts = fs.existsSync(subchartsDir) ? fs.readdirSync(subchartsDir)
-        .filter((name) => fs.existsSync(path.join(subchartsDir, name, "Chart.yaml")))
-        .map((name) => readChart(path.join(subchartsDir, name)))
-        .filter((sub) => sub.name !== "common") // a library chart: it has no values of its own
+    const subcharts = fs.existsSync(subchartsDir)
+        ? fs
+              .readdirSync(subchartsDir)
+              .filter((name) => fs.existsSync(path.join(subchartsDir, name, "Chart.yaml")))
+              .map((name) => readChart(path.join(subchartsDir, name)))
+              .filter((sub) => sub.name !== "common") // a library chart: it has no values of its own
         : [];
     return {
         name: chartYaml.name,

@@ -56,7 +56,11 @@ export const PROJECT_NAME: string = projectFile.name;
  * Config as the Pulumi CLI hands it to a program: the defaults declared in its Pulumi.yaml, then each
  * layer of values (a stack file's config block), then overrides; an undefined override removes a key.
  */
-export function cliConfig(project: { name: string; config?: Record<string, any> }, layers: Record<string, unknown>[], overrides: ConfigOverrides = {}): Record<string, string> {
+export function cliConfig(
+    project: { name: string; config?: Record<string, any> },
+    layers: Record<string, unknown>[],
+    overrides: ConfigOverrides = {},
+): Record<string, string> {
     const config: Record<string, unknown> = {};
     for (const [key, declared] of Object.entries<any>(project.config ?? {})) {
         if (key.includes(":")) {
@@ -74,8 +78,7 @@ export function cliConfig(project: { name: string; config?: Record<string, any> 
             config[qualified] = value;
         }
     }
-    return Object.fromEntries(Object.entries(config).map(([key, value]) =>
-        [key, typeof value === "string" ? value : JSON.stringify(value)]));
+    return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
 }
 
 /** Stack config of this project: Pulumi.yaml defaults, the test project, the stack file, then overrides. */
@@ -158,8 +161,8 @@ function aliasUrn(alias: any, req: any, stack: string): string {
 
 /** The program's own modules (index.ts, components/, config/): reloaded for every evaluation. */
 const PROGRAM_PATHS = ["index.ts", "components", "config"].map((entry) => path.join(PROJECT_ROOT, entry));
-const programModules = () => Object.keys(require.cache).filter((file) =>
-    PROGRAM_PATHS.some((entry) => file === entry || file.startsWith(entry + path.sep)));
+const programModules = () =>
+    Object.keys(require.cache).filter((file) => PROGRAM_PATHS.some((entry) => file === entry || file.startsWith(entry + path.sep)));
 
 /**
  * Calls `record` with every registration request the mocked engine accepts, and `fail` with each error:
@@ -169,14 +172,15 @@ const programModules = () => Object.keys(require.cache).filter((file) =>
 export function onRegistration(record: (req: any, res: any) => void, fail: (error: unknown) => void): void {
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) => register(req, (err: unknown, res: any) => {
-        if (err) {
-            fail(err);
-        } else {
-            record(req, res);
-        }
-        callback(err, res);
-    });
+    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) =>
+        register(req, (err: unknown, res: any) => {
+            if (err) {
+                fail(err);
+            } else {
+                record(req, res);
+            }
+            callback(err, res);
+        });
 }
 
 /**
@@ -199,21 +203,27 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
     process.on("unhandledRejection", recordFailure);
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides), []);
     const generated: string[] = [];
-    await pulumi.runtime.setMocks({
-        newResource: (args) => {
-            const computed = computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
-            if (args.type.startsWith("random:")) {
-                generated.push(...Object.values(computed).map(String));
-            }
-            return {
-                id: args.custom ? `${args.name}-id` : undefined,
-                state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computed },
-            };
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const computed = computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+                if (args.type.startsWith("random:")) {
+                    generated.push(...Object.values(computed).map(String));
+                }
+                return {
+                    id: args.custom ? `${args.name}-id` : undefined,
+                    state: { name: args.inputs.name ?? args.name, ...args.inputs, ...computed },
+                };
+            },
+            call: (args) =>
+                args.token === "gcp:organizations/getClientConfig:getClientConfig"
+                    ? { accessToken: "ya29.test-access-token", project: TEST_PROJECT }
+                    : args.inputs,
         },
-        call: (args) => args.token === "gcp:organizations/getClientConfig:getClientConfig"
-            ? { accessToken: "ya29.test-access-token", project: TEST_PROJECT }
-            : args.inputs,
-    }, PROJECT_NAME, stack, false);
+        PROJECT_NAME,
+        stack,
+        false,
+    );
 
     onRegistration((req, res) => {
         const raw: Record<string, unknown> = req.getObject()?.toJavaScript() ?? {};
@@ -226,10 +236,12 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
             inputs: unwrapSecrets(raw) as Record<string, any>,
             secretInputs: new Set(Object.keys(raw).filter((key) => isSecretValue(raw[key]))),
             parent: req.getParent() || undefined,
-            dependencies: [...new Set<string>([
-                ...req.getDependenciesList(),
-                ...[...req.getPropertydependenciesMap().values()].flatMap((deps: any) => deps.getUrnsList()),
-            ])],
+            dependencies: [
+                ...new Set<string>([
+                    ...req.getDependenciesList(),
+                    ...[...req.getPropertydependenciesMap().values()].flatMap((deps: any) => deps.getUrnsList()),
+                ]),
+            ],
             provider: req.getProvider(),
             protect: req.getProtect() === true,
             ignoreChanges: req.getIgnorechangesList(),
@@ -313,4 +325,3 @@ export function waitsFor(run: StackRun, from: RecordedResource, to: RecordedReso
     }
     return false;
 }
-

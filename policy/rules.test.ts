@@ -1,8 +1,17 @@
 import { strict as assert } from "assert";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import {
-    controlPlaneNotPublic, dedicatedNodeServiceAccount, deletionProtection, loadBalancerSourceRanges, noLiteralCredentialsInHelmValues,
-    pinnedChartVersions, policies, privateNodes, stackOf, TYPES, workloadIdentity,
+    controlPlaneNotPublic,
+    dedicatedNodeServiceAccount,
+    deletionProtection,
+    loadBalancerSourceRanges,
+    noLiteralCredentialsInHelmValues,
+    pinnedChartVersions,
+    policies,
+    privateNodes,
+    stackOf,
+    TYPES,
+    workloadIdentity,
 } from "./rules";
 import { evaluate, Outcome, UNKNOWN, urnOf } from "./testing";
 
@@ -53,7 +62,12 @@ async function passes(policy: ResourceValidationPolicy, target: Parameters<typeo
 }
 
 /** Exactly one violation, whose message starts with the offending field's path. */
-async function violatesOn(policy: ResourceValidationPolicy, target: Parameters<typeof evaluate>[1], field: string, config: object = {}): Promise<string> {
+async function violatesOn(
+    policy: ResourceValidationPolicy,
+    target: Parameters<typeof evaluate>[1],
+    field: string,
+    config: object = {},
+): Promise<string> {
     const found = await violations(policy, target, config);
     assert.equal(found.length, 1, `expected one violation naming ${field}, got ${JSON.stringify(found)}`);
     assert.ok(found[0].startsWith(`${field} `), `expected the message to name ${field}: ${found[0]}`);
@@ -63,8 +77,16 @@ async function violatesOn(policy: ResourceValidationPolicy, target: Parameters<t
 describe("policy pack rules", () => {
     describe("the pack", () => {
         it("holds every rule once, each mandatory, under a distinct name", () => {
-            const rules = [privateNodes, controlPlaneNotPublic, workloadIdentity, dedicatedNodeServiceAccount, deletionProtection,
-                pinnedChartVersions, noLiteralCredentialsInHelmValues, loadBalancerSourceRanges];
+            const rules = [
+                privateNodes,
+                controlPlaneNotPublic,
+                workloadIdentity,
+                dedicatedNodeServiceAccount,
+                deletionProtection,
+                pinnedChartVersions,
+                noLiteralCredentialsInHelmValues,
+                loadBalancerSourceRanges,
+            ];
             assert.deepEqual(new Set(policies), new Set(rules));
             assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
             for (const policy of policies) {
@@ -86,7 +108,12 @@ describe("policy pack rules", () => {
         for (const [policy, types] of applicable) {
             it(`${policy.name} is not applicable to other resource types, whatever their inputs`, async () => {
                 // Inputs that would break every rule, so only the type can keep them quiet.
-                const bad = { version: "^1", values: { password: "x", service: { type: "LoadBalancer" } }, spec: { type: "LoadBalancer" }, deletionProtection: false };
+                const bad = {
+                    version: "^1",
+                    values: { password: "x", service: { type: "LoadBalancer" } },
+                    spec: { type: "LoadBalancer" },
+                    deletionProtection: false,
+                };
                 for (const type of otherTypes.filter((t) => !types.includes(t))) {
                     const outcome = await judged(policy, resource(type, bad));
                     assert.deepEqual(outcome.violations, [], type);
@@ -97,7 +124,10 @@ describe("policy pack rules", () => {
 
         it("reads the stack from a resource URN, parents' types included", () => {
             assert.equal(stackOf("urn:pulumi:prod::streaming-platform::gcp:container/cluster:Cluster::gke"), "prod");
-            assert.equal(stackOf("urn:pulumi:dev-eu::streaming-platform::streaming-platform:gcp:GkeCluster$gcp:container/cluster:Cluster::gke"), "dev-eu");
+            assert.equal(
+                stackOf("urn:pulumi:dev-eu::streaming-platform::streaming-platform:gcp:GkeCluster$gcp:container/cluster:Cluster::gke"),
+                "dev-eu",
+            );
         });
     });
 
@@ -105,26 +135,67 @@ describe("policy pack rules", () => {
         it("accepts a cluster with private nodes and pools that inherit them", async () => {
             await passes(privateNodes, cluster(GOOD_CLUSTER));
             await passes(privateNodes, nodePool(GOOD_POOL));
-            await passes(privateNodes, nodePool(variant(GOOD_POOL, (p) => { p.networkConfig = { enablePrivateNodes: true }; })));
+            await passes(
+                privateNodes,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.networkConfig = { enablePrivateNodes: true };
+                    }),
+                ),
+            );
         });
 
         it("rejects a cluster whose nodes are public or not said to be private", async () => {
-            await violatesOn(privateNodes, cluster(variant(GOOD_CLUSTER, (p) => { p.privateClusterConfig.enablePrivateNodes = false; })),
-                "privateClusterConfig.enablePrivateNodes");
-            await violatesOn(privateNodes, cluster(variant(GOOD_CLUSTER, (p) => { delete p.privateClusterConfig; })),
-                "privateClusterConfig.enablePrivateNodes");
+            await violatesOn(
+                privateNodes,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.privateClusterConfig.enablePrivateNodes = false;
+                    }),
+                ),
+                "privateClusterConfig.enablePrivateNodes",
+            );
+            await violatesOn(
+                privateNodes,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.privateClusterConfig;
+                    }),
+                ),
+                "privateClusterConfig.enablePrivateNodes",
+            );
         });
 
         it("rejects a node pool, separate or inline, that turns private nodes off for itself", async () => {
-            await violatesOn(privateNodes, nodePool(variant(GOOD_POOL, (p) => { p.networkConfig = { enablePrivateNodes: false }; })),
-                "networkConfig.enablePrivateNodes");
-            await violatesOn(privateNodes, cluster(variant(GOOD_CLUSTER, (p) => {
-                p.nodePools = [{ nodeConfig: p.nodeConfig }, { nodeConfig: p.nodeConfig, networkConfig: { enablePrivateNodes: false } }];
-            })), "nodePools[1].networkConfig.enablePrivateNodes");
+            await violatesOn(
+                privateNodes,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.networkConfig = { enablePrivateNodes: false };
+                    }),
+                ),
+                "networkConfig.enablePrivateNodes",
+            );
+            await violatesOn(
+                privateNodes,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: p.nodeConfig }, { nodeConfig: p.nodeConfig, networkConfig: { enablePrivateNodes: false } }];
+                    }),
+                ),
+                "nodePools[1].networkConfig.enablePrivateNodes",
+            );
         });
 
         it("cannot run in a preview that does not know the setting yet", async () => {
-            const outcome = await judged(privateNodes, cluster(variant(GOOD_CLUSTER, (p) => { p.privateClusterConfig.enablePrivateNodes = UNKNOWN.boolean; })));
+            const outcome = await judged(
+                privateNodes,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.privateClusterConfig.enablePrivateNodes = UNKNOWN.boolean;
+                    }),
+                ),
+            );
             assert.deepEqual(outcome.violations, []);
             assert.match(outcome.unknown ?? "", /privateClusterConfig\.enablePrivateNodes can't be known during preview/);
         });
@@ -133,31 +204,70 @@ describe("policy pack rules", () => {
     describe("gke-control-plane-not-public", () => {
         it("accepts listed networks, and no networks at all (DNS endpoint only)", async () => {
             await passes(controlPlaneNotPublic, cluster(GOOD_CLUSTER));
-            await passes(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => { p.masterAuthorizedNetworksConfig = { cidrBlocks: [] }; })));
-            await passes(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => { p.masterAuthorizedNetworksConfig = {}; })));
+            await passes(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.masterAuthorizedNetworksConfig = { cidrBlocks: [] };
+                    }),
+                ),
+            );
+            await passes(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.masterAuthorizedNetworksConfig = {};
+                    }),
+                ),
+            );
         });
 
         it("rejects a cluster without masterAuthorizedNetworksConfig", async () => {
-            await violatesOn(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => { delete p.masterAuthorizedNetworksConfig; })),
-                "masterAuthorizedNetworksConfig");
+            await violatesOn(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.masterAuthorizedNetworksConfig;
+                    }),
+                ),
+                "masterAuthorizedNetworksConfig",
+            );
         });
 
         it("rejects 0.0.0.0/0 among the authorized networks, naming its position", async () => {
-            const message = await violatesOn(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => {
-                p.masterAuthorizedNetworksConfig.cidrBlocks.push({ cidrBlock: "0.0.0.0/0", displayName: "anywhere" });
-            })), "masterAuthorizedNetworksConfig.cidrBlocks[1].cidrBlock");
+            const message = await violatesOn(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.masterAuthorizedNetworksConfig.cidrBlocks.push({ cidrBlock: "0.0.0.0/0", displayName: "anywhere" });
+                    }),
+                ),
+                "masterAuthorizedNetworksConfig.cidrBlocks[1].cidrBlock",
+            );
             assert.match(message, /must not be 0\.0\.0\.0\/0/);
         });
 
         it("rejects access from every Google Cloud public IP", async () => {
-            await violatesOn(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => { p.masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled = true; })),
-                "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled");
+            await violatesOn(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled = true;
+                    }),
+                ),
+                "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled",
+            );
         });
 
         it("cannot run in a preview that does not know a network yet", async () => {
-            const outcome = await judged(controlPlaneNotPublic, cluster(variant(GOOD_CLUSTER, (p) => {
-                p.masterAuthorizedNetworksConfig.cidrBlocks[0].cidrBlock = UNKNOWN.string;
-            })));
+            const outcome = await judged(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.masterAuthorizedNetworksConfig.cidrBlocks[0].cidrBlock = UNKNOWN.string;
+                    }),
+                ),
+            );
             assert.deepEqual(outcome.violations, []);
             assert.match(outcome.unknown ?? "", /cidrBlocks\.0\.cidrBlock/);
         });
@@ -167,24 +277,66 @@ describe("policy pack rules", () => {
         it("accepts a Workload Identity cluster and pools on the GKE metadata server", async () => {
             await passes(workloadIdentity, cluster(GOOD_CLUSTER));
             await passes(workloadIdentity, nodePool(GOOD_POOL));
-            await passes(workloadIdentity, nodePool(variant(GOOD_POOL, (p) => { p.nodeConfig.workloadMetadataConfig = { mode: "GKE_METADATA" }; })));
+            await passes(
+                workloadIdentity,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.workloadMetadataConfig = { mode: "GKE_METADATA" };
+                    }),
+                ),
+            );
         });
 
         it("rejects a cluster without a workload pool", async () => {
-            await violatesOn(workloadIdentity, cluster(variant(GOOD_CLUSTER, (p) => { delete p.workloadIdentityConfig; })),
-                "workloadIdentityConfig.workloadPool");
-            await violatesOn(workloadIdentity, cluster(variant(GOOD_CLUSTER, (p) => { p.workloadIdentityConfig.workloadPool = ""; })),
-                "workloadIdentityConfig.workloadPool");
+            await violatesOn(
+                workloadIdentity,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.workloadIdentityConfig;
+                    }),
+                ),
+                "workloadIdentityConfig.workloadPool",
+            );
+            await violatesOn(
+                workloadIdentity,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.workloadIdentityConfig.workloadPool = "";
+                    }),
+                ),
+                "workloadIdentityConfig.workloadPool",
+            );
         });
 
         it("rejects pools that hand pods the node's credentials through the GCE metadata server", async () => {
             const gce = { mode: "GCE_METADATA" };
-            await violatesOn(workloadIdentity, nodePool(variant(GOOD_POOL, (p) => { p.nodeConfig.workloadMetadataConfig = gce; })),
-                "nodeConfig.workloadMetadataConfig.mode");
-            await violatesOn(workloadIdentity, cluster(variant(GOOD_CLUSTER, (p) => { p.nodeConfig.workloadMetadataConfig = gce; })),
-                "nodeConfig.workloadMetadataConfig.mode");
-            await violatesOn(workloadIdentity, cluster(variant(GOOD_CLUSTER, (p) => { p.nodePools = [{ nodeConfig: { workloadMetadataConfig: gce } }]; })),
-                "nodePools[0].nodeConfig.workloadMetadataConfig.mode");
+            await violatesOn(
+                workloadIdentity,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.workloadMetadataConfig = gce;
+                    }),
+                ),
+                "nodeConfig.workloadMetadataConfig.mode",
+            );
+            await violatesOn(
+                workloadIdentity,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodeConfig.workloadMetadataConfig = gce;
+                    }),
+                ),
+                "nodeConfig.workloadMetadataConfig.mode",
+            );
+            await violatesOn(
+                workloadIdentity,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: { workloadMetadataConfig: gce } }];
+                    }),
+                ),
+                "nodePools[0].nodeConfig.workloadMetadataConfig.mode",
+            );
         });
     });
 
@@ -195,36 +347,91 @@ describe("policy pack rules", () => {
         });
 
         it("rejects nodes without an account, which run as the default compute account", async () => {
-            await violatesOn(dedicatedNodeServiceAccount, nodePool(variant(GOOD_POOL, (p) => { delete p.nodeConfig; })),
-                "nodeConfig.serviceAccount");
-            await violatesOn(dedicatedNodeServiceAccount, nodePool(variant(GOOD_POOL, (p) => { delete p.nodeConfig.serviceAccount; })),
-                "nodeConfig.serviceAccount");
+            await violatesOn(
+                dedicatedNodeServiceAccount,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        delete p.nodeConfig;
+                    }),
+                ),
+                "nodeConfig.serviceAccount",
+            );
+            await violatesOn(
+                dedicatedNodeServiceAccount,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        delete p.nodeConfig.serviceAccount;
+                    }),
+                ),
+                "nodeConfig.serviceAccount",
+            );
             // The default pool runs until removeDefaultNodePool deletes it.
-            await violatesOn(dedicatedNodeServiceAccount, cluster(variant(GOOD_CLUSTER, (p) => { delete p.nodeConfig; })),
-                "nodeConfig.serviceAccount");
+            await violatesOn(
+                dedicatedNodeServiceAccount,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.nodeConfig;
+                    }),
+                ),
+                "nodeConfig.serviceAccount",
+            );
         });
 
         it("rejects the default compute account, by name or by email", async () => {
             for (const account of ["default", "123456789012-compute@developer.gserviceaccount.com"]) {
-                const message = await violatesOn(dedicatedNodeServiceAccount, nodePool(variant(GOOD_POOL, (p) => { p.nodeConfig.serviceAccount = account; })),
-                    "nodeConfig.serviceAccount");
+                const message = await violatesOn(
+                    dedicatedNodeServiceAccount,
+                    nodePool(
+                        variant(GOOD_POOL, (p) => {
+                            p.nodeConfig.serviceAccount = account;
+                        }),
+                    ),
+                    "nodeConfig.serviceAccount",
+                );
                 assert.match(message, /not the default compute service account/);
             }
         });
 
         it("checks each inline node pool of a cluster", async () => {
-            await violatesOn(dedicatedNodeServiceAccount, cluster(variant(GOOD_CLUSTER, (p) => {
-                p.nodePools = [{ nodeConfig: { serviceAccount: NODE_ACCOUNT } }, { nodeConfig: { machineType: "e2-standard-4" } }];
-            })), "nodePools[1].nodeConfig.serviceAccount");
+            await violatesOn(
+                dedicatedNodeServiceAccount,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: { serviceAccount: NODE_ACCOUNT } }, { nodeConfig: { machineType: "e2-standard-4" } }];
+                    }),
+                ),
+                "nodePools[1].nodeConfig.serviceAccount",
+            );
         });
 
         it("accepts in a preview an account not known yet: one created in the same deployment", async () => {
-            await passes(dedicatedNodeServiceAccount, nodePool(variant(GOOD_POOL, (p) => { p.nodeConfig.serviceAccount = UNKNOWN.string; })));
-            await passes(dedicatedNodeServiceAccount, cluster(variant(GOOD_CLUSTER, (p) => { p.nodeConfig.serviceAccount = UNKNOWN.string; })));
+            await passes(
+                dedicatedNodeServiceAccount,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.serviceAccount = UNKNOWN.string;
+                    }),
+                ),
+            );
+            await passes(
+                dedicatedNodeServiceAccount,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodeConfig.serviceAccount = UNKNOWN.string;
+                    }),
+                ),
+            );
         });
 
         it("cannot run in a preview that does not know the whole nodeConfig", async () => {
-            const outcome = await judged(dedicatedNodeServiceAccount, nodePool(variant(GOOD_POOL, (p) => { p.nodeConfig = UNKNOWN.object; })));
+            const outcome = await judged(
+                dedicatedNodeServiceAccount,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig = UNKNOWN.object;
+                    }),
+                ),
+            );
             assert.deepEqual(outcome.violations, []);
             assert.match(outcome.unknown ?? "", /\.nodeConfig can't be known/);
         });
@@ -236,21 +443,48 @@ describe("policy pack rules", () => {
         });
 
         it("rejects an unprotected or unset cluster on prod, the default protected stack", async () => {
-            const message = await violatesOn(deletionProtection, cluster(variant(GOOD_CLUSTER, (p) => { p.deletionProtection = false; }), "prod"),
-                "deletionProtection");
+            const message = await violatesOn(
+                deletionProtection,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.deletionProtection = false;
+                    }),
+                    "prod",
+                ),
+                "deletionProtection",
+            );
             assert.match(message, /on stack prod/);
-            await violatesOn(deletionProtection, cluster(variant(GOOD_CLUSTER, (p) => { delete p.deletionProtection; }), "prod"), "deletionProtection");
+            await violatesOn(
+                deletionProtection,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.deletionProtection;
+                    }),
+                    "prod",
+                ),
+                "deletionProtection",
+            );
         });
 
         it("is not applicable on other stacks, and reports nothing there", async () => {
-            const outcome = await judged(deletionProtection, cluster(variant(GOOD_CLUSTER, (p) => { p.deletionProtection = false; }), "dev"));
+            const outcome = await judged(
+                deletionProtection,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.deletionProtection = false;
+                    }),
+                    "dev",
+                ),
+            );
             assert.deepEqual(outcome.violations, []);
             assert.equal(outcome.notApplicable, "stack dev is not protected");
         });
 
         it("protects the stacks the pack's config lists instead of prod", async () => {
             const config = { stacks: ["staging", "prod-eu"] };
-            const unprotected = variant(GOOD_CLUSTER, (p) => { p.deletionProtection = false; });
+            const unprotected = variant(GOOD_CLUSTER, (p) => {
+                p.deletionProtection = false;
+            });
             await violatesOn(deletionProtection, cluster(unprotected, "staging"), "deletionProtection", config);
             await violatesOn(deletionProtection, cluster(unprotected, "prod-eu"), "deletionProtection", config);
             assert.equal((await judged(deletionProtection, cluster(unprotected, "prod"), config)).notApplicable, "stack prod is not protected");
@@ -263,7 +497,10 @@ describe("policy pack rules", () => {
 
     describe("helm-chart-version-pinned", () => {
         const OCI = "oci://registry-1.docker.io/bitnamicharts/kafka";
-        for (const [kind, make] of [["helm.sh/v3 Release", release], ["helm.sh/v4 Chart", chart]] as const) {
+        for (const [kind, make] of [
+            ["helm.sh/v3 Release", release],
+            ["helm.sh/v4 Chart", chart],
+        ] as const) {
             it(`accepts an exact version on a ${kind}`, async () => {
                 for (const version of ["32.4.3", "0.1.0", "1.2.3-rc.1", "1.2.3+build.7"]) {
                     await passes(pinnedChartVersions, make({ chart: OCI, version }));
@@ -276,7 +513,22 @@ describe("policy pack rules", () => {
             });
 
             it(`rejects ranges, wildcards, partial and v-prefixed versions on a ${kind}`, async () => {
-                for (const version of ["^1.2.0", "~1", "~1.2.3", "1.x", "1.2.x", "v1.2.3", "1.2", "1", ">=1.2.3", "*", "latest", "1.2.3 || 1.2.4", " 1.2.3", "01.2.3"]) {
+                for (const version of [
+                    "^1.2.0",
+                    "~1",
+                    "~1.2.3",
+                    "1.x",
+                    "1.2.x",
+                    "v1.2.3",
+                    "1.2",
+                    "1",
+                    ">=1.2.3",
+                    "*",
+                    "latest",
+                    "1.2.3 || 1.2.4",
+                    " 1.2.3",
+                    "01.2.3",
+                ]) {
                     const message = await violatesOn(pinnedChartVersions, make({ chart: OCI, version }), "version");
                     assert.ok(message.includes(`"${version}"`), message);
                 }
@@ -284,7 +536,13 @@ describe("policy pack rules", () => {
         }
 
         it("accepts a chart directory or archive without a version: Helm installs those files as they are", async () => {
-            for (const local of ["./charts/kafka", "../charts/kafka", "/opt/charts/kafka", "charts/kafka-32.4.3.tgz", "https://charts.example.com/kafka-32.4.3.tgz"]) {
+            for (const local of [
+                "./charts/kafka",
+                "../charts/kafka",
+                "/opt/charts/kafka",
+                "charts/kafka-32.4.3.tgz",
+                "https://charts.example.com/kafka-32.4.3.tgz",
+            ]) {
                 await passes(pinnedChartVersions, release({ chart: local }));
             }
             await violatesOn(pinnedChartVersions, release({ chart: "bitnami/kafka" }), "version");
@@ -301,33 +559,39 @@ describe("policy pack rules", () => {
         const withValues = (values: unknown) => release({ chart: "oci://registry-1.docker.io/bitnamicharts/postgresql", version: "16.7.27", values });
 
         it("accepts values that only name Secrets, their keys and non-secret settings", async () => {
-            await passes(noLiteralCredentialsInHelmValues, withValues({
-                auth: {
-                    username: "admin",
-                    existingSecret: "postgresql-admin",
-                    existingSecretPasswordKey: "postgres-password",
-                    usePasswordFiles: true,
-                    // Empty: the chart generates one.
-                    password: "",
-                    secretKeys: { adminPasswordKey: "postgres-password", userPasswordKey: "password", jwtSecretKey: "jwt-secret-key" },
-                },
-                primary: { initdb: { scriptsSecret: "postgresql-initdb" } },
-                tls: { certificatesSecret: "tls", jksTruststoreSecret: "truststore", passwordsSecret: "tls-passwords" },
-                serviceAccount: { automountServiceAccountToken: false },
-                security: { passwordsSecretName: "spark-secrets" },
-                extraEnvVarsSecret: "airflow-dags-env",
-                extraEnvVars: [
-                    { name: "KAFKA_SASL_USERNAME", value: "pipeline" },
-                    { name: "KAFKA_SASL_PASSWORD", valueFrom: { secretKeyRef: { name: "kafka-sasl", key: "client-passwords" } } },
-                    { name: "POSTGRES_PASSWORD_FILE", value: "/opt/bitnami/postgresql/secrets/password" },
-                ],
-            }));
+            await passes(
+                noLiteralCredentialsInHelmValues,
+                withValues({
+                    auth: {
+                        username: "admin",
+                        existingSecret: "postgresql-admin",
+                        existingSecretPasswordKey: "postgres-password",
+                        usePasswordFiles: true,
+                        // Empty: the chart generates one.
+                        password: "",
+                        secretKeys: { adminPasswordKey: "postgres-password", userPasswordKey: "password", jwtSecretKey: "jwt-secret-key" },
+                    },
+                    primary: { initdb: { scriptsSecret: "postgresql-initdb" } },
+                    tls: { certificatesSecret: "tls", jksTruststoreSecret: "truststore", passwordsSecret: "tls-passwords" },
+                    serviceAccount: { automountServiceAccountToken: false },
+                    security: { passwordsSecretName: "spark-secrets" },
+                    extraEnvVarsSecret: "airflow-dags-env",
+                    extraEnvVars: [
+                        { name: "KAFKA_SASL_USERNAME", value: "pipeline" },
+                        { name: "KAFKA_SASL_PASSWORD", valueFrom: { secretKeyRef: { name: "kafka-sasl", key: "client-passwords" } } },
+                        { name: "POSTGRES_PASSWORD_FILE", value: "/opt/bitnami/postgresql/secrets/password" },
+                    ],
+                }),
+            );
             await passes(noLiteralCredentialsInHelmValues, withValues(undefined));
         });
 
         it("rejects a literal password next to the Secret it should be in, without repeating it", async () => {
-            const message = await violatesOn(noLiteralCredentialsInHelmValues, withValues({ auth: { existingSecret: "postgresql-admin", password: "hunter2" } }),
-                "values.auth.password");
+            const message = await violatesOn(
+                noLiteralCredentialsInHelmValues,
+                withValues({ auth: { existingSecret: "postgresql-admin", password: "hunter2" } }),
+                "values.auth.password",
+            );
             assert.ok(!message.includes("hunter2"), message);
         });
 
@@ -355,27 +619,46 @@ describe("policy pack rules", () => {
         });
 
         it("rejects a credential in an environment list as a name/value pair", async () => {
-            const message = await violatesOn(noLiteralCredentialsInHelmValues, withValues({
-                extraEnvVars: [{ name: "KAFKA_TOPIC", value: "ticks" }, { name: "AIRFLOW__WEBSERVER__SECRET_KEY", value: "s3cr3t" }],
-            }), "values.extraEnvVars[1].value");
+            const message = await violatesOn(
+                noLiteralCredentialsInHelmValues,
+                withValues({
+                    extraEnvVars: [
+                        { name: "KAFKA_TOPIC", value: "ticks" },
+                        { name: "AIRFLOW__WEBSERVER__SECRET_KEY", value: "s3cr3t" },
+                    ],
+                }),
+                "values.extraEnvVars[1].value",
+            );
             assert.match(message, /AIRFLOW__WEBSERVER__SECRET_KEY/);
             assert.ok(!message.includes("s3cr3t"), message);
         });
 
         it("reports each literal credential", async () => {
-            const found = await violations(noLiteralCredentialsInHelmValues, withValues({ auth: { password: "a", replicationPassword: "b" }, redis: { auth: { password: "c" } } }));
-            assert.deepEqual(found.map((m) => m.split(" ")[0]), ["values.auth.password", "values.auth.replicationPassword", "values.redis.auth.password"]);
+            const found = await violations(
+                noLiteralCredentialsInHelmValues,
+                withValues({ auth: { password: "a", replicationPassword: "b" }, redis: { auth: { password: "c" } } }),
+            );
+            assert.deepEqual(
+                found.map((m) => m.split(" ")[0]),
+                ["values.auth.password", "values.auth.replicationPassword", "values.redis.auth.password"],
+            );
         });
 
         it("still checks the rest of the values when a preview does not know one of them", async () => {
-            const outcome = await judged(noLiteralCredentialsInHelmValues, withValues({
-                image: { digest: UNKNOWN.string },
-                auth: { password: UNKNOWN.string },
-                redis: UNKNOWN.object,
-                metrics: { token: "t" },
-            }));
+            const outcome = await judged(
+                noLiteralCredentialsInHelmValues,
+                withValues({
+                    image: { digest: UNKNOWN.string },
+                    auth: { password: UNKNOWN.string },
+                    redis: UNKNOWN.object,
+                    metrics: { token: "t" },
+                }),
+            );
             assert.equal(outcome.unknown, undefined);
-            assert.deepEqual(outcome.violations.map((m) => m.split(" ")[0]), ["values.metrics.token"]);
+            assert.deepEqual(
+                outcome.violations.map((m) => m.split(" ")[0]),
+                ["values.metrics.token"],
+            );
         });
 
         it("cannot run in a preview that does not know the values at all", async () => {
@@ -392,33 +675,60 @@ describe("policy pack rules", () => {
             await passes(loadBalancerSourceRanges, service({ spec: { type: "ClusterIP", ports: [{ port: 80 }] } }));
             await passes(loadBalancerSourceRanges, service({ spec: { ports: [{ port: 80 }] } }));
             await passes(loadBalancerSourceRanges, service({ metadata: { name: "ui" } }));
-            await passes(loadBalancerSourceRanges, service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24", "2001:db8::/32"] } }));
+            await passes(
+                loadBalancerSourceRanges,
+                service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24", "2001:db8::/32"] } }),
+            );
         });
 
         it("rejects a LoadBalancer Service without source ranges", async () => {
             await violatesOn(loadBalancerSourceRanges, service({ spec: { type: "LoadBalancer" } }), "spec.loadBalancerSourceRanges");
-            await violatesOn(loadBalancerSourceRanges, service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: [] } }), "spec.loadBalancerSourceRanges");
+            await violatesOn(
+                loadBalancerSourceRanges,
+                service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: [] } }),
+                "spec.loadBalancerSourceRanges",
+            );
         });
 
         it("rejects a LoadBalancer Service open to every address, IPv4 or IPv6", async () => {
             for (const anywhere of ["0.0.0.0/0", "::/0"]) {
-                const message = await violatesOn(loadBalancerSourceRanges,
-                    service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24", anywhere] } }), "spec.loadBalancerSourceRanges[1]");
+                const message = await violatesOn(
+                    loadBalancerSourceRanges,
+                    service({ spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24", anywhere] } }),
+                    "spec.loadBalancerSourceRanges[1]",
+                );
                 assert.ok(message.includes(`must not be ${anywhere}`), message);
             }
         });
 
         it("finds LoadBalancers asked for anywhere in Helm values", async () => {
-            await violatesOn(loadBalancerSourceRanges, helmValues({ primary: { service: { type: "LoadBalancer", ports: { postgresql: 5432 } } } }),
-                "values.primary.service.loadBalancerSourceRanges");
-            await violatesOn(loadBalancerSourceRanges, chart({ chart: "oci://example/kafka", version: "32.4.3", values: {
-                externalAccess: { enabled: true, broker: { service: { type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"] } } },
-            } }), "values.externalAccess.broker.service.loadBalancerSourceRanges[0]");
-            const found = await violations(loadBalancerSourceRanges, helmValues({
-                primary: { service: { type: "LoadBalancer" } },
-                readReplicas: { service: { type: "LoadBalancer", loadBalancerSourceRanges: [] } },
-            }));
-            assert.deepEqual(found.map((m) => m.split(" ")[0]), ["values.primary.service.loadBalancerSourceRanges", "values.readReplicas.service.loadBalancerSourceRanges"]);
+            await violatesOn(
+                loadBalancerSourceRanges,
+                helmValues({ primary: { service: { type: "LoadBalancer", ports: { postgresql: 5432 } } } }),
+                "values.primary.service.loadBalancerSourceRanges",
+            );
+            await violatesOn(
+                loadBalancerSourceRanges,
+                chart({
+                    chart: "oci://example/kafka",
+                    version: "32.4.3",
+                    values: {
+                        externalAccess: { enabled: true, broker: { service: { type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"] } } },
+                    },
+                }),
+                "values.externalAccess.broker.service.loadBalancerSourceRanges[0]",
+            );
+            const found = await violations(
+                loadBalancerSourceRanges,
+                helmValues({
+                    primary: { service: { type: "LoadBalancer" } },
+                    readReplicas: { service: { type: "LoadBalancer", loadBalancerSourceRanges: [] } },
+                }),
+            );
+            assert.deepEqual(
+                found.map((m) => m.split(" ")[0]),
+                ["values.primary.service.loadBalancerSourceRanges", "values.readReplicas.service.loadBalancerSourceRanges"],
+            );
         });
 
         it("accepts Helm values whose LoadBalancers are restricted, and values without any", async () => {
@@ -428,13 +738,19 @@ describe("policy pack rules", () => {
         });
 
         it("skips in a preview ranges it does not know yet but still checks the other services", async () => {
-            const outcome = await judged(loadBalancerSourceRanges, helmValues({
-                service: { type: "LoadBalancer", loadBalancerSourceRanges: UNKNOWN.array },
-                master: { service: { type: UNKNOWN.string } },
-                primary: { service: { type: "LoadBalancer" } },
-            }));
+            const outcome = await judged(
+                loadBalancerSourceRanges,
+                helmValues({
+                    service: { type: "LoadBalancer", loadBalancerSourceRanges: UNKNOWN.array },
+                    master: { service: { type: UNKNOWN.string } },
+                    primary: { service: { type: "LoadBalancer" } },
+                }),
+            );
             assert.equal(outcome.unknown, undefined);
-            assert.deepEqual(outcome.violations.map((m) => m.split(" ")[0]), ["values.primary.service.loadBalancerSourceRanges"]);
+            assert.deepEqual(
+                outcome.violations.map((m) => m.split(" ")[0]),
+                ["values.primary.service.loadBalancerSourceRanges"],
+            );
         });
 
         it("cannot run in a preview that does not know a Service's spec", async () => {

@@ -29,8 +29,14 @@ interface ClusterProps {
     nodePools?: NodePoolProps[];
     deletionProtection?: boolean;
 }
-interface HelmProps { chart?: string; version?: string; values?: Values }
-interface ServiceProps { spec?: Values }
+interface HelmProps {
+    chart?: string;
+    version?: string;
+    values?: Values;
+}
+interface ServiceProps {
+    spec?: Values;
+}
 
 // In a preview the engine's props proxy throws UnknownValueError for values it cannot know yet, and
 // reports a rule that lets it escape as "can't run during preview" (advisory); an update sees every
@@ -75,9 +81,8 @@ type Check<P> = (props: P, args: ResourceValidationArgs, reportViolation: Report
 
 /** Runs `check` on resources of the given types; others are not applicable, as with validateResourceOfType. */
 function forTypes<P>(types: readonly string[], check: Check<P>): ResourceValidation {
-    return (args, reportViolation) => types.includes(args.type)
-        ? check(args.props as P, args, reportViolation)
-        : args.notApplicable(`Policy only applies to ${types.join(", ")}`);
+    return (args, reportViolation) =>
+        types.includes(args.type) ? check(args.props as P, args, reportViolation) : args.notApplicable(`Policy only applies to ${types.join(", ")}`);
 }
 
 /** The stack of a resource URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
@@ -86,7 +91,10 @@ export function stackOf(urn: string): string {
 }
 
 /** A node pool a resource defines, with the prefix of its fields in the resource's inputs. */
-interface Pool { prefix: string; pool: NodePoolProps }
+interface Pool {
+    prefix: string;
+    pool: NodePoolProps;
+}
 
 /** A NodePool is one pool; a cluster has its default pool and any inline nodePools. */
 function poolsOf(args: ResourceValidationArgs): Pool[] {
@@ -97,7 +105,14 @@ function poolsOf(args: ResourceValidationArgs): Pool[] {
     return [
         // The cluster's nodeConfig is its default pool's, which runs even when removeDefaultNodePool deletes it
         // later. A getter, so an unknown nodeConfig throws where a rule reads it, as the props proxy would.
-        { prefix: "", pool: { get nodeConfig() { return cluster.nodeConfig; } } },
+        {
+            prefix: "",
+            pool: {
+                get nodeConfig() {
+                    return cluster.nodeConfig;
+                },
+            },
+        },
         ...(cluster.nodePools ?? []).map((pool, i) => ({ prefix: `nodePools[${i}].`, pool })),
     ];
 }
@@ -129,15 +144,21 @@ export const controlPlaneNotPublic: ResourceValidationPolicy = {
         const authorized = cluster.masterAuthorizedNetworksConfig;
         if (!authorized) {
             // Without the block GKE turns authorized networks off and the IP endpoint accepts every address.
-            reportViolation("masterAuthorizedNetworksConfig must be set: without it the control plane accepts every address (an empty cidrBlocks list admits no external network).");
+            reportViolation(
+                "masterAuthorizedNetworksConfig must be set: without it the control plane accepts every address (an empty cidrBlocks list admits no external network).",
+            );
             return;
         }
         if (authorized.gcpPublicCidrsAccessEnabled === true) {
-            reportViolation("masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled must not be true: it admits every Google Cloud public IP address, anyone's VMs included.");
+            reportViolation(
+                "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled must not be true: it admits every Google Cloud public IP address, anyone's VMs included.",
+            );
         }
         (authorized.cidrBlocks ?? []).forEach((block, i) => {
             if (isEveryAddress(block.cidrBlock)) {
-                reportViolation(`masterAuthorizedNetworksConfig.cidrBlocks[${i}].cidrBlock must not be ${block.cidrBlock}: list only the networks that need the control plane.`);
+                reportViolation(
+                    `masterAuthorizedNetworksConfig.cidrBlocks[${i}].cidrBlock must not be ${block.cidrBlock}: list only the networks that need the control plane.`,
+                );
             }
         });
     }),
@@ -149,12 +170,16 @@ export const workloadIdentity: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (props, args, reportViolation) => {
         if (args.type === TYPES.cluster && !(props as ClusterProps).workloadIdentityConfig?.workloadPool) {
-            reportViolation("workloadIdentityConfig.workloadPool must be set to <project>.svc.id.goog: pods must get Google credentials through Workload Identity.");
+            reportViolation(
+                "workloadIdentityConfig.workloadPool must be set to <project>.svc.id.goog: pods must get Google credentials through Workload Identity.",
+            );
         }
         // Pools default to GKE_METADATA on a Workload Identity cluster; GCE_METADATA opts a pool out.
         for (const { prefix, pool } of poolsOf(args)) {
             if (pool.nodeConfig?.workloadMetadataConfig?.mode === "GCE_METADATA") {
-                reportViolation(`${prefix}nodeConfig.workloadMetadataConfig.mode must be GKE_METADATA, not GCE_METADATA: pods would get the node service account's credentials.`);
+                reportViolation(
+                    `${prefix}nodeConfig.workloadMetadataConfig.mode must be GKE_METADATA, not GCE_METADATA: pods would get the node service account's credentials.`,
+                );
             }
         }
     }),
@@ -192,7 +217,12 @@ export const deletionProtection: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
-            stacks: { type: "array", items: { type: "string" }, default: DEFAULT_PROTECTED_STACKS, description: "Stacks whose clusters must be protected from deletion." },
+            stacks: {
+                type: "array",
+                items: { type: "string" },
+                default: DEFAULT_PROTECTED_STACKS,
+                description: "Stacks whose clusters must be protected from deletion.",
+            },
         },
     },
     validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, args, reportViolation) => {
@@ -256,7 +286,8 @@ function isLiteral(value: unknown): boolean {
 
 export const noLiteralCredentialsInHelmValues: ResourceValidationPolicy = {
     name: "helm-values-no-literal-credentials",
-    description: "Helm values carry no passwords, secrets or tokens: charts read them from Kubernetes Secrets. Values are stored in the release and shown in every diff.",
+    description:
+        "Helm values carry no passwords, secrets or tokens: charts read them from Kubernetes Secrets. Values are stored in the release and shown in every diff.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<HelmProps>(HELM_TYPES, (helm, _, reportViolation) => {
         // The messages never repeat a value: it is a credential.
@@ -267,13 +298,17 @@ export const noLiteralCredentialsInHelmValues: ResourceValidationPolicy = {
             }
             for (const key of Object.keys(map)) {
                 if (isCredentialKey(key) && isLiteral(read(map, key))) {
-                    reportViolation(`${path}.${key} must not hold a literal credential: put it in a Kubernetes Secret and set the chart's existingSecret instead.`);
+                    reportViolation(
+                        `${path}.${key} must not hold a literal credential: put it in a Kubernetes Secret and set the chart's existingSecret instead.`,
+                    );
                 }
             }
             // Environment lists (extraEnvVars and the like) carry credentials as {name, value} pairs.
             const name = read(map, "name");
             if (typeof name === "string" && isCredentialKey(name) && isLiteral(read(map, "value"))) {
-                reportViolation(`${path}.value must not hold a literal credential (${name}): take it from a Kubernetes Secret with valueFrom.secretKeyRef instead.`);
+                reportViolation(
+                    `${path}.value must not hold a literal credential (${name}): take it from a Kubernetes Secret with valueFrom.secretKeyRef instead.`,
+                );
             }
         }
     }),
@@ -288,7 +323,9 @@ function checkLoadBalancer(path: string, service: Values, reportViolation: Repor
         return;
     }
     if (!Array.isArray(ranges) || ranges.length === 0) {
-        reportViolation(`${path}.loadBalancerSourceRanges must list the client CIDRs allowed in when ${path}.type is LoadBalancer: empty, every address can reach it.`);
+        reportViolation(
+            `${path}.loadBalancerSourceRanges must list the client CIDRs allowed in when ${path}.type is LoadBalancer: empty, every address can reach it.`,
+        );
         return;
     }
     ranges.forEach((range, i) => {

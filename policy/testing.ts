@@ -15,7 +15,10 @@ class NotApplicableError extends Error {
  * them. Internal to @pulumi/policy (pinned in package.json), so a rename fails these tests loudly.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const sentinels = require("@pulumi/policy/proxy") as Record<"unknownStringValue" | "unknownBooleanValue" | "unknownArrayValue" | "unknownObjectValue", string>;
+const sentinels = require("@pulumi/policy/proxy") as Record<
+    "unknownStringValue" | "unknownBooleanValue" | "unknownArrayValue" | "unknownObjectValue",
+    string
+>;
 export const UNKNOWN = {
     string: sentinels.unknownStringValue,
     boolean: sentinels.unknownBooleanValue,
@@ -44,8 +47,8 @@ export interface Outcome {
 /** Runs a rule on a resource as the engine does: props behind its unknown-checking proxy, its notApplicable and error handling. */
 export async function evaluate(policy: ResourceValidationPolicy, resource: TestResource, config: object = {}): Promise<Outcome> {
     const violations: string[] = [];
-    const validations = policy.validateResource === undefined ? []
-        : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+    const validations =
+        policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     const props = unknownCheckingProxy(resource.props);
     // Generated SDK classes carry their type token; the engine compares it.
     const isType = (resourceClass: unknown) => (resourceClass as { __pulumiType?: string }).__pulumiType === resource.type;
@@ -64,15 +67,19 @@ export async function evaluate(policy: ResourceValidationPolicy, resource: TestR
         },
         stackTags: new Map(),
         isType,
-        asType: (resourceClass) => isType(resourceClass) ? props : undefined,
+        asType: (resourceClass) => (isType(resourceClass) ? props : undefined),
         getConfig: <T extends object>() => config as T,
-        notApplicable: (reason?: string): never => { throw new NotApplicableError(reason); },
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicableError(reason);
+        },
     };
     let notApplicable: string | undefined;
     let unknown: string | undefined;
     for (const validation of validations) {
         try {
-            await validation(args, (message) => { violations.push(message); });
+            await validation(args, (message) => {
+                violations.push(message);
+            });
         } catch (e) {
             if (e instanceof UnknownValueError) {
                 unknown = `can't run policy '${policy.name}' during preview: ${(e as Error).message}`;

@@ -14,9 +14,20 @@ export interface NodeCapacity {
 type Bands = readonly (readonly [number, number])[];
 
 /** CPU in cores: 6 % of the first core, 1 % of the next, 0.5 % of the next 2, 0.25 % of the rest. */
-const CPU_BANDS: Bands = [[1, 0.06], [1, 0.01], [2, 0.005], [Infinity, 0.0025]];
+const CPU_BANDS: Bands = [
+    [1, 0.06],
+    [1, 0.01],
+    [2, 0.005],
+    [Infinity, 0.0025],
+];
 /** Memory in GiB: 25 % of the first 4, 20 % of the next 4, 10 % of the next 8, 6 % of the next 112, 2 % above 128. */
-const MEMORY_BANDS: Bands = [[4, 0.25], [4, 0.2], [8, 0.1], [112, 0.06], [Infinity, 0.02]];
+const MEMORY_BANDS: Bands = [
+    [4, 0.25],
+    [4, 0.2],
+    [8, 0.1],
+    [112, 0.06],
+    [Infinity, 0.02],
+];
 /** Machines under 1 GiB reserve a flat 255 MiB instead. */
 const SMALL_MACHINE_MEMORY_RESERVATION_MIB = 255;
 /** The kubelet evicts pods when less than this is free, so pods cannot use it either. */
@@ -34,9 +45,7 @@ function reserved(amount: number, bands: Bands): number {
 }
 
 export function gkeAllocatable(machine: Pick<MachineShape, "vcpus" | "memoryGiB">): NodeCapacity {
-    const memoryReservationMiB = machine.memoryGiB < 1
-        ? SMALL_MACHINE_MEMORY_RESERVATION_MIB
-        : reserved(machine.memoryGiB, MEMORY_BANDS) * 1024;
+    const memoryReservationMiB = machine.memoryGiB < 1 ? SMALL_MACHINE_MEMORY_RESERVATION_MIB : reserved(machine.memoryGiB, MEMORY_BANDS) * 1024;
     return {
         cpuMillis: Math.round((machine.vcpus - reserved(machine.vcpus, CPU_BANDS)) * 1000),
         memoryMiB: Math.round(machine.memoryGiB * 1024 - memoryReservationMiB - EVICTION_THRESHOLD_MIB),

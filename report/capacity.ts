@@ -82,19 +82,22 @@ export function stackNodePool(run: StackRun): NodePool | undefined {
     };
 }
 
-const add = (a?: number, b?: number) => a === undefined || b === undefined ? undefined : a + b;
+const add = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a + b);
 
 function totals(workloads: readonly Workload[], replicas: (w: Workload) => number): PodTotals {
-    return workloads.reduce<PodTotals>((sum, w) => {
-        const n = replicas(w);
-        return {
-            pods: sum.pods + n,
-            cpuMillis: sum.cpuMillis + n * w.pod.cpuRequestMillis,
-            memoryMiB: sum.memoryMiB + n * w.pod.memoryRequestMiB,
-            cpuLimitMillis: add(sum.cpuLimitMillis, w.pod.cpuLimitMillis === undefined ? undefined : n * w.pod.cpuLimitMillis),
-            memoryLimitMiB: add(sum.memoryLimitMiB, w.pod.memoryLimitMiB === undefined ? undefined : n * w.pod.memoryLimitMiB),
-        };
-    }, { pods: 0, cpuMillis: 0, memoryMiB: 0, cpuLimitMillis: 0, memoryLimitMiB: 0 });
+    return workloads.reduce<PodTotals>(
+        (sum, w) => {
+            const n = replicas(w);
+            return {
+                pods: sum.pods + n,
+                cpuMillis: sum.cpuMillis + n * w.pod.cpuRequestMillis,
+                memoryMiB: sum.memoryMiB + n * w.pod.memoryRequestMiB,
+                cpuLimitMillis: add(sum.cpuLimitMillis, w.pod.cpuLimitMillis === undefined ? undefined : n * w.pod.cpuLimitMillis),
+                memoryLimitMiB: add(sum.memoryLimitMiB, w.pod.memoryLimitMiB === undefined ? undefined : n * w.pod.memoryLimitMiB),
+            };
+        },
+        { pods: 0, cpuMillis: 0, memoryMiB: 0, cpuLimitMillis: 0, memoryLimitMiB: 0 },
+    );
 }
 
 function fitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
@@ -122,7 +125,10 @@ function podsTooLarge(pool: NodePool, workloads: readonly Workload[]): string[] 
     };
     return workloads
         .filter((w) => w.pod.cpuRequestMillis > room.cpuMillis || w.pod.memoryRequestMiB > room.memoryMiB)
-        .map((w) => `a ${w.name} pod requests ${w.pod.cpuRequestMillis}m CPU / ${Math.round(w.pod.memoryRequestMiB)} MiB, more than a ${pool.machine.name} node has room for (${room.cpuMillis}m / ${room.memoryMiB} MiB)`);
+        .map(
+            (w) =>
+                `a ${w.name} pod requests ${w.pod.cpuRequestMillis}m CPU / ${Math.round(w.pod.memoryRequestMiB)} MiB, more than a ${pool.machine.name} node has room for (${room.cpuMillis}m / ${room.memoryMiB} MiB)`,
+        );
 }
 
 export function capacity(workloads: readonly Workload[], pool: NodePool | undefined): Capacity {
@@ -135,16 +141,23 @@ export function capacity(workloads: readonly Workload[], pool: NodePool | undefi
     const atMinNodes = fitCheck(pool, pool.minNodes, atMinReplicas);
     const atMaxNodes = fitCheck(pool, pool.maxNodes, atMaxReplicas);
     const problems = podsTooLarge(pool, workloads);
-    for (const [resource, headroom] of [["CPU", atMinNodes.cpuHeadroom], ["memory", atMinNodes.memoryHeadroom]] as const) {
+    for (const [resource, headroom] of [
+        ["CPU", atMinNodes.cpuHeadroom],
+        ["memory", atMinNodes.memoryHeadroom],
+    ] as const) {
         if (headroom < REQUIRED_HEADROOM) {
-            problems.push(`at its minimum of ${pool.minNodes} node(s) the pool keeps ${percent(headroom)} of its ${resource} free, less than the required ${percent(REQUIRED_HEADROOM)}`);
+            problems.push(
+                `at its minimum of ${pool.minNodes} node(s) the pool keeps ${percent(headroom)} of its ${resource} free, less than the required ${percent(REQUIRED_HEADROOM)}`,
+            );
         }
     }
-    for (const [resource, headroom] of [["CPU", atMaxNodes.cpuHeadroom], ["memory", atMaxNodes.memoryHeadroom]] as const) {
+    for (const [resource, headroom] of [
+        ["CPU", atMaxNodes.cpuHeadroom],
+        ["memory", atMaxNodes.memoryHeadroom],
+    ] as const) {
         if (headroom < 0) {
             problems.push(`every workload at its maximum replicas requests more ${resource} than ${pool.maxNodes} node(s) can offer`);
         }
     }
     return { nodePool: pool, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, atMinNodes, atMaxNodes, problems };
 }
-

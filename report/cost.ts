@@ -17,7 +17,10 @@ export interface PriceTable {
     readonly persistentDiskGibMonth: Readonly<Record<string, number | string>> & { source: string };
     readonly cloudNat: { perVmHour: number; maxGatewayHour: number; ipHour: number; dataGib: number; assumedDataGibMonth: number; source: string };
     readonly loadBalancer: { first5RulesHour: number; additionalRuleHour: number; source: string };
-    readonly managedAlternative: { description: string; items: readonly { service: string; monthly: number; basis: string; sources: readonly string[] }[] };
+    readonly managedAlternative: {
+        description: string;
+        items: readonly { service: string; monthly: number; basis: string; sources: readonly string[] }[];
+    };
 }
 
 export function loadPrices(): PriceTable {
@@ -86,26 +89,39 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
     const natGateway = (nodes: number) => Math.min(nodes * nat.perVmHour, nat.maxGatewayHour) * hours;
     const balancers = loadBalancerCount(run);
     const lb = prices.loadBalancer;
-    const perNode = (item: string, basis: string, monthlyPerNode: number): CostLine =>
-        ({ item, basis, atMinNodes: pool.minNodes * monthlyPerNode, atMaxNodes: pool.maxNodes * monthlyPerNode });
+    const perNode = (item: string, basis: string, monthlyPerNode: number): CostLine => ({
+        item,
+        basis,
+        atMinNodes: pool.minNodes * monthlyPerNode,
+        atMaxNodes: pool.maxNodes * monthlyPerNode,
+    });
     const fixed = (item: string, basis: string, monthly: number): CostLine => ({ item, basis, atMinNodes: monthly, atMaxNodes: monthly });
     const pvPrice = prices.persistentDiskGibMonth["pd-balanced"] as number;
 
     const lines: CostLine[] = [
-        perNode(`nodes (${pool.machine.name}${pool.spot ? ", Spot" : ""})`,
+        perNode(
+            `nodes (${pool.machine.name}${pool.spot ? ", Spot" : ""})`,
             `$${nodeHour.toFixed(4)}/h per node${pool.spot ? ` (on-demand $${onDemandHour.toFixed(4)} less the assumed ${prices.spot.assumedDiscount * 100} % Spot discount)` : ""}`,
-            nodeHour * hours),
+            nodeHour * hours,
+        ),
         perNode("node boot disks", `${pool.diskSizeGb} GB ${pool.diskType} per node at $${diskPrice}/GB`, pool.diskSizeGb * diskPrice),
         fixed("GKE cluster fee", `$${prices.gke.clusterFeeHour}/h`, prices.gke.clusterFeeHour * hours),
-        fixed("persistent volumes", `${capacity.volumeGiB} GiB pd-balanced (GKE's default StorageClass) at $${pvPrice}/GiB`, capacity.volumeGiB * pvPrice),
+        fixed(
+            "persistent volumes",
+            `${capacity.volumeGiB} GiB pd-balanced (GKE's default StorageClass) at $${pvPrice}/GiB`,
+            capacity.volumeGiB * pvPrice,
+        ),
         {
             item: "Cloud NAT",
             basis: `$${nat.perVmHour}/h per node, one NAT IP at $${nat.ipHour}/h, ${nat.assumedDataGibMonth} GiB processed (assumed) at $${nat.dataGib}/GiB`,
             atMinNodes: natGateway(pool.minNodes) + nat.ipHour * hours + nat.assumedDataGibMonth * nat.dataGib,
             atMaxNodes: natGateway(pool.maxNodes) + nat.ipHour * hours + nat.assumedDataGibMonth * nat.dataGib,
         },
-        fixed("load balancers", `${balancers} Service(s) of type LoadBalancer`,
-            balancers === 0 ? 0 : (lb.first5RulesHour + Math.max(0, balancers - 5) * lb.additionalRuleHour) * hours),
+        fixed(
+            "load balancers",
+            `${balancers} Service(s) of type LoadBalancer`,
+            balancers === 0 ? 0 : (lb.first5RulesHour + Math.max(0, balancers - 5) * lb.additionalRuleHour) * hours,
+        ),
     ].map((line) => ({ ...line, atMinNodes: round(line.atMinNodes), atMaxNodes: round(line.atMaxNodes) }));
 
     const sum = (pick: (l: CostLine) => number) => round(lines.reduce((total, l) => total + pick(l), 0));

@@ -10,6 +10,11 @@ export function buildReport(stack: string, run: StackRun, prices: PriceTable): R
     const workloads = stackWorkloads(run);
     const fit = capacity(workloads, stackNodePool(run));
     return {
-        stack, fits: fit.problems.length === 0, workloads, capacity: fit, sparkMemory: stackSparkMemory(run), cost: estimateCost(run, fit, prices),
+        stack,
+        fits: fit.problems.length === 0,
+        workloads,
+        capacity: fit,
+        sparkMemory: stackSparkMemory(run),
+        cost: estimateCost(run, fit, prices),
     };
 }

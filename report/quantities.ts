@@ -32,7 +32,7 @@ export function memoryMiB(quantity: string | number | undefined): number {
     if (unit === undefined) {
         return Number(amount) / MIB;
     }
-    return unit in BINARY ? Number(amount) * BINARY[unit as keyof typeof BINARY] : Number(amount) * DECIMAL[unit as keyof typeof DECIMAL] / MIB;
+    return unit in BINARY ? Number(amount) * BINARY[unit as keyof typeof BINARY] : (Number(amount) * DECIMAL[unit as keyof typeof DECIMAL]) / MIB;
 }
 
 export function storageGiB(quantity: string | number | undefined): number {

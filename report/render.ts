@@ -14,19 +14,29 @@ export interface Report {
     readonly cost: CostEstimate | string;
 }
 
-const cpu = (millis?: number) => millis === undefined ? "-" : millis >= 1000 ? `${+(millis / 1000).toFixed(2)}` : `${Math.round(millis)}m`;
-const memory = (mib?: number) => mib === undefined ? "-" : mib >= 1024 ? `${+(mib / 1024).toFixed(2)}Gi` : `${Math.round(mib)}Mi`;
+const cpu = (millis?: number) => (millis === undefined ? "-" : millis >= 1000 ? `${+(millis / 1000).toFixed(2)}` : `${Math.round(millis)}m`);
+const memory = (mib?: number) => (mib === undefined ? "-" : mib >= 1024 ? `${+(mib / 1024).toFixed(2)}Gi` : `${Math.round(mib)}Mi`);
 const usd = (amount: number) => `$${amount.toFixed(2)}`;
 const share = (part: number) => `${(part * 100).toFixed(1)} %`;
-const replicas = (w: Workload) => w.replicas.min === w.replicas.max ? `${w.replicas.min}` : `${w.replicas.min}-${w.replicas.max}`;
+const replicas = (w: Workload) => (w.replicas.min === w.replicas.max ? `${w.replicas.min}` : `${w.replicas.min}-${w.replicas.max}`);
 
 type Table = { head: string[]; rows: string[][] };
 
 function workloadTable(workloads: readonly Workload[]): Table {
     return {
         head: ["namespace", "workload", "kind", "replicas", "CPU req", "CPU lim", "mem req", "mem lim", "volume/replica", "preset"],
-        rows: workloads.map((w) => [w.namespace, w.name, w.kind, replicas(w), cpu(w.pod.cpuRequestMillis), cpu(w.pod.cpuLimitMillis),
-            memory(w.pod.memoryRequestMiB), memory(w.pod.memoryLimitMiB), w.volumeGiBPerReplica ? `${w.volumeGiBPerReplica}Gi` : "-", w.presets.join(", ") || "-"]),
+        rows: workloads.map((w) => [
+            w.namespace,
+            w.name,
+            w.kind,
+            replicas(w),
+            cpu(w.pod.cpuRequestMillis),
+            cpu(w.pod.cpuLimitMillis),
+            memory(w.pod.memoryRequestMiB),
+            memory(w.pod.memoryLimitMiB),
+            w.volumeGiBPerReplica ? `${w.volumeGiBPerReplica}Gi` : "-",
+            w.presets.join(", ") || "-",
+        ]),
     };
 }
 
@@ -37,13 +47,34 @@ function sparkMemoryTable(plan: SparkMemoryPlan): Table {
     return {
         head: ["pod", "JVM", "heap", "overhead", "other", "total", "pod limit"],
         rows: [
-            ["spark-master", "master daemon (SPARK_DAEMON_MEMORY)", mib(master.heapMiB), mib(master.overheadMiB), "-",
-                mib(master.heapMiB + master.overheadMiB), mib(master.podMiB)],
+            [
+                "spark-master",
+                "master daemon (SPARK_DAEMON_MEMORY)",
+                mib(master.heapMiB),
+                mib(master.overheadMiB),
+                "-",
+                mib(master.heapMiB + master.overheadMiB),
+                mib(master.podMiB),
+            ],
             ["spark-worker", "worker daemon (SPARK_DAEMON_MEMORY)", mib(worker.daemon.heapMiB), mib(worker.daemon.overheadMiB), "-", "", ""],
-            ["", `executor (spark.executor.memory, ${executor.cores} core(s)) in the offer of ${worker.offeredCores} core(s) / ${mib(worker.offeredMiB)}`,
-                mib(executor.heapMiB), mib(executor.overheadMiB), "-", mib(workerUsed), mib(worker.podMiB)],
-            ["crypto-ticks-stream", "driver (--driver-memory)", mib(driver.heapMiB), mib(driver.overheadMiB), `${mib(driver.pythonMiB)} Python`,
-                mib(driver.heapMiB + driver.overheadMiB + driver.pythonMiB), mib(driver.podMiB)],
+            [
+                "",
+                `executor (spark.executor.memory, ${executor.cores} core(s)) in the offer of ${worker.offeredCores} core(s) / ${mib(worker.offeredMiB)}`,
+                mib(executor.heapMiB),
+                mib(executor.overheadMiB),
+                "-",
+                mib(workerUsed),
+                mib(worker.podMiB),
+            ],
+            [
+                "crypto-ticks-stream",
+                "driver (--driver-memory)",
+                mib(driver.heapMiB),
+                mib(driver.overheadMiB),
+                `${mib(driver.pythonMiB)} Python`,
+                mib(driver.heapMiB + driver.overheadMiB + driver.pythonMiB),
+                mib(driver.podMiB),
+            ],
         ],
     };
 }
@@ -51,8 +82,16 @@ function sparkMemoryTable(plan: SparkMemoryPlan): Table {
 function fitTable(checks: readonly (readonly [string, FitCheck])[]): Table {
     return {
         head: ["", "nodes", "CPU allocatable", "CPU requested", "CPU free", "memory allocatable", "memory requested", "memory free"],
-        rows: checks.map(([label, c]) => [label, `${c.nodes}`, cpu(c.allocatable.cpuMillis), cpu(c.requested.cpuMillis), share(c.cpuHeadroom),
-            memory(c.allocatable.memoryMiB), memory(c.requested.memoryMiB), share(c.memoryHeadroom)]),
+        rows: checks.map(([label, c]) => [
+            label,
+            `${c.nodes}`,
+            cpu(c.allocatable.cpuMillis),
+            cpu(c.requested.cpuMillis),
+            share(c.cpuHeadroom),
+            memory(c.allocatable.memoryMiB),
+            memory(c.requested.memoryMiB),
+            share(c.memoryHeadroom),
+        ]),
     };
 }
 
@@ -63,14 +102,24 @@ function costTable(cost: CostEstimate): Table {
             ...cost.lines.map((l) => [l.item, l.basis, usd(l.atMinNodes), usd(l.atMaxNodes)]),
             ["total", "", usd(cost.total.atMinNodes), usd(cost.total.atMaxNodes)],
             ...(cost.freeTierCredit > 0
-                ? [["total with the GKE free tier", `-${usd(cost.freeTierCredit)} if no other zonal or Autopilot cluster uses the billing account's credit`,
-                    usd(cost.totalWithFreeTier.atMinNodes), usd(cost.totalWithFreeTier.atMaxNodes)]]
+                ? [
+                      [
+                          "total with the GKE free tier",
+                          `-${usd(cost.freeTierCredit)} if no other zonal or Autopilot cluster uses the billing account's credit`,
+                          usd(cost.totalWithFreeTier.atMinNodes),
+                          usd(cost.totalWithFreeTier.atMaxNodes),
+                      ],
+                  ]
                 : []),
         ],
     };
 }
 
-interface Section { title: string; table?: Table; lines?: string[] }
+interface Section {
+    title: string;
+    table?: Table;
+    lines?: string[];
+}
 
 function sections(report: Report, prices: PriceTable): Section[] {
     const { capacity, cost } = report;
@@ -92,13 +141,18 @@ function sections(report: Report, prices: PriceTable): Section[] {
         result.push({
             title: "Spark JVM memory (components/data/sparkMemory.ts)",
             table: sparkMemoryTable(report.sparkMemory),
-            lines: ["Overhead is Spark's default spark.*.memoryOverhead, max(384Mi, 10 % of the heap): non-heap memory each JVM needs inside its pod."],
+            lines: [
+                "Overhead is Spark's default spark.*.memoryOverhead, max(384Mi, 10 % of the heap): non-heap memory each JVM needs inside its pod.",
+            ],
         });
     }
     if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
         result.push({
             title: `Fit: ${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,
-            table: fitTable([["minimum replicas at min nodes", capacity.atMinNodes], ["maximum replicas at max nodes", capacity.atMaxNodes]]),
+            table: fitTable([
+                ["minimum replicas at min nodes", capacity.atMinNodes],
+                ["maximum replicas at max nodes", capacity.atMaxNodes],
+            ]),
             lines: [
                 "Requested includes an estimate of GKE's own pods (see report/capacity.ts).",
                 report.fits
@@ -115,7 +169,9 @@ function sections(report: Report, prices: PriceTable): Section[] {
         result.push({
             title: `Monthly cost estimate (${prices.currency}, ${prices.region} list prices compiled ${prices.compiledOn}, ${prices.hoursPerMonth} h/month)`,
             table: costTable(cost),
-            lines: ["Prices and their sources: report/prices.json. Not included: Artifact Registry storage, network egress, logging and monitoring beyond the free allotments."],
+            lines: [
+                "Prices and their sources: report/prices.json. Not included: Artifact Registry storage, network egress, logging and monitoring beyond the free allotments.",
+            ],
         });
         const alternative = prices.managedAlternative;
         result.push({
@@ -131,7 +187,11 @@ function sections(report: Report, prices: PriceTable): Section[] {
 
 function textTable({ head, rows }: Table): string {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+    const line = (cells: string[]) =>
+        cells
+            .map((c, i) => c.padEnd(widths[i]))
+            .join("  ")
+            .trimEnd();
     return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -141,11 +201,18 @@ function markdownTable({ head, rows }: Table): string {
 }
 
 export function renderText(report: Report, prices: PriceTable): string {
-    return [`Capacity and cost of stack ${report.stack}`, ...sections(report, prices).map((s) =>
-        [`\n== ${s.title}`, ...(s.table ? [textTable(s.table)] : []), ...(s.lines ?? [])].join("\n"))].join("\n");
+    return [
+        `Capacity and cost of stack ${report.stack}`,
+        ...sections(report, prices).map((s) => [`\n== ${s.title}`, ...(s.table ? [textTable(s.table)] : []), ...(s.lines ?? [])].join("\n")),
+    ].join("\n");
 }
 
 export function renderMarkdown(report: Report, prices: PriceTable): string {
-    return sections(report, prices).map((s) =>
-        [`#### ${s.title}`, ...(s.table ? [markdownTable(s.table)] : []), ...(s.lines ?? []).map((l) => l.replace(/^ {2}- /gm, "- "))].join("\n\n")).join("\n\n");
+    return sections(report, prices)
+        .map((s) =>
+            [`#### ${s.title}`, ...(s.table ? [markdownTable(s.table)] : []), ...(s.lines ?? []).map((l) => l.replace(/^ {2}- /gm, "- "))].join(
+                "\n\n",
+            ),
+        )
+        .join("\n\n");
 }

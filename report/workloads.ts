@@ -38,8 +38,12 @@ interface ChartComponent {
     readonly fixedReplicas?: number;
 }
 
-const component = (path: string[], kind: Workload["kind"], name: string | ((v: Values) => string), rest: Partial<ChartComponent> = {}): ChartComponent =>
-    ({ path, kind, name: typeof name === "string" ? () => name : name, ...rest });
+const component = (
+    path: string[],
+    kind: Workload["kind"],
+    name: string | ((v: Values) => string),
+    rest: Partial<ChartComponent> = {},
+): ChartComponent => ({ path, kind, name: typeof name === "string" ? () => name : name, ...rest });
 
 /** The workloads each pinned chart runs, named as the chart names them for release name = chart name. */
 const CHART_COMPONENTS: Readonly<Record<ChartName, readonly ChartComponent[]>> = {
@@ -49,7 +53,7 @@ const CHART_COMPONENTS: Readonly<Record<ChartName, readonly ChartComponent[]>> =
         component(["provisioning"], "Job", "kafka-provisioning", { enabled: (v) => v.provisioning.enabled, fixedReplicas: 1 }),
     ],
     postgresql: [
-        component(["primary"], "StatefulSet", (v) => v.architecture === "replication" ? "postgresql-primary" : "postgresql", { fixedReplicas: 1 }),
+        component(["primary"], "StatefulSet", (v) => (v.architecture === "replication" ? "postgresql-primary" : "postgresql"), { fixedReplicas: 1 }),
         component(["readReplicas"], "StatefulSet", "postgresql-read", { enabled: (v) => v.architecture === "replication" }),
     ],
     spark: [
@@ -65,7 +69,9 @@ const CHART_COMPONENTS: Readonly<Record<ChartName, readonly ChartComponent[]>> =
         component(["setupDBJob"], "Job", "airflow-setup-db", { enabled: (v) => v.setupDBJob.enabled, fixedReplicas: 1 }),
         component(["metrics"], "Deployment", "airflow-statsd", { enabled: (v) => v.metrics.enabled, fixedReplicas: 1 }),
         component(["redis", "master"], "StatefulSet", "airflow-redis-master", { enabled: (v) => v.redis.enabled, fixedReplicas: 1 }),
-        component(["redis", "replica"], "StatefulSet", "airflow-redis-replicas", { enabled: (v) => v.redis.enabled && v.redis.architecture === "replication" }),
+        component(["redis", "replica"], "StatefulSet", "airflow-redis-replicas", {
+            enabled: (v) => v.redis.enabled && v.redis.architecture === "replication",
+        }),
     ],
 };
 
@@ -80,40 +86,49 @@ export function effectiveValues(chart: ChartName, releaseValues: HelmValues): He
     return mergeValues(chartDefaults(loadChartReference(chart, CHART_VERSIONS[chart])), releaseValues);
 }
 
-interface ResourceSpec { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } }
+interface ResourceSpec {
+    requests?: { cpu?: string; memory?: string };
+    limits?: { cpu?: string; memory?: string };
+}
 
 /** A container's resources as Kubernetes applies them: a request defaults to the limit. */
 function containerResources(spec: ResourceSpec): PodResources {
     const cpuLimit = spec.limits?.cpu === undefined ? undefined : cpuMillis(spec.limits.cpu);
     const memoryLimit = spec.limits?.memory === undefined ? undefined : memoryMiB(spec.limits.memory);
     return {
-        cpuRequestMillis: spec.requests?.cpu === undefined ? cpuLimit ?? 0 : cpuMillis(spec.requests.cpu),
+        cpuRequestMillis: spec.requests?.cpu === undefined ? (cpuLimit ?? 0) : cpuMillis(spec.requests.cpu),
         cpuLimitMillis: cpuLimit,
-        memoryRequestMiB: spec.requests?.memory === undefined ? memoryLimit ?? 0 : memoryMiB(spec.requests.memory),
+        memoryRequestMiB: spec.requests?.memory === undefined ? (memoryLimit ?? 0) : memoryMiB(spec.requests.memory),
         memoryLimitMiB: memoryLimit,
     };
 }
 
-const addLimit = (a?: number, b?: number) => a === undefined || b === undefined ? undefined : a + b;
-const maxLimit = (a?: number, b?: number) => a === undefined || b === undefined ? undefined : Math.max(a, b);
+const addLimit = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a + b);
+const maxLimit = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : Math.max(a, b));
 
 function sumPods(pods: PodResources[]): PodResources {
-    return pods.reduce((total, pod) => ({
-        cpuRequestMillis: total.cpuRequestMillis + pod.cpuRequestMillis,
-        cpuLimitMillis: addLimit(total.cpuLimitMillis, pod.cpuLimitMillis),
-        memoryRequestMiB: total.memoryRequestMiB + pod.memoryRequestMiB,
-        memoryLimitMiB: addLimit(total.memoryLimitMiB, pod.memoryLimitMiB),
-    }), { cpuRequestMillis: 0, cpuLimitMillis: 0, memoryRequestMiB: 0, memoryLimitMiB: 0 });
+    return pods.reduce(
+        (total, pod) => ({
+            cpuRequestMillis: total.cpuRequestMillis + pod.cpuRequestMillis,
+            cpuLimitMillis: addLimit(total.cpuLimitMillis, pod.cpuLimitMillis),
+            memoryRequestMiB: total.memoryRequestMiB + pod.memoryRequestMiB,
+            memoryLimitMiB: addLimit(total.memoryLimitMiB, pod.memoryLimitMiB),
+        }),
+        { cpuRequestMillis: 0, cpuLimitMillis: 0, memoryRequestMiB: 0, memoryLimitMiB: 0 },
+    );
 }
 
 /** Init containers run one after another before the others start: the pod needs the larger of the two. */
 function withInitContainers(containers: PodResources, inits: PodResources[]): PodResources {
-    return inits.reduce((pod, init) => ({
-        cpuRequestMillis: Math.max(pod.cpuRequestMillis, init.cpuRequestMillis),
-        cpuLimitMillis: maxLimit(pod.cpuLimitMillis, init.cpuLimitMillis),
-        memoryRequestMiB: Math.max(pod.memoryRequestMiB, init.memoryRequestMiB),
-        memoryLimitMiB: maxLimit(pod.memoryLimitMiB, init.memoryLimitMiB),
-    }), containers);
+    return inits.reduce(
+        (pod, init) => ({
+            cpuRequestMillis: Math.max(pod.cpuRequestMillis, init.cpuRequestMillis),
+            cpuLimitMillis: maxLimit(pod.cpuLimitMillis, init.cpuLimitMillis),
+            memoryRequestMiB: Math.max(pod.memoryRequestMiB, init.memoryRequestMiB),
+            memoryLimitMiB: maxLimit(pod.memoryLimitMiB, init.memoryLimitMiB),
+        }),
+        containers,
+    );
 }
 
 function hasResources(spec: ResourceSpec | undefined): spec is ResourceSpec {
@@ -145,48 +160,61 @@ function replicasOf(values: Values): Workload["replicas"] {
 
 function chartWorkloads(release: RecordedResource, chart: ChartName): Workload[] {
     const values = effectiveValues(chart, release.inputs.values);
-    return CHART_COMPONENTS[chart].filter((c) => c.enabled?.(values) ?? true).map((c): Workload => {
-        const where = c.path.join(".");
-        const settings: Values = c.path.reduce<Values>((v, key) => v?.[key], values);
-        const main = componentResources(settings, where);
-        const sidecars = (settings.sidecars ?? []).map((s: { resources?: ResourceSpec }) => containerResources(s.resources ?? {}));
-        const persistence = settings.persistence;
-        return {
-            namespace: release.inputs.namespace,
-            name: c.name(values),
-            kind: c.kind,
-            source: `${chart} release: ${where}`,
-            replicas: c.fixedReplicas === undefined ? replicasOf(settings) : { min: c.fixedReplicas, max: c.fixedReplicas },
-            pod: sumPods([containerResources(main.spec), ...sidecars]),
-            presets: main.preset ? [main.preset] : [],
-            volumeGiBPerReplica: persistence?.enabled ? storageGiB(persistence.size) : 0,
-        };
-    }).filter((w) => w.replicas.max > 0);
+    return CHART_COMPONENTS[chart]
+        .filter((c) => c.enabled?.(values) ?? true)
+        .map((c): Workload => {
+            const where = c.path.join(".");
+            const settings: Values = c.path.reduce<Values>((v, key) => v?.[key], values);
+            const main = componentResources(settings, where);
+            const sidecars = (settings.sidecars ?? []).map((s: { resources?: ResourceSpec }) => containerResources(s.resources ?? {}));
+            const persistence = settings.persistence;
+            return {
+                namespace: release.inputs.namespace,
+                name: c.name(values),
+                kind: c.kind,
+                source: `${chart} release: ${where}`,
+                replicas: c.fixedReplicas === undefined ? replicasOf(settings) : { min: c.fixedReplicas, max: c.fixedReplicas },
+                pod: sumPods([containerResources(main.spec), ...sidecars]),
+                presets: main.preset ? [main.preset] : [],
+                volumeGiBPerReplica: persistence?.enabled ? storageGiB(persistence.size) : 0,
+            };
+        })
+        .filter((w) => w.replicas.max > 0);
 }
 
 /** Deployments and StatefulSets the program creates itself, with the claims they mount. */
 function programWorkloads(run: StackRun): Workload[] {
-    const claims = new Map(ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").map((claim) =>
-        [`${claim.inputs.metadata.namespace}/${claim.inputs.metadata.name}`, storageGiB(claim.inputs.spec.resources.requests.storage)]));
-    return (["Deployment", "StatefulSet"] as const).flatMap((kind) => ofType(run, `kubernetes:apps/v1:${kind}`).map((object): Workload => {
-        const { namespace, name } = object.inputs.metadata;
-        const pod = object.inputs.spec.template.spec;
-        const replicas = object.inputs.spec.replicas ?? 1;
-        return {
-            namespace,
-            name,
-            kind,
-            source: `${kind} ${namespace}/${name}`,
-            replicas: { min: replicas, max: replicas },
-            pod: withInitContainers(
-                sumPods(pod.containers.map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {}))),
-                (pod.initContainers ?? []).map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {}))),
-            presets: [],
-            volumeGiBPerReplica: (pod.volumes ?? [])
-                .map((v: { persistentVolumeClaim?: { claimName: string } }) => v.persistentVolumeClaim && claims.get(`${namespace}/${v.persistentVolumeClaim.claimName}`))
-                .reduce((total: number, size: number | undefined) => total + (size ?? 0), 0),
-        };
-    }));
+    const claims = new Map(
+        ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").map((claim) => [
+            `${claim.inputs.metadata.namespace}/${claim.inputs.metadata.name}`,
+            storageGiB(claim.inputs.spec.resources.requests.storage),
+        ]),
+    );
+    return (["Deployment", "StatefulSet"] as const).flatMap((kind) =>
+        ofType(run, `kubernetes:apps/v1:${kind}`).map((object): Workload => {
+            const { namespace, name } = object.inputs.metadata;
+            const pod = object.inputs.spec.template.spec;
+            const replicas = object.inputs.spec.replicas ?? 1;
+            return {
+                namespace,
+                name,
+                kind,
+                source: `${kind} ${namespace}/${name}`,
+                replicas: { min: replicas, max: replicas },
+                pod: withInitContainers(
+                    sumPods(pod.containers.map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {}))),
+                    (pod.initContainers ?? []).map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {})),
+                ),
+                presets: [],
+                volumeGiBPerReplica: (pod.volumes ?? [])
+                    .map(
+                        (v: { persistentVolumeClaim?: { claimName: string } }) =>
+                            v.persistentVolumeClaim && claims.get(`${namespace}/${v.persistentVolumeClaim.claimName}`),
+                    )
+                    .reduce((total: number, size: number | undefined) => total + (size ?? 0), 0),
+            };
+        }),
+    );
 }
 
 /** Every workload the evaluated stack runs, release by release, then the program's own. */

@@ -27,8 +27,10 @@ function chartProblems(): string[] {
         return [];
     } catch (error) {
         const missing = missingChartArchives().join(", ");
-        return [`the pinned chart archives of ${missing} are in neither ${CHART_ARCHIVE_DIRS.join(" nor ")}, and pulling them failed ` +
-            `(${(error as Error).message.split("\n")[0]}): run \`npm run charts:pull\` where registry-1.docker.io is reachable`];
+        return [
+            `the pinned chart archives of ${missing} are in neither ${CHART_ARCHIVE_DIRS.join(" nor ")}, and pulling them failed ` +
+                `(${(error as Error).message.split("\n")[0]}): run \`npm run charts:pull\` where registry-1.docker.io is reachable`,
+        ];
     }
 }
 

@@ -14,7 +14,9 @@ import { helmBinary } from "../offline/helm";
 
 /** Throws unless the archive's Chart.yaml names this chart at this version. */
 export function checkArchive(archive: string, chart: ChartName, version: string): void {
-    const entry = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }).split("\n").find((name) => /^[^/]+\/Chart\.yaml$/.test(name));
+    const entry = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" })
+        .split("\n")
+        .find((name) => /^[^/]+\/Chart\.yaml$/.test(name));
     const chartYaml = entry ? parse(execFileSync("tar", ["-xzOf", archive, entry], { encoding: "utf8" })) : undefined;
     if (chartYaml?.name !== chart || String(chartYaml?.version) !== version) {
         throw new Error(`${archive} holds ${chartYaml?.name} ${chartYaml?.version}, not ${chart} ${version}`);

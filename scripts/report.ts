@@ -25,7 +25,10 @@ function requireChartArchives(): void {
 
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
-    const stacks = fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => s !== undefined);
+    const stacks = fs
+        .readdirSync(ROOT)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined);
     const [stack, ...options] = args;
     if (!stack || stack.startsWith("-")) {
         fail(`usage: npm run report -- <stack> [--json | --markdown]; stacks: ${stacks.join(", ")}`);
@@ -51,8 +54,10 @@ async function main(): Promise<void> {
     const prices = loadPrices();
     const report = buildReport(stack, run, prices);
     const [format] = options;
-    console.log(format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices));
+    console.log(
+        format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices),
+    );
     process.exitCode = report.fits ? 0 : 1;
 }
 
-main().catch((e) => fail(e instanceof Error ? e.stack ?? e.message : String(e)));
+main().catch((e) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));

@@ -68,11 +68,16 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
             return { id: name, state: { email, member: `serviceAccount:${email}`, name: `projects/${inputs.project}/serviceAccounts/${email}` } };
         }
         case T.pool:
-            return { id: name, state: { name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}` } };
+            return {
+                id: name,
+                state: { name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}` },
+            };
         case T.provider:
             return {
                 id: name,
-                state: { name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}/providers/${inputs.workloadIdentityPoolProviderId}` },
+                state: {
+                    name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}/providers/${inputs.workloadIdentityPoolProviderId}`,
+                },
             };
         case T.keyRing:
             return { id: `projects/${inputs.project}/locations/${inputs.location}/keyRings/${inputs.name}`, state: {} };
@@ -91,25 +96,36 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
     const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
     process.on("unhandledRejection", recordFailure);
     pulumi.runtime.setAllConfig(bootstrapConfig(overrides), []);
-    await pulumi.runtime.setMocks({
-        newResource: (args) => {
-            const { id, state } = computed(args.type, args.name, args.inputs);
-            return { id: args.custom ? id : undefined, state: { name: args.inputs.name ?? args.name, ...args.inputs, ...state } };
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const { id, state } = computed(args.type, args.name, args.inputs);
+                return { id: args.custom ? id : undefined, state: { name: args.inputs.name ?? args.name, ...args.inputs, ...state } };
+            },
+            call: (args) => args.inputs,
         },
-        call: (args) => args.inputs,
-    }, PROJECT_NAME, "ci", false);
+        PROJECT_NAME,
+        "ci",
+        false,
+    );
 
-    onRegistration((req, res) => resources.push({
-        type: req.getType(),
-        name: req.getName(),
-        urn: res.getUrn(),
-        custom: req.getCustom(),
-        inputs: req.getObject()?.toJavaScript() ?? {},
-        protect: req.getProtect() === true,
-        dependsOn: req.getDependenciesList(),
-    }), recordFailure);
+    onRegistration(
+        (req, res) =>
+            resources.push({
+                type: req.getType(),
+                name: req.getName(),
+                urn: res.getUrn(),
+                custom: req.getCustom(),
+                inputs: req.getObject()?.toJavaScript() ?? {},
+                protect: req.getProtect() === true,
+                dependsOn: req.getDependenciesList(),
+            }),
+        recordFailure,
+    );
 
-    Object.keys(require.cache).filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep)).forEach((file) => delete require.cache[file]);
+    Object.keys(require.cache)
+        .filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep))
+        .forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
@@ -163,10 +179,12 @@ describe("bootstrap program", () => {
 
     it("enables the APIs CI needs and never disables them on destroy", () => {
         const services = ofType(run, T.service);
-        assert.deepEqual(services.map((s) => s.inputs.service).sort(), [
-            "artifactregistry", "cloudkms", "cloudresourcemanager", "compute", "container",
-            "iam", "iamcredentials", "storage", "sts",
-        ].map((api) => `${api}.googleapis.com`));
+        assert.deepEqual(
+            services.map((s) => s.inputs.service).sort(),
+            ["artifactregistry", "cloudkms", "cloudresourcemanager", "compute", "container", "iam", "iamcredentials", "storage", "sts"].map(
+                (api) => `${api}.googleapis.com`,
+            ),
+        );
         for (const service of services) {
             assert.equal(service.inputs.disableOnDestroy, false, service.inputs.service);
             assert.equal(service.inputs.project, TEST_PROJECT);
@@ -177,7 +195,11 @@ describe("bootstrap program", () => {
         const apiUrns = ofType(run, T.service).map((s) => s.urn);
         for (const type of [T.bucket, T.keyRing, T.cryptoKey, T.pool, T.provider, T.account, T.projectIam]) {
             for (const resource of ofType(run, type)) {
-                assert.deepEqual(apiUrns.filter((urn) => !resource.dependsOn.includes(urn)), [], `${resource.name} does not wait for the APIs`);
+                assert.deepEqual(
+                    apiUrns.filter((urn) => !resource.dependsOn.includes(urn)),
+                    [],
+                    `${resource.name} does not wait for the APIs`,
+                );
             }
         }
     });
@@ -227,9 +249,11 @@ describe("bootstrap program", () => {
         const account = single(run, T.account);
         assert.equal(binding.inputs.role, "roles/iam.workloadIdentityUser");
         assert.equal(binding.inputs.serviceAccountId, `projects/${TEST_PROJECT}/serviceAccounts/${deployerEmail}`);
-        assert.equal(binding.inputs.member,
+        assert.equal(
+            binding.inputs.member,
             `principalSet://iam.googleapis.com/projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/` +
-            `${single(run, T.pool).inputs.workloadIdentityPoolId}/attribute.repository/${REPOSITORY}`);
+                `${single(run, T.pool).inputs.workloadIdentityPoolId}/attribute.repository/${REPOSITORY}`,
+        );
         assert.equal(account.inputs.project, TEST_PROJECT);
     });
 
@@ -239,11 +263,17 @@ describe("bootstrap program", () => {
         assert.equal(bucketGrant.inputs.role, "roles/storage.objectAdmin");
         assert.equal(bucketGrant.inputs.member, `serviceAccount:${deployerEmail}`);
         const keyGrant = single(run, T.cryptoKeyIam);
-        assert.equal(keyGrant.inputs.cryptoKeyId, `projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/${single(run, T.cryptoKey).inputs.name}`);
+        assert.equal(
+            keyGrant.inputs.cryptoKeyId,
+            `projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/${single(run, T.cryptoKey).inputs.name}`,
+        );
         assert.equal(keyGrant.inputs.role, "roles/cloudkms.cryptoKeyEncrypterDecrypter");
         assert.equal(keyGrant.inputs.member, `serviceAccount:${deployerEmail}`);
         const projectRoles = ofType(run, T.projectIam).map((b) => b.inputs.role);
-        assert.deepEqual(projectRoles.filter((role) => /^roles\/(storage|cloudkms)\./.test(role)), []);
+        assert.deepEqual(
+            projectRoles.filter((role) => /^roles\/(storage|cloudkms)\./.test(role)),
+            [],
+        );
     });
 
     it("gives the deployer the least set of project roles and no basic role", () => {
@@ -256,7 +286,10 @@ describe("bootstrap program", () => {
         }
         // Every IAM grant of the program goes to the deployer or the GitHub principalSet, nobody else.
         const members = run.resources.filter((r) => r.type.includes("IAMMember")).map((r) => r.inputs.member);
-        assert.ok(members.every((m) => m === `serviceAccount:${deployerEmail}` || m.startsWith("principalSet://")), members.join(", "));
+        assert.ok(
+            members.every((m) => m === `serviceAccount:${deployerEmail}` || m.startsWith("principalSet://")),
+            members.join(", "),
+        );
     });
 
     it("lets the deployer grant and revoke only the node service account's roles", () => {
@@ -265,19 +298,32 @@ describe("bootstrap program", () => {
         const expression: string = iamAdmin.inputs.condition?.expression ?? "";
         const granted = /^api\.getAttribute\('iam\.googleapis\.com\/modifiedGrantsByRole', \[\]\)\.hasOnly\(\[(.*)\]\)$/.exec(expression);
         assert.ok(granted, `unexpected condition: ${expression}`);
-        assert.deepEqual(granted[1].split(", ").map((role) => role.replace(/'/g, "")), [...NODE_SERVICE_ACCOUNT_ROLES]);
+        assert.deepEqual(
+            granted[1].split(", ").map((role) => role.replace(/'/g, "")),
+            [...NODE_SERVICE_ACCOUNT_ROLES],
+        );
         for (const binding of ofType(run, T.projectIam).filter((b) => b !== iamAdmin)) {
             assert.equal(binding.inputs.condition, undefined, binding.inputs.role);
         }
     });
 
     it("exports exactly what the workflows read as repository variables", () => {
-        assert.deepEqual(Object.keys(run.outputs).sort(),
-            ["deployerServiceAccount", "gcpProject", "secretsProvider", "stateBackendUrl", "workloadIdentityProvider"]);
+        assert.deepEqual(Object.keys(run.outputs).sort(), [
+            "deployerServiceAccount",
+            "gcpProject",
+            "secretsProvider",
+            "stateBackendUrl",
+            "workloadIdentityProvider",
+        ]);
         assert.equal(run.outputs.stateBackendUrl, `gs://${TEST_PROJECT}-pulumi-state`);
-        assert.equal(run.outputs.secretsProvider, `gcpkms://projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets`);
-        assert.match(String(run.outputs.workloadIdentityProvider),
-            /^projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]{4,32}\/providers\/[a-z0-9-]{4,32}$/);
+        assert.equal(
+            run.outputs.secretsProvider,
+            `gcpkms://projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets`,
+        );
+        assert.match(
+            String(run.outputs.workloadIdentityProvider),
+            /^projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]{4,32}\/providers\/[a-z0-9-]{4,32}$/,
+        );
         assert.equal(run.outputs.deployerServiceAccount, deployerEmail);
         assert.equal(run.outputs.gcpProject, TEST_PROJECT);
         // What .github/scripts/pulumi-ci-stack.sh accepts.
@@ -301,7 +347,10 @@ describe("bootstrap program", () => {
     it("takes a replacement set of deployer roles", async () => {
         const other = await runBootstrap({ deployerRoles: ["roles/container.admin", "roles/compute.networkAdmin"] });
         assert.equal(other.error, undefined, other.error?.stack);
-        assert.deepEqual(ofType(other, T.projectIam).map((b) => b.inputs.role), ["roles/container.admin", "roles/compute.networkAdmin"]);
+        assert.deepEqual(
+            ofType(other, T.projectIam).map((b) => b.inputs.role),
+            ["roles/container.admin", "roles/compute.networkAdmin"],
+        );
     });
 
     describe("refuses, before registering anything,", () => {
@@ -318,7 +367,10 @@ describe("bootstrap program", () => {
         ]) {
             it(`githubRepository ${JSON.stringify(value)}`, async () => {
                 const message = await refused({ githubRepository: value });
-                assert.ok(message.includes(`${PROJECT_NAME}:githubRepository = ${JSON.stringify(value)}: a GitHub repository as owner/name`), message);
+                assert.ok(
+                    message.includes(`${PROJECT_NAME}:githubRepository = ${JSON.stringify(value)}: a GitHub repository as owner/name`),
+                    message,
+                );
             });
         }
 
@@ -336,7 +388,10 @@ describe("bootstrap program", () => {
         it("a basic or project-wide storage role in deployerRoles", async () => {
             const message = await refused({ deployerRoles: ["roles/container.admin", "roles/owner", "roles/storage.admin"] });
             assert.match(message, /deployerRoles = "roles\/owner": a role other than this one: basic roles/);
-            assert.match(message, /deployerRoles = "roles\/storage.admin": a role other than this one: storage and KMS roles are granted on the state bucket/);
+            assert.match(
+                message,
+                /deployerRoles = "roles\/storage.admin": a role other than this one: storage and KMS roles are granted on the state bucket/,
+            );
         });
 
         it("a malformed bucket name or location", async () => {

@@ -144,7 +144,10 @@ describe("configuration validation", () => {
 
     it("reports every problem at once", async () => {
         const message = await refused("prod", {
-            "gcp:project": undefined, "gcp:region": "Mars", nodeMinCount: 0, podsCidr: "10.10.0.0/20",
+            "gcp:project": undefined,
+            "gcp:region": "Mars",
+            nodeMinCount: 0,
+            podsCidr: "10.10.0.0/20",
         });
         assert.match(message, /^Invalid stack configuration \(4 problems\):/);
         for (const key of ["gcp:project", "gcp:region", "nodeMinCount", "podsCidr"]) {

@@ -19,10 +19,14 @@ interface DagView {
 function dagView(workload: Manifest, objects: readonly Manifest[]): DagView {
     const container = podTemplate(workload).spec.containers.find((c: any) => c.name.startsWith("airflow"));
     const mount = container.volumeMounts.find((m: any) => m.mountPath.startsWith(DAGS_FOLDER));
-    const fromSecrets = (container.envFrom ?? []).map((source: any) =>
-        findObject(objects, "Secret", workload.metadata.namespace, source.secretRef.name).stringData);
-    const env: Record<string, string> = Object.assign({}, ...fromSecrets,
-        ...container.env.filter((e: any) => e.value !== undefined).map((e: any) => ({ [e.name]: e.value })));
+    const fromSecrets = (container.envFrom ?? []).map(
+        (source: any) => findObject(objects, "Secret", workload.metadata.namespace, source.secretRef.name).stringData,
+    );
+    const env: Record<string, string> = Object.assign(
+        {},
+        ...fromSecrets,
+        ...container.env.filter((e: any) => e.value !== undefined).map((e: any) => ({ [e.name]: e.value })),
+    );
     return { mountPath: mount.mountPath, pythonpath: env.PYTHONPATH ? env.PYTHONPATH.split(":") : [], env };
 }
 
@@ -38,8 +42,11 @@ function loadDags(files: Record<string, string>, view: DagView) {
     for (const [name, text] of Object.entries(files).filter(([name]) => !name.startsWith("."))) {
         fs.writeFileSync(path.join(inPod(view.mountPath), name), text);
     }
-    const output = execFileSync("python3", ["-S", "-E", path.join(__dirname, "python", "dagbag.py"), inPod(DAGS_FOLDER), ...view.pythonpath.map(inPod)],
-        { encoding: "utf8", env: { ...view.env, PATH: process.env.PATH } });
+    const output = execFileSync(
+        "python3",
+        ["-S", "-E", path.join(__dirname, "python", "dagbag.py"), inPod(DAGS_FOLDER), ...view.pythonpath.map(inPod)],
+        { encoding: "utf8", env: { ...view.env, PATH: process.env.PATH } },
+    );
     fs.rmSync(root, { recursive: true, force: true });
     return JSON.parse(output) as { dags: Record<string, string[]>; errors: Record<string, string> };
 }
@@ -63,7 +70,10 @@ describe("DAGs in the Airflow pods", () => {
     }
 
     it("reports a DAG whose helper is not importable, as Airflow would", () => {
-        const result = loadDags({ "a_dag.py": "# airflow dag\nimport missing_helper\n" }, { mountPath: `${DAGS_FOLDER}/external`, pythonpath: [], env: {} });
+        const result = loadDags(
+            { "a_dag.py": "# airflow dag\nimport missing_helper\n" },
+            { mountPath: `${DAGS_FOLDER}/external`, pythonpath: [], env: {} },
+        );
         assert.match(result.errors["external/a_dag.py"], /ModuleNotFoundError: No module named 'missing_helper'/);
     });
 });

@@ -70,7 +70,10 @@ describe("GKE stacks", () => {
                 assert.equal(cluster.networkingMode, "VPC_NATIVE");
                 assert.equal(cluster.subnetwork, `${subnet.name}-id`);
                 const rangeNames = subnet.inputs.secondaryIpRanges.map((r: { rangeName: string }) => r.rangeName);
-                assert.deepEqual([cluster.ipAllocationPolicy.clusterSecondaryRangeName, cluster.ipAllocationPolicy.servicesSecondaryRangeName], rangeNames);
+                assert.deepEqual(
+                    [cluster.ipAllocationPolicy.clusterSecondaryRangeName, cluster.ipAllocationPolicy.servicesSecondaryRangeName],
+                    rangeNames,
+                );
                 assert.equal(cluster.removeDefaultNodePool, true);
             });
 
@@ -152,21 +155,29 @@ describe("GKE stacks", () => {
             });
 
             it("creates every resource inside a component; index.ts creates none itself", () => {
-                const components = new Map(run().resources.filter((r) => !r.custom).map((r) => [r.urn, r]));
+                const components = new Map(
+                    run()
+                        .resources.filter((r) => !r.custom)
+                        .map((r) => [r.urn, r]),
+                );
                 for (const component of components.values()) {
                     assert.match(component.type, /^streaming-platform:[a-z0-9]+:[A-Z][A-Za-z0-9]+$/);
                 }
                 for (const resource of run().resources.filter((r) => r.custom)) {
-                    assert.ok(resource.parent && components.has(resource.parent),
-                        `${resource.type} ${resource.name} is not a child of a component (parent ${resource.parent})`);
+                    assert.ok(
+                        resource.parent && components.has(resource.parent),
+                        `${resource.type} ${resource.name} is not a child of a component (parent ${resource.parent})`,
+                    );
                 }
             });
 
             it("exports how to reach the cluster", () => {
                 const cluster = single(run(), T.cluster).inputs;
                 assert.equal(run().outputs.clusterLocation, cluster.location);
-                assert.equal(run().outputs.getCredentialsCommand,
-                    `gcloud container clusters get-credentials gke --location ${cluster.location} --project ${TEST_PROJECT} --dns-endpoint`);
+                assert.equal(
+                    run().outputs.getCredentialsCommand,
+                    `gcloud container clusters get-credentials gke --location ${cluster.location} --project ${TEST_PROJECT} --dns-endpoint`,
+                );
             });
         });
     }
@@ -196,13 +207,19 @@ describe("GKE stacks", () => {
         const run = await runStack("dev", { authorizedNetworks: ["203.0.113.0/24"] });
         const cluster = single(run, T.cluster).inputs;
         assert.equal(cluster.privateClusterConfig.enablePrivateEndpoint, false);
-        assert.deepEqual(cluster.masterAuthorizedNetworksConfig.cidrBlocks.map((b: { cidrBlock: string }) => b.cidrBlock), ["203.0.113.0/24"]);
+        assert.deepEqual(
+            cluster.masterAuthorizedNetworksConfig.cidrBlocks.map((b: { cidrBlock: string }) => b.cidrBlock),
+            ["203.0.113.0/24"],
+        );
     });
 
     it("gives each node pool its configured disk and spot settings", async () => {
         const run = await runStack("dev", { nodeSpot: false, nodeDiskSizeGb: 80, nodeDiskType: "pd-ssd", nodeMachineType: "n2d-highmem-4" });
         const nodeConfig = single(run, T.pool).inputs.nodeConfig;
-        assert.deepEqual([nodeConfig.spot, nodeConfig.diskSizeGb, nodeConfig.diskType, nodeConfig.machineType], [false, 80, "pd-ssd", "n2d-highmem-4"]);
+        assert.deepEqual(
+            [nodeConfig.spot, nodeConfig.diskSizeGb, nodeConfig.diskType, nodeConfig.machineType],
+            [false, 80, "pd-ssd", "n2d-highmem-4"],
+        );
         assert.ok(byUrn(run, single(run, T.pool).parent!)?.type.endsWith(":GkeCluster"));
     });
 });

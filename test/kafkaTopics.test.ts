@@ -46,14 +46,22 @@ esac
     "kafka-configs.sh": FAKE_PRELUDE,
 };
 
-interface ScriptRun { status: number | null; stdout: string; stderr: string; calls: string[] }
+interface ScriptRun {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    calls: string[];
+}
 
 /** A scratch directory with the fakes on PATH, running scripts as the chart's Job does: `/bin/bash -ec`. */
 class FakeKafka {
     readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-topics-test-"));
     private readonly bin = path.join(this.root, "bin");
 
-    constructor(readonly topic: string, partitions?: number) {
+    constructor(
+        readonly topic: string,
+        partitions?: number,
+    ) {
         fs.mkdirSync(this.bin);
         for (const [name, source] of Object.entries(FAKES)) {
             fs.writeFileSync(path.join(this.bin, name), source, { mode: 0o755 });
@@ -255,7 +263,9 @@ describe("Kafka topic partition guard (components/data/kafkaTopicPartitions.ts)"
 
     it("the provider only stores what it was given", async () => {
         assert.deepEqual(await topicPartitionsProvider.create!(requested), { id: "crypto-ticks", outs: requested });
-        assert.deepEqual(await topicPartitionsProvider.update!("crypto-ticks", { topic: "crypto-ticks", partitions: 3 }, requested), { outs: requested });
+        assert.deepEqual(await topicPartitionsProvider.update!("crypto-ticks", { topic: "crypto-ticks", partitions: 3 }, requested), {
+            outs: requested,
+        });
     });
 });
 
@@ -307,7 +317,10 @@ describe("the stacks' Kafka topic provisioning", function () {
             assert.ok(script.indexOf(call) < script.indexOf('echo "Provisioning succeeded"'));
             const service = container.env.find((e: any) => e.name === "KAFKA_SERVICE").value;
             assert.equal(service, "kafka:9092");
-            assert.ok(container.volumeMounts.some((m: any) => m.mountPath === "/shared"), "client.properties lives in /shared");
+            assert.ok(
+                container.volumeMounts.some((m: any) => m.mountPath === "/shared"),
+                "client.properties lives in /shared",
+            );
 
             // The rendered script itself, against the fakes: the chart's own create commands call
             // /opt/bitnami/kafka/bin/kafka-topics.sh, absent here, and their failure is ignored by the chart.
@@ -322,14 +335,20 @@ describe("the stacks' Kafka topic provisioning", function () {
                 const created = run();
                 assert.equal(created.status, 0, created.stderr);
                 assert.match(created.stdout, /Provisioning succeeded/);
-                assert.ok(created.calls.some((c) => c.startsWith("kafka-topics.sh") && c.includes(" --create ")), created.calls.join("\n"));
+                assert.ok(
+                    created.calls.some((c) => c.startsWith("kafka-topics.sh") && c.includes(" --create ")),
+                    created.calls.join("\n"),
+                );
                 assert.equal(kafka.partitions(), partitions);
 
                 kafka.setPartitions(1);
                 const raised = run();
                 assert.equal(raised.status, 0, raised.stderr);
                 assert.equal(kafka.partitions(), partitions);
-                assert.ok(raised.calls.includes(`kafka-topics.sh ${CLIENT} --alter --topic crypto-ticks --partitions ${partitions}`), raised.calls.join("\n"));
+                assert.ok(
+                    raised.calls.includes(`kafka-topics.sh ${CLIENT} --alter --topic crypto-ticks --partitions ${partitions}`),
+                    raised.calls.join("\n"),
+                );
                 assert.match(raised.calls.at(-1)!, /^kafka-configs\.sh .* --entity-name crypto-ticks --add-config min\.insync\.replicas=\d$/);
 
                 kafka.setPartitions(partitions + 1);

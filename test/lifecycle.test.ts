@@ -28,13 +28,18 @@ describe("teardown and protection", () => {
     });
 
     it("deletes StatefulSet volumes with their releases on dev and keeps them on prod", () => {
-        for (const [stack, whenDeleted] of [["dev", "Delete"], ["prod", "Retain"]] as const) {
+        for (const [stack, whenDeleted] of [
+            ["dev", "Delete"],
+            ["prod", "Retain"],
+        ] as const) {
             const kafka = values(runs[stack], "kafka").controller;
             const postgres = values(runs[stack], "postgresql");
             const policies = [kafka.persistentVolumeClaimRetentionPolicy, postgres.primary.persistentVolumeClaimRetentionPolicy];
             if (stack === "prod") {
-                policies.push(postgres.readReplicas.persistentVolumeClaimRetentionPolicy,
-                    values(runs[stack], "airflow").redis.master.persistentVolumeClaimRetentionPolicy);
+                policies.push(
+                    postgres.readReplicas.persistentVolumeClaimRetentionPolicy,
+                    values(runs[stack], "airflow").redis.master.persistentVolumeClaimRetentionPolicy,
+                );
             }
             for (const policy of policies) {
                 assert.deepEqual(policy, { enabled: true, whenDeleted, whenScaled: "Retain" }, stack);
@@ -70,7 +75,10 @@ describe("teardown and protection", () => {
     });
 
     it("protects the data-bearing resources in prod and nothing in dev", () => {
-        for (const [stack, protectedData] of [["dev", false], ["prod", true]] as const) {
+        for (const [stack, protectedData] of [
+            ["dev", false],
+            ["prod", true],
+        ] as const) {
             const run = runs[stack];
             assert.equal(single(run, "gcp:container/cluster:Cluster").inputs.deletionProtection, protectedData);
             for (const name of ["kafka", "postgresql"]) {
@@ -90,8 +98,14 @@ describe("teardown and protection", () => {
         const kafka = values(prod, "kafka").controller;
         const postgres = values(prod, "postgresql");
         const airflow = values(prod, "airflow");
-        for (const [what, workload] of [["kafka", kafka], ["postgresql primary", postgres.primary], ["postgresql replica", postgres.readReplicas],
-            ["airflow web", airflow.web], ["airflow scheduler", airflow.scheduler], ["airflow worker", airflow.worker]] as const) {
+        for (const [what, workload] of [
+            ["kafka", kafka],
+            ["postgresql primary", postgres.primary],
+            ["postgresql replica", postgres.readReplicas],
+            ["airflow web", airflow.web],
+            ["airflow scheduler", airflow.scheduler],
+            ["airflow worker", airflow.worker],
+        ] as const) {
             assert.deepEqual(workload.pdb, { create: true, maxUnavailable: 1 }, what);
             assert.deepEqual(zoneKey(workload.topologySpreadConstraints), ["topology.kubernetes.io/zone"], what);
         }
@@ -102,7 +116,10 @@ describe("teardown and protection", () => {
     it("never changes the URN of a data-bearing resource without an alias to the old one", () => {
         const current: Record<string, string[]> = {};
         for (const [stack, run] of Object.entries(runs)) {
-            current[stack] = run.resources.filter((r) => DATA_BEARING.includes(r.type)).map((r) => r.urn).sort();
+            current[stack] = run.resources
+                .filter((r) => DATA_BEARING.includes(r.type))
+                .map((r) => r.urn)
+                .sort();
         }
         if (process.env.UPDATE_STABLE_URNS) {
             fs.writeFileSync(STABLE_URNS, JSON.stringify(current, null, 2) + "\n");
@@ -112,7 +129,10 @@ describe("teardown and protection", () => {
             const run = runs[stack];
             for (const urn of urns) {
                 const kept = run.resources.some((r) => r.urn === urn || r.aliases.includes(urn));
-                assert.ok(kept, `${stack}: ${urn} disappeared; add an alias (aliases: [{ name, parent }]) or, if the resource is new, UPDATE_STABLE_URNS=1 npm test`);
+                assert.ok(
+                    kept,
+                    `${stack}: ${urn} disappeared; add an alias (aliases: [{ name, parent }]) or, if the resource is new, UPDATE_STABLE_URNS=1 npm test`,
+                );
             }
         }
     });

@@ -13,7 +13,10 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
 
     it("creates nothing in Google Cloud and builds no image", () => {
         const cloud = run.resources.filter((r) => r.type.startsWith("gcp:") || r.type.startsWith("docker:"));
-        assert.deepEqual(cloud.map((r) => r.type), []);
+        assert.deepEqual(
+            cloud.map((r) => r.type),
+            [],
+        );
         assert.equal(run.outputs.clusterName, undefined);
         assert.equal(run.outputs.kubeconfig, undefined);
     });
@@ -30,9 +33,25 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
     });
 
     it("runs the same four releases and the pipeline as a GKE stack, only smaller", () => {
-        const kinds = (r: StackRun) => [...new Set(r.resources.filter((x) => x.type.startsWith("kubernetes:") || x.type.startsWith("streaming-platform:pipeline:") || x.type.startsWith("streaming-platform:data:"))
-            .map((x) => `${x.type} ${x.name}`))].sort();
-        assert.deepEqual(ofType(run, RELEASE).map((r) => r.name).sort(), Object.keys(CHART_VERSIONS).sort());
+        const kinds = (r: StackRun) =>
+            [
+                ...new Set(
+                    r.resources
+                        .filter(
+                            (x) =>
+                                x.type.startsWith("kubernetes:") ||
+                                x.type.startsWith("streaming-platform:pipeline:") ||
+                                x.type.startsWith("streaming-platform:data:"),
+                        )
+                        .map((x) => `${x.type} ${x.name}`),
+                ),
+            ].sort();
+        assert.deepEqual(
+            ofType(run, RELEASE)
+                .map((r) => r.name)
+                .sort(),
+            Object.keys(CHART_VERSIONS).sort(),
+        );
         // Without built images the dependencies arrive by ConfigMap instead.
         const withoutImages = kinds(dev).filter((kind) => !kind.startsWith("streaming-platform:pipeline:PipelineImages"));
         const mounted = ["kubernetes:core/v1:ConfigMap airflow-requirements", "kubernetes:core/v1:ConfigMap crypto-ticks-stream-code"];

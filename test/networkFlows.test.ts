@@ -28,6 +28,8 @@ function pipelineFlows(pods: Pod[]): Flow[] {
     // Tasks run in the Celery workers when there are any, else in the scheduler (LocalExecutor).
     const taskRunners = airflow.filter((p) => p.workload.endsWith("/airflow-worker"));
     const runners = taskRunners.length > 0 ? taskRunners : airflow.filter((p) => p.workload.endsWith("/airflow-scheduler"));
+    const schemaJob = pods.find((p) => p.workload.startsWith("Job/postgresql-schema-"));
+    assert.ok(schemaJob, "the schema Job is rendered");
     const rpc = driverPort(pods, "driver");
     const blocks = driverPort(pods, "block-manager");
     return [
@@ -36,6 +38,7 @@ function pipelineFlows(pods: Pod[]): Flow[] {
         { from: SPARK_WORKER, to: KAFKA, port: 9092, why: "executors read the topic" },
         ...airflow.map((p) => ({ from: p.workload, to: POSTGRESQL, port: 5432, why: "Airflow's metadata database" })),
         { from: DRIVER, to: POSTGRESQL, port: 5432, why: "the sink upserts rows" },
+        { from: schemaJob.workload, to: POSTGRESQL, port: 5432, why: "the schema Job creates databases and roles" },
         { from: SPARK_WORKER, to: POSTGRESQL, port: 5432, why: "executors write the rows of their partitions" },
         { from: DRIVER, to: SPARK_MASTER, port: 7077, why: "the driver registers the application" },
         { from: SPARK_WORKER, to: DRIVER, port: rpc, why: "executors register with the driver" },
@@ -52,7 +55,8 @@ function blocked(objects: readonly Manifest[]): string[] {
         assert.ok(found, `${workload} is rendered`);
         return found;
     };
-    return pipelineFlows(pods).filter((flow) => !admits(objects, pod(flow.from), pod(flow.to), flow.port))
+    return pipelineFlows(pods)
+        .filter((flow) => !admits(objects, pod(flow.from), pod(flow.to), flow.port))
         .map((flow) => `${flow.from} -> ${flow.to}:${flow.port} (${flow.why})`);
 }
 
@@ -65,8 +69,11 @@ describe("network policies admit the pipeline's connections", () => {
 
     it("sees a flow that a policy does not admit", async () => {
         const { objects } = await renderStack("dev");
-        const closed = objects.map((o) => o.kind === "NetworkPolicy" && o.metadata.name === "kafka-controller"
-            ? { ...o, spec: { ...o.spec, ingress: [{ ports: [{ port: 9093 }] }] } } : o);
+        const closed = objects.map((o) =>
+            o.kind === "NetworkPolicy" && o.metadata.name === "kafka-controller"
+                ? { ...o, spec: { ...o.spec, ingress: [{ ports: [{ port: 9093 }] }] } }
+                : o,
+        );
         assert.ok(blocked(closed).some((flow) => flow.includes(`${KAFKA}:9092`)));
     });
 });

@@ -2,12 +2,19 @@ import { strict as assert } from "assert";
 import { admits, Pod, selects } from "../offline/networkPolicy";
 import { Manifest } from "../offline/render";
 
-const pod = (namespace: string, labels: Record<string, string>, ports: Pod["ports"] = []): Pod =>
-    ({ workload: `Pod/${labels.app}`, namespace, labels, ports });
-const policy = (namespace: string, spec: any): Manifest =>
-    ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "p", namespace }, spec });
-const namespace = (name: string, labels: Record<string, string>): Manifest =>
-    ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
+const pod = (namespace: string, labels: Record<string, string>, ports: Pod["ports"] = []): Pod => ({
+    workload: `Pod/${labels.app}`,
+    namespace,
+    labels,
+    ports,
+});
+const policy = (namespace: string, spec: any): Manifest => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "p", namespace },
+    spec,
+});
+const namespace = (name: string, labels: Record<string, string>): Manifest => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
 
 const db = pod("data", { app: "db" }, [{ name: "sql", containerPort: 5432 }]);
 const client = pod("apps", { app: "client", tier: "web" });
@@ -46,7 +53,10 @@ describe("NetworkPolicy evaluation", () => {
     });
 
     it("namespaces match on the name label the API server sets", () => {
-        const byName = policy("data", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "apps" } } }] }] });
+        const byName = policy("data", {
+            podSelector: {},
+            ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "apps" } } }] }],
+        });
         assert.ok(admits([byName], client, db, 5432));
     });
 

@@ -4,7 +4,7 @@ import * as path from "path";
 import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
 import { loadChartReference } from "../offline/chartReference";
 import { ConfigOverrides, ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
-import { CONFIG_MAP, evaluated, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
+import { CONFIG_MAP, evaluated, evaluatedAfresh, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
@@ -17,8 +17,7 @@ const repoFile = (...parts: string[]) => fs.readFileSync(path.join(PIPELINE, ...
 const dagsConfigMap = (run: StackRun) => kubernetesObject(run, CONFIG_MAP, "airflow", values(run, "airflow").dags.existingConfigmap);
 const streamingJob = (run: StackRun) => kubernetesObject(run, DEPLOYMENT, "spark", "crypto-ticks-stream");
 const driver = (run: StackRun) => streamingJob(run).inputs.spec.template.spec.containers[0];
-const envOf = (container: any): Record<string, any> =>
-    Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+const envOf = (container: any): Record<string, any> => Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 const airflowEnv = (run: StackRun): Record<string, string> =>
     Object.fromEntries(values(run, "airflow").extraEnvVars.map((e: any) => [e.name, e.value]));
 const dagAnnotations = (run: StackRun) =>
@@ -34,7 +33,7 @@ async function withChangedFile(file: string, stack: string, overrides: ConfigOve
     nodeFs.readFileSync = ((p: fs.PathOrFileDescriptor, options?: any) =>
         p === target ? `${original(p, "utf8")}\n# changed by a test\n` : original(p, options)) as typeof fs.readFileSync;
     try {
-        return await evaluated(stack, overrides);
+        return await evaluatedAfresh(stack, overrides);
     } finally {
         nodeFs.readFileSync = original;
     }
@@ -46,7 +45,11 @@ describe("pipeline on the platform", () => {
         runs.dev = await evaluated("dev");
         runs.prod = await evaluated("prod");
         runs.local = await evaluated("local");
-        runs.devWithoutBuild = await evaluated("dev", { buildImages: false, cryptoSymbols: ["bitcoin", "solana"], streamTriggerInterval: "10 seconds" });
+        runs.devWithoutBuild = await evaluated("dev", {
+            buildImages: false,
+            cryptoSymbols: ["bitcoin", "solana"],
+            streamTriggerInterval: "10 seconds",
+        });
     });
 
     describe("DAGs reach Airflow through a ConfigMap the program builds", () => {
@@ -71,9 +74,13 @@ describe("pipeline on the platform", () => {
             fs.mkdirSync(extra[1]);
             fs.writeFileSync(path.join(extra[1], "crypto_ticks.cpython-312.pyc"), "bytecode");
             try {
-                const run = await evaluated("local");
-                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(),
-                    [".airflowignore", "crypto_prices_dag.py", "crypto_ticks.py", "second_dag.py"]);
+                const run = await evaluatedAfresh("local");
+                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(), [
+                    ".airflowignore",
+                    "crypto_prices_dag.py",
+                    "crypto_ticks.py",
+                    "second_dag.py",
+                ]);
             } finally {
                 extra.forEach((file) => fs.rmSync(file, { recursive: true, force: true }));
             }
@@ -89,8 +96,10 @@ describe("pipeline on the platform", () => {
                 assert.notEqual(after[i], annotation, `${DAG_ROLLING_COMPONENTS[i]} keeps running the old DAG`);
             });
             // Celery workers run the tasks, so they import the DAG module too.
-            assert.notEqual(values(changedDag, "airflow").worker.podAnnotations["streaming-platform/dags"],
-                values(runs.prod, "airflow").worker.podAnnotations["streaming-platform/dags"]);
+            assert.notEqual(
+                values(changedDag, "airflow").worker.podAnnotations["streaming-platform/dags"],
+                values(runs.prod, "airflow").worker.podAnnotations["streaming-platform/dags"],
+            );
             const unrelated = await withChangedFile("spark/stream_ticks.py", "prod");
             assert.deepEqual(dagAnnotations(unrelated), before, "a change outside the DAGs must not restart Airflow");
         });
@@ -160,13 +169,19 @@ describe("pipeline on the platform", () => {
             const run = runs.dev;
             const built = images(run);
             const airflowImage = values(run, "airflow").image;
-            assert.equal(`${airflowImage.registry}/${airflowImage.repository}`, built["airflow-pipeline"].inputs.imageName.replace(/:[0-9a-f]{16}$/, ""));
+            assert.equal(
+                `${airflowImage.registry}/${airflowImage.repository}`,
+                built["airflow-pipeline"].inputs.imageName.replace(/:[0-9a-f]{16}$/, ""),
+            );
             assert.match(airflowImage.digest, /^sha256:[0-9a-f]{64}$/);
             assert.ok(waitsFor(run, release(run, "airflow"), built["airflow-pipeline"]));
             const job = driver(run);
             assert.match(job.image, new RegExp(`^${built["spark-job"].inputs.imageName.replace(/:[0-9a-f]{16}$/, "")}@sha256:[0-9a-f]{64}$`));
             assert.ok(waitsFor(run, streamingJob(run), built["spark-job"]));
-            assert.deepEqual(run.outputs.pipelineImages, { airflow: `${airflowImage.registry}/${airflowImage.repository}@${airflowImage.digest}`, sparkJob: job.image });
+            assert.deepEqual(run.outputs.pipelineImages, {
+                airflow: `${airflowImage.registry}/${airflowImage.repository}@${airflowImage.digest}`,
+                sparkJob: job.image,
+            });
         });
 
         it("builds nothing when switched off or on a kubeconfig target", () => {
@@ -215,10 +230,15 @@ describe("pipeline on the platform", () => {
             assert.ok(secret.secretInputs.has("stringData"));
             const data = secret.inputs.stringData;
             assert.deepEqual(Object.keys(data).sort(), ["KAFKA_SASL_PASSWORD", "POSTGRES_PASSWORD", "SPARK_AUTHENTICATE_SECRET"]);
-            const init = Object.values<string>(secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret).inputs.stringData)[0];
+            const init = Object.values<string>(
+                secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret).inputs.stringData,
+            )[0];
             assert.equal(data.POSTGRES_PASSWORD, /\\set db pipeline\n\\set owner pipeline\n\\set password (\w+)/.exec(init)![1]);
             const spark = values(run, "spark");
-            assert.equal(data.SPARK_AUTHENTICATE_SECRET, secretNamed(run, "spark", spark.security.passwordsSecretName).inputs.stringData["rpc-authentication-secret"]);
+            assert.equal(
+                data.SPARK_AUTHENTICATE_SECRET,
+                secretNamed(run, "spark", spark.security.passwordsSecretName).inputs.stringData["rpc-authentication-secret"],
+            );
             const plain = JSON.stringify(streamingJob(run).inputs);
             for (const password of Object.values<string>(data)) {
                 assert.ok(!plain.includes(password), "a password in the Deployment spec");

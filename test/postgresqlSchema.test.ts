@@ -5,7 +5,18 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Postgresql } from "../components/data";
 import { schemaJobName } from "../components/data/postgresqlSchema";
-import { onRegistration, PROJECT_NAME, PROJECT_ROOT, RecordedResource, runStack, StackRun, byUrn, ofType, single, waitsFor } from "../offline/harness";
+import {
+    onRegistration,
+    PROJECT_NAME,
+    PROJECT_ROOT,
+    RecordedResource,
+    runStack,
+    StackRun,
+    byUrn,
+    ofType,
+    single,
+    waitsFor,
+} from "../offline/harness";
 import { evaluated, release, secretNamed, values } from "../offline/stackQueries";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -20,8 +31,7 @@ const INITDB_TEMPLATE = path.join(PROJECT_ROOT, "helm-values", "postgresql-initd
 const schemaJob = (run: StackRun) => single(run, JOB);
 const podSpec = (run: StackRun) => schemaJob(run).inputs.spec.template.spec;
 const psql = (run: StackRun) => podSpec(run).containers[0];
-const envOf = (container: any): Record<string, any> =>
-    Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+const envOf = (container: any): Record<string, any> => Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 /** The rendered script the chart's initdb and the Job read, from its Secret. */
 const script = (run: StackRun): string =>
     Object.values<string>(secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret).inputs.stringData)[0];
@@ -99,29 +109,54 @@ interface JobRegistration {
 async function componentJob(databases: string[], passwordSeed = ""): Promise<JobRegistration> {
     const jobs: JobRegistration[] = [];
     const failures: unknown[] = [];
-    await pulumi.runtime.setMocks({
-        newResource: (args) => {
-            const result = args.type === "random:index/randomPassword:RandomPassword"
-                ? { result: createHash("sha256").update(passwordSeed + args.name).digest("hex").slice(0, args.inputs.length) }
-                : {};
-            return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...result } };
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const result =
+                    args.type === "random:index/randomPassword:RandomPassword"
+                        ? {
+                              result: createHash("sha256")
+                                  .update(passwordSeed + args.name)
+                                  .digest("hex")
+                                  .slice(0, args.inputs.length),
+                          }
+                        : {};
+                return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...result } };
+            },
+            call: (args) => args.inputs,
         },
-        call: (args) => args.inputs,
-    }, PROJECT_NAME, "component", false);
-    onRegistration((req) => {
-        if (req.getType() === JOB) {
-            jobs.push({
-                inputs: req.getObject()?.toJavaScript(),
-                deleteBeforeReplace: req.getDeletebeforereplace(),
-                replaceOnChanges: req.getReplaceonchangesList(),
-                protect: req.getProtect(),
-            });
-        }
-    }, (error) => failures.push(error));
-    const component = new Postgresql("postgresql", {
-        namespace: "postgresql", cpu: "250m", memory: "512Mi", storage: "10Gi", databases, readReplicas: 0,
-        imageRegistry: "docker.io", retainVolumes: true, zoneSpread: false,
-    }, { protect: true });
+        PROJECT_NAME,
+        "component",
+        false,
+    );
+    onRegistration(
+        (req) => {
+            if (req.getType() === JOB) {
+                jobs.push({
+                    inputs: req.getObject()?.toJavaScript(),
+                    deleteBeforeReplace: req.getDeletebeforereplace(),
+                    replaceOnChanges: req.getReplaceonchangesList(),
+                    protect: req.getProtect(),
+                });
+            }
+        },
+        (error) => failures.push(error),
+    );
+    const component = new Postgresql(
+        "postgresql",
+        {
+            namespace: "postgresql",
+            cpu: "250m",
+            memory: "512Mi",
+            storage: "10Gi",
+            databases,
+            readReplicas: 0,
+            imageRegistry: "docker.io",
+            retainVolumes: true,
+            zoneSpread: false,
+        },
+        { protect: true },
+    );
     await (component.schema.metadata.name as any).promise();
     await settings.waitForRPCs();
     await new Promise((resolve) => setImmediate(resolve));
@@ -147,8 +182,10 @@ describe("PostgreSQL schema Job", () => {
                 assert.equal(job.inputs.metadata.namespace, "postgresql");
                 assert.equal(job.inputs.metadata.name, schemaJobName(script(run)));
                 assert.match(job.inputs.metadata.name, /^postgresql-schema-[0-9a-f]{12}$/);
-                assert.equal(job.inputs.spec.template.metadata.annotations["streaming-platform/schema-revision"],
-                    job.inputs.metadata.name.replace("postgresql-schema-", ""));
+                assert.equal(
+                    job.inputs.spec.template.metadata.annotations["streaming-platform/schema-revision"],
+                    job.inputs.metadata.name.replace("postgresql-schema-", ""),
+                );
                 assert.equal(job.secretInputs.size, 0, "nothing secret in the Job: previews show it in full");
             });
 
@@ -172,8 +209,16 @@ describe("PostgreSQL schema Job", () => {
                 const mount = container.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`));
                 const volume = podSpec(run).volumes.find((v: any) => v.name === mount.name);
                 assert.equal(volume.secret.secretName, values(run, "postgresql").primary.initdb.scriptsSecret);
-                assert.deepEqual(volume.secret.items, [{ key: Object.keys(secretNamed(run, "postgresql", volume.secret.secretName).inputs.stringData)[0], path: file.slice(mount.mountPath.length + 1) }]);
-                assert.deepEqual([...script(run).matchAll(/\\set db (\w+)\n/g)].map((m) => m[1]), ["airflow", "pipeline"]);
+                assert.deepEqual(volume.secret.items, [
+                    {
+                        key: Object.keys(secretNamed(run, "postgresql", volume.secret.secretName).inputs.stringData)[0],
+                        path: file.slice(mount.mountPath.length + 1),
+                    },
+                ]);
+                assert.deepEqual(
+                    [...script(run).matchAll(/\\set db (\w+)\n/g)].map((m) => m[1]),
+                    ["airflow", "pipeline"],
+                );
                 assert.ok(script(run).includes(fs.readFileSync(INITDB_TEMPLATE, "utf8")));
                 assert.match(fs.readFileSync(INITDB_TEMPLATE, "utf8"), /^\\set ON_ERROR_STOP on$/m, "the script stops on error however it is run");
             });
@@ -258,7 +303,11 @@ describe("PostgreSQL schema Job", () => {
         const spec = JSON.parse(JSON.stringify(podSpec(runs.dev)));
         spec.hostNetwork = true;
         spec.volumes.push({ name: "host", hostPath: { path: "/" } });
-        spec.containers[0].securityContext = { ...spec.containers[0].securityContext, allowPrivilegeEscalation: true, capabilities: { add: ["SYS_ADMIN"] } };
+        spec.containers[0].securityContext = {
+            ...spec.containers[0].securityContext,
+            allowPrivilegeEscalation: true,
+            capabilities: { add: ["SYS_ADMIN"] },
+        };
         delete spec.securityContext.seccompProfile;
         delete spec.containers[0].securityContext.seccompProfile;
         assert.equal(restrictedProblems(spec).length, 6);

@@ -35,7 +35,11 @@ function references(workload: Manifest): { kind: string; name: string }[] {
             ]),
             ...(c.env ?? []).flatMap((e: any) => [
                 e.valueFrom?.secretKeyRef && { kind: "Secret", name: e.valueFrom.secretKeyRef.name, optional: e.valueFrom.secretKeyRef.optional },
-                e.valueFrom?.configMapKeyRef && { kind: "ConfigMap", name: e.valueFrom.configMapKeyRef.name, optional: e.valueFrom.configMapKeyRef.optional },
+                e.valueFrom?.configMapKeyRef && {
+                    kind: "ConfigMap",
+                    name: e.valueFrom.configMapKeyRef.name,
+                    optional: e.valueFrom.configMapKeyRef.optional,
+                },
             ]),
         ]),
         spec.serviceAccountName && spec.serviceAccountName !== "default" && { kind: "ServiceAccount", name: spec.serviceAccountName },
@@ -49,25 +53,48 @@ describe("every release renders with the pinned chart", () => {
                 const { releases, objects } = await renderStack(stack, overrides);
                 assert.equal(releases.length, 4);
                 for (const release of releases) {
-                    assert.ok(release.objects.some((o) => WORKLOAD_KINDS.includes(o.kind)), `${release.chart} renders workloads`);
+                    assert.ok(
+                        release.objects.some((o) => WORKLOAD_KINDS.includes(o.kind)),
+                        `${release.chart} renders workloads`,
+                    );
                 }
                 assert.deepEqual(objects.flatMap(schemaProblems), []);
                 const keys = objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`);
-                assert.deepEqual(keys.filter((key, i) => keys.indexOf(key) !== i), []);
+                assert.deepEqual(
+                    keys.filter((key, i) => keys.indexOf(key) !== i),
+                    [],
+                );
             });
 
             it("gives every pod the Secrets, ConfigMaps, claims and service account it refers to", async () => {
                 const { objects } = await renderStack(stack, overrides);
-                const missing = objects.filter((o) => WORKLOAD_KINDS.includes(o.kind)).flatMap((workload) => references(workload)
-                    .filter((ref) => !objects.some((o) => o.kind === ref.kind && o.metadata.name === ref.name && o.metadata.namespace === workload.metadata.namespace))
-                    .map((ref) => `${workload.metadata.namespace}/${workload.metadata.name} needs ${ref.kind} ${ref.name}`));
+                const missing = objects
+                    .filter((o) => WORKLOAD_KINDS.includes(o.kind))
+                    .flatMap((workload) =>
+                        references(workload)
+                            .filter(
+                                (ref) =>
+                                    !objects.some(
+                                        (o) =>
+                                            o.kind === ref.kind &&
+                                            o.metadata.name === ref.name &&
+                                            o.metadata.namespace === workload.metadata.namespace,
+                                    ),
+                            )
+                            .map((ref) => `${workload.metadata.namespace}/${workload.metadata.name} needs ${ref.kind} ${ref.name}`),
+                    );
                 assert.deepEqual(missing, []);
             });
         });
     }
 
     it("sees an object the API server would reject", () => {
-        const service: Manifest = { apiVersion: "v1", kind: "Service", metadata: { name: "ui" }, spec: { loadBalancerSourceRanges: "[203.0.113.0/24 198.51.100.7/32]" } };
+        const service: Manifest = {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "ui" },
+            spec: { loadBalancerSourceRanges: "[203.0.113.0/24 198.51.100.7/32]" },
+        };
         assert.match(schemaProblems(service).join(), /loadBalancerSourceRanges must be array/);
     });
 });

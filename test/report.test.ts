@@ -13,7 +13,8 @@ import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
 import { evaluated } from "../offline/stackQueries";
 
 const prices = loadPrices();
-const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> => buildReport(stack, await evaluated(stack, overrides), prices);
+const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> =>
+    buildReport(stack, await evaluated(stack, overrides), prices);
 const costOf = (report: Report): CostEstimate => {
     assert.notEqual(typeof report.cost, "string", String(report.cost));
     return report.cost as CostEstimate;
@@ -35,15 +36,21 @@ describe("capacity and cost report", () => {
     describe("workloads", () => {
         it("resolves a chart's resource presets to numbers where values set no resources", () => {
             const bare = {
-                resources: [{
-                    type: "kubernetes:helm.sh/v3:Release", name: "airflow",
-                    inputs: { namespace: "airflow", values: { executor: "CeleryExecutor", redis: { enabled: true } } },
-                }],
+                resources: [
+                    {
+                        type: "kubernetes:helm.sh/v3:Release",
+                        name: "airflow",
+                        inputs: { namespace: "airflow", values: { executor: "CeleryExecutor", redis: { enabled: true } } },
+                    },
+                ],
             } as unknown as StackRun;
             const byName = Object.fromEntries(stackWorkloads(bare).map((w) => [w.name, w]));
             // airflow 25.0.2: web "medium", worker "large", Redis master "nano" (bitnami/common presets).
             assert.deepEqual(byName["airflow-web"].presets, ["medium"]);
-            assert.deepEqual([byName["airflow-web"].pod.cpuRequestMillis, byName["airflow-web"].pod.memoryRequestMiB, byName["airflow-web"].pod.memoryLimitMiB], [500, 1024, 1536]);
+            assert.deepEqual(
+                [byName["airflow-web"].pod.cpuRequestMillis, byName["airflow-web"].pod.memoryRequestMiB, byName["airflow-web"].pod.memoryLimitMiB],
+                [500, 1024, 1536],
+            );
             assert.deepEqual([byName["airflow-worker"].pod.cpuRequestMillis, byName["airflow-worker"].pod.memoryRequestMiB], [1000, 2048]);
             assert.deepEqual([byName["airflow-redis-master"].pod.cpuRequestMillis, byName["airflow-redis-master"].pod.memoryRequestMiB], [100, 128]);
             assert.equal(byName["airflow-redis-master"].volumeGiBPerReplica, 8, "the subchart's default volume");
@@ -55,7 +62,11 @@ describe("capacity and cost report", () => {
                 for (const w of report.workloads) {
                     assert.deepEqual(w.presets, [], `${stack}: ${w.name} relies on a preset`);
                     assert.ok(w.pod.cpuRequestMillis > 0 && w.pod.memoryRequestMiB > 0, `${stack}: ${w.name} requests nothing`);
-                    assert.equal(w.pod.memoryLimitMiB !== undefined && w.pod.memoryLimitMiB >= w.pod.memoryRequestMiB, true, `${stack}: ${w.name} memory limit`);
+                    assert.equal(
+                        w.pod.memoryLimitMiB !== undefined && w.pod.memoryLimitMiB >= w.pod.memoryRequestMiB,
+                        true,
+                        `${stack}: ${w.name} memory limit`,
+                    );
                 }
             }
         });
@@ -69,7 +80,11 @@ describe("capacity and cost report", () => {
             assert.equal(byName["crypto-ticks-stream"].volumeGiBPerReplica, 10, "the checkpoint claim the job mounts (a regional PD: 10Gi at least)");
             assert.equal(prod.capacity.volumeGiB, 3 * 100 + 100 + 100 + 2 + 10);
             const dev = await reportOf("dev");
-            assert.equal(dev.workloads.some((w) => w.name.startsWith("airflow-redis") || w.name === "airflow-worker"), false, "LocalExecutor runs no Celery");
+            assert.equal(
+                dev.workloads.some((w) => w.name.startsWith("airflow-redis") || w.name === "airflow-worker"),
+                false,
+                "LocalExecutor runs no Celery",
+            );
         });
     });
 
@@ -84,19 +99,28 @@ describe("capacity and cost report", () => {
                 assert.ok(atMin.memoryHeadroom >= REQUIRED_HEADROOM, `memory headroom ${atMin.memoryHeadroom}`);
                 // GKE's own pods are part of what is requested.
                 const ours = report.capacity.totals.atMinReplicas.cpuMillis;
-                assert.equal(atMin.requested.cpuMillis, ours + atMin.nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis);
+                assert.equal(
+                    atMin.requested.cpuMillis,
+                    ours + atMin.nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis,
+                );
             });
         }
 
         it("fails a stack whose values outgrow the pool, naming the resource", async () => {
             const report = await reportOf("dev", { kafkaMemory: "24Gi" });
             assert.equal(report.fits, false);
-            assert.ok(report.capacity.problems.some((p) => /memory free, less than the required 20.0 %/.test(p)), report.capacity.problems.join("\n"));
+            assert.ok(
+                report.capacity.problems.some((p) => /memory free, less than the required 20.0 %/.test(p)),
+                report.capacity.problems.join("\n"),
+            );
         });
 
         it("fails a pod that no node can hold, even when the pool could grow", async () => {
             const report = await reportOf("dev", { postgresqlMemory: "31Gi", nodeMaxCount: 9 });
-            assert.ok(report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-highmem-4 node has room for/.test(p)), report.capacity.problems.join("\n"));
+            assert.ok(
+                report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-highmem-4 node has room for/.test(p)),
+                report.capacity.problems.join("\n"),
+            );
         });
 
         it("checks nothing for a stack on an existing cluster", async () => {
@@ -112,7 +136,7 @@ describe("capacity and cost report", () => {
             const cost = costOf(await reportOf("dev"));
             assert.equal(cost.freeTierCredit, 73);
             assert.ok(cost.totalWithFreeTier.atMinNodes <= 120, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
-            assert.equal(cost.total.atMinNodes, +(cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0)).toFixed(2));
+            assert.equal(cost.total.atMinNodes, +cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0).toFixed(2));
         });
 
         it("prices nodes from the machine shape, with the Spot discount only for Spot pools", async () => {
@@ -161,7 +185,10 @@ describe("capacity and cost report", () => {
             assert.equal(result.status, 0, result.stderr);
             assert.match(result.stdout, /== Spark JVM memory/);
             assert.match(result.stdout, /spark-master +master daemon \(SPARK_DAEMON_MEMORY\) +512Mi +384Mi +- +896Mi +1024Mi/);
-            assert.match(result.stdout, /executor \(spark.executor.memory, 1 core\(s\)\) in the offer of 1 core\(s\) \/ 1024Mi +640Mi +384Mi +- +1920Mi +2048Mi/);
+            assert.match(
+                result.stdout,
+                /executor \(spark.executor.memory, 1 core\(s\)\) in the offer of 1 core\(s\) \/ 1024Mi +640Mi +384Mi +- +1920Mi +2048Mi/,
+            );
             assert.match(result.stdout, /crypto-ticks-stream +driver \(--driver-memory\) +896Mi +384Mi +256Mi Python +1536Mi +1536Mi/);
         });
 

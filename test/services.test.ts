@@ -65,7 +65,10 @@ describe("data services", () => {
                         const built = builtOn(runs[variant], chart, image.path);
                         if (built) {
                             // Our own image, by digest, built on exactly the legacy image the chart would run.
-                            assert.equal(built.inputs.build.args.BASE_IMAGE, `docker.io/${image.repository.replace(/^bitnami\//, "bitnamilegacy/")}:${image.tag}`);
+                            assert.equal(
+                                built.inputs.build.args.BASE_IMAGE,
+                                `docker.io/${image.repository.replace(/^bitnami\//, "bitnamilegacy/")}:${image.tag}`,
+                            );
                             assert.equal(`${override.registry}/${override.repository}`, built.inputs.imageName.replace(/:[^:/]+$/, ""));
                             assert.match(String(ours.image.digest), /^sha256:[0-9a-f]{64}$/);
                             continue;
@@ -97,7 +100,10 @@ describe("data services", () => {
                 for (const [key, output] of Object.entries(run.outputs)) {
                     if (!run.secretOutputs.has(key)) {
                         const text = JSON.stringify(output ?? null);
-                        assert.ok(generated.every((value) => !text.includes(value)), `output ${key} is a plain generated value`);
+                        assert.ok(
+                            generated.every((value) => !text.includes(value)),
+                            `output ${key} is a plain generated value`,
+                        );
                     }
                 }
                 for (const secret of ofType(run, SECRET)) {
@@ -113,7 +119,13 @@ describe("data services", () => {
                     assert.ok(waitsFor(run, r, pool), `${r.name} may install before nodes exist`);
                 }
                 assert.ok(waitsFor(run, releases.airflow, releases.postgresql), "Airflow must start after PostgreSQL is ready");
-                for (const [a, b] of [["kafka", "postgresql"], ["kafka", "spark"], ["spark", "postgresql"], ["postgresql", "airflow"], ["kafka", "airflow"]] as const) {
+                for (const [a, b] of [
+                    ["kafka", "postgresql"],
+                    ["kafka", "spark"],
+                    ["spark", "postgresql"],
+                    ["postgresql", "airflow"],
+                    ["kafka", "airflow"],
+                ] as const) {
                     assert.ok(!waitsFor(run, releases[a], releases[b]), `${a} needlessly waits for ${b}`);
                 }
             });
@@ -123,10 +135,13 @@ describe("data services", () => {
     describe("the key checker itself", () => {
         it("flags a misspelt key, a map where the chart has a scalar, and accepts free-form maps", () => {
             const reference = loadChartReference("postgresql", CHART_VERSIONS.postgresql);
-            const problems = unknownKeys({
-                primary: { persistance: { size: "1Gi" }, podLabels: { anything: "goes" } },
-                architecture: { mode: "standalone" },
-            } as HelmValues, reference);
+            const problems = unknownKeys(
+                {
+                    primary: { persistance: { size: "1Gi" }, podLabels: { anything: "goes" } },
+                    architecture: { mode: "standalone" },
+                } as HelmValues,
+                reference,
+            );
             assert.deepEqual(problems, [
                 "primary.persistance is not a value of postgresql 16.7.27",
                 "architecture is a map here but string in postgresql 16.7.27",
@@ -136,7 +151,10 @@ describe("data services", () => {
 
     describe("Kafka", () => {
         it("runs KRaft only: combined controller+broker nodes, 1 in dev and 3 in prod", () => {
-            for (const [stack, replicas] of [["dev", 1], ["prod", 3]] as const) {
+            for (const [stack, replicas] of [
+                ["dev", 1],
+                ["prod", 3],
+            ] as const) {
                 const kafka = values(runs[stack], "kafka");
                 assert.equal(kafka.zookeeper, undefined);
                 assert.equal(kafka.controller.controllerOnly, false);
@@ -168,8 +186,12 @@ describe("data services", () => {
             assert.match(kafka.sasl.enabledMechanisms, /SCRAM-SHA-512/);
             assert.deepEqual(kafka.sasl.client.users, ["pipeline"]);
             const secret = secretNamed(run, "kafka", kafka.sasl.existingSecret);
-            assert.deepEqual(Object.keys(secret.inputs.stringData).sort(),
-                ["client-passwords", "controller-password", "inter-broker-password", "system-user-password"]);
+            assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), [
+                "client-passwords",
+                "controller-password",
+                "inter-broker-password",
+                "system-user-password",
+            ]);
             const passwords = secret.inputs.stringData;
             assert.equal(new Set([passwords["client-passwords"], passwords["controller-password"], passwords["inter-broker-password"]]).size, 3);
         });
@@ -178,8 +200,12 @@ describe("data services", () => {
             const dev = values(runs.dev, "kafka");
             const prod = values(runs.prod, "kafka");
             assert.equal(dev.provisioning.enabled, true);
-            assert.deepEqual(dev.provisioning.topics, [{ name: "crypto-ticks", partitions: 3, replicationFactor: 1, config: { "min.insync.replicas": "1" } }]);
-            assert.deepEqual(prod.provisioning.topics, [{ name: "crypto-ticks", partitions: 6, replicationFactor: 3, config: { "min.insync.replicas": "2" } }]);
+            assert.deepEqual(dev.provisioning.topics, [
+                { name: "crypto-ticks", partitions: 3, replicationFactor: 1, config: { "min.insync.replicas": "1" } },
+            ]);
+            assert.deepEqual(prod.provisioning.topics, [
+                { name: "crypto-ticks", partitions: 6, replicationFactor: 3, config: { "min.insync.replicas": "2" } },
+            ]);
             assert.equal(prod.overrideConfiguration["min.insync.replicas"], 2);
             assert.equal(prod.overrideConfiguration["offsets.topic.replication.factor"], 3);
             assert.equal(dev.overrideConfiguration["offsets.topic.replication.factor"], 1);
@@ -207,7 +233,13 @@ describe("data services", () => {
             assert.equal(pg.primary.initdb.scripts, undefined, "init scripts in values would land in a ConfigMap");
             const [script] = Object.values<string>(init.inputs.stringData);
             const blocks = [...script.matchAll(/\\set db (\w+)\n\\set owner (\w+)\n\\set password (\w+)\n/g)];
-            assert.deepEqual(blocks.map((b) => [b[1], b[2]]), [["airflow", "airflow"], ["pipeline", "pipeline"]]);
+            assert.deepEqual(
+                blocks.map((b) => [b[1], b[2]]),
+                [
+                    ["airflow", "airflow"],
+                    ["pipeline", "pipeline"],
+                ],
+            );
             assert.notEqual(blocks[0][3], blocks[1][3], "each database needs its own password");
             assert.match(script, /REVOKE ALL ON DATABASE %I FROM PUBLIC/);
             assert.equal(ofType(run, "kubernetes:core/v1:ConfigMap").filter((c) => JSON.stringify(c.inputs).includes(blocks[0][3])).length, 0);
@@ -269,13 +301,22 @@ describe("data services", () => {
             const run = runs.dev;
             const airflow = values(run, "airflow");
             assert.equal(airflow.postgresql.enabled, false);
-            assert.deepEqual({ ...airflow.externalDatabase, existingSecret: undefined }, {
-                host: "postgresql-primary.postgresql.svc.cluster.local", port: 5432, database: "airflow", user: "airflow",
-                existingSecret: undefined, existingSecretPasswordKey: "password",
-            });
+            assert.deepEqual(
+                { ...airflow.externalDatabase, existingSecret: undefined },
+                {
+                    host: "postgresql-primary.postgresql.svc.cluster.local",
+                    port: 5432,
+                    database: "airflow",
+                    user: "airflow",
+                    existingSecret: undefined,
+                    existingSecretPasswordKey: "password",
+                },
+            );
             const dbSecret = secretNamed(run, "airflow", airflow.externalDatabase.existingSecret);
             const init = secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret);
-            const airflowPassword = /\\set db airflow\n\\set owner airflow\n\\set password (\w+)/.exec(Object.values<string>(init.inputs.stringData)[0])![1];
+            const airflowPassword = /\\set db airflow\n\\set owner airflow\n\\set password (\w+)/.exec(
+                Object.values<string>(init.inputs.stringData)[0],
+            )![1];
             assert.equal(dbSecret.inputs.stringData.password, airflowPassword);
         });
 
@@ -347,7 +388,11 @@ describe("data services", () => {
                 }
             }
             for (const built of ofType(run, "docker:index/image:Image")) {
-                assert.match(built.inputs.build.args.BASE_IMAGE, /^mirror\.example\.com\/dockerhub\/bitnamilegacy\//, "images are built on the mirror too");
+                assert.match(
+                    built.inputs.build.args.BASE_IMAGE,
+                    /^mirror\.example\.com\/dockerhub\/bitnamilegacy\//,
+                    "images are built on the mirror too",
+                );
             }
         });
 
@@ -359,7 +404,12 @@ describe("data services", () => {
             const registry = `us-central1-docker.pkg.dev/acme-streaming-test/${repository.inputs.repositoryId}`;
             assert.equal(run.outputs.imageRegistry, registry);
             for (const chart of CHARTS) {
-                assert.ok(imageRefs(values(run, chart)).filter((ref) => !builtOn(run, chart, ref.path)).every((image) => image.registry === registry), chart);
+                assert.ok(
+                    imageRefs(values(run, chart))
+                        .filter((ref) => !builtOn(run, chart, ref.path))
+                        .every((image) => image.registry === registry),
+                    chart,
+                );
             }
             const readers = ofType(run, "gcp:projects/iAMMember:IAMMember").filter((m) => m.inputs.role === "roles/artifactregistry.reader");
             assert.equal(readers.length, 1);

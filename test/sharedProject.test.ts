@@ -8,7 +8,8 @@ const NAMING_INPUTS = ["name", "repositoryId", "accountId", "secretId", "bucketI
 /** Where two stacks' resources would be the same cloud object: type, project, location and every naming input. */
 function physicalName(resource: RecordedResource): string | undefined {
     const names = NAMING_INPUTS.filter((key) => resource.inputs[key] !== undefined).map((key) => `${key}=${resource.inputs[key]}`);
-    return names.length === 0 ? undefined
+    return names.length === 0
+        ? undefined
         : [resource.type, resource.inputs.project, resource.inputs.location ?? resource.inputs.region ?? "", ...names].join(" ");
 }
 
@@ -17,16 +18,31 @@ describe("dev and prod in one Google Cloud project", () => {
         // Both with every optional Google Cloud resource, in the same project and region.
         const options = { dockerHubMirror: true, "gcp:region": "us-central1" };
         const [dev, prod] = await Promise.all([evaluated("dev", options), evaluated("prod", options)]);
-        const named = (run: typeof dev) => new Set(run.resources.filter((r) => r.custom && r.type.startsWith("gcp:")).map(physicalName).filter(Boolean));
+        const named = (run: typeof dev) =>
+            new Set(
+                run.resources
+                    .filter((r) => r.custom && r.type.startsWith("gcp:"))
+                    .map(physicalName)
+                    .filter(Boolean),
+            );
         const devNames = named(dev);
-        assert.ok([...devNames].some((n) => n!.startsWith("gcp:artifactregistry/repository:Repository")), "the check sees the repositories");
-        assert.deepEqual([...named(prod)].filter((n) => devNames.has(n)), []);
+        assert.ok(
+            [...devNames].some((n) => n!.startsWith("gcp:artifactregistry/repository:Repository")),
+            "the check sees the repositories",
+        );
+        assert.deepEqual(
+            [...named(prod)].filter((n) => devNames.has(n)),
+            [],
+        );
     });
 
     it("share the project's APIs without ever turning them off on destroy", async () => {
         const dev = await evaluated("dev");
         const apis = dev.resources.filter((r) => r.type === "gcp:projects/service:Service");
         assert.ok(apis.length > 0);
-        assert.ok(apis.every((api) => api.inputs.disableOnDestroy === false), "destroying one stack must not disable APIs the other uses");
+        assert.ok(
+            apis.every((api) => api.inputs.disableOnDestroy === false),
+            "destroying one stack must not disable APIs the other uses",
+        );
     });
 });

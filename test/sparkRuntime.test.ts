@@ -113,11 +113,16 @@ describe("Spark runtime: entrypoint, memory, block manager, checkpoint", () => {
                 const executorHeap = jvmMiB(env.SPARK_EXECUTOR_MEMORY);
                 assert.equal(Number(env.SPARK_EXECUTOR_CORES), offeredCores, "one executor takes all of a worker's cores");
                 assert.ok(executorHeap >= MIN_HEAP_MIB);
-                assert.ok(executorHeap + overheadMiB(executorHeap) <= offeredMiB, `${stack}: executor ${executorHeap}m in an offer of ${offeredMiB}Mi`);
+                assert.ok(
+                    executorHeap + overheadMiB(executorHeap) <= offeredMiB,
+                    `${stack}: executor ${executorHeap}m in an offer of ${offeredMiB}Mi`,
+                );
                 assert.ok(offeredMiB - (executorHeap + overheadMiB(executorHeap)) < 64, "the executor uses the offer");
                 const workerPodMiB = quantityMiB(spark.container("spark-worker").resources.limits.memory);
-                assert.ok(daemonHeap + overheadMiB(daemonHeap) + executorHeap + overheadMiB(executorHeap) <= workerPodMiB,
-                    `${stack}: worker daemon ${daemonHeap}m and executor ${executorHeap}m in ${workerPodMiB}Mi`);
+                assert.ok(
+                    daemonHeap + overheadMiB(daemonHeap) + executorHeap + overheadMiB(executorHeap) <= workerPodMiB,
+                    `${stack}: worker daemon ${daemonHeap}m and executor ${executorHeap}m in ${workerPodMiB}Mi`,
+                );
             });
         }
 
@@ -157,11 +162,17 @@ describe("Spark runtime: entrypoint, memory, block manager, checkpoint", () => {
                 assert.equal(rules.length, 1, `${stack}: the worker NetworkPolicy admits block-manager port ${port} in one rule`);
                 const [rule] = rules;
                 assert.ok(rule.from?.length > 0, "not from anywhere");
-                assert.ok(rule.from.every((peer: any) => peer.podSelector && !peer.namespaceSelector && !peer.ipBlock), "pods of the spark namespace only");
-                const admits = (labels: Record<string, string>) => rule.from.some((peer: any) =>
-                    Object.entries<string>(peer.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
+                assert.ok(
+                    rule.from.every((peer: any) => peer.podSelector && !peer.namespaceSelector && !peer.ipBlock),
+                    "pods of the spark namespace only",
+                );
+                const admits = (labels: Record<string, string>) =>
+                    rule.from.some((peer: any) => Object.entries<string>(peer.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
                 assert.ok(admits(pod(run).metadata.labels), `${stack}: the driver pod is not admitted`);
-                assert.ok(admits(spark.find("StatefulSet", "spark-worker").spec.template.metadata.labels), `${stack}: other executors are not admitted`);
+                assert.ok(
+                    admits(spark.find("StatefulSet", "spark-worker").spec.template.metadata.labels),
+                    `${stack}: other executors are not admitted`,
+                );
                 assert.ok(!admits(spark.find("StatefulSet", "spark-master").spec.template.metadata.labels), "the master fetches no blocks");
             }
         });

@@ -22,7 +22,11 @@ describe("UIs on LoadBalancers", () => {
         assert.deepEqual(services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort(), ["airflow/airflow-ui", "spark/spark-master-ui"]);
         for (const service of services) {
             assert.deepEqual(service.spec.loadBalancerSourceRanges, RANGES);
-            assert.deepEqual(service.spec.ports.map((p: any) => p.port), [80], "no RPC port such as Spark's 7077");
+            assert.deepEqual(
+                service.spec.ports.map((p: any) => p.port),
+                [80],
+                "no RPC port such as Spark's 7077",
+            );
             assert.deepEqual(schemaProblems(service), []);
         }
         const reserved = run.resources.filter((r) => r.type === "kubernetes:core/v1:Service").map((r) => r.inputs.spec.loadBalancerIP);
@@ -32,10 +36,16 @@ describe("UIs on LoadBalancers", () => {
 
     it("serves the pods that listen on the UI port", async () => {
         const { objects } = await renderStack("prod", LOAD_BALANCED);
-        for (const [service, workload] of [["airflow-ui", "airflow-web"], ["spark-master-ui", "spark-master"]]) {
+        for (const [service, workload] of [
+            ["airflow-ui", "airflow-web"],
+            ["spark-master-ui", "spark-master"],
+        ]) {
             const lb = loadBalancers(objects).find((s) => s.metadata.name === service)!;
             const pods = objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind) && o.metadata.name === workload)[0].spec.template;
-            assert.ok(Object.entries(lb.spec.selector).every(([k, v]) => pods.metadata.labels[k] === v), service);
+            assert.ok(
+                Object.entries(lb.spec.selector).every(([k, v]) => pods.metadata.labels[k] === v),
+                service,
+            );
             const port = pods.spec.containers.flatMap((c: any) => c.ports ?? []).find((p: any) => p.name === lb.spec.ports[0].targetPort);
             assert.ok(port, `${workload} has a port named ${lb.spec.ports[0].targetPort}`);
         }

@@ -14,7 +14,11 @@ const GITHUB_DIR = path.join(ROOT, ".github");
 const SCRIPTS_DIR = path.join(GITHUB_DIR, "scripts");
 
 type Dict = Record<string, any>;
-interface YamlFile { readonly file: string; readonly text: string; readonly doc: Dict }
+interface YamlFile {
+    readonly file: string;
+    readonly text: string;
+    readonly doc: Dict;
+}
 
 function readYaml(file: string): YamlFile {
     const text = fs.readFileSync(file, "utf8");
@@ -22,20 +26,27 @@ function readYaml(file: string): YamlFile {
     return { file: path.relative(ROOT, file), text, doc: parse(text) };
 }
 
-const workflows: YamlFile[] = fs.readdirSync(path.join(GITHUB_DIR, "workflows"))
+const workflows: YamlFile[] = fs
+    .readdirSync(path.join(GITHUB_DIR, "workflows"))
     .filter((name) => /\.ya?ml$/.test(name))
     .map((name) => readYaml(path.join(GITHUB_DIR, "workflows", name)));
 /** Composite actions of this repository, by the path a step's `uses:` names them with. */
-const localActions = new Map<string, YamlFile>(fs.readdirSync(path.join(GITHUB_DIR, "actions"))
-    .map((name) => [`./.github/actions/${name}`, readYaml(path.join(GITHUB_DIR, "actions", name, "action.yml"))]));
+const localActions = new Map<string, YamlFile>(
+    fs
+        .readdirSync(path.join(GITHUB_DIR, "actions"))
+        .map((name) => [`./.github/actions/${name}`, readYaml(path.join(GITHUB_DIR, "actions", name, "action.yml"))]),
+);
 const workflow = (name: string) => workflows.find((w) => w.file === `.github/workflows/${name}.yml`)!;
 const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 
 /** Stacks with a settings file, and which of them run on GKE (not on a kubeconfig cluster). */
-const stackFiles = new Map<string, Dict>(fs.readdirSync(ROOT)
-    .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => [match[1], parse(fs.readFileSync(path.join(ROOT, match[0]), "utf8"))?.config ?? {}]));
+const stackFiles = new Map<string, Dict>(
+    fs
+        .readdirSync(ROOT)
+        .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name))
+        .filter((match): match is RegExpExecArray => match !== null)
+        .map((match) => [match[1], parse(fs.readFileSync(path.join(ROOT, match[0]), "utf8"))?.config ?? {}]),
+);
 const isGkeStack = (stack: string) => stackFiles.get(stack)?.["streaming-platform:clusterTarget"] !== "kubeconfig";
 
 const jobsOf = (w: YamlFile): [string, Dict][] => Object.entries(w.doc.jobs ?? {});
@@ -50,12 +61,19 @@ const allSteps = (): Dict[] => [
     ...workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => job.steps ?? [])),
     ...[...localActions.values()].flatMap((a) => a.doc.runs?.steps ?? []),
 ];
-const runScripts = (): string[] => allSteps().map((s) => s.run).filter((run): run is string => typeof run === "string");
+const runScripts = (): string[] =>
+    allSteps()
+        .map((s) => s.run)
+        .filter((run): run is string => typeof run === "string");
 /** A step's shell script without its comment lines. */
-const commandsOf = (step: Dict) => String(step.run ?? "").split("\n").filter((line) => !/^\s*#/.test(line)).join("\n");
+const commandsOf = (step: Dict) =>
+    String(step.run ?? "")
+        .split("\n")
+        .filter((line) => !/^\s*#/.test(line))
+        .join("\n");
 const usesAction = (step: Dict, action: string) => typeof step.uses === "string" && step.uses.split("@")[0] === action;
-const pulumiSteps = (job: Dict, command?: string) => stepsOf(job)
-    .filter((s) => usesAction(s, "pulumi/actions") && (command === undefined || s.with?.command === command));
+const pulumiSteps = (job: Dict, command?: string) =>
+    stepsOf(job).filter((s) => usesAction(s, "pulumi/actions") && (command === undefined || s.with?.command === command));
 
 /** Values a job's `${{ matrix.stack }}` or `${{ inputs.stack }}` can take, one binding each. */
 type Binding = Record<string, string>;
@@ -70,8 +88,8 @@ function bindings(w: YamlFile, job: Dict): Binding[] {
     }
     return [{}];
 }
-const resolve = (value: unknown, binding: Binding) => String(value)
-    .replace(/\$\{\{\s*(matrix\.stack|inputs\.stack)\s*\}\}/g, (whole, key: string) => binding[key] ?? whole);
+const resolve = (value: unknown, binding: Binding) =>
+    String(value).replace(/\$\{\{\s*(matrix\.stack|inputs\.stack)\s*\}\}/g, (whole, key: string) => binding[key] ?? whole);
 const isLiteral = (value: string) => /^[\w.-]+$/.test(value);
 
 /** Every stack a job names under a binding: stack inputs, STACK variables and -s/--stack arguments. */
@@ -82,28 +100,43 @@ function stacksOf(job: Dict, binding: Binding): string[] {
         for (const match of commandsOf(step).matchAll(/(?:^|\s)(?:-s|--stack)(?:\s+|=)["']?([^\s"';]+)/g)) {
             named.push(match[1]);
         }
-        for (const match of commandsOf(step).matchAll(/\.github\/scripts\/(?:capacity-report|pulumi-ci-stack|pulumi-destroy)\.sh\s+["']?([^\s"']+)/g)) {
+        for (const match of commandsOf(step).matchAll(
+            /\.github\/scripts\/(?:capacity-report|pulumi-ci-stack|pulumi-destroy)\.sh\s+["']?([^\s"']+)/g,
+        )) {
             named.push(match[1]);
         }
     }
-    const stacks = named.filter((v) => v !== undefined && v !== null).map((v) => resolve(v, binding)).filter(isLiteral);
+    const stacks = named
+        .filter((v) => v !== undefined && v !== null)
+        .map((v) => resolve(v, binding))
+        .filter(isLiteral);
     return [...new Set(stacks)];
 }
 
 /** Jobs that change a stack: pulumi up or destroy, through the action or a script. */
 function deploys(job: Dict): boolean {
-    return stepsOf(job).some((s) => ["up", "destroy"].includes(s.with?.command) ||
-        /pulumi-destroy\.sh|pulumi (up|destroy)\b/.test(commandsOf(s)));
+    return stepsOf(job).some((s) => ["up", "destroy"].includes(s.with?.command) || /pulumi-destroy\.sh|pulumi (up|destroy)\b/.test(commandsOf(s)));
 }
 /** [workflow, job id, job, stack, binding] for every GKE stack a deploying job can change. */
 function gkeDeployments(): [YamlFile, string, Dict, string, Binding][] {
-    return workflows.flatMap((w) => jobsOf(w).filter(([, job]) => deploys(job)).flatMap(([id, job]) =>
-        bindings(w, job).flatMap((binding) => stacksOf(job, binding).filter(isGkeStack)
-            .map((stack) => [w, id, job, stack, binding] as [YamlFile, string, Dict, string, Binding]))));
+    return workflows.flatMap((w) =>
+        jobsOf(w)
+            .filter(([, job]) => deploys(job))
+            .flatMap(([id, job]) =>
+                bindings(w, job).flatMap((binding) =>
+                    stacksOf(job, binding)
+                        .filter(isGkeStack)
+                        .map((stack) => [w, id, job, stack, binding] as [YamlFile, string, Dict, string, Binding]),
+                ),
+            ),
+    );
 }
 
 function assertPolicyPack(step: Dict, where: string) {
-    const packs = String(step.with?.policyPacks ?? "").split(/[\n,]/).map((p) => p.trim()).filter(Boolean);
+    const packs = String(step.with?.policyPacks ?? "")
+        .split(/[\n,]/)
+        .map((p) => p.trim())
+        .filter(Boolean);
     assert.ok(packs.length > 0, `${where}: pulumi ${step.with?.command} must run the policy pack (policyPacks)`);
     for (const pack of packs) {
         assert.ok(fs.existsSync(path.join(ROOT, pack, "PulumiPolicy.yaml")), `${where}: policyPacks ${pack} has no PulumiPolicy.yaml`);
@@ -112,8 +145,10 @@ function assertPolicyPack(step: Dict, where: string) {
 
 describe("GitHub workflows", () => {
     it("parse, each with triggers and jobs that have steps and a runner", () => {
-        assert.deepEqual(workflows.map((w) => w.file).sort(),
-            ["destroy", "e2e", "preview", "test", "up"].map((n) => `.github/workflows/${n}.yml`));
+        assert.deepEqual(
+            workflows.map((w) => w.file).sort(),
+            ["destroy", "e2e", "preview", "test", "up"].map((n) => `.github/workflows/${n}.yml`),
+        );
         for (const w of workflows) {
             assert.ok(w.doc.on && typeof w.doc.on === "object", `${w.file}: no triggers (on)`);
             assert.ok(jobsOf(w).length > 0, `${w.file}: no jobs`);
@@ -138,10 +173,18 @@ describe("GitHub workflows", () => {
                 assert.ok(viaBash || (fs.statSync(file).mode & 0o111) !== 0, `${script} is run directly but is not executable`);
             }
         }
-        for (const script of [".ci/run", ".github/scripts/pulumi-ci-stack.sh", ".github/scripts/capacity-report.sh",
-            ".github/scripts/pulumi-destroy.sh", ".github/scripts/e2e-wait-for-ticks.sh", ".github/scripts/e2e-diagnostics.sh",
-            ".github/scripts/e2e-teardown.sh", ".github/scripts/e2e-cni.sh", ".github/scripts/e2e-kill-driver.sh",
-            ".github/scripts/e2e-check-ticks.sh"]) {
+        for (const script of [
+            ".ci/run",
+            ".github/scripts/pulumi-ci-stack.sh",
+            ".github/scripts/capacity-report.sh",
+            ".github/scripts/pulumi-destroy.sh",
+            ".github/scripts/e2e-wait-for-ticks.sh",
+            ".github/scripts/e2e-diagnostics.sh",
+            ".github/scripts/e2e-teardown.sh",
+            ".github/scripts/e2e-cni.sh",
+            ".github/scripts/e2e-kill-driver.sh",
+            ".github/scripts/e2e-check-ticks.sh",
+        ]) {
             assert.ok(seen.has(script), `no workflow runs ${script}`);
         }
         for (const step of allSteps().filter((s) => String(s.uses ?? "").startsWith("./"))) {
@@ -184,7 +227,9 @@ describe("GitHub workflows", () => {
     });
 
     it("pin every action to a commit SHA, with its version in a comment for Dependabot and readers", () => {
-        const remote = allSteps().map((s) => s.uses).filter((u): u is string => typeof u === "string" && !u.startsWith("./"));
+        const remote = allSteps()
+            .map((s) => s.uses)
+            .filter((u): u is string => typeof u === "string" && !u.startsWith("./"));
         assert.ok(remote.length >= 10);
         for (const uses of remote) {
             assert.match(uses, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${uses} is not pinned to a commit SHA (a tag can be moved)`);
@@ -221,7 +266,10 @@ describe("GitHub workflows", () => {
         for (const w of workflows) {
             const top = w.doc.permissions;
             assert.ok(top !== undefined && typeof top === "object", `${w.file}: no workflow-level permissions`);
-            assert.ok(Object.values(top).every((level) => level === "read" || level === "none"), `${w.file}: workflow-level permissions must be {} or read`);
+            assert.ok(
+                Object.values(top).every((level) => level === "read" || level === "none"),
+                `${w.file}: workflow-level permissions must be {} or read`,
+            );
             for (const [id, job] of jobsOf(w)) {
                 const granted: Dict = job.permissions;
                 assert.ok(granted !== undefined && typeof granted === "object", `${w.file} ${id}: no job permissions`);
@@ -231,8 +279,10 @@ describe("GitHub workflows", () => {
                     "pull-requests": steps.some((s) => usesAction(s, "marocchino/sticky-pull-request-comment") || s.with?.["comment-on-pr"] === true),
                 };
                 for (const [scope, level] of Object.entries(granted)) {
-                    assert.ok(level === "read" || level === "none" || (level === "write" && needs[scope]),
-                        `${w.file} ${id}: ${scope}: ${level} is not needed`);
+                    assert.ok(
+                        level === "read" || level === "none" || (level === "write" && needs[scope]),
+                        `${w.file} ${id}: ${scope}: ${level} is not needed`,
+                    );
                 }
                 for (const scope of Object.keys(needs).filter((s) => needs[s])) {
                     assert.equal(granted[scope], "write", `${w.file} ${id}: needs ${scope}: write`);
@@ -283,8 +333,10 @@ describe("GitHub workflows", () => {
     it("serialise updates and destroys of a stack and never cancel them", () => {
         const deployments = gkeDeployments();
         assert.deepEqual(deployments.map(([w, id, , stack]) => `${w.file} ${id} ${stack}`).sort(), [
-            ".github/workflows/destroy.yml destroy dev", ".github/workflows/destroy.yml destroy prod",
-            ".github/workflows/up.yml dev dev", ".github/workflows/up.yml prod prod",
+            ".github/workflows/destroy.yml destroy dev",
+            ".github/workflows/destroy.yml destroy prod",
+            ".github/workflows/up.yml dev dev",
+            ".github/workflows/up.yml prod prod",
         ]);
         for (const [w, id, job, stack, binding] of deployments) {
             assert.equal(resolve(job.concurrency?.group, binding), `pulumi-${stack}`, `${w.file} ${id}`);
@@ -316,8 +368,13 @@ describe("GitHub workflows", () => {
         assert.ok(inputs.confirm.type === "string" && inputs.confirm.required === true);
         const [[, destroy]] = jobsOf(w).filter(([, job]) => deploys(job));
         const guards = [destroy.needs].flat().map((id: string) => w.doc.jobs[id]);
-        assert.ok(guards.some((guard) => /inputs\.confirm/.test(JSON.stringify(guard)) && /inputs\.stack/.test(JSON.stringify(guard)) &&
-            !guard["continue-on-error"]), "the destroying job must need a job that compares inputs.confirm with inputs.stack");
+        assert.ok(
+            guards.some(
+                (guard) =>
+                    /inputs\.confirm/.test(JSON.stringify(guard)) && /inputs\.stack/.test(JSON.stringify(guard)) && !guard["continue-on-error"],
+            ),
+            "the destroying job must need a job that compares inputs.confirm with inputs.stack",
+        );
         const steps = stepsOf(destroy).map((s) => String(s.run ?? ""));
         const prepare = steps.findIndex((run) => run.includes("pulumi-ci-stack.sh"));
         assert.ok(prepare >= 0 && prepare < steps.findIndex((run) => run.includes("pulumi-destroy.sh")));
@@ -338,8 +395,11 @@ describe("GitHub workflows", () => {
     it("never paste user-controlled text into a shell script", () => {
         for (const run of runScripts()) {
             for (const match of run.matchAll(/\$\{\{([^}]*)\}\}/g)) {
-                assert.doesNotMatch(match[1], /inputs\.|github\.event\.|github\.head_ref/,
-                    `pass ${match[0]} through env: instead of pasting it into the script`);
+                assert.doesNotMatch(
+                    match[1],
+                    /inputs\.|github\.event\.|github\.head_ref/,
+                    `pass ${match[0]} through env: instead of pasting it into the script`,
+                );
             }
         }
     });
@@ -363,12 +423,27 @@ describe("GitHub workflows", () => {
         assert.equal(`kind-${kind?.with?.cluster_name}`, stackFiles.get("local")?.["streaming-platform:kubeContext"]);
         assert.ok(job.env?.PULUMI_CONFIG_PASSPHRASE, "the local stack's passphrase");
         const at = (pattern: RegExp, from = 0) => steps.findIndex((s, i) => i >= from && pattern.test(String(s.run ?? "")));
-        const [cni, up, wait, kill, check, diagnose, teardown] = [/e2e-cni\.sh/, /pulumi up --stack local/, /e2e-wait-for-ticks/,
-            /e2e-kill-driver\.sh/, /e2e-check-ticks\.sh/, /e2e-diagnostics/, /e2e-teardown/].map((p) => at(p));
+        const [cni, up, wait, kill, check, diagnose, teardown] = [
+            /e2e-cni\.sh/,
+            /pulumi up --stack local/,
+            /e2e-wait-for-ticks/,
+            /e2e-kill-driver\.sh/,
+            /e2e-check-ticks\.sh/,
+            /e2e-diagnostics/,
+            /e2e-teardown/,
+        ].map((p) => at(p));
         const waitAgain = at(/e2e-wait-for-ticks/, kill + 1);
-        assert.ok(steps.indexOf(kind!) < cni && cni < up && up < wait && wait < kill && kill < waitAgain && waitAgain < check &&
-            check < diagnose && diagnose < teardown,
-            "kind, CNI, up, wait, kill the driver, wait for more, check, diagnostics, teardown in that order");
+        assert.ok(
+            steps.indexOf(kind!) < cni &&
+                cni < up &&
+                up < wait &&
+                wait < kill &&
+                kill < waitAgain &&
+                waitAgain < check &&
+                check < diagnose &&
+                diagnose < teardown,
+            "kind, CNI, up, wait, kill the driver, wait for more, check, diagnostics, teardown in that order",
+        );
         assert.equal(steps[diagnose].if, "failure()");
         assert.match(String(steps[teardown].if), /always\(\)|!cancelled\(\)/, "teardown runs after a failure too");
         // Every step that waits on the cluster is bounded; the job's timeout covers them all.
@@ -404,8 +479,11 @@ describe("GitHub workflows", () => {
         // The committed file, when there is a commit: a developer's working copy has its own salt (docs/local.md).
         const committed = spawnSync("git", ["show", "HEAD:Pulumi.local.yaml"], { cwd: ROOT, encoding: "utf8" });
         const text = committed.status === 0 ? committed.stdout : fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8");
-        assert.doesNotMatch(text, /^(encryptionsalt|encryptedkey|secretsprovider):/m,
-            "remove the line from Pulumi.local.yaml before committing (docs/local.md)");
+        assert.doesNotMatch(
+            text,
+            /^(encryptionsalt|encryptedkey|secretsprovider):/m,
+            "remove the line from Pulumi.local.yaml before committing (docs/local.md)",
+        );
     });
 });
 
@@ -452,7 +530,12 @@ if (/get pods .*custom-columns/.test(line)) {
 if (/get namespace/.test(line)) process.stdout.write(env.FAKE_NAMESPACES || "");`,
 };
 
-interface Run { status: number | null; stdout: string; stderr: string; calls: string[] }
+interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    calls: string[];
+}
 
 class ScratchRepo {
     readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "workflows-test-"));
@@ -479,8 +562,10 @@ class ScratchRepo {
 
     /** The state `pulumi stack export` shows from a phase on: the stack resource plus the given ones. */
     state(phase: "initial" | "up" | "unprotect" | "destroy", ...resources: { name: string; protect?: boolean }[]): this {
-        const all = [{ urn: "urn:pulumi:prod::streaming-platform::pulumi:pulumi:Stack::streaming-platform-prod", type: "pulumi:pulumi:Stack" },
-            ...resources.map((r) => ({ urn: `urn:pulumi:prod::streaming-platform::test:Thing::${r.name}`, type: "test:Thing", protect: r.protect }))];
+        const all = [
+            { urn: "urn:pulumi:prod::streaming-platform::pulumi:pulumi:Stack::streaming-platform-prod", type: "pulumi:pulumi:Stack" },
+            ...resources.map((r) => ({ urn: `urn:pulumi:prod::streaming-platform::test:Thing::${r.name}`, type: "test:Thing", protect: r.protect })),
+        ];
         fs.writeFileSync(path.join(this.fakeDir, `state.${phase}.json`), JSON.stringify({ version: 3, deployment: { resources: all } }));
         return this;
     }
@@ -493,8 +578,13 @@ class ScratchRepo {
         const result = spawnSync("bash", [path.join(this.root, ".github", "scripts", script), ...args], {
             cwd: this.root,
             encoding: "utf8",
-            env: { ...inherited, PATH: `${this.bin}${path.delimiter}${process.env.PATH}`, FAKE_DIR: this.fakeDir,
-                NODE_PATH: path.join(ROOT, "node_modules"), ...env },
+            env: {
+                ...inherited,
+                PATH: `${this.bin}${path.delimiter}${process.env.PATH}`,
+                FAKE_DIR: this.fakeDir,
+                NODE_PATH: path.join(ROOT, "node_modules"),
+                ...env,
+            },
         });
         const callsFile = path.join(this.fakeDir, "calls");
         const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) : [];
@@ -509,7 +599,9 @@ class ScratchRepo {
 describe(".github/scripts", function () {
     this.timeout(30000);
     let repo: ScratchRepo;
-    beforeEach(() => { repo = new ScratchRepo(); });
+    beforeEach(() => {
+        repo = new ScratchRepo();
+    });
     afterEach(() => repo.remove());
 
     it("are strict bash that parses", () => {
@@ -525,10 +617,12 @@ describe(".github/scripts", function () {
 
     it("pass shellcheck", () => {
         // Not skipped without shellcheck: a lint that does not run proves nothing.
-        assert.equal(spawnSync("shellcheck", ["--version"]).status, 0,
-            "shellcheck is not installed; on Debian/Ubuntu: apt-get install shellcheck");
-        const files = [...fs.readdirSync(SCRIPTS_DIR).map((name) => path.join(SCRIPTS_DIR, name)),
-            path.join(ROOT, "scripts", "python"), path.join(ROOT, "scripts", "check-lint")];
+        assert.equal(spawnSync("shellcheck", ["--version"]).status, 0, "shellcheck is not installed; on Debian/Ubuntu: apt-get install shellcheck");
+        const files = [
+            ...fs.readdirSync(SCRIPTS_DIR).map((name) => path.join(SCRIPTS_DIR, name)),
+            path.join(ROOT, "scripts", "python"),
+            path.join(ROOT, "scripts", "check-lint"),
+        ];
         // -P SCRIPTDIR: follow `source .../lib.sh` next to each script.
         const check = spawnSync("shellcheck", ["-x", "-P", "SCRIPTDIR", ...files], { encoding: "utf8" });
         assert.equal(check.status, 0, check.stdout + check.stderr);
@@ -644,9 +738,10 @@ describe(".github/scripts", function () {
 
     describe("e2e-wait-for-ticks.sh", () => {
         const quick = { TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
-        const counts = (bitcoin: number, ethereum: number, solana: number) =>
-            `bitcoin\t${bitcoin}\nethereum\t${ethereum}\nsolana\t${solana}\n`;
-        const psqlCall = (run: Run) => run.calls.find((c) => /exec postgresql-primary-0 -c postgresql -- env PGPASSWORD=admin-password psql -U postgres -d pipeline/.test(c)) ?? "";
+        const counts = (bitcoin: number, ethereum: number, solana: number) => `bitcoin\t${bitcoin}\nethereum\t${ethereum}\nsolana\t${solana}\n`;
+        const psqlCall = (run: Run) =>
+            run.calls.find((c) => /exec postgresql-primary-0 -c postgresql -- env PGPASSWORD=admin-password psql -U postgres -d pipeline/.test(c)) ??
+            "";
 
         it("succeeds once crypto_ticks has rows for every configured symbol", () => {
             const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, FAKE_PSQL: counts(3, 1, 2) });
@@ -673,7 +768,7 @@ describe(".github/scripts", function () {
         });
 
         it("refuses a symbol or SINCE that is not safe to put into SQL", () => {
-            repo.write("Pulumi.local.yaml", "config:\n  streaming-platform:cryptoSymbols: [\"x'; DROP TABLE crypto_ticks; --\"]\n");
+            repo.write("Pulumi.local.yaml", 'config:\n  streaming-platform:cryptoSymbols: ["x\'; DROP TABLE crypto_ticks; --"]\n');
             assert.notEqual(repo.run("e2e-wait-for-ticks.sh", [], quick).status, 0);
             repo.write("Pulumi.local.yaml", "config: {}\n");
             const run = repo.run("e2e-wait-for-ticks.sh", [], { ...quick, SINCE: "now'; --" });
@@ -706,8 +801,11 @@ describe(".github/scripts", function () {
         const before = "crypto-ticks-stream-a   true   <none>\n";
 
         it("force-deletes the Ready driver pod, waits for a Ready replacement and prints the instant of the kill", () => {
-            const run = repo.run("e2e-kill-driver.sh", [], { ...quick, FAKE_PODS_BEFORE: before,
-                FAKE_PODS_AFTER: "crypto-ticks-stream-b   true   <none>\n" });
+            const run = repo.run("e2e-kill-driver.sh", [], {
+                ...quick,
+                FAKE_PODS_BEFORE: before,
+                FAKE_PODS_AFTER: "crypto-ticks-stream-b   true   <none>\n",
+            });
             assert.equal(run.status, 0, run.stderr);
             assert.ok(run.calls.includes("kubectl -n spark delete pod crypto-ticks-stream-a --grace-period=0 --force --wait=false"));
             assert.match(run.stdout, /recovered: crypto-ticks-stream-b is Ready/);
@@ -715,8 +813,11 @@ describe(".github/scripts", function () {
         });
 
         it("fails when no replacement becomes Ready", () => {
-            const run = repo.run("e2e-kill-driver.sh", [], { ...quick, FAKE_PODS_BEFORE: before,
-                FAKE_PODS_AFTER: "crypto-ticks-stream-a   true   <none>\ncrypto-ticks-stream-b   false   <none>\n" });
+            const run = repo.run("e2e-kill-driver.sh", [], {
+                ...quick,
+                FAKE_PODS_BEFORE: before,
+                FAKE_PODS_AFTER: "crypto-ticks-stream-a   true   <none>\ncrypto-ticks-stream-b   false   <none>\n",
+            });
             assert.notEqual(run.status, 0);
             assert.match(run.stderr, /no Ready pod 0s after crypto-ticks-stream-a was killed/);
         });
@@ -731,18 +832,35 @@ describe(".github/scripts", function () {
     describe("e2e-check-ticks.sh", () => {
         const quick = { CHECK_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0", SINCE: "2025-03-01T12:01:00Z" };
         const tick = (symbol: string, event: string, ingest: string) =>
-            JSON.stringify({ symbol, price: 1.5, currency: "usd", source: "coingecko", event_time: `2025-03-01T${event}.000Z`, ingest_time: `2025-03-01T${ingest}.000Z` });
+            JSON.stringify({
+                symbol,
+                price: 1.5,
+                currency: "usd",
+                source: "coingecko",
+                event_time: `2025-03-01T${event}.000Z`,
+                ingest_time: `2025-03-01T${ingest}.000Z`,
+            });
         const row = (symbol: string, event: string, ingest: string) =>
             `${symbol}\t${Date.parse(`2025-03-01T${event}Z`)}\t${Date.parse(`2025-03-01T${ingest}Z`)}`;
         // Two polls per symbol, one before and one after the kill; bitcoin's price did not change in between,
         // so both of its messages share a key and the newer one wins.
-        const messages = [
-            tick("bitcoin", "12:00:00", "12:00:30"), tick("ethereum", "12:00:00", "12:00:30"), tick("solana", "12:00:00", "12:00:30"),
-            tick("bitcoin", "12:00:00", "12:01:30"), tick("ethereum", "12:01:00", "12:01:30"), tick("solana", "12:01:00", "12:01:30"),
-            "Processed a total of 6 messages",
-        ].join("\n") + "\n";
-        const rows = [row("bitcoin", "12:00:00", "12:01:30"), row("ethereum", "12:00:00", "12:00:30"), row("ethereum", "12:01:00", "12:01:30"),
-            row("solana", "12:00:00", "12:00:30"), row("solana", "12:01:00", "12:01:30")];
+        const messages =
+            [
+                tick("bitcoin", "12:00:00", "12:00:30"),
+                tick("ethereum", "12:00:00", "12:00:30"),
+                tick("solana", "12:00:00", "12:00:30"),
+                tick("bitcoin", "12:00:00", "12:01:30"),
+                tick("ethereum", "12:01:00", "12:01:30"),
+                tick("solana", "12:01:00", "12:01:30"),
+                "Processed a total of 6 messages",
+            ].join("\n") + "\n";
+        const rows = [
+            row("bitcoin", "12:00:00", "12:01:30"),
+            row("ethereum", "12:00:00", "12:00:30"),
+            row("ethereum", "12:01:00", "12:01:30"),
+            row("solana", "12:00:00", "12:00:30"),
+            row("solana", "12:01:00", "12:01:30"),
+        ];
         const check = (table: string[], env: Record<string, string> = {}) =>
             repo.run("e2e-check-ticks.sh", [], { ...quick, FAKE_MESSAGES: messages, FAKE_PSQL: table.join("\n") + "\n", ...env });
 
@@ -752,10 +870,15 @@ describe(".github/scripts", function () {
             assert.match(run.stdout, /read 7 messages from topic crypto-ticks/);
             assert.match(run.stdout, /every produced tick is in crypto_ticks exactly once/);
             const consume = run.calls.find((c) => /kafka-console-consumer/.test(c)) ?? "";
-            assert.match(consume, /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --from-beginning .*--consumer\.config \/dev\/stdin/);
+            assert.match(
+                consume,
+                /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --from-beginning .*--consumer\.config \/dev\/stdin/,
+            );
             assert.doesNotMatch(consume, /kafka-password/, "the password is not on a command line");
-            assert.match(fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
-                /sasl\.mechanism=SCRAM-SHA-512\n.*username="pipeline" password="kafka-password";/);
+            assert.match(
+                fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
+                /sasl\.mechanism=SCRAM-SHA-512\n.*username="pipeline" password="kafka-password";/,
+            );
         });
 
         it("ignores rows newer than what it read from Kafka", () => {
@@ -763,10 +886,22 @@ describe(".github/scripts", function () {
         });
 
         for (const [problem, table, expected] of [
-            ["a missing tick", rows.filter((r) => !r.startsWith("solana\t" + Date.parse("2025-03-01T12:01:00Z"))), /missing: solana 2025-03-01T12:01:00\.000Z/],
+            [
+                "a missing tick",
+                rows.filter((r) => !r.startsWith("solana\t" + Date.parse("2025-03-01T12:01:00Z"))),
+                /missing: solana 2025-03-01T12:01:00\.000Z/,
+            ],
             ["a duplicated row", [...rows, rows[1]], /duplicate: ethereum 2025-03-01T12:00:00\.000Z has 2 rows/],
-            ["a row that matches no message", [...rows, row("ethereum", "11:00:00", "12:00:30")], /duplicate: row ethereum 2025-03-01T11:00:00\.000Z matches no message/],
-            ["a row older than its newest message", [row("bitcoin", "12:00:00", "12:00:30"), ...rows.slice(1)], /stale: bitcoin 2025-03-01T12:00:00\.000Z/],
+            [
+                "a row that matches no message",
+                [...rows, row("ethereum", "11:00:00", "12:00:30")],
+                /duplicate: row ethereum 2025-03-01T11:00:00\.000Z matches no message/,
+            ],
+            [
+                "a row older than its newest message",
+                [row("bitcoin", "12:00:00", "12:00:30"), ...rows.slice(1)],
+                /stale: bitcoin 2025-03-01T12:00:00\.000Z/,
+            ],
         ] as [string, string[], RegExp][]) {
             it(`fails on ${problem}`, () => {
                 const run = check(table);
@@ -777,7 +912,13 @@ describe(".github/scripts", function () {
         }
 
         it("fails when a symbol has no message, or nothing was produced after the kill", () => {
-            const run = check(rows, { SINCE: "2025-03-01T13:00:00Z", FAKE_MESSAGES: messages.split("\n").filter((m) => !/solana/.test(m)).join("\n") });
+            const run = check(rows, {
+                SINCE: "2025-03-01T13:00:00Z",
+                FAKE_MESSAGES: messages
+                    .split("\n")
+                    .filter((m) => !/solana/.test(m))
+                    .join("\n"),
+            });
             assert.notEqual(run.status, 0);
             assert.match(run.stderr, /no message for symbol solana in Kafka/);
             assert.match(run.stderr, /no message produced after 2025-03-01T13:00:00Z/);

@@ -2,7 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import {
-    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
+    containerResources,
+    fixedNamespace,
+    fixedSecret,
+    generatedPassword,
+    ONE_AT_A_TIME,
+    randomBase64Url,
+    volumeRetention,
+    zoneSpread,
 } from "../k8s/kubernetesObjects";
 import { contentHash, FileSet } from "../pipeline/assets";
 import { PinnedImage } from "../pipeline/images";
@@ -74,26 +81,44 @@ export class Airflow extends pulumi.ComponentResource {
 
         const secrets = [
             // Key names are the ones the chart reads; Airflow 3 adds the JWT signing key.
-            fixedSecret(CREDENTIALS_SECRET, this.namespace, {
-                "airflow-password": this.adminPassword,
-                // Fernet keys are url-safe base64 of exactly 32 random bytes.
-                "airflow-fernet-key": randomBase64Url(`${name}-fernet-key`, 32, true, this),
-                "airflow-secret-key": generatedPassword(`${name}-secret-key`, this),
-                "airflow-jwt-secret-key": generatedPassword(`${name}-jwt-secret-key`, this),
-            }, this),
+            fixedSecret(
+                CREDENTIALS_SECRET,
+                this.namespace,
+                {
+                    "airflow-password": this.adminPassword,
+                    // Fernet keys are url-safe base64 of exactly 32 random bytes.
+                    "airflow-fernet-key": randomBase64Url(`${name}-fernet-key`, 32, true, this),
+                    "airflow-secret-key": generatedPassword(`${name}-secret-key`, this),
+                    "airflow-jwt-secret-key": generatedPassword(`${name}-jwt-secret-key`, this),
+                },
+                this,
+            ),
             fixedSecret(DATABASE_SECRET, this.namespace, { password: args.database.password }, this),
         ];
         secrets.push(fixedSecret(DAGS_ENV_SECRET, this.namespace, args.dags.secretEnvironment, this));
-        const dagsConfigMap = new k8s.core.v1.ConfigMap(DAGS_CONFIGMAP, {
-            metadata: { name: DAGS_CONFIGMAP, namespace: this.namespace.metadata.name },
-            data: args.dags.files,
-        }, { parent: this });
-        const requirements = args.dags.requirements === undefined ? undefined : new k8s.core.v1.ConfigMap(REQUIREMENTS_CONFIGMAP, {
-            metadata: { name: REQUIREMENTS_CONFIGMAP, namespace: this.namespace.metadata.name },
-            data: { "requirements.txt": args.dags.requirements },
-        }, { parent: this });
+        const dagsConfigMap = new k8s.core.v1.ConfigMap(
+            DAGS_CONFIGMAP,
+            {
+                metadata: { name: DAGS_CONFIGMAP, namespace: this.namespace.metadata.name },
+                data: args.dags.files,
+            },
+            { parent: this },
+        );
+        const requirements =
+            args.dags.requirements === undefined
+                ? undefined
+                : new k8s.core.v1.ConfigMap(
+                      REQUIREMENTS_CONFIGMAP,
+                      {
+                          metadata: { name: REQUIREMENTS_CONFIGMAP, namespace: this.namespace.metadata.name },
+                          data: { "requirements.txt": args.dags.requirements },
+                      },
+                      { parent: this },
+                  );
         // The chart copies DAGs into each pod when it starts, so a changed DAG must restart the pods.
-        const rollOnDagChange = { podAnnotations: { "streaming-platform/dags": contentHash({ ...args.dags.files, requirements: args.dags.requirements ?? "" }) } };
+        const rollOnDagChange = {
+            podAnnotations: { "streaming-platform/dags": contentHash({ ...args.dags.files, requirements: args.dags.requirements ?? "" }) },
+        };
         const celery = args.executor === "CeleryExecutor";
         if (celery) {
             secrets.push(fixedSecret(REDIS_SECRET, this.namespace, { "redis-password": generatedPassword(`${name}-redis-password`, this) }, this));
@@ -107,54 +132,69 @@ export class Airflow extends pulumi.ComponentResource {
                 ? zoneSpread({ "app.kubernetes.io/instance": "airflow", "app.kubernetes.io/component": component }, false)
                 : [],
         });
-        this.release = bitnamiRelease({
-            chart: "airflow",
-            namespace: this.namespace.metadata.name,
-            imageRegistry: args.imageRegistry,
-            // First installs pull a 1.5 GB image and migrate the database before anything is ready.
-            timeoutSeconds: 1800,
-            // Only the connection's names go into values: the password travels by Secret.
-            values: pulumi.all([args.database.host, args.database.port, args.database.database, args.database.username, args.image,
-                loadBalancerUrl(args.uiExposure)])
-                .apply(([host, port, database, user, image, baseUrl]) => ({
-                    ...(image ? { image: { registry: image.registry, repository: image.repository, digest: image.digest } } : {}),
-                    executor: args.executor,
-                    auth: { existingSecret: CREDENTIALS_SECRET },
-                    externalDatabase: {
-                        host,
-                        port,
-                        database,
-                        user,
-                        existingSecret: DATABASE_SECRET,
-                        existingSecretPasswordKey: "password",
-                    },
-                    redis: celery
-                        ? {
-                            enabled: true,
-                            auth: { enabled: true, existingSecret: REDIS_SECRET, existingSecretPasswordKey: "redis-password" },
-                            master: {
-                                resources: containerResources("100m", "256Mi"),
-                                persistence: { size: "2Gi" },
-                                persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
-                            },
-                        }
-                        : { enabled: false },
-                    // Redirects after login go to base_url, so it must be the address users reach (chart: airflow.baseUrl
-                    // in templates/_helpers.tpl appends the Service port unless the URL names one).
-                    web: { ...replicated("web"), ...(baseUrl ? { baseUrl } : {}) },
-                    scheduler: replicated("scheduler"),
-                    dagProcessor: rollOnDagChange,
-                    triggerer: rollOnDagChange,
-                    ...(celery ? { worker: replicated("worker") } : {}),
-                    dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
-                    extraEnvVars: Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({ name, value })),
-                    extraEnvVarsSecret: DAGS_ENV_SECRET,
-                    ...(requirements ? {
-                        extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
-                        extraVolumeMounts: [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }],
-                    } : {}),
-                })),
-        }, { parent: this, dependsOn: [...secrets, dagsConfigMap, ...(requirements ? [requirements] : [])] });
+        this.release = bitnamiRelease(
+            {
+                chart: "airflow",
+                namespace: this.namespace.metadata.name,
+                imageRegistry: args.imageRegistry,
+                // First installs pull a 1.5 GB image and migrate the database before anything is ready.
+                timeoutSeconds: 1800,
+                // Only the connection's names go into values: the password travels by Secret.
+                values: pulumi
+                    .all([
+                        args.database.host,
+                        args.database.port,
+                        args.database.database,
+                        args.database.username,
+                        args.image,
+                        loadBalancerUrl(args.uiExposure),
+                    ])
+                    .apply(([host, port, database, user, image, baseUrl]) => ({
+                        ...(image ? { image: { registry: image.registry, repository: image.repository, digest: image.digest } } : {}),
+                        executor: args.executor,
+                        auth: { existingSecret: CREDENTIALS_SECRET },
+                        externalDatabase: {
+                            host,
+                            port,
+                            database,
+                            user,
+                            existingSecret: DATABASE_SECRET,
+                            existingSecretPasswordKey: "password",
+                        },
+                        redis: celery
+                            ? {
+                                  enabled: true,
+                                  auth: { enabled: true, existingSecret: REDIS_SECRET, existingSecretPasswordKey: "redis-password" },
+                                  master: {
+                                      resources: containerResources("100m", "256Mi"),
+                                      persistence: { size: "2Gi" },
+                                      persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                                  },
+                              }
+                            : { enabled: false },
+                        // Redirects after login go to base_url, so it must be the address users reach (chart: airflow.baseUrl
+                        // in templates/_helpers.tpl appends the Service port unless the URL names one).
+                        web: { ...replicated("web"), ...(baseUrl ? { baseUrl } : {}) },
+                        scheduler: replicated("scheduler"),
+                        dagProcessor: rollOnDagChange,
+                        triggerer: rollOnDagChange,
+                        ...(celery ? { worker: replicated("worker") } : {}),
+                        dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
+                        extraEnvVars: Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({
+                            name,
+                            value,
+                        })),
+                        extraEnvVarsSecret: DAGS_ENV_SECRET,
+                        ...(requirements
+                            ? {
+                                  extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
+                                  extraVolumeMounts: [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }],
+                              }
+                            : {}),
+                    })),
+            },
+            { parent: this, dependsOn: [...secrets, dagsConfigMap, ...(requirements ? [requirements] : [])] },
+        );
 
         const ui: UiArgs = {
             service: "airflow-web",

@@ -34,17 +34,22 @@ export function withImageRegistry(values: HelmValues, registry: string): HelmVal
  * shows exactly what Helm will get.
  */
 export function bitnamiRelease(args: BitnamiReleaseArgs, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
-    const values = pulumi.all([args.values, args.imageRegistry]).apply(([overrides, registry]) =>
-        withImageRegistry(mergeValues(baseValues(args.chart), overrides as HelmValues), registry));
-    return new k8s.helm.v3.Release(args.chart, {
-        name: args.chart,
-        chart: `${BITNAMI_CHART_REPOSITORY}/${args.chart}`,
-        version: CHART_VERSIONS[args.chart],
-        namespace: args.namespace,
-        values,
-        timeout: args.timeoutSeconds,
-        // A failed install stays for inspection (see the runbook) instead of being rolled back.
-        atomic: false,
-        maxHistory: 10,
-    }, opts);
+    const values = pulumi
+        .all([args.values, args.imageRegistry])
+        .apply(([overrides, registry]) => withImageRegistry(mergeValues(baseValues(args.chart), overrides as HelmValues), registry));
+    return new k8s.helm.v3.Release(
+        args.chart,
+        {
+            name: args.chart,
+            chart: `${BITNAMI_CHART_REPOSITORY}/${args.chart}`,
+            version: CHART_VERSIONS[args.chart],
+            namespace: args.namespace,
+            values,
+            timeout: args.timeoutSeconds,
+            // A failed install stays for inspection (see the runbook) instead of being rolled back.
+            atomic: false,
+            maxHistory: 10,
+        },
+        opts,
+    );
 }

@@ -4,7 +4,14 @@ import { bitnamiRelease } from "./bitnamiRelease";
 import { KafkaTopicPartitions } from "./kafkaTopicPartitions";
 import { topicReconcileScript } from "./kafkaTopicScript";
 import {
-    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, randomBase64Url, volumeRetention, zoneSpread,
+    containerResources,
+    fixedNamespace,
+    fixedSecret,
+    generatedPassword,
+    ONE_AT_A_TIME,
+    randomBase64Url,
+    volumeRetention,
+    zoneSpread,
 } from "../k8s/kubernetesObjects";
 
 export interface KafkaTopicArgs {
@@ -54,13 +61,18 @@ export class Kafka extends pulumi.ComponentResource {
         this.pipelineUser = args.pipelineUser;
         this.pipelinePassword = generatedPassword(`${name}-pipeline-password`, this);
 
-        const saslSecret = fixedSecret(SASL_SECRET, this.namespace, {
-            "client-passwords": this.pipelinePassword,
-            // The topic provisioning job signs in as the first client user with this key.
-            "system-user-password": this.pipelinePassword,
-            "inter-broker-password": generatedPassword(`${name}-inter-broker-password`, this),
-            "controller-password": generatedPassword(`${name}-controller-password`, this),
-        }, this);
+        const saslSecret = fixedSecret(
+            SASL_SECRET,
+            this.namespace,
+            {
+                "client-passwords": this.pipelinePassword,
+                // The topic provisioning job signs in as the first client user with this key.
+                "system-user-password": this.pipelinePassword,
+                "inter-broker-password": generatedPassword(`${name}-inter-broker-password`, this),
+                "controller-password": generatedPassword(`${name}-controller-password`, this),
+            },
+            this,
+        );
 
         // Kafka's cluster id and each controller's directory id are base64url UUIDs. Generated once and
         // kept in state, they survive every update; a new id would orphan the data on the volumes.
@@ -72,10 +84,14 @@ export class Kafka extends pulumi.ComponentResource {
 
         // The last applied partition count, kept in state: a lower one is refused at preview, before the
         // release (which depends on it) changes anything.
-        const partitions = new KafkaTopicPartitions(`${name}-topic-partitions`, {
-            topic: args.topic.name,
-            partitions: args.topic.partitions,
-        }, { parent: this });
+        const partitions = new KafkaTopicPartitions(
+            `${name}-topic-partitions`,
+            {
+                topic: args.topic.name,
+                partitions: args.topic.partitions,
+            },
+            { parent: this },
+        );
 
         // Odd node counts only (config/), so this is 1 or 3 and its min ISR 1 or 2.
         const internalReplication = Math.min(3, args.replicas);
@@ -85,46 +101,49 @@ export class Kafka extends pulumi.ComponentResource {
             replicationFactor: args.topic.replicationFactor,
             config: { "min.insync.replicas": String(minInSyncReplicas(args.topic.replicationFactor)) },
         };
-        this.release = bitnamiRelease({
-            chart: "kafka",
-            namespace: this.namespace.metadata.name,
-            imageRegistry: args.imageRegistry,
-            timeoutSeconds: 900,
-            values: {
-                existingKraftSecret: KRAFT_SECRET,
-                sasl: { client: { users: [args.pipelineUser] }, existingSecret: SASL_SECRET },
-                controller: {
-                    replicaCount: args.replicas,
-                    resources: containerResources(args.cpu, args.memory),
-                    persistence: { size: args.storage },
-                    persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
-                    pdb: ONE_AT_A_TIME,
-                    topologySpreadConstraints: args.zoneSpread
-                        ? zoneSpread({ "app.kubernetes.io/instance": "kafka", "app.kubernetes.io/component": "controller-eligible" }, true)
-                        : [],
-                },
-                overrideConfiguration: {
-                    "default.replication.factor": internalReplication,
-                    "offsets.topic.replication.factor": internalReplication,
-                    "transaction.state.log.replication.factor": internalReplication,
-                    "transaction.state.log.min.isr": minInSyncReplicas(internalReplication),
-                    "min.insync.replicas": minInSyncReplicas(internalReplication),
-                },
-                provisioning: {
-                    // Chart 32.4.3, templates/provisioning/job.yaml: `topics` only creates missing topics
-                    // (kafka-topics.sh --create --if-not-exists, lines 249-262), run as `${cmd} &` and then
-                    // `wait`, which drops their exit codes (269-275); extraProvisioningCommands run the same
-                    // way (263-265), word-split with no shell quoting, so they cannot fail the Job either.
-                    // postScript is pasted as is into the same `/bin/bash -ec` script after them (233-243,
-                    // 277-280), with KAFKA_SERVICE set (287-288) and the client config the init container
-                    // writes to /shared/client.properties (111-113, 321-322): there reconcile_topic raises
-                    // partitions and applies the config of an existing topic on every post-install and
-                    // post-upgrade hook run (15-17), and any error fails the Job.
-                    topics: [topic],
-                    postScript: topicReconcileScript([topic]),
+        this.release = bitnamiRelease(
+            {
+                chart: "kafka",
+                namespace: this.namespace.metadata.name,
+                imageRegistry: args.imageRegistry,
+                timeoutSeconds: 900,
+                values: {
+                    existingKraftSecret: KRAFT_SECRET,
+                    sasl: { client: { users: [args.pipelineUser] }, existingSecret: SASL_SECRET },
+                    controller: {
+                        replicaCount: args.replicas,
+                        resources: containerResources(args.cpu, args.memory),
+                        persistence: { size: args.storage },
+                        persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                        pdb: ONE_AT_A_TIME,
+                        topologySpreadConstraints: args.zoneSpread
+                            ? zoneSpread({ "app.kubernetes.io/instance": "kafka", "app.kubernetes.io/component": "controller-eligible" }, true)
+                            : [],
+                    },
+                    overrideConfiguration: {
+                        "default.replication.factor": internalReplication,
+                        "offsets.topic.replication.factor": internalReplication,
+                        "transaction.state.log.replication.factor": internalReplication,
+                        "transaction.state.log.min.isr": minInSyncReplicas(internalReplication),
+                        "min.insync.replicas": minInSyncReplicas(internalReplication),
+                    },
+                    provisioning: {
+                        // Chart 32.4.3, templates/provisioning/job.yaml: `topics` only creates missing topics
+                        // (kafka-topics.sh --create --if-not-exists, lines 249-262), run as `${cmd} &` and then
+                        // `wait`, which drops their exit codes (269-275); extraProvisioningCommands run the same
+                        // way (263-265), word-split with no shell quoting, so they cannot fail the Job either.
+                        // postScript is pasted as is into the same `/bin/bash -ec` script after them (233-243,
+                        // 277-280), with KAFKA_SERVICE set (287-288) and the client config the init container
+                        // writes to /shared/client.properties (111-113, 321-322): there reconcile_topic raises
+                        // partitions and applies the config of an existing topic on every post-install and
+                        // post-upgrade hook run (15-17), and any error fails the Job.
+                        topics: [topic],
+                        postScript: topicReconcileScript([topic]),
+                    },
                 },
             },
-        }, { parent: this, dependsOn: [saslSecret, kraftSecret, partitions] });
+            { parent: this, dependsOn: [saslSecret, kraftSecret, partitions] },
+        );
 
         this.bootstrapServers = `kafka.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
         this.registerOutputs({

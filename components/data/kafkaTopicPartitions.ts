@@ -20,9 +20,11 @@ export function partitionChangeProblem(applied: Partial<TopicPartitions> | undef
     if (applied?.topic !== requested.topic || typeof applied.partitions !== "number" || requested.partitions >= applied.partitions) {
         return undefined;
     }
-    return `${PARTITIONS_CONFIG_KEY} = ${requested.partitions}: topic "${requested.topic}" already has ${applied.partitions} partitions ` +
+    return (
+        `${PARTITIONS_CONFIG_KEY} = ${requested.partitions}: topic "${requested.topic}" already has ${applied.partitions} partitions ` +
         `and Kafka cannot remove partitions; set ${PARTITIONS_CONFIG_KEY} to ${applied.partitions} or more ` +
-        `(fewer partitions need a new topic: a new kafkaTopic name, or deleting and recreating this one with its data lost)`;
+        `(fewer partitions need a new topic: a new kafkaTopic name, or deleting and recreating this one with its data lost)`
+    );
 }
 
 /**

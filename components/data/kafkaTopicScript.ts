@@ -13,7 +13,7 @@ export interface ReconciledTopic {
 }
 
 /** A word for bash: as it is when it holds nothing the shell would interpret, else single-quoted. */
-export const shellWord = (word: string) => /^[A-Za-z0-9._=,:/+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+export const shellWord = (word: string) => (/^[A-Za-z0-9._=,:/+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
 /**
  * The bitnami/kafka provisioning Job's postScript: the reconcile_topic function and one call per topic.
@@ -21,7 +21,16 @@ export const shellWord = (word: string) => /^[A-Za-z0-9._=,:/+-]+$/.test(word) ?
  * call fails the Job, and with it the Helm hook and the `pulumi up` that ran it.
  */
 export function topicReconcileScript(topics: readonly ReconciledTopic[]): string {
-    const calls = topics.map((topic) => ["reconcile_topic", topic.name, String(topic.partitions), String(topic.replicationFactor),
-        ...Object.entries(topic.config).map(([key, value]) => `${key}=${value}`)].map(shellWord).join(" "));
+    const calls = topics.map((topic) =>
+        [
+            "reconcile_topic",
+            topic.name,
+            String(topic.partitions),
+            String(topic.replicationFactor),
+            ...Object.entries(topic.config).map(([key, value]) => `${key}=${value}`),
+        ]
+            .map(shellWord)
+            .join(" "),
+    );
     return [fs.readFileSync(TOPIC_RECONCILE_SCRIPT, "utf8").trimEnd(), "", ...calls].join("\n") + "\n";
 }

@@ -5,7 +5,13 @@ import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import { postgresqlSchemaJob } from "./postgresqlSchema";
 import {
-    containerResources, fixedNamespace, fixedSecret, generatedPassword, ONE_AT_A_TIME, volumeRetention, zoneSpread,
+    containerResources,
+    fixedNamespace,
+    fixedSecret,
+    generatedPassword,
+    ONE_AT_A_TIME,
+    volumeRetention,
+    zoneSpread,
 } from "../k8s/kubernetesObjects";
 
 export interface PostgresqlArgs {
@@ -38,8 +44,9 @@ const INITDB_TEMPLATE = fs.readFileSync(path.resolve(__dirname, "..", "..", "hel
 
 /** The psql script that creates each database and its owner; idempotent, run by the schema Job on every change. */
 export function initdbScript(databases: readonly { database: string; password: string }[]): string {
-    return databases.map(({ database, password }) =>
-        `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${INITDB_TEMPLATE}`).join("\n");
+    return databases
+        .map(({ database, password }) => `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${INITDB_TEMPLATE}`)
+        .join("\n");
 }
 
 /** One PostgreSQL instance serving several applications, each in its own database as its own role. */
@@ -58,19 +65,30 @@ export class Postgresql extends pulumi.ComponentResource {
     constructor(name: string, args: PostgresqlArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Postgresql", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
-        this.credentials = Object.fromEntries(args.databases.map((database) => [database, {
-            database,
-            username: database,
-            password: generatedPassword(`${name}-${database}-password`, this),
-        }]));
+        this.credentials = Object.fromEntries(
+            args.databases.map((database) => [
+                database,
+                {
+                    database,
+                    username: database,
+                    password: generatedPassword(`${name}-${database}-password`, this),
+                },
+            ]),
+        );
 
-        const adminSecret = fixedSecret(ADMIN_SECRET, this.namespace, {
-            [ADMIN_PASSWORD_KEY]: generatedPassword(`${name}-admin-password`, this),
-            "replication-password": generatedPassword(`${name}-replication-password`, this),
-        }, this);
+        const adminSecret = fixedSecret(
+            ADMIN_SECRET,
+            this.namespace,
+            {
+                [ADMIN_PASSWORD_KEY]: generatedPassword(`${name}-admin-password`, this),
+                "replication-password": generatedPassword(`${name}-replication-password`, this),
+            },
+            this,
+        );
         // A Secret, not the chart's initdb.scripts ConfigMap: the script carries the passwords.
-        const script = pulumi.all(Object.values(this.credentials).map((c) =>
-            c.password.apply((password) => ({ database: c.database, password })))).apply(initdbScript);
+        const script = pulumi
+            .all(Object.values(this.credentials).map((c) => c.password.apply((password) => ({ database: c.database, password }))))
+            .apply(initdbScript);
         const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, { [INITDB_KEY]: script }, this);
 
         const instance = {
@@ -80,41 +98,48 @@ export class Postgresql extends pulumi.ComponentResource {
             pdb: ONE_AT_A_TIME,
             topologySpreadConstraints: args.zoneSpread ? zoneSpread({ "app.kubernetes.io/instance": "postgresql" }, true) : [],
         };
-        this.release = bitnamiRelease({
-            chart: "postgresql",
-            namespace: this.namespace.metadata.name,
-            imageRegistry: args.imageRegistry,
-            timeoutSeconds: 600,
-            values: {
-                // Always the replication layout, with zero or more read replicas: the standalone layout names
-                // its StatefulSet and volume differently, so adding a replica later would start from an empty disk.
-                architecture: "replication",
-                auth: { existingSecret: ADMIN_SECRET },
-                primary: {
-                    // Kept, although the schema Job below is what keeps the databases in step: on the very first
-                    // start the chart runs the same script once more (harmless, it is idempotent; unchecked, which
-                    // the Job makes up for). Dropping it would change the primary's pod template (the initdb volume)
-                    // and so restart the primary of every existing stack, for no gain.
-                    initdb: { scriptsSecret: INITDB_SECRET },
-                    ...instance,
+        this.release = bitnamiRelease(
+            {
+                chart: "postgresql",
+                namespace: this.namespace.metadata.name,
+                imageRegistry: args.imageRegistry,
+                timeoutSeconds: 600,
+                values: {
+                    // Always the replication layout, with zero or more read replicas: the standalone layout names
+                    // its StatefulSet and volume differently, so adding a replica later would start from an empty disk.
+                    architecture: "replication",
+                    auth: { existingSecret: ADMIN_SECRET },
+                    primary: {
+                        // Kept, although the schema Job below is what keeps the databases in step: on the very first
+                        // start the chart runs the same script once more (harmless, it is idempotent; unchecked, which
+                        // the Job makes up for). Dropping it would change the primary's pod template (the initdb volume)
+                        // and so restart the primary of every existing stack, for no gain.
+                        initdb: { scriptsSecret: INITDB_SECRET },
+                        ...instance,
+                    },
+                    readReplicas: { replicaCount: args.readReplicas, ...instance },
                 },
-                readReplicas: { replicaCount: args.readReplicas, ...instance },
             },
-        }, { parent: this, dependsOn: [adminSecret, initdbSecret] });
+            { parent: this, dependsOn: [adminSecret, initdbSecret] },
+        );
 
         // In the replication layout the chart names the writable service <release>-primary.
         this.host = `postgresql-primary.${args.namespace}.svc.cluster.local`;
 
         // After the release is ready (Helm waits for the primary), and again whenever the script changes.
-        this.schema = postgresqlSchemaJob(`${name}-schema`, {
-            namespace: this.namespace.metadata.name,
-            host: this.host,
-            port: this.port,
-            imageRegistry: args.imageRegistry,
-            adminPassword: { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY },
-            script: { name: initdbSecret.metadata.name, key: INITDB_KEY },
-            scriptContent: script,
-        }, { parent: this, dependsOn: [this.release, adminSecret, initdbSecret] });
+        this.schema = postgresqlSchemaJob(
+            `${name}-schema`,
+            {
+                namespace: this.namespace.metadata.name,
+                host: this.host,
+                port: this.port,
+                imageRegistry: args.imageRegistry,
+                adminPassword: { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY },
+                script: { name: initdbSecret.metadata.name, key: INITDB_KEY },
+                scriptContent: script,
+            },
+            { parent: this, dependsOn: [this.release, adminSecret, initdbSecret] },
+        );
         this.registerOutputs({ host: this.host, port: this.port, databases: args.databases, schema: this.schema.metadata.name });
     }
 }

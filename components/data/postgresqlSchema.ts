@@ -76,78 +76,87 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
         "app.kubernetes.io/component": "schema",
         "app.kubernetes.io/part-of": "streaming-platform",
     };
-    return new k8s.batch.v1.Job(name, {
-        metadata: {
-            // The revision in the name: a changed script is a new Job, which Pulumi creates and waits for.
-            name: pulumi.interpolate`postgresql-schema-${revision}`,
-            namespace: args.namespace,
-            labels,
-            annotations: {
-                // A run that failed (server down, bad SQL) is started afresh by the next `pulumi up`
-                // instead of being waited on again (@pulumi/kubernetes batch/v1 Job documentation).
-                "pulumi.com/replaceUnready": "true",
+    return new k8s.batch.v1.Job(
+        name,
+        {
+            metadata: {
+                // The revision in the name: a changed script is a new Job, which Pulumi creates and waits for.
+                name: pulumi.interpolate`postgresql-schema-${revision}`,
+                namespace: args.namespace,
+                labels,
+                annotations: {
+                    // A run that failed (server down, bad SQL) is started afresh by the next `pulumi up`
+                    // instead of being waited on again (@pulumi/kubernetes batch/v1 Job documentation).
+                    "pulumi.com/replaceUnready": "true",
+                },
             },
-        },
-        spec: {
-            backoffLimit: 2,
-            activeDeadlineSeconds: 300,
-            // No ttlSecondsAfterFinished: a Job that deletes itself would look deleted to `pulumi refresh`.
-            template: {
-                metadata: { labels, annotations: { "streaming-platform/schema-revision": revision } },
-                spec: {
-                    restartPolicy: "Never",
-                    automountServiceAccountToken: false,
-                    enableServiceLinks: false,
-                    securityContext: {
-                        runAsNonRoot: true,
-                        runAsUser: IMAGE_USER,
-                        runAsGroup: IMAGE_USER,
-                        // Group of the mounted script, which is readable by owner and group only.
-                        fsGroup: IMAGE_USER,
-                        seccompProfile: { type: "RuntimeDefault" },
-                    },
-                    containers: [{
-                        name: "psql",
-                        image: pulumi.output(args.imageRegistry).apply((registry) => chartImage("postgresql", registry)),
-                        imagePullPolicy: "IfNotPresent",
-                        // Replaces the image's entrypoint; psql is on the image's PATH (/opt/bitnami/postgresql/bin).
-                        // -X: no psqlrc. VERBOSITY=terse: an error names no statement text, which may hold a password.
-                        command: ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse", "-f", `${SCRIPT_DIR}/${SCRIPT_FILE}`],
-                        env: [
-                            { name: "PGHOST", value: args.host },
-                            { name: "PGPORT", value: String(args.port) },
-                            { name: "PGUSER", value: "postgres" },
-                            { name: "PGDATABASE", value: "postgres" },
-                            { name: "PGCONNECT_TIMEOUT", value: "10" },
-                            { name: "PGAPPNAME", value: "postgresql-schema" },
-                            { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.adminPassword.name, key: args.adminPassword.key } } },
-                        ],
-                        resources: containerResources("50m", "64Mi"),
-                        securityContext: RESTRICTED_CONTAINER,
-                        volumeMounts: [
-                            { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
-                            { name: "tmp", mountPath: "/tmp" },
-                        ],
-                    }],
-                    volumes: [
-                        {
-                            name: "script",
-                            secret: { secretName: args.script.name, items: [{ key: args.script.key, path: SCRIPT_FILE }], defaultMode: 0o440 },
+            spec: {
+                backoffLimit: 2,
+                activeDeadlineSeconds: 300,
+                // No ttlSecondsAfterFinished: a Job that deletes itself would look deleted to `pulumi refresh`.
+                template: {
+                    metadata: { labels, annotations: { "streaming-platform/schema-revision": revision } },
+                    spec: {
+                        restartPolicy: "Never",
+                        automountServiceAccountToken: false,
+                        enableServiceLinks: false,
+                        securityContext: {
+                            runAsNonRoot: true,
+                            runAsUser: IMAGE_USER,
+                            runAsGroup: IMAGE_USER,
+                            // Group of the mounted script, which is readable by owner and group only.
+                            fsGroup: IMAGE_USER,
+                            seccompProfile: { type: "RuntimeDefault" },
                         },
-                        { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
-                    ],
+                        containers: [
+                            {
+                                name: "psql",
+                                image: pulumi.output(args.imageRegistry).apply((registry) => chartImage("postgresql", registry)),
+                                imagePullPolicy: "IfNotPresent",
+                                // Replaces the image's entrypoint; psql is on the image's PATH (/opt/bitnami/postgresql/bin).
+                                // -X: no psqlrc. VERBOSITY=terse: an error names no statement text, which may hold a password.
+                                command: ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse", "-f", `${SCRIPT_DIR}/${SCRIPT_FILE}`],
+                                env: [
+                                    { name: "PGHOST", value: args.host },
+                                    { name: "PGPORT", value: String(args.port) },
+                                    { name: "PGUSER", value: "postgres" },
+                                    { name: "PGDATABASE", value: "postgres" },
+                                    { name: "PGCONNECT_TIMEOUT", value: "10" },
+                                    { name: "PGAPPNAME", value: "postgresql-schema" },
+                                    {
+                                        name: "PGPASSWORD",
+                                        valueFrom: { secretKeyRef: { name: args.adminPassword.name, key: args.adminPassword.key } },
+                                    },
+                                ],
+                                resources: containerResources("50m", "64Mi"),
+                                securityContext: RESTRICTED_CONTAINER,
+                                volumeMounts: [
+                                    { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
+                                    { name: "tmp", mountPath: "/tmp" },
+                                ],
+                            },
+                        ],
+                        volumes: [
+                            {
+                                name: "script",
+                                secret: { secretName: args.script.name, items: [{ key: args.script.key, path: SCRIPT_FILE }], defaultMode: 0o440 },
+                            },
+                            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+                        ],
+                    },
                 },
             },
         },
-    }, {
-        ...opts,
-        // The pod template of a Job is immutable: any other change to it (image, resources) has to replace
-        // the Job, under the same name, so the old one goes first.
-        replaceOnChanges: ["spec.template"],
-        deleteBeforeReplace: true,
-        // The component is protected on prod (index.ts passes `protect` to it and children inherit it); a
-        // protected Job could never be replaced, so every change of databases or passwords would block
-        // `pulumi up`. The Job holds no data: deleting it loses nothing.
-        protect: false,
-    });
+        {
+            ...opts,
+            // The pod template of a Job is immutable: any other change to it (image, resources) has to replace
+            // the Job, under the same name, so the old one goes first.
+            replaceOnChanges: ["spec.template"],
+            deleteBeforeReplace: true,
+            // The component is protected on prod (index.ts passes `protect` to it and children inherit it); a
+            // protected Job could never be replaced, so every change of databases or passwords would block
+            // `pulumi up`. The Job holds no data: deleting it loses nothing.
+            protect: false,
+        },
+    );
 }

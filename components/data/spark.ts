@@ -55,41 +55,47 @@ export class Spark extends pulumi.ComponentResource {
         const { master, worker } = this.memory;
         // Whole GiB: the offer is whole GiB and the daemon's room is 1 GiB.
         const podMemory = `${worker.podMiB / 1024}Gi`;
-        this.release = bitnamiRelease({
-            chart: "spark",
-            namespace: this.namespace.metadata.name,
-            imageRegistry: args.imageRegistry,
-            timeoutSeconds: 600,
-            values: {
-                security: { passwordsSecretName: SECRETS },
-                master: {
-                    // SPARK_DAEMON_MEMORY; empty, the daemon takes a 1g heap (components/data/sparkMemory.ts).
-                    daemonMemoryLimit: jvmMemory(master.heapMiB),
-                    resources: { requests: { cpu: "100m", memory: `${master.podMiB}Mi` }, limits: { memory: `${master.podMiB}Mi` } },
-                },
-                worker: {
-                    replicaCount: args.workers,
-                    // SPARK_WORKER_CORES / SPARK_WORKER_MEMORY (templates/statefulset-worker.yaml). Without them Spark
-                    // sizes executors from the node, not the pod, and they get OOM-killed.
-                    coreLimit: worker.offeredCores,
-                    memoryLimit: `${args.workerMemoryGiB}g`,
-                    daemonMemoryLimit: jvmMemory(worker.daemon.heapMiB),
-                    // Half a core requested per executor core and no CPU limit: micro-batches are bursty.
-                    resources: { requests: { cpu: `${args.workerCores * 500}m`, memory: podMemory }, limits: { memory: podMemory } },
-                    autoscaling: args.maxWorkers > args.workers
-                        ? { enabled: true, minReplicas: args.workers, maxReplicas: args.maxWorkers, targetCPU: 70 }
-                        : { enabled: false },
-                    // The chart admits only the worker's cluster and web UI ports; drivers and other executors
-                    // also fetch blocks from an executor's block manager (templates/networkpolicy-worker.yaml).
-                    networkPolicy: {
-                        extraIngress: [{
-                            ports: [{ port: BLOCK_MANAGER_PORT, protocol: "TCP" }],
-                            from: [{ podSelector: { matchLabels: CLIENT_LABELS } }, { podSelector: { matchLabels: WORKER_POD_LABELS } }],
-                        }],
+        this.release = bitnamiRelease(
+            {
+                chart: "spark",
+                namespace: this.namespace.metadata.name,
+                imageRegistry: args.imageRegistry,
+                timeoutSeconds: 600,
+                values: {
+                    security: { passwordsSecretName: SECRETS },
+                    master: {
+                        // SPARK_DAEMON_MEMORY; empty, the daemon takes a 1g heap (components/data/sparkMemory.ts).
+                        daemonMemoryLimit: jvmMemory(master.heapMiB),
+                        resources: { requests: { cpu: "100m", memory: `${master.podMiB}Mi` }, limits: { memory: `${master.podMiB}Mi` } },
+                    },
+                    worker: {
+                        replicaCount: args.workers,
+                        // SPARK_WORKER_CORES / SPARK_WORKER_MEMORY (templates/statefulset-worker.yaml). Without them Spark
+                        // sizes executors from the node, not the pod, and they get OOM-killed.
+                        coreLimit: worker.offeredCores,
+                        memoryLimit: `${args.workerMemoryGiB}g`,
+                        daemonMemoryLimit: jvmMemory(worker.daemon.heapMiB),
+                        // Half a core requested per executor core and no CPU limit: micro-batches are bursty.
+                        resources: { requests: { cpu: `${args.workerCores * 500}m`, memory: podMemory }, limits: { memory: podMemory } },
+                        autoscaling:
+                            args.maxWorkers > args.workers
+                                ? { enabled: true, minReplicas: args.workers, maxReplicas: args.maxWorkers, targetCPU: 70 }
+                                : { enabled: false },
+                        // The chart admits only the worker's cluster and web UI ports; drivers and other executors
+                        // also fetch blocks from an executor's block manager (templates/networkpolicy-worker.yaml).
+                        networkPolicy: {
+                            extraIngress: [
+                                {
+                                    ports: [{ port: BLOCK_MANAGER_PORT, protocol: "TCP" }],
+                                    from: [{ podSelector: { matchLabels: CLIENT_LABELS } }, { podSelector: { matchLabels: WORKER_POD_LABELS } }],
+                                },
+                            ],
+                        },
                     },
                 },
             },
-        }, { parent: this, dependsOn: [secret] });
+            { parent: this, dependsOn: [secret] },
+        );
 
         this.masterUrl = `spark://spark-master-svc.${args.namespace}.svc.cluster.local:7077`;
         const ui: UiArgs = {

@@ -45,20 +45,29 @@ export function loadBalancerUrl(exposure: UiExposureArgs): pulumi.Output<string>
  * loadBalancerSourceRanges with `{{ }}` (templates/web/service.yaml), one string the API server
  * rejects when it lists two ranges, and spark's Service would also publish the unauthenticated RPC port 7077.
  */
-export function uiLoadBalancer(name: string, args: UiArgs, namespace: pulumi.Input<string>, parent: pulumi.Resource): k8s.core.v1.Service | undefined {
+export function uiLoadBalancer(
+    name: string,
+    args: UiArgs,
+    namespace: pulumi.Input<string>,
+    parent: pulumi.Resource,
+): k8s.core.v1.Service | undefined {
     if (args.exposure.type !== "LoadBalancer") {
         return undefined;
     }
-    return new k8s.core.v1.Service(name, {
-        metadata: { name, namespace },
-        spec: {
-            type: "LoadBalancer",
-            loadBalancerIP: args.exposure.address,
-            loadBalancerSourceRanges: [...args.exposure.sourceRanges],
-            selector: args.podLabels,
-            ports: [{ name: "http", port: LOAD_BALANCER_PORT, targetPort: args.containerPort, protocol: "TCP" }],
+    return new k8s.core.v1.Service(
+        name,
+        {
+            metadata: { name, namespace },
+            spec: {
+                type: "LoadBalancer",
+                loadBalancerIP: args.exposure.address,
+                loadBalancerSourceRanges: [...args.exposure.sourceRanges],
+                selector: args.podLabels,
+                ports: [{ name: "http", port: LOAD_BALANCER_PORT, targetPort: args.containerPort, protocol: "TCP" }],
+            },
         },
-    }, { parent });
+        { parent },
+    );
 }
 
 const PLAIN_HTTP = "Plain HTTP: the login and the session cross the network unencrypted, so keep the ranges tight or use the port-forward command.";

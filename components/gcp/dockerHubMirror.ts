@@ -19,16 +19,20 @@ export class DockerHubMirror extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerHubMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:DockerHubMirror", name, {}, opts);
-        this.repository = new gcp.artifactregistry.Repository(name, {
-            project: args.project,
-            location: args.region,
-            // Per stack: dev and prod may share a project and a region.
-            repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
-            format: "DOCKER",
-            mode: "REMOTE_REPOSITORY",
-            description: "Pull-through cache of Docker Hub for the streaming platform",
-            remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },
-        }, { parent: this });
+        this.repository = new gcp.artifactregistry.Repository(
+            name,
+            {
+                project: args.project,
+                location: args.region,
+                // Per stack: dev and prod may share a project and a region.
+                repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
+                format: "DOCKER",
+                mode: "REMOTE_REPOSITORY",
+                description: "Pull-through cache of Docker Hub for the streaming platform",
+                remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },
+            },
+            { parent: this },
+        );
         this.registry = pulumi.interpolate`${this.repository.location}-docker.pkg.dev/${this.repository.project}/${this.repository.repositoryId}`;
         this.registerOutputs({ registry: this.registry });
     }

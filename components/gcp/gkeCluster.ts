@@ -55,17 +55,27 @@ export class GkeCluster extends pulumi.ComponentResource {
     constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:GkeCluster", name, {}, opts);
 
-        this.nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
-            project: args.project,
-            accountId: resourceId(`${name}-${pulumi.getStack()}-nodes`, 30),
-            displayName: `GKE nodes of ${name}`,
-        }, { parent: this });
-        const nodeRoles = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(
-            `${name}-nodes-${role.split("/")[1]}`, {
+        this.nodeServiceAccount = new gcp.serviceaccount.Account(
+            `${name}-nodes`,
+            {
                 project: args.project,
-                role,
-                member: this.nodeServiceAccount.member,
-            }, { parent: this }));
+                accountId: resourceId(`${name}-${pulumi.getStack()}-nodes`, 30),
+                displayName: `GKE nodes of ${name}`,
+            },
+            { parent: this },
+        );
+        const nodeRoles = NODE_SERVICE_ACCOUNT_ROLES.map(
+            (role) =>
+                new gcp.projects.IAMMember(
+                    `${name}-nodes-${role.split("/")[1]}`,
+                    {
+                        project: args.project,
+                        role,
+                        member: this.nodeServiceAccount.member,
+                    },
+                    { parent: this },
+                ),
+        );
 
         const shieldedNodeConfig = {
             serviceAccount: this.nodeServiceAccount.email,
@@ -75,82 +85,97 @@ export class GkeCluster extends pulumi.ComponentResource {
             metadata: { "disable-legacy-endpoints": "true" },
         };
 
-        this.cluster = new gcp.container.Cluster(name, {
-            project: args.project,
-            location: args.location,
-            network: args.network,
-            subnetwork: args.subnetwork,
-            networkingMode: "VPC_NATIVE",
-            ipAllocationPolicy: {
-                clusterSecondaryRangeName: args.podsRangeName,
-                servicesSecondaryRangeName: args.servicesRangeName,
+        this.cluster = new gcp.container.Cluster(
+            name,
+            {
+                project: args.project,
+                location: args.location,
+                network: args.network,
+                subnetwork: args.subnetwork,
+                networkingMode: "VPC_NATIVE",
+                ipAllocationPolicy: {
+                    clusterSecondaryRangeName: args.podsRangeName,
+                    servicesSecondaryRangeName: args.servicesRangeName,
+                },
+                removeDefaultNodePool: true,
+                initialNodeCount: 1,
+                // The short-lived default pool must not run as the default compute service account either.
+                nodeConfig: shieldedNodeConfig,
+                privateClusterConfig: {
+                    enablePrivateNodes: true,
+                    enablePrivateEndpoint: pulumi.output(args.authorizedNetworks).apply((cidrs) => cidrs.length === 0),
+                    masterIpv4CidrBlock: args.masterCidr,
+                },
+                controlPlaneEndpointsConfig: {
+                    dnsEndpointConfig: { allowExternalTraffic: true },
+                    ipEndpointsConfig: { enabled: true },
+                },
+                masterAuthorizedNetworksConfig: {
+                    gcpPublicCidrsAccessEnabled: false,
+                    cidrBlocks: pulumi
+                        .output(args.authorizedNetworks)
+                        .apply((cidrs) => cidrs.map((cidrBlock) => ({ cidrBlock, displayName: `authorized ${cidrBlock}` }))),
+                },
+                masterAuth: { clientCertificateConfig: { issueClientCertificate: false } },
+                enableLegacyAbac: false,
+                workloadIdentityConfig: { workloadPool: pulumi.interpolate`${args.project}.svc.id.goog` },
+                datapathProvider: "ADVANCED_DATAPATH",
+                releaseChannel: { channel: args.releaseChannel },
+                enableShieldedNodes: true,
+                deletionProtection: args.deletionProtection,
+                resourceLabels: { platform: "streaming-platform", stack: pulumi.getStack() },
             },
-            removeDefaultNodePool: true,
-            initialNodeCount: 1,
-            // The short-lived default pool must not run as the default compute service account either.
-            nodeConfig: shieldedNodeConfig,
-            privateClusterConfig: {
-                enablePrivateNodes: true,
-                enablePrivateEndpoint: pulumi.output(args.authorizedNetworks).apply((cidrs) => cidrs.length === 0),
-                masterIpv4CidrBlock: args.masterCidr,
+            {
+                parent: this,
+                // GKE reports the removed default pool's settings back; they must not force a replacement.
+                ignoreChanges: ["nodeConfig", "initialNodeCount"],
             },
-            controlPlaneEndpointsConfig: {
-                dnsEndpointConfig: { allowExternalTraffic: true },
-                ipEndpointsConfig: { enabled: true },
-            },
-            masterAuthorizedNetworksConfig: {
-                gcpPublicCidrsAccessEnabled: false,
-                cidrBlocks: pulumi.output(args.authorizedNetworks).apply((cidrs) =>
-                    cidrs.map((cidrBlock) => ({ cidrBlock, displayName: `authorized ${cidrBlock}` }))),
-            },
-            masterAuth: { clientCertificateConfig: { issueClientCertificate: false } },
-            enableLegacyAbac: false,
-            workloadIdentityConfig: { workloadPool: pulumi.interpolate`${args.project}.svc.id.goog` },
-            datapathProvider: "ADVANCED_DATAPATH",
-            releaseChannel: { channel: args.releaseChannel },
-            enableShieldedNodes: true,
-            deletionProtection: args.deletionProtection,
-            resourceLabels: { platform: "streaming-platform", stack: pulumi.getStack() },
-        }, {
-            parent: this,
-            // GKE reports the removed default pool's settings back; they must not force a replacement.
-            ignoreChanges: ["nodeConfig", "initialNodeCount"],
-        });
+        );
 
-        this.nodePool = new gcp.container.NodePool(`${name}-pool`, {
-            project: args.project,
-            cluster: this.cluster.name,
-            location: this.cluster.location,
-            initialNodeCount: 1,
-            autoscaling: {
-                totalMinNodeCount: args.nodePool.minCount,
-                totalMaxNodeCount: args.nodePool.maxCount,
-                locationPolicy: "BALANCED",
+        this.nodePool = new gcp.container.NodePool(
+            `${name}-pool`,
+            {
+                project: args.project,
+                cluster: this.cluster.name,
+                location: this.cluster.location,
+                initialNodeCount: 1,
+                autoscaling: {
+                    totalMinNodeCount: args.nodePool.minCount,
+                    totalMaxNodeCount: args.nodePool.maxCount,
+                    locationPolicy: "BALANCED",
+                },
+                management: { autoRepair: true, autoUpgrade: true },
+                upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
+                nodeConfig: {
+                    ...shieldedNodeConfig,
+                    machineType: args.nodePool.machineType,
+                    diskSizeGb: args.nodePool.diskSizeGb,
+                    diskType: args.nodePool.diskType,
+                    spot: args.nodePool.spot,
+                    labels: { "streaming-platform/pool": "data" },
+                },
             },
-            management: { autoRepair: true, autoUpgrade: true },
-            upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
-            nodeConfig: {
-                ...shieldedNodeConfig,
-                machineType: args.nodePool.machineType,
-                diskSizeGb: args.nodePool.diskSizeGb,
-                diskType: args.nodePool.diskType,
-                spot: args.nodePool.spot,
-                labels: { "streaming-platform/pool": "data" },
+            { parent: this, dependsOn: nodeRoles, ignoreChanges: ["initialNodeCount"] },
+        );
+
+        this.kubeconfig = pulumi.secret(
+            pulumi.all([this.cluster.name, this.cluster.controlPlaneEndpointsConfig]).apply(([clusterName, endpoints]) =>
+                execKubeconfig({
+                    contextName: clusterName,
+                    server: `https://${endpoints?.dnsEndpointConfig?.endpoint}`,
+                }),
+            ),
+        );
+
+        this.provider = new k8s.Provider(
+            `${name}-k8s`,
+            { kubeconfig: this.kubeconfig },
+            {
+                parent: this,
+                // Nothing may be scheduled before the pool has nodes.
+                dependsOn: [this.nodePool],
             },
-        }, { parent: this, dependsOn: nodeRoles, ignoreChanges: ["initialNodeCount"] });
-
-        this.kubeconfig = pulumi.secret(pulumi
-            .all([this.cluster.name, this.cluster.controlPlaneEndpointsConfig])
-            .apply(([clusterName, endpoints]) => execKubeconfig({
-                contextName: clusterName,
-                server: `https://${endpoints?.dnsEndpointConfig?.endpoint}`,
-            })));
-
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, {
-            parent: this,
-            // Nothing may be scheduled before the pool has nodes.
-            dependsOn: [this.nodePool],
-        });
+        );
 
         this.registerOutputs({
             clusterName: this.cluster.name,

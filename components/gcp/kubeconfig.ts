@@ -21,18 +21,20 @@ export function execKubeconfig(args: ExecKubeconfigArgs): string {
         apiVersion: "v1",
         kind: "Config",
         clusters: [{ name: args.contextName, cluster }],
-        users: [{
-            name: args.contextName,
-            user: {
-                exec: {
-                    apiVersion: "client.authentication.k8s.io/v1beta1",
-                    command: "gke-gcloud-auth-plugin",
-                    installHint: "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
-                    provideClusterInfo: true,
-                    interactiveMode: "Never",
+        users: [
+            {
+                name: args.contextName,
+                user: {
+                    exec: {
+                        apiVersion: "client.authentication.k8s.io/v1beta1",
+                        command: "gke-gcloud-auth-plugin",
+                        installHint: "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                        provideClusterInfo: true,
+                        interactiveMode: "Never",
+                    },
                 },
             },
-        }],
+        ],
         contexts: [{ name: args.contextName, context: { cluster: args.contextName, user: args.contextName } }],
         "current-context": args.contextName,
     });

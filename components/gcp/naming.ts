@@ -4,5 +4,9 @@
  * require, cut to the id's maximum length.
  */
 export function resourceId(wanted: string, maxLength: number): string {
-    return wanted.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, maxLength).replace(/-+$/, "");
+    return wanted
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, maxLength)
+        .replace(/-+$/, "");
 }

@@ -26,39 +26,55 @@ export class Network extends pulumi.ComponentResource {
         this.podsRangeName = "pods";
         this.servicesRangeName = "services";
 
-        this.network = new gcp.compute.Network(`${name}-vpc`, {
-            project: args.project,
-            autoCreateSubnetworks: false,
-            routingMode: "REGIONAL",
-        }, { parent: this });
+        this.network = new gcp.compute.Network(
+            `${name}-vpc`,
+            {
+                project: args.project,
+                autoCreateSubnetworks: false,
+                routingMode: "REGIONAL",
+            },
+            { parent: this },
+        );
 
-        this.subnetwork = new gcp.compute.Subnetwork(`${name}-nodes`, {
-            project: args.project,
-            region: args.region,
-            network: this.network.id,
-            ipCidrRange: args.subnetCidr,
-            privateIpGoogleAccess: true,
-            secondaryIpRanges: [
-                { rangeName: this.podsRangeName, ipCidrRange: args.podsCidr },
-                { rangeName: this.servicesRangeName, ipCidrRange: args.servicesCidr },
-            ],
-        }, { parent: this });
+        this.subnetwork = new gcp.compute.Subnetwork(
+            `${name}-nodes`,
+            {
+                project: args.project,
+                region: args.region,
+                network: this.network.id,
+                ipCidrRange: args.subnetCidr,
+                privateIpGoogleAccess: true,
+                secondaryIpRanges: [
+                    { rangeName: this.podsRangeName, ipCidrRange: args.podsCidr },
+                    { rangeName: this.servicesRangeName, ipCidrRange: args.servicesCidr },
+                ],
+            },
+            { parent: this },
+        );
 
-        this.router = new gcp.compute.Router(`${name}-router`, {
-            project: args.project,
-            region: args.region,
-            network: this.network.id,
-        }, { parent: this });
+        this.router = new gcp.compute.Router(
+            `${name}-router`,
+            {
+                project: args.project,
+                region: args.region,
+                network: this.network.id,
+            },
+            { parent: this },
+        );
 
-        this.nat = new gcp.compute.RouterNat(`${name}-nat`, {
-            project: args.project,
-            region: args.region,
-            router: this.router.name,
-            natIpAllocateOption: "AUTO_ONLY",
-            sourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
-            subnetworks: [{ name: this.subnetwork.id, sourceIpRangesToNats: ["ALL_IP_RANGES"] }],
-            logConfig: { enable: true, filter: "ERRORS_ONLY" },
-        }, { parent: this });
+        this.nat = new gcp.compute.RouterNat(
+            `${name}-nat`,
+            {
+                project: args.project,
+                region: args.region,
+                router: this.router.name,
+                natIpAllocateOption: "AUTO_ONLY",
+                sourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
+                subnetworks: [{ name: this.subnetwork.id, sourceIpRangesToNats: ["ALL_IP_RANGES"] }],
+                logConfig: { enable: true, filter: "ERRORS_ONLY" },
+            },
+            { parent: this },
+        );
 
         this.registerOutputs({
             network: this.network.id,

@@ -13,13 +13,20 @@ export class ProjectApis extends pulumi.ComponentResource {
 
     constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:ProjectApis", name, {}, opts);
-        this.services = args.services.map((service) => new gcp.projects.Service(`${name}-${service.split(".")[0]}`, {
-            project: args.project,
-            service,
-            // Other workloads in the project may use these APIs: never switch them off on destroy.
-            disableOnDestroy: false,
-            disableDependentServices: false,
-        }, { parent: this }));
+        this.services = args.services.map(
+            (service) =>
+                new gcp.projects.Service(
+                    `${name}-${service.split(".")[0]}`,
+                    {
+                        project: args.project,
+                        service,
+                        // Other workloads in the project may use these APIs: never switch them off on destroy.
+                        disableOnDestroy: false,
+                        disableDependentServices: false,
+                    },
+                    { parent: this },
+                ),
+        );
         this.registerOutputs({ services: this.services.map((s) => s.service) });
     }
 }

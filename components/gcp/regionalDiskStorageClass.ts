@@ -18,15 +18,19 @@ export class RegionalDiskStorageClass extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegionalDiskStorageClassArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:RegionalDiskStorageClass", name, {}, opts);
-        this.storageClass = new k8s.storage.v1.StorageClass(name, {
-            metadata: { name: "regional-pd-balanced" },
-            provisioner: "pd.csi.storage.gke.io",
-            parameters: { type: "pd-balanced", "replication-type": "regional-pd" },
-            // The disk is created once the pod is scheduled, in its zone plus another one.
-            volumeBindingMode: "WaitForFirstConsumer",
-            allowVolumeExpansion: true,
-            reclaimPolicy: args.retain ? "Retain" : "Delete",
-        }, { parent: this });
+        this.storageClass = new k8s.storage.v1.StorageClass(
+            name,
+            {
+                metadata: { name: "regional-pd-balanced" },
+                provisioner: "pd.csi.storage.gke.io",
+                parameters: { type: "pd-balanced", "replication-type": "regional-pd" },
+                // The disk is created once the pod is scheduled, in its zone plus another one.
+                volumeBindingMode: "WaitForFirstConsumer",
+                allowVolumeExpansion: true,
+                reclaimPolicy: args.retain ? "Retain" : "Delete",
+            },
+            { parent: this },
+        );
         this.name = this.storageClass.metadata.name;
         this.registerOutputs({ name: this.name });
     }

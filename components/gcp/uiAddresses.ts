@@ -17,12 +17,21 @@ export class UiAddresses extends pulumi.ComponentResource {
 
     constructor(name: string, args: UiAddressesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:UiAddresses", name, {}, opts);
-        this.addresses = Object.fromEntries(args.uis.map((ui) => [ui, new gcp.compute.Address(`${name}-${ui}`, {
-            project: args.project,
-            region: args.region,
-            addressType: "EXTERNAL",
-            description: `LoadBalancer of the ${ui} UI`,
-        }, { parent: this }).address]));
+        this.addresses = Object.fromEntries(
+            args.uis.map((ui) => [
+                ui,
+                new gcp.compute.Address(
+                    `${name}-${ui}`,
+                    {
+                        project: args.project,
+                        region: args.region,
+                        addressType: "EXTERNAL",
+                        description: `LoadBalancer of the ${ui} UI`,
+                    },
+                    { parent: this },
+                ).address,
+            ]),
+        );
         this.registerOutputs({ addresses: this.addresses });
     }
 }

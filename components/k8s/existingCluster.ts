@@ -12,9 +12,13 @@ export class ExistingCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:k8s:ExistingCluster", name, {}, opts);
-        this.provider = new k8s.Provider(`${name}-k8s`, {
-            context: pulumi.output(args.context).apply((context) => context || undefined),
-        }, { parent: this });
+        this.provider = new k8s.Provider(
+            `${name}-k8s`,
+            {
+                context: pulumi.output(args.context).apply((context) => context || undefined),
+            },
+            { parent: this },
+        );
         this.registerOutputs({ context: args.context });
     }
 }

@@ -4,9 +4,13 @@ import * as random from "@pulumi/random";
 
 /** A namespace with a fixed name, so in-cluster addresses like <service>.<namespace>.svc stay stable. */
 export function fixedNamespace(name: string, parent: pulumi.Resource): k8s.core.v1.Namespace {
-    return new k8s.core.v1.Namespace(name, {
-        metadata: { name, labels: { "app.kubernetes.io/part-of": "streaming-platform" } },
-    }, { parent });
+    return new k8s.core.v1.Namespace(
+        name,
+        {
+            metadata: { name, labels: { "app.kubernetes.io/part-of": "streaming-platform" } },
+        },
+        { parent },
+    );
 }
 
 /** An Opaque Secret with a fixed name, for charts that read an existingSecret by name. */
@@ -16,11 +20,15 @@ export function fixedSecret(
     stringData: Record<string, pulumi.Input<string>>,
     parent: pulumi.Resource,
 ): k8s.core.v1.Secret {
-    return new k8s.core.v1.Secret(name, {
-        metadata: { name, namespace: namespace.metadata.name },
-        type: "Opaque",
-        stringData,
-    }, { parent });
+    return new k8s.core.v1.Secret(
+        name,
+        {
+            metadata: { name, namespace: namespace.metadata.name },
+            type: "Opaque",
+            stringData,
+        },
+        { parent },
+    );
 }
 
 /**
@@ -34,10 +42,12 @@ export function generatedPassword(name: string, parent: pulumi.Resource): pulumi
 
 /** url-safe base64 of fresh random bytes, with or without padding; a secret. */
 export function randomBase64Url(name: string, bytes: number, padded: boolean, parent: pulumi.Resource): pulumi.Output<string> {
-    return pulumi.secret(new random.RandomBytes(name, { length: bytes }, { parent }).base64.apply((encoded) => {
-        const urlSafe = encoded.replace(/\+/g, "-").replace(/\//g, "_");
-        return padded ? urlSafe : urlSafe.replace(/=+$/, "");
-    }));
+    return pulumi.secret(
+        new random.RandomBytes(name, { length: bytes }, { parent }).base64.apply((encoded) => {
+            const urlSafe = encoded.replace(/\+/g, "-").replace(/\//g, "_");
+            return padded ? urlSafe : urlSafe.replace(/=+$/, "");
+        }),
+    );
 }
 
 /** Requests for a container, with memory also as the limit. */
@@ -55,12 +65,14 @@ export function volumeRetention(retain: boolean) {
 
 /** One replica per zone at most ahead of the others; hard for quorum data, soft for stateless replicas. */
 export function zoneSpread(matchLabels: Record<string, string>, hard: boolean) {
-    return [{
-        maxSkew: 1,
-        topologyKey: "topology.kubernetes.io/zone",
-        whenUnsatisfiable: hard ? "DoNotSchedule" : "ScheduleAnyway",
-        labelSelector: { matchLabels },
-    }];
+    return [
+        {
+            maxSkew: 1,
+            topologyKey: "topology.kubernetes.io/zone",
+            whenUnsatisfiable: hard ? "DoNotSchedule" : "ScheduleAnyway",
+            labelSelector: { matchLabels },
+        },
+    ];
 }
 
 /** A disruption budget that lets node upgrades and repairs take one pod at a time. */

@@ -23,13 +23,17 @@ const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
  */
 export function dagFiles(): FileSet {
     const dir = path.join(PIPELINE_DIR, "dags");
-    const names = fs.readdirSync(dir, { withFileTypes: true })
+    const names = fs
+        .readdirSync(dir, { withFileTypes: true })
         .filter((entry) => entry.isFile() && (entry.name.endsWith(".py") || entry.name === ".airflowignore"))
-        .map((entry) => entry.name).sort();
+        .map((entry) => entry.name)
+        .sort();
     const files = readFiles("dags", names);
     const size = Object.entries(files).reduce((total, [name, text]) => total + Buffer.byteLength(name) + Buffer.byteLength(text), 0);
     if (size > CONFIG_MAP_LIMIT_BYTES) {
-        throw new Error(`pipeline/dags holds ${size} bytes, more than a ConfigMap's 1 MiB: move shared code into the Airflow image (pipeline/images/airflow).`);
+        throw new Error(
+            `pipeline/dags holds ${size} bytes, more than a ConfigMap's 1 MiB: move shared code into the Airflow image (pipeline/images/airflow).`,
+        );
     }
     return files;
 }
@@ -45,6 +49,10 @@ export function contentHash(files: FileSet): string {
 
 /** Maven coordinates of the Kafka connector and its dependencies, for spark-submit --packages. */
 export function sparkPackages(): string {
-    return readFiles("spark", ["packages.txt"])["packages.txt"].split("\n")
-        .map((line) => line.trim()).filter((line) => line && !line.startsWith("#")).join(",");
+    const { "packages.txt": packages } = readFiles("spark", ["packages.txt"]);
+    return packages
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line && !line.startsWith("#"))
+        .join(",");
 }

@@ -30,8 +30,14 @@ const SPARK_JOB_CONTEXT = {
 };
 
 function contextTag(context: Record<string, string[]>): string {
-    return contentHash(Object.assign({}, ...Object.entries(context).map(([dir, names]) =>
-        Object.fromEntries(Object.entries(readFiles(dir, names)).map(([name, text]) => [`${dir}/${name}`, text])))));
+    return contentHash(
+        Object.assign(
+            {},
+            ...Object.entries(context).map(([dir, names]) =>
+                Object.fromEntries(Object.entries(readFiles(dir, names)).map(([name, text]) => [`${dir}/${name}`, text])),
+            ),
+        ),
+    );
 }
 
 function pinned(repoDigest: pulumi.Output<string>): pulumi.Output<PinnedImage> {
@@ -54,16 +60,20 @@ export class PipelineImages extends pulumi.ComponentResource {
 
     constructor(name: string, args: PipelineImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:pipeline:PipelineImages", name, {}, opts);
-        this.repository = new gcp.artifactregistry.Repository(name, {
-            project: args.project,
-            location: args.region,
-            // Per stack: dev and prod may share a project and a region.
-            repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
-            format: "DOCKER",
-            description: "Images of the streaming platform's pipeline",
-            // Keep the last ten builds per image; older ones only cost storage.
-            cleanupPolicies: [{ id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: 10 } }],
-        }, { parent: this });
+        this.repository = new gcp.artifactregistry.Repository(
+            name,
+            {
+                project: args.project,
+                location: args.region,
+                // Per stack: dev and prod may share a project and a region.
+                repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
+                format: "DOCKER",
+                description: "Images of the streaming platform's pipeline",
+                // Keep the last ten builds per image; older ones only cost storage.
+                cleanupPolicies: [{ id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: 10 } }],
+            },
+            { parent: this },
+        );
         const host = pulumi.interpolate`${this.repository.location}-docker.pkg.dev`;
         const path = pulumi.interpolate`${host}/${this.repository.project}/${this.repository.repositoryId}`;
         // Pushes authenticate with the deployer's own short-lived token, like `gcloud auth configure-docker`.
@@ -71,16 +81,20 @@ export class PipelineImages extends pulumi.ComponentResource {
         const registry = { server: host, username: "oauth2accesstoken", password: pulumi.secret(token) };
 
         const build = (image: string, dockerfile: string, baseImage: pulumi.Input<string>, context: Record<string, string[]>) =>
-            new docker.Image(image, {
-                imageName: pulumi.interpolate`${path}/${image}:${contextTag(context)}`,
-                build: {
-                    context: PIPELINE_DIR,
-                    dockerfile: `${PIPELINE_DIR}/${dockerfile}`,
-                    platform: "linux/amd64",
-                    args: { BASE_IMAGE: baseImage },
+            new docker.Image(
+                image,
+                {
+                    imageName: pulumi.interpolate`${path}/${image}:${contextTag(context)}`,
+                    build: {
+                        context: PIPELINE_DIR,
+                        dockerfile: `${PIPELINE_DIR}/${dockerfile}`,
+                        platform: "linux/amd64",
+                        args: { BASE_IMAGE: baseImage },
+                    },
+                    registry,
                 },
-                registry,
-            }, { parent: this });
+                { parent: this },
+            );
 
         this.airflow = pinned(build("airflow-pipeline", "images/airflow/Dockerfile", args.airflowBaseImage, AIRFLOW_CONTEXT).repoDigest);
         this.sparkJob = pinned(build("spark-job", "images/spark-job/Dockerfile", args.sparkBaseImage, SPARK_JOB_CONTEXT).repoDigest);

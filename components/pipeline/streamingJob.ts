@@ -61,29 +61,44 @@ export class StreamingJob extends pulumi.ComponentResource {
         super("streaming-platform:pipeline:StreamingJob", name, {}, opts);
         const metadata = (suffix: string) => ({ name: `${NAME}${suffix}`, namespace: args.namespace });
 
-        const secret = new k8s.core.v1.Secret(`${name}-env`, {
-            metadata: metadata("-env"),
-            type: "Opaque",
-            stringData: args.secretEnvironment,
-        }, { parent: this });
+        const secret = new k8s.core.v1.Secret(
+            `${name}-env`,
+            {
+                metadata: metadata("-env"),
+                type: "Opaque",
+                stringData: args.secretEnvironment,
+            },
+            { parent: this },
+        );
         // A claim's class cannot change: a claim of another class gets another name, so Pulumi creates it, rolls
         // the driver onto it and only then deletes the old one (a same-named claim would be deleted first and
         // hang on its pvc-protection finalizer while the old driver still mounts it).
-        const claimSuffix = args.checkpointStorageClass === undefined
-            ? pulumi.output("-checkpoint")
-            : pulumi.output(args.checkpointStorageClass).apply((storageClass) => `-checkpoint-${storageClass}`);
-        this.checkpoint = new k8s.core.v1.PersistentVolumeClaim(`${name}-checkpoint`, {
-            metadata: { name: pulumi.interpolate`${NAME}${claimSuffix}`, namespace: args.namespace },
-            spec: {
-                accessModes: ["ReadWriteOnce"],
-                storageClassName: args.checkpointStorageClass,
-                resources: { requests: { storage: args.checkpointStorage } },
+        const claimSuffix =
+            args.checkpointStorageClass === undefined
+                ? pulumi.output("-checkpoint")
+                : pulumi.output(args.checkpointStorageClass).apply((storageClass) => `-checkpoint-${storageClass}`);
+        this.checkpoint = new k8s.core.v1.PersistentVolumeClaim(
+            `${name}-checkpoint`,
+            {
+                metadata: { name: pulumi.interpolate`${NAME}${claimSuffix}`, namespace: args.namespace },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    storageClassName: args.checkpointStorageClass,
+                    resources: { requests: { storage: args.checkpointStorage } },
+                },
             },
-        }, { parent: this });
-        const code = args.code && new k8s.core.v1.ConfigMap(`${name}-code`, {
-            metadata: metadata("-code"),
-            data: args.code.files,
-        }, { parent: this });
+            { parent: this },
+        );
+        const code =
+            args.code &&
+            new k8s.core.v1.ConfigMap(
+                `${name}-code`,
+                {
+                    metadata: metadata("-code"),
+                    data: args.code.files,
+                },
+                { parent: this },
+            );
 
         const volumes: k8s.types.input.core.v1.Volume[] = [
             { name: "checkpoint", persistentVolumeClaim: { claimName: this.checkpoint.metadata.name } },
@@ -112,51 +127,57 @@ export class StreamingJob extends pulumi.ComponentResource {
 
         const driver = driverMemory(quantityMiB(args.memory));
         const labels = { ...args.podLabels, app: NAME };
-        this.deployment = new k8s.apps.v1.Deployment(name, {
-            metadata: { ...metadata(""), labels: { app: NAME } },
-            spec: {
-                replicas: 1,
-                // Two drivers would fight over the checkpoint: stop the old one before starting the new.
-                strategy: { type: "Recreate" },
-                selector: { matchLabels: { app: NAME } },
-                template: {
-                    metadata: {
-                        labels,
-                        annotations: { "streaming-platform/code": args.code ? contentHash(args.code.files) : "image" },
-                    },
-                    spec: {
-                        securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001 },
-                        initContainers,
-                        containers: [{
-                            name: "driver",
-                            image: args.image,
-                            args: RUN_JOB,
-                            env: [
-                                { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
-                                { name: "SPARK_DRIVER_PORT", value: String(DRIVER_PORT) },
-                                { name: "SPARK_BLOCKMANAGER_PORT", value: String(args.blockManagerPort) },
-                                // run-job.sh hands these to spark-submit (components/data/sparkMemory.ts).
-                                { name: "SPARK_DRIVER_MEMORY", value: jvmMemory(driver.heapMiB) },
-                                { name: "SPARK_EXECUTOR_MEMORY", value: jvmMemory(args.executor.memoryMiB) },
-                                { name: "SPARK_EXECUTOR_CORES", value: String(args.executor.cores) },
-                                { name: "CHECKPOINT_DIR", value: `${CHECKPOINT_DIR}/crypto-ticks` },
-                                ...codeEnv,
-                                ...Object.entries(args.environment).map(([envName, value]) => ({ name: envName, value })),
+        this.deployment = new k8s.apps.v1.Deployment(
+            name,
+            {
+                metadata: { ...metadata(""), labels: { app: NAME } },
+                spec: {
+                    replicas: 1,
+                    // Two drivers would fight over the checkpoint: stop the old one before starting the new.
+                    strategy: { type: "Recreate" },
+                    selector: { matchLabels: { app: NAME } },
+                    template: {
+                        metadata: {
+                            labels,
+                            annotations: { "streaming-platform/code": args.code ? contentHash(args.code.files) : "image" },
+                        },
+                        spec: {
+                            securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001 },
+                            initContainers,
+                            containers: [
+                                {
+                                    name: "driver",
+                                    image: args.image,
+                                    args: RUN_JOB,
+                                    env: [
+                                        { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                                        { name: "SPARK_DRIVER_PORT", value: String(DRIVER_PORT) },
+                                        { name: "SPARK_BLOCKMANAGER_PORT", value: String(args.blockManagerPort) },
+                                        // run-job.sh hands these to spark-submit (components/data/sparkMemory.ts).
+                                        { name: "SPARK_DRIVER_MEMORY", value: jvmMemory(driver.heapMiB) },
+                                        { name: "SPARK_EXECUTOR_MEMORY", value: jvmMemory(args.executor.memoryMiB) },
+                                        { name: "SPARK_EXECUTOR_CORES", value: String(args.executor.cores) },
+                                        { name: "CHECKPOINT_DIR", value: `${CHECKPOINT_DIR}/crypto-ticks` },
+                                        ...codeEnv,
+                                        ...Object.entries(args.environment).map(([envName, value]) => ({ name: envName, value })),
+                                    ],
+                                    envFrom: [{ secretRef: { name: secret.metadata.name } }],
+                                    ports: [
+                                        { name: "driver", containerPort: DRIVER_PORT },
+                                        { name: "block-manager", containerPort: args.blockManagerPort },
+                                        { name: "ui", containerPort: 4040 },
+                                    ],
+                                    resources: containerResources(args.cpu, args.memory),
+                                    volumeMounts: mounts,
+                                },
                             ],
-                            envFrom: [{ secretRef: { name: secret.metadata.name } }],
-                            ports: [
-                                { name: "driver", containerPort: DRIVER_PORT },
-                                { name: "block-manager", containerPort: args.blockManagerPort },
-                                { name: "ui", containerPort: 4040 },
-                            ],
-                            resources: containerResources(args.cpu, args.memory),
-                            volumeMounts: mounts,
-                        }],
-                        volumes,
+                            volumes,
+                        },
                     },
                 },
             },
-        }, { parent: this });
+            { parent: this },
+        );
         this.registerOutputs({ deployment: this.deployment.metadata.name, checkpoint: this.checkpoint.metadata.name });
     }
 }
