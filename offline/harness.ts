@@ -159,6 +159,43 @@ function aliasUrn(alias: any, req: any, stack: string): string {
     return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || PROJECT_NAME}::${parentType}${spec.getType() || req.getType()}::${spec.getName() || req.getName()}`;
 }
 
+/**
+ * Each evaluation requires the program afresh, and ts-node would transpile every module again: the same
+ * source gives the same JavaScript, so keep it. Half of an evaluation's time went to transpiling.
+ */
+function memoizeTranspilation(): void {
+    const service = (process as any)[Symbol.for("ts-node.register.instance")];
+    if (!service || service.memoized) {
+        return;
+    }
+    const compile = service.compile.bind(service);
+    const outputs = new Map<string, string>();
+    service.compile = (code: string, fileName: string, lineOffset = 0) => {
+        const key = `${fileName}\0${lineOffset}\0${code}`;
+        if (!outputs.has(key)) {
+            outputs.set(key, compile(code, fileName, lineOffset));
+        }
+        return outputs.get(key);
+    };
+    service.memoized = true;
+}
+
+/**
+ * Pulumi records the source position of every resource and a stack trace for every promise it tracks,
+ * and ts-node's source-map support maps each frame: the other half of an evaluation. The mocks need no
+ * positions, and while the program runs, stacks keep the transpiled positions (close to the sources').
+ */
+async function withoutSourceMappedStacks<T>(evaluation: () => Promise<T>): Promise<T> {
+    (pulumi.Resource as any).callsites = () => [];
+    const prepare = Error.prepareStackTrace;
+    delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+    try {
+        return await evaluation();
+    } finally {
+        Error.prepareStackTrace = prepare;
+    }
+}
+
 /** The program's own modules (index.ts, components/, config/): reloaded for every evaluation. */
 const PROGRAM_PATHS = ["index.ts", "components", "config"].map((entry) => path.join(PROJECT_ROOT, entry));
 const programModules = () =>
@@ -187,9 +224,27 @@ export function onRegistration(record: (req: any, res: any) => void, fail: (erro
  * Evaluates the real program (index.ts) for a stack under Pulumi's mocks and records every
  * resource registration, its options and the stack outputs. A program error is returned, not thrown.
  */
+const runs = new Map<string, Promise<StackRun>>();
+
+/** Identifies an evaluation; entries keep an override that removes a key (undefined) apart from no override. */
+export const runKey = (stack: string, overrides: ConfigOverrides) => JSON.stringify([stack, Object.entries(overrides)]);
+
+/**
+ * The program evaluated for a stack, once per process for each (stack, overrides): runs are shared,
+ * and callers must not modify them. Use runStackAfresh after changing what the program reads.
+ */
 export function runStack(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    const key = runKey(stack, overrides);
+    if (!runs.has(key)) {
+        runs.set(key, runStackAfresh(stack, overrides));
+    }
+    return runs.get(key)!;
+}
+
+/** The program evaluated now, never taken from the shared runs. */
+export function runStackAfresh(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
     // The mocks and the config are process-wide: evaluations must not overlap.
-    const run = evaluationQueue.then(() => evaluate(stack, overrides));
+    const run = evaluationQueue.then(() => withoutSourceMappedStacks(() => evaluate(stack, overrides)));
     evaluationQueue = run.catch(() => undefined);
     return run;
 }
@@ -252,6 +307,7 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
         });
     }, recordFailure);
 
+    memoizeTranspilation();
     programModules().forEach((file) => delete require.cache[file]);
     let exported: Record<string, unknown> = {};
     try {

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { CHART_VERSIONS, ChartName } from "../components/data";
 import { chartArchive } from "./chartArchives";
-import { ConfigOverrides, StackRun } from "./harness";
+import { ConfigOverrides, runKey, StackRun } from "./harness";
 import { helmBinary } from "./helm";
 import { evaluated, RELEASE } from "./stackQueries";
 
@@ -79,7 +79,7 @@ const rendered = new Map<string, Promise<RenderedStack>>();
 
 /** A stack evaluated under mocks with every release rendered; computed once per process for each (stack, overrides). */
 export function renderStack(stack: string, overrides: ConfigOverrides = {}): Promise<RenderedStack> {
-    const key = JSON.stringify([stack, overrides]);
+    const key = runKey(stack, overrides);
     if (!rendered.has(key)) {
         rendered.set(
             key,

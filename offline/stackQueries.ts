@@ -1,31 +1,48 @@
 import { strict as assert } from "assert";
+import type * as fs from "fs";
 import { ChartName } from "../components/data";
-import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "./harness";
+import { ConfigOverrides, ofType, RecordedResource, runStack, runStackAfresh, StackRun } from "./harness";
 
 export const RELEASE = "kubernetes:helm.sh/v3:Release";
 export const SECRET = "kubernetes:core/v1:Secret";
 export const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 export const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-const evaluations = new Map<string, Promise<StackRun>>();
+/** A stack evaluated under mocks that must have succeeded; shared like runStack's runs. */
+export async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
+    return succeeded(await runStack(stack, overrides));
+}
 
 /** A stack evaluated now, not taken from the shared runs: for tests that change what the program reads first. */
 export async function evaluatedAfresh(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const run = await runStack(stack, overrides);
-    assert.equal(run.error, undefined, run.error?.stack);
-    return run;
+    return succeeded(await runStackAfresh(stack, overrides));
 }
 
 /**
- * A stack evaluated under mocks that must have succeeded. Each (stack, overrides) is evaluated once
- * per process and shared: callers must not modify what they get.
+ * A stack evaluated as if the file at `absolutePath` ended with `appended`, leaving the file untouched: the
+ * program reads through the fs module object, whose readFileSync is swapped for the one evaluation.
  */
-export function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const key = JSON.stringify([stack, overrides]);
-    if (!evaluations.has(key)) {
-        evaluations.set(key, evaluatedAfresh(stack, overrides));
+export async function evaluatedWithChangedFile(
+    absolutePath: string,
+    appended: string,
+    stack: string,
+    overrides: ConfigOverrides = {},
+): Promise<StackRun> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require("fs");
+    const original = nodeFs.readFileSync;
+    nodeFs.readFileSync = ((file: fs.PathOrFileDescriptor, options?: any) =>
+        file === absolutePath ? `${original(file, "utf8")}${appended}` : original(file, options)) as typeof fs.readFileSync;
+    try {
+        return await evaluatedAfresh(stack, overrides);
+    } finally {
+        nodeFs.readFileSync = original;
     }
-    return evaluations.get(key)!;
+}
+
+function succeeded(run: StackRun): StackRun {
+    assert.equal(run.error, undefined, run.error?.stack);
+    return run;
 }
 
 export function release(run: StackRun, chart: ChartName): RecordedResource {

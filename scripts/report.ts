@@ -10,37 +10,37 @@ import { CHART_ARCHIVE_DIRS, missingChartArchives } from "../offline/chartArchiv
 const ROOT = path.resolve(__dirname, "..");
 const FORMATS = ["--json", "--markdown"];
 
-function fail(message: string): never {
-    console.error(`report: ${message}`);
-    process.exit(2);
+/** What the command prints and its exit code: 0 fits, 1 does not fit, 2 bad input. */
+export interface ReportOutcome {
+    readonly code: 0 | 1 | 2;
+    readonly stdout: string;
+    readonly stderr: string;
 }
 
-/** Chart defaults come from the pinned chart archives; `npm run charts:pull` fetches them. */
-function requireChartArchives(): void {
-    const missing = missingChartArchives();
-    if (missing.length > 0) {
-        fail(`no chart archive for ${missing.join(", ")} in ${CHART_ARCHIVE_DIRS.join(" or ")}: run \`npm run charts:pull\``);
-    }
-}
+const refused = (message: string): ReportOutcome => ({ code: 2, stdout: "", stderr: `report: ${message}` });
 
-async function main(): Promise<void> {
-    const args = process.argv.slice(2);
+/** The report for command-line arguments, computed in this process. */
+export async function runReport(args: readonly string[]): Promise<ReportOutcome> {
     const stacks = fs
         .readdirSync(ROOT)
         .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
         .filter((s): s is string => s !== undefined);
     const [stack, ...options] = args;
     if (!stack || stack.startsWith("-")) {
-        fail(`usage: npm run report -- <stack> [--json | --markdown]; stacks: ${stacks.join(", ")}`);
+        return refused(`usage: npm run report -- <stack> [--json | --markdown]; stacks: ${stacks.join(", ")}`);
     }
     if (!stacks.includes(stack)) {
-        fail(`there is no stack "${stack}" (no Pulumi.${stack}.yaml); stacks: ${stacks.join(", ")}`);
+        return refused(`there is no stack "${stack}" (no Pulumi.${stack}.yaml); stacks: ${stacks.join(", ")}`);
     }
     const unknown = options.filter((o) => !FORMATS.includes(o));
     if (unknown.length > 0 || options.length > 1) {
-        fail(`unknown or conflicting options ${options.join(" ")}; allowed: one of ${FORMATS.join(", ")}`);
+        return refused(`unknown or conflicting options ${options.join(" ")}; allowed: one of ${FORMATS.join(", ")}`);
     }
-    requireChartArchives();
+    // Chart defaults come from the pinned chart archives; `npm run charts:pull` fetches them.
+    const missing = missingChartArchives();
+    if (missing.length > 0) {
+        return refused(`no chart archive for ${missing.join(", ")} in ${CHART_ARCHIVE_DIRS.join(" or ")}: run \`npm run charts:pull\``);
+    }
     // Loaded only after the arguments are checked: they load the whole program and the charts.
     const { runStack } = await import("../offline/harness");
     const { buildReport } = await import("../report");
@@ -49,15 +49,30 @@ async function main(): Promise<void> {
 
     const run = await runStack(stack);
     if (run.error) {
-        fail(`stack ${stack} does not evaluate:\n${run.error.message}`);
+        return refused(`stack ${stack} does not evaluate:\n${run.error.message}`);
     }
     const prices = loadPrices();
     const report = buildReport(stack, run, prices);
     const [format] = options;
-    console.log(
-        format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices),
-    );
-    process.exitCode = report.fits ? 0 : 1;
+    const stdout =
+        format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices);
+    return { code: report.fits ? 0 : 1, stdout, stderr: "" };
 }
 
-main().catch((e) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));
+if (require.main === module) {
+    runReport(process.argv.slice(2)).then(
+        ({ code, stdout, stderr }) => {
+            if (stdout) {
+                console.log(stdout);
+            }
+            if (stderr) {
+                console.error(stderr);
+            }
+            process.exitCode = code;
+        },
+        (e) => {
+            console.error(`report: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+            process.exitCode = 2;
+        },
+    );
+}

@@ -3,8 +3,17 @@ import * as fs from "fs";
 import * as path from "path";
 import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
 import { loadChartReference } from "../offline/chartReference";
-import { ConfigOverrides, ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
-import { CONFIG_MAP, evaluated, evaluatedAfresh, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
+import { ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
+import {
+    CONFIG_MAP,
+    evaluated,
+    evaluatedAfresh,
+    evaluatedWithChangedFile,
+    kubernetesObject,
+    release,
+    secretNamed,
+    values,
+} from "../offline/stackQueries";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
@@ -24,20 +33,7 @@ const dagAnnotations = (run: StackRun) =>
     DAG_ROLLING_COMPONENTS.map((component) => values(run, "airflow")[component].podAnnotations["streaming-platform/dags"]);
 
 /** Evaluates a stack as if `file` under pipeline/ had other contents, leaving the repository untouched. */
-async function withChangedFile(file: string, stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const target = path.join(PIPELINE, file);
-    // The module object itself: what the program's `import * as fs` reads through.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require("fs");
-    const original = nodeFs.readFileSync;
-    nodeFs.readFileSync = ((p: fs.PathOrFileDescriptor, options?: any) =>
-        p === target ? `${original(p, "utf8")}\n# changed by a test\n` : original(p, options)) as typeof fs.readFileSync;
-    try {
-        return await evaluatedAfresh(stack, overrides);
-    } finally {
-        nodeFs.readFileSync = original;
-    }
-}
+const withChangedFile = (file: string, stack: string) => evaluatedWithChangedFile(path.join(PIPELINE, file), "\n# changed by a test\n", stack);
 
 describe("pipeline on the platform", () => {
     const runs: Record<string, StackRun> = {};

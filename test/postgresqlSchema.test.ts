@@ -5,19 +5,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Postgresql } from "../components/data";
 import { schemaJobName } from "../components/data/postgresqlSchema";
-import {
-    onRegistration,
-    PROJECT_NAME,
-    PROJECT_ROOT,
-    RecordedResource,
-    runStack,
-    StackRun,
-    byUrn,
-    ofType,
-    single,
-    waitsFor,
-} from "../offline/harness";
-import { evaluated, release, secretNamed, values } from "../offline/stackQueries";
+import { onRegistration, PROJECT_NAME, PROJECT_ROOT, RecordedResource, StackRun, byUrn, ofType, single, waitsFor } from "../offline/harness";
+import { evaluated, evaluatedWithChangedFile, release, secretNamed, values } from "../offline/stackQueries";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
@@ -334,18 +323,7 @@ describe("PostgreSQL schema Job", () => {
         });
 
         it("a new Job for a changed SQL template", async () => {
-            const nodeFs: typeof fs = require("fs"); // eslint-disable-line @typescript-eslint/no-require-imports
-            const original = nodeFs.readFileSync;
-            nodeFs.readFileSync = ((p: fs.PathOrFileDescriptor, options?: any) =>
-                p === INITDB_TEMPLATE ? `${original(p, "utf8")}\n-- changed by a test\n` : original(p, options)) as typeof fs.readFileSync;
-            let changed: StackRun;
-            try {
-                // runStack, not evaluated(): that one shares a single evaluation per stack.
-                changed = await runStack("dev");
-            } finally {
-                nodeFs.readFileSync = original;
-            }
-            assert.equal(changed.error, undefined, changed.error?.stack);
+            const changed = await evaluatedWithChangedFile(INITDB_TEMPLATE, "\n-- changed by a test\n", "dev");
             assert.ok(script(changed).includes("-- changed by a test"));
             assert.notEqual(schemaJob(changed).inputs.metadata.name, schemaJob(runs.dev).inputs.metadata.name);
             assert.equal(schemaJob(changed).inputs.metadata.name, schemaJobName(script(changed)));

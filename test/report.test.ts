@@ -11,6 +11,7 @@ import { stackWorkloads } from "../report/workloads";
 import { sparkMemoryPlan } from "../components/data/sparkMemory";
 import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
 import { evaluated } from "../offline/stackQueries";
+import { runReport } from "../scripts/report";
 
 const prices = loadPrices();
 const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> =>
@@ -168,11 +169,17 @@ describe("capacity and cost report", () => {
 
     describe("npm run report", function () {
         this.timeout(120000);
-        const report = (...args: string[]) => spawnSync("npm", ["run", "--silent", "report", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+        const report = (...args: string[]) => runReport(args);
 
-        it("prints JSON for machines and exits 0 for a stack that fits", () => {
-            const result = report("dev", "--json");
-            assert.equal(result.status, 0, result.stderr);
+        it("is the command npm runs, with its exit code", () => {
+            const result = spawnSync("npm", ["run", "--silent", "report", "--", "staging"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+            assert.equal(result.status, 2);
+            assert.match(result.stderr, /no stack "staging"/);
+        });
+
+        it("prints JSON for machines and exits 0 for a stack that fits", async () => {
+            const result = await report("dev", "--json");
+            assert.equal(result.code, 0, result.stderr);
             const parsed = JSON.parse(result.stdout);
             assert.equal(parsed.stack, "dev");
             assert.equal(parsed.fits, true);
@@ -180,9 +187,9 @@ describe("capacity and cost report", () => {
             assert.deepEqual(parsed.sparkMemory, sparkMemoryPlan({ workerCores: 1, workerMemoryGiB: 1, driverPodMiB: 1536 }));
         });
 
-        it("prints the Spark heaps of dev: driver, executor and daemons", () => {
-            const result = report("dev");
-            assert.equal(result.status, 0, result.stderr);
+        it("prints the Spark heaps of dev: driver, executor and daemons", async () => {
+            const result = await report("dev");
+            assert.equal(result.code, 0, result.stderr);
             assert.match(result.stdout, /== Spark JVM memory/);
             assert.match(result.stdout, /spark-master +master daemon \(SPARK_DAEMON_MEMORY\) +512Mi +384Mi +- +896Mi +1024Mi/);
             assert.match(
@@ -192,12 +199,12 @@ describe("capacity and cost report", () => {
             assert.match(result.stdout, /crypto-ticks-stream +driver \(--driver-memory\) +896Mi +384Mi +256Mi Python +1536Mi +1536Mi/);
         });
 
-        it("exits 1 for a stack that does not fit, after printing why", () => {
+        it("exits 1 for a stack that does not fit, after printing why", async () => {
             const stackFile = path.join(PROJECT_ROOT, "Pulumi.reporttest.yaml");
             fs.writeFileSync(stackFile, "config:\n  streaming-platform:nodeMachineType: e2-standard-2\n");
             try {
-                const result = report("reporttest", "--markdown");
-                assert.equal(result.status, 1, result.stderr);
+                const result = await report("reporttest", "--markdown");
+                assert.equal(result.code, 1, result.stderr);
                 assert.match(result.stdout, /DOES NOT FIT/);
                 assert.match(result.stdout, /\| nodes \(e2-standard-2\) \|/);
             } finally {
@@ -205,12 +212,12 @@ describe("capacity and cost report", () => {
             }
         });
 
-        it("refuses an unknown stack or option, naming what is allowed", () => {
-            const unknownStack = report("staging");
-            assert.equal(unknownStack.status, 2);
+        it("refuses an unknown stack or option, naming what is allowed", async () => {
+            const unknownStack = await report("staging");
+            assert.equal(unknownStack.code, 2);
             assert.match(unknownStack.stderr, /no stack "staging".*stacks: dev, local, prod/s);
-            const unknownOption = report("dev", "--csv");
-            assert.equal(unknownOption.status, 2);
+            const unknownOption = await report("dev", "--csv");
+            assert.equal(unknownOption.code, 2);
             assert.match(unknownOption.stderr, /--json, --markdown/);
         });
     });
