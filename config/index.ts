@@ -4,6 +4,7 @@ import { describeMachineType, MachineShape } from "./machineTypes";
 import { ConfigReader } from "./reader";
 import { PipelineSettings, readPipeline } from "./pipeline";
 import { readServices, ServiceSettings } from "./services";
+import { missingTools } from "./tools";
 
 export const PROJECT_NAMESPACE = "streaming-platform";
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE"] as const;
@@ -82,6 +83,11 @@ export function loadConfig(): PlatformConfig {
     const services = readServices(reader, target !== "kubeconfig");
     const pipeline = readPipeline(reader, target !== "kubeconfig");
     const deletionProtection = reader.boolean("deletionProtection");
+    if (reader.problems.length === 0) {
+        for (const [key, value, allowed] of missingTools({ dockerEngine: pipeline.buildImages, gkeAuthPlugin: target === "gke" })) {
+            reader.reject(key, value, allowed);
+        }
+    }
     if (reader.problems.length > 0) {
         throw new ConfigError(reader.problems);
     }

@@ -1,5 +1,6 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
@@ -181,18 +182,31 @@ function memoizeTranspilation(): void {
 }
 
 /**
+ * Stand-ins for the tools the program checks before a GKE deployment (config/tools.ts): a Docker engine
+ * and gke-gcloud-auth-plugin. Each answers as a working one; a test may rewrite one to fail.
+ */
+export const FAKE_TOOLS_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "deploy-tools-"));
+for (const tool of ["docker", "gke-gcloud-auth-plugin"]) {
+    fs.writeFileSync(path.join(FAKE_TOOLS_DIR, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+}
+
+/**
+ * Runs an evaluation with the fake deployment tools first on the PATH, and without source-mapped stacks:
  * Pulumi records the source position of every resource and a stack trace for every promise it tracks,
- * and ts-node's source-map support maps each frame: the other half of an evaluation. The mocks need no
+ * and ts-node's source-map support maps each frame, half of an evaluation's time. The mocks need no
  * positions, and while the program runs, stacks keep the transpiled positions (close to the sources').
  */
-async function withoutSourceMappedStacks<T>(evaluation: () => Promise<T>): Promise<T> {
+async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise<T> {
     (pulumi.Resource as any).callsites = () => [];
     const prepare = Error.prepareStackTrace;
+    const searchPath = process.env.PATH;
+    process.env.PATH = `${FAKE_TOOLS_DIR}${path.delimiter}${searchPath}`;
     delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
     try {
         return await evaluation();
     } finally {
         Error.prepareStackTrace = prepare;
+        process.env.PATH = searchPath;
     }
 }
 
@@ -244,7 +258,7 @@ export function runStack(stack: string, overrides: ConfigOverrides = {}): Promis
 /** The program evaluated now, never taken from the shared runs. */
 export function runStackAfresh(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
     // The mocks and the config are process-wide: evaluations must not overlap.
-    const run = evaluationQueue.then(() => withoutSourceMappedStacks(() => evaluate(stack, overrides)));
+    const run = evaluationQueue.then(() => inEvaluationEnvironment(() => evaluate(stack, overrides)));
     evaluationQueue = run.catch(() => undefined);
     return run;
 }

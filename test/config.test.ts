@@ -1,5 +1,7 @@
 import { strict as assert } from "assert";
-import { ConfigOverrides, runStack } from "../offline/harness";
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigOverrides, FAKE_TOOLS_DIR, runStack, runStackAfresh } from "../offline/harness";
 
 /** Runs a stack that must be refused: no resource may be registered, and the error lists every problem. */
 async function refused(stack: string, overrides: ConfigOverrides): Promise<string> {
@@ -152,6 +154,35 @@ describe("configuration validation", () => {
         assert.match(message, /^Invalid stack configuration \(4 problems\):/);
         for (const key of ["gcp:project", "gcp:region", "nodeMinCount", "podsCidr"]) {
             assert.ok(message.includes(`${key} = `), `missing ${key} in:\n${message}`);
+        }
+    });
+});
+
+describe("tools a deployment calls", () => {
+    const failing = (tool: string) => fs.writeFileSync(path.join(FAKE_TOOLS_DIR, tool), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const working = (tool: string) => fs.writeFileSync(path.join(FAKE_TOOLS_DIR, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+
+    it("refuses to build images without a Docker engine, and says how to deploy without one", async () => {
+        failing("docker");
+        try {
+            const run = await runStackAfresh("dev");
+            assert.match(String(run.error?.message), /buildImages = "true": false, or a running Docker engine .*pulumi config set buildImages false/);
+            assert.equal(run.resources.length, 0);
+            assert.equal((await runStackAfresh("dev", { buildImages: false })).error, undefined, "no Docker needed without image builds");
+            assert.equal((await runStackAfresh("local")).error, undefined, "nor on the local stack");
+        } finally {
+            working("docker");
+        }
+    });
+
+    it("refuses a GKE stack without gke-gcloud-auth-plugin, naming its install command", async () => {
+        failing("gke-gcloud-auth-plugin");
+        try {
+            const run = await runStackAfresh("prod");
+            assert.match(String(run.error?.message), /clusterTarget = "gke": .*gcloud components install gke-gcloud-auth-plugin/);
+            assert.equal((await runStackAfresh("local")).error, undefined);
+        } finally {
+            working("gke-gcloud-auth-plugin");
         }
     });
 });

@@ -14,6 +14,8 @@ directory it owns; no runuser/sudo needed, Python switches the uid itself.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import pwd
 import shutil
@@ -68,6 +70,29 @@ def unreachable_for_others(path: Path) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def reachable_bin_dir(bin_dir: Path) -> Path:
+    """`bin_dir`, or where its installation is linked to when another user cannot reach it.
+
+    A clone in a private folder (mktemp -d makes it 0700) hides the npm binaries from the
+    server user; hard links (copies across filesystems) in a world-enterable folder do not."""
+    if not unreachable_for_others(bin_dir):
+        return bin_dir
+    install = bin_dir.resolve().parent
+    target = Path(tempfile.mkdtemp(prefix="pipeline-pg-install-"))
+    target.chmod(0o755)
+    atexit.register(shutil.rmtree, target, True)
+
+    def link(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    shutil.copytree(install, target / install.name, symlinks=True, copy_function=link)
+    return target / install.name / bin_dir.name
+
+
 class LocalPostgres:
     """Context manager: `with LocalPostgres() as pg: psycopg2.connect(pg.dsn)`."""
 
@@ -103,11 +128,8 @@ class LocalPostgres:
         return " ".join(f"-c {key}={value}" for key, value in options.items())
 
     def start(self) -> "LocalPostgres":
-        if self.server_user and (blocked := unreachable_for_others(self.bin_dir)):
-            raise RuntimeError(
-                f"running as root, the server runs as {SERVER_USER}, who cannot enter {blocked}: "
-                f"put the repository (or PG_BIN_DIR) somewhere world-readable, or run the tests as a normal user"
-            )
+        if self.server_user:
+            self.bin_dir = reachable_bin_dir(self.bin_dir)
         self.root = Path(tempfile.mkdtemp(prefix="pipeline-pg-"))
         if self.server_user:
             os.chown(self.root, self.server_user.pw_uid, self.server_user.pw_gid)
