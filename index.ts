@@ -159,15 +159,6 @@ const spark = new Spark(
     onCluster,
 );
 
-/** How every pipeline client reaches Kafka; the password travels by Secret. */
-const kafkaClient = {
-    KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
-    KAFKA_TOPIC: kafka.topic,
-    KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
-    KAFKA_SASL_MECHANISM: kafka.saslMechanism,
-    KAFKA_SASL_USERNAME: kafka.pipelineUser,
-};
-
 const airflowDatabase = postgresql.credentials.airflow;
 const airflow = new Airflow(
     "airflow",
@@ -188,14 +179,14 @@ const airflow = new Airflow(
         dags: {
             files: dagFiles(),
             environment: {
-                ...kafkaClient,
+                ...kafka.clientEnvironment,
                 CRYPTO_SOURCE: pipelineSettings.source,
                 CRYPTO_SYMBOLS: pipelineSettings.symbols.join(","),
                 CRYPTO_VS_CURRENCY: pipelineSettings.vsCurrency,
                 CRYPTO_POLL_SCHEDULE: pipelineSettings.pollSchedule,
                 ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
             },
-            secretEnvironment: { KAFKA_SASL_PASSWORD: kafka.pipelinePassword },
+            secretEnvironment: kafka.clientSecretEnvironment,
             // Without a built image the pods install the DAG's dependencies when they start.
             requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
         },
@@ -205,7 +196,7 @@ const airflow = new Airflow(
     { ...onCluster, dependsOn: [postgresql.schema] },
 );
 
-const pipelineDatabase = postgresql.credentials.pipeline;
+const pipelineDatabase = postgresql.clientEnvironment("pipeline");
 // On a regional cluster the checkpoint must outlive a zone: a zonal PD would keep a driver rescheduled to
 // another zone Pending. A regional PD is replicated to two zones of the region (GKE "Provisioning regional
 // persistent disks"). Switching an existing claim to this class replaces the claim: the job then restarts
@@ -226,19 +217,16 @@ const streamingJob = new StreamingJob(
                   packages: sparkPackages(),
               },
         environment: {
-            ...kafkaClient,
+            ...kafka.clientEnvironment,
+            ...pipelineDatabase.environment,
             SPARK_MASTER_URL: spark.masterUrl,
             TRIGGER_INTERVAL: pipelineSettings.triggerInterval,
             STARTING_OFFSETS: "earliest",
-            POSTGRES_HOST: postgresql.host,
-            POSTGRES_PORT: String(postgresql.port),
-            POSTGRES_DB: pipelineDatabase.database,
-            POSTGRES_USER: pipelineDatabase.username,
             TICKS_TABLE: "crypto_ticks",
         },
         secretEnvironment: {
-            KAFKA_SASL_PASSWORD: kafka.pipelinePassword,
-            POSTGRES_PASSWORD: pipelineDatabase.password,
+            ...kafka.clientSecretEnvironment,
+            ...pipelineDatabase.secretEnvironment,
             SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
         },
         checkpointStorage: pipelineSettings.checkpointStorage,

@@ -53,6 +53,10 @@ export class Kafka extends pulumi.ComponentResource {
     readonly pipelineUser: string;
     readonly pipelinePassword: pulumi.Output<string>;
     readonly saslMechanism = "SCRAM-SHA-512";
+    /** How a pipeline client reaches the topic (the KAFKA_* contract of pipeline/dags and pipeline/spark). */
+    readonly clientEnvironment: Readonly<Record<string, string>>;
+    /** The client's password, to hand over by Secret. */
+    readonly clientSecretEnvironment: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Kafka", name, {}, opts);
@@ -146,6 +150,15 @@ export class Kafka extends pulumi.ComponentResource {
         );
 
         this.bootstrapServers = `kafka.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
+        this.clientEnvironment = {
+            KAFKA_BOOTSTRAP_SERVERS: this.bootstrapServers,
+            KAFKA_TOPIC: this.topic,
+            // The client listener's protocol (helm-values/kafka.yaml listeners.client).
+            KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
+            KAFKA_SASL_MECHANISM: this.saslMechanism,
+            KAFKA_SASL_USERNAME: this.pipelineUser,
+        };
+        this.clientSecretEnvironment = { KAFKA_SASL_PASSWORD: this.pipelinePassword };
         this.registerOutputs({
             bootstrapServers: this.bootstrapServers,
             topic: this.topic,

@@ -62,6 +62,20 @@ export class Postgresql extends pulumi.ComponentResource {
     readonly port = 5432;
     readonly credentials: Readonly<Record<string, DatabaseCredentials>>;
 
+    /** How a client reaches one of the databases as its owner (the POSTGRES_* contract of pipeline/spark). */
+    clientEnvironment(database: string): { environment: Record<string, string>; secretEnvironment: Record<string, pulumi.Output<string>> } {
+        const credentials = this.credentials[database];
+        return {
+            environment: {
+                POSTGRES_HOST: this.host,
+                POSTGRES_PORT: String(this.port),
+                POSTGRES_DB: credentials.database,
+                POSTGRES_USER: credentials.username,
+            },
+            secretEnvironment: { POSTGRES_PASSWORD: credentials.password },
+        };
+    }
+
     constructor(name: string, args: PostgresqlArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Postgresql", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
