@@ -15,11 +15,17 @@ import { contentHash, FileSet } from "../pipeline/assets";
 import { PinnedImage } from "../pipeline/images";
 import { loadBalancerUrl, UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 
+/** The external PostgreSQL database Airflow keeps its metadata in. */
 export interface AirflowDatabaseArgs {
+    /** Host name of the PostgreSQL primary's Service. */
     readonly host: pulumi.Input<string>;
+    /** TCP port of PostgreSQL. */
     readonly port: pulumi.Input<number>;
+    /** Name of the database Airflow owns. */
     readonly database: pulumi.Input<string>;
+    /** Role that owns that database. */
     readonly username: pulumi.Input<string>;
+    /** The role's password; it goes into a Secret, never into Helm values. */
     readonly password: pulumi.Input<string>;
 }
 
@@ -27,26 +33,37 @@ export interface AirflowDatabaseArgs {
 export interface AirflowDagsArgs {
     /** File name to content; becomes the ConfigMap mounted as the dags folder. */
     readonly files: FileSet;
+    /**
+     * Plain environment of every Airflow pod: the Kafka client's settings and the DAG's (config `cryptoSource`,
+     * `cryptoSymbols`, `cryptoVsCurrency`, `pollSchedule`, `cryptoApiUrl`).
+     */
     readonly environment: Record<string, string>;
+    /** Environment handed over by Secret, such as the Kafka password. */
     readonly secretEnvironment: Record<string, pulumi.Input<string>>;
-    /** pip requirements the pods install at start, when the image does not already carry them. */
+    /** pip requirements the pods install at start, when no built image carries them (config `buildImages` false). */
     readonly requirements?: string;
 }
 
 export interface AirflowArgs {
+    /** Namespace created for Airflow. */
     readonly namespace: string;
+    /** LocalExecutor (no Redis) or CeleryExecutor (adds Redis and workers) (config `airflowExecutor`). */
     readonly executor: "LocalExecutor" | "CeleryExecutor";
-    /** Replicas of the API server, the scheduler and (Celery) the workers. */
+    /** Replicas of the API server, the scheduler and (Celery) the workers (config `airflowReplicas`). */
     readonly replicas: number;
+    /** The metadata database on the platform's PostgreSQL. */
     readonly database: AirflowDatabaseArgs;
+    /** How the Airflow web UI is reached (config `uiExposure`, `uiSourceRanges`). */
     readonly uiExposure: UiExposureArgs;
+    /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
-    /** Keep Redis's volume when the release goes (prod). */
+    /** Keep Redis's volume when the release goes (config `deletionProtection`). */
     readonly retainVolumes: boolean;
-    /** Prefer replicas of each component in different zones. */
+    /** Prefer replicas of each component in different zones; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
+    /** The DAGs shipped with the platform and their run-time settings. */
     readonly dags: AirflowDagsArgs;
-    /** An image built on the chart's, by digest; the chart's own image when absent. */
+    /** An image built on the chart's, by digest (config `buildImages`); the chart's own image when absent. */
     readonly image?: pulumi.Input<PinnedImage>;
 }
 

@@ -3,12 +3,15 @@ import * as k8s from "@pulumi/kubernetes";
 import { baseValues, BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "./charts";
 
 export interface BitnamiReleaseArgs {
+    /** Which pinned Bitnami chart to install; also the release's name. */
     readonly chart: ChartName;
+    /** Namespace of the release. */
     readonly namespace: pulumi.Input<string>;
     /** Per-stack values layered over helm-values/<chart>.yaml. */
     readonly values: pulumi.Input<HelmValues>;
     /** Registry for every Bitnami image of the release, subcharts included; images we built keep theirs. */
     readonly imageRegistry: pulumi.Input<string>;
+    /** How long Helm waits for the release to become ready, in seconds. */
     readonly timeoutSeconds: number;
 }
 

@@ -14,26 +14,36 @@ import {
     zoneSpread,
 } from "../k8s/kubernetesObjects";
 
+/** The pipeline's topic, created and reconciled on every deployment. */
 export interface KafkaTopicArgs {
+    /** Topic name (config `kafkaTopic`); another name provisions a new topic. */
     readonly name: string;
+    /** Partition count (config `kafkaTopicPartitions`); it can grow but never shrink. */
     readonly partitions: number;
+    /** Replicas of each partition, at most the node count; min.insync.replicas follows it (config `kafkaTopicReplication`). */
     readonly replicationFactor: number;
 }
 
 export interface KafkaArgs {
+    /** Namespace created for Kafka. */
     readonly namespace: string;
-    /** Combined KRaft controller+broker nodes. */
+    /** Combined KRaft controller+broker nodes, an odd number (config `kafkaReplicas`). */
     readonly replicas: number;
+    /** CPU request of each node, such as 250m (config `kafkaCpu`). */
     readonly cpu: string;
+    /** Memory request and limit of each node, in Mi or Gi (config `kafkaMemory`). */
     readonly memory: string;
+    /** Persistent volume size of each node, in Gi (config `kafkaStorage`). */
     readonly storage: string;
+    /** The pipeline's topic. */
     readonly topic: KafkaTopicArgs;
     /** SCRAM user the pipeline produces and consumes as. */
     readonly pipelineUser: string;
+    /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
-    /** Keep the volumes when the release goes (prod). */
+    /** Keep the volumes when the release goes (config `deletionProtection`). */
     readonly retainVolumes: boolean;
-    /** Force nodes into different zones; the quorum then survives a zone outage. */
+    /** Force nodes into different zones, so the quorum survives a zone outage; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
 }
 
@@ -44,7 +54,10 @@ const CLIENT_PORT = 9092;
 /** Writes survive one broker loss without blocking when there are replicas to spare. */
 export const minInSyncReplicas = (replicationFactor: number) => Math.min(2, Math.max(1, replicationFactor - 1));
 
-/** Kafka in KRaft mode with every listener authenticated and the pipeline's topic provisioned. */
+/**
+ * Kafka in KRaft mode with every listener authenticated (SASL/SCRAM, the pipeline as one client user) and
+ * the pipeline's topic provisioned: created, its partitions raised and its config applied on every deployment.
+ */
 export class Kafka extends pulumi.ComponentResource {
     readonly namespace: k8s.core.v1.Namespace;
     readonly release: k8s.helm.v3.Release;

@@ -46,7 +46,9 @@ export const topicPartitionsProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface KafkaTopicPartitionsArgs {
+    /** Topic the count belongs to; another name starts afresh. */
     readonly topic: string;
+    /** Partition count about to be applied (config `kafkaTopicPartitions`); one below the last applied is refused. */
     readonly partitions: number;
 }
 

@@ -15,18 +15,23 @@ import {
 } from "../k8s/kubernetesObjects";
 
 export interface PostgresqlArgs {
+    /** Namespace created for PostgreSQL. */
     readonly namespace: string;
+    /** CPU request of each instance, primary and replicas alike, such as 250m (config `postgresqlCpu`). */
     readonly cpu: string;
+    /** Memory request and limit of each instance, in Mi or Gi (config `postgresqlMemory`). */
     readonly memory: string;
+    /** Persistent volume size of each instance, in Gi (config `postgresqlStorage`). */
     readonly storage: string;
     /** Databases to create, each owned by a role of the same name that can reach no other. */
     readonly databases: readonly string[];
-    /** Asynchronous streaming replicas; 0 runs a single standalone instance. */
+    /** Asynchronous streaming replicas; 0 runs the primary alone (config `postgresqlReadReplicas`). */
     readonly readReplicas: number;
+    /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
-    /** Keep the volumes when the release goes (prod). */
+    /** Keep the volumes when the release goes (config `deletionProtection`). */
     readonly retainVolumes: boolean;
-    /** Put the primary and its replicas in different zones. */
+    /** Put the primary and its replicas in different zones; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
 }
 

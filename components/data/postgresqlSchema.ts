@@ -6,14 +6,18 @@ import { containerResources } from "../k8s/kubernetesObjects";
 
 /** A key of a Secret in the Job's namespace. */
 export interface SecretKey {
+    /** Name of the Secret. */
     readonly name: pulumi.Input<string>;
+    /** Key of the value in the Secret's data. */
     readonly key: string;
 }
 
 export interface PostgresqlSchemaArgs {
+    /** Namespace the Job runs in, PostgreSQL's; both Secrets must be there. */
     readonly namespace: pulumi.Input<string>;
     /** The primary's Service: the only instance that accepts writes. */
     readonly host: string;
+    /** TCP port of PostgreSQL. */
     readonly port: number;
     /** Registry of the chart's PostgreSQL image, as the release gets it. */
     readonly imageRegistry: pulumi.Input<string>;

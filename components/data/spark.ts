@@ -6,14 +6,19 @@ import { UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "
 import { jvmMemory, sparkClusterMemory, SparkClusterMemory } from "./sparkMemory";
 
 export interface SparkArgs {
+    /** Namespace created for Spark; the streaming job's driver runs there too. */
     readonly namespace: string;
+    /** Worker replicas, and the autoscaler's minimum (config `sparkWorkers`). */
     readonly workers: number;
-    /** More than workers turns on the CPU autoscaler up to this many. */
+    /** More than workers turns on the CPU autoscaler up to this many (config `sparkMaxWorkers`, whose 0 means workers). */
     readonly maxWorkers: number;
-    /** Cores and memory each worker offers to executors. */
+    /** Cores each worker offers to executors, SPARK_WORKER_CORES (config `sparkWorkerCores`). */
     readonly workerCores: number;
+    /** Memory each worker offers to executors, in GiB; its pod gets 1 GiB more for the daemon (config `sparkWorkerMemoryGiB`). */
     readonly workerMemoryGiB: number;
+    /** How the master's web UI, which has no login, is reached (config `uiExposure`, `uiSourceRanges`). */
     readonly uiExposure: UiExposureArgs;
+    /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
 }
 

@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 
+/** How a web UI is reached from outside the cluster. */
 export interface UiExposureArgs {
+    /** ClusterIP: kubectl port-forward only; LoadBalancer: a UI-only Service on a reserved address (config `uiExposure`). */
     readonly type: "ClusterIP" | "LoadBalancer";
-    /** Required for LoadBalancer: who may reach the UI. */
+    /** Required for LoadBalancer: CIDRs that may reach the UI (config `uiSourceRanges`). */
     readonly sourceRanges: readonly string[];
-    /** Required for LoadBalancer: the reserved external address the UI listens on, known before the Service exists. */
+    /** Required for LoadBalancer: the reserved external address the UI listens on (UiAddresses), known before the Service exists. */
     readonly address?: pulumi.Input<string>;
 }
 
@@ -19,15 +21,21 @@ export interface UiEndpoint {
     readonly exposure: pulumi.Output<string>;
 }
 
+/** A chart's web UI: where it runs in the cluster and how it is exposed. */
 export interface UiArgs {
-    /** The chart's ClusterIP Service of the UI and its port. */
+    /** The chart's ClusterIP Service of the UI, which the port-forward targets. */
     readonly service: string;
+    /** Namespace of that Service and of the UI pods. */
     readonly namespace: string;
+    /** Port of that Service the UI is served on. */
     readonly servicePort: number;
+    /** localhost port of the port-forward command; distinct per UI so several can run at once. */
     readonly localPort: number;
-    /** Labels of the pods serving the UI and the name of their UI container port. */
+    /** Labels of the pods serving the UI, which the LoadBalancer Service selects. */
     readonly podLabels: Record<string, string>;
+    /** Name of those pods' UI container port, the LoadBalancer Service's target port. */
     readonly containerPort: string;
+    /** How the UI is reached from outside the cluster. */
     readonly exposure: UiExposureArgs;
 }
 

@@ -3,7 +3,9 @@ import * as gcp from "@pulumi/gcp";
 import { resourceId } from "./naming";
 
 export interface DockerHubMirrorArgs {
+    /** Project that hosts the remote repository (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
+    /** Location of the repository, the cluster's region so pulls stay in it (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
 }
 

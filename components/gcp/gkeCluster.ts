@@ -4,29 +4,47 @@ import * as k8s from "@pulumi/kubernetes";
 import { execKubeconfig } from "./kubeconfig";
 import { resourceId } from "./naming";
 
+/** The cluster's one node pool, autoscaled; its nodes run as the cluster's own node service account. */
 export interface GkeNodePoolArgs {
+    /** Compute Engine machine type of the nodes, such as e2-highmem-4 (config `nodeMachineType`). */
     readonly machineType: pulumi.Input<string>;
-    /** Totals across all of the pool's zones. */
+    /** Fewest nodes the autoscaler keeps, in total across the pool's zones (config `nodeMinCount`). */
     readonly minCount: pulumi.Input<number>;
+    /** Most nodes the autoscaler adds, in total across the pool's zones (config `nodeMaxCount`). */
     readonly maxCount: pulumi.Input<number>;
+    /** Boot disk size of each node in GB, at least 20 (config `nodeDiskSizeGb`). */
     readonly diskSizeGb: pulumi.Input<number>;
+    /** Boot disk type of each node: pd-standard, pd-balanced or pd-ssd (config `nodeDiskType`). */
     readonly diskType: pulumi.Input<string>;
+    /** Run the nodes as Spot VMs: much cheaper, but preemptible (config `nodeSpot`). */
     readonly spot: pulumi.Input<boolean>;
 }
 
 export interface GkeClusterArgs {
+    /** Project the cluster, its node pool and node service account live in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
-    /** A zone for a zonal cluster, a region for a regional one. */
+    /** A zone for a zonal cluster, a region for a regional one (config `gcp:zone` or `gcp:region`, as `regional` decides). */
     readonly location: pulumi.Input<string>;
+    /** Id of the VPC the cluster joins (Network). */
     readonly network: pulumi.Input<string>;
+    /** Id of the subnet whose primary range the nodes get their addresses from (Network). */
     readonly subnetwork: pulumi.Input<string>;
+    /** Name of the subnet's secondary range for Pod addresses (VPC-native). */
     readonly podsRangeName: pulumi.Input<string>;
+    /** Name of the subnet's secondary range for Service addresses. */
     readonly servicesRangeName: pulumi.Input<string>;
+    /** /28 range of the private control plane endpoint (config `masterCidr`). */
     readonly masterCidr: pulumi.Input<string>;
-    /** CIDRs that may reach the IP endpoint; when empty the control plane has no public IP endpoint. */
+    /**
+     * CIDRs that may reach the IP endpoint (config `authorizedNetworks`); when empty the control plane has no
+     * public IP endpoint and is reached only through the IAM-gated DNS endpoint.
+     */
     readonly authorizedNetworks: pulumi.Input<pulumi.Input<string>[]>;
+    /** GKE release channel RAPID, REGULAR or STABLE; the control plane version follows it (config `releaseChannel`). */
     readonly releaseChannel: pulumi.Input<string>;
+    /** GKE deletion protection on the cluster (config `deletionProtection`). */
     readonly deletionProtection: pulumi.Input<boolean>;
+    /** The node pool that replaces GKE's removed default pool. */
     readonly nodePool: GkeNodePoolArgs;
 }
 

@@ -1,6 +1,7 @@
 import { stringify } from "yaml";
 
 export interface ExecKubeconfigArgs {
+    /** Name of the kubeconfig's cluster, user and context entries (the GKE cluster's name); also current-context. */
     readonly contextName: string;
     /** https URL of the control plane. */
     readonly server: string;

@@ -2,10 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 
 export interface NetworkArgs {
+    /** Project the VPC, subnet, router and NAT are created in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
+    /** Region of the subnet, router and Cloud NAT (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
+    /** Primary range of the subnet, where node addresses come from (config `subnetCidr`). */
     readonly subnetCidr: pulumi.Input<string>;
+    /** Secondary range `pods`, where Pod addresses come from (config `podsCidr`). */
     readonly podsCidr: pulumi.Input<string>;
+    /** Secondary range `services`, where Service ClusterIPs come from (config `servicesCidr`). */
     readonly servicesCidr: pulumi.Input<string>;
 }
 

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 
 export interface ProjectApisArgs {
+    /** Project to enable the APIs in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
-    /** Service names such as container.googleapis.com. */
+    /** Service names such as container.googleapis.com; never disabled again on destroy. */
     readonly services: readonly string[];
 }
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 
 export interface RegionalDiskStorageClassArgs {
-    /** Keep the disk when its claim goes (deletion protection). */
+    /** Keep the disk when its claim goes (reclaimPolicy Retain); from config `deletionProtection`. */
     readonly retain: boolean;
 }
 

@@ -2,9 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 
 export interface UiAddressesArgs {
+    /** Project the addresses are reserved in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
+    /** Region of the regional external addresses, the cluster's (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
-    /** One external address is reserved for each of these UIs. */
+    /** One external address is reserved for each of these UIs (e.g. airflow, spark); they key `addresses`. */
     readonly uis: readonly string[];
 }
 

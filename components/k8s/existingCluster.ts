@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 
 export interface ExistingClusterArgs {
-    /** kubeconfig context to use; empty or undefined means the current context. */
+    /** kubeconfig context to deploy into (config `kubeContext`); empty or undefined means the current context. */
     readonly context?: pulumi.Input<string>;
 }
 

@@ -6,18 +6,24 @@ import { resourceId } from "../gcp/naming";
 
 /** An image pinned by digest, split the way Bitnami charts take it. */
 export interface PinnedImage {
+    /** Registry host, such as us-central1-docker.pkg.dev. */
     readonly registry: string;
+    /** Path of the image in that registry: <project>/<repository>/<image>. */
     readonly repository: string;
+    /** sha256:… content digest the image is pulled by. */
     readonly digest: string;
     /** registry/repository@digest */
     readonly reference: string;
 }
 
 export interface PipelineImagesArgs {
+    /** Project of the Artifact Registry repository the images are pushed to (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
+    /** Location of that repository, the cluster's region (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
-    /** The Bitnami images to build on, e.g. docker.io/bitnamilegacy/airflow:3.0.5-debian-12-r0. */
+    /** The chart's Bitnami Airflow image to build on, e.g. docker.io/bitnamilegacy/airflow:3.0.5-debian-12-r0, from the releases' registry. */
     readonly airflowBaseImage: pulumi.Input<string>;
+    /** The chart's Bitnami Spark image the job image builds on, from the releases' registry. */
     readonly sparkBaseImage: pulumi.Input<string>;
 }
 

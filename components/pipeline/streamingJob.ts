@@ -6,26 +6,35 @@ import { contentHash, FileSet } from "./assets";
 
 /** Job code shipped by ConfigMap when no image was built: the pod installs what it needs at start. */
 export interface MountedJobCode {
-    /** pipeline/spark files plus requirements-spark.txt. */
+    /** pipeline/spark files plus requirements-spark.txt, mounted as a ConfigMap at /opt/pipeline. */
     readonly files: FileSet;
-    /** spark-submit --packages list for the Kafka connector. */
+    /** spark-submit --packages list (Maven coordinates) for the Kafka connector, fetched at start. */
     readonly packages: string;
 }
 
 export interface StreamingJobArgs {
+    /** Namespace of the driver: Spark's, where the workers' NetworkPolicy admits it. */
     readonly namespace: pulumi.Input<string>;
     /** The Spark job image (by digest when built) or the plain Spark image when `code` is mounted. */
     readonly image: pulumi.Input<string>;
+    /** Job code to mount when no image was built (config `buildImages` false); undefined when the image carries it. */
     readonly code?: MountedJobCode;
+    /** Plain driver environment: Kafka and PostgreSQL clients, master URL, TRIGGER_INTERVAL (config `streamTriggerInterval`). */
     readonly environment: Record<string, pulumi.Input<string>>;
+    /** Driver environment handed over by Secret: the Kafka and PostgreSQL passwords and Spark's RPC secret. */
     readonly secretEnvironment: Record<string, pulumi.Input<string>>;
+    /** Size of the checkpoint volume, in Gi; at least 10Gi for a regional disk (config `streamCheckpointStorage`). */
     readonly checkpointStorage: string;
-    /** StorageClass of the checkpoint volume; undefined: the cluster's default class. */
+    /** StorageClass of the checkpoint volume, regional PD on a regional cluster; undefined: the cluster's default class. */
     readonly checkpointStorageClass?: pulumi.Input<string>;
+    /** CPU request of the driver pod, such as 250m (config `streamDriverCpu`). */
     readonly cpu: string;
-    /** The driver pod's memory request and limit; the driver JVM's heap is sized to fit in it. */
+    /** The driver pod's memory request and limit, in Mi or Gi (config `streamDriverMemory`); the driver JVM's heap is sized to fit in it. */
     readonly memory: string;
-    /** What each executor takes: exactly what a worker offers (SPARK_WORKER_CORES, and memory less overhead). */
+    /**
+     * What each executor takes: exactly what a worker offers, all its cores (SPARK_WORKER_CORES) and its memory less
+     * JVM overhead as heap in MiB (from config `sparkWorkerCores` and `sparkWorkerMemoryGiB`, via Spark's memory plan).
+     */
     readonly executor: { readonly cores: number; readonly memoryMiB: number };
     /** spark.blockManager.port of driver and executors; the workers' NetworkPolicy admits it. */
     readonly blockManagerPort: number;
