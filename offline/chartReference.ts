@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
+import { CHART_VERSIONS, ChartName, HelmValues, isMap, mergeValues } from "../components/data";
 import { unpackedChart } from "./chartArchives";
 
 export interface ChartReference {
@@ -45,8 +45,6 @@ export function loadChartReference(name: ChartName, version: string = CHART_VERS
     }
     return chart;
 }
-
-const isMap = (value: unknown): value is HelmValues => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * Dotted paths of keys we set that the chart does not have; Helm would silently ignore them.

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { TYPES } from "./resourceTypes";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -117,7 +118,7 @@ function fakeRandom(name: string, length: number): Buffer {
 /** Outputs the real providers would compute and the program reads back. */
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (type) {
-        case "gcp:container/cluster:Cluster":
+        case TYPES.cluster:
             return {
                 endpoint: "203.0.113.10",
                 controlPlaneEndpointsConfig: {
@@ -126,21 +127,21 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
                 },
                 masterAuth: { ...inputs.masterAuth, clusterCaCertificate: "Q0EtREFUQQ==" },
             };
-        case "random:index/randomPassword:RandomPassword":
+        case TYPES.randomPassword:
             return { result: fakeRandom(name, inputs.length).toString("hex").slice(0, inputs.length) };
-        case "random:index/randomBytes:RandomBytes": {
+        case TYPES.randomBytes: {
             const bytes = fakeRandom(name, inputs.length);
             return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
         }
-        case "docker:index/image:Image": {
+        case TYPES.image: {
             // What a push reports: the repository (tag dropped) and the manifest digest.
             const repository = String(inputs.imageName).replace(/:[^:/]+$/, "");
             return { repoDigest: `${repository}@sha256:${fakeRandom(name, 32).toString("hex")}` };
         }
-        case "gcp:compute/address:Address":
+        case TYPES.address:
             // A documentation-range address (RFC 5737), distinct per resource.
             return { address: `198.51.100.${fakeRandom(name, 1)[0]}` };
-        case "gcp:serviceaccount/account:Account": {
+        case TYPES.serviceAccount: {
             const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
             return { email, member: `serviceAccount:${email}` };
         }

@@ -7,7 +7,8 @@ import { CHART_VERSIONS, ChartName } from "../components/data";
 import { chartArchive } from "./chartArchives";
 import { ConfigOverrides, runKey, StackRun } from "./harness";
 import { helmBinary } from "./helm";
-import { evaluated, RELEASE } from "./stackQueries";
+import { evaluated } from "./stackQueries";
+import { TYPES } from "./resourceTypes";
 
 /** A Kubernetes object as the API server would receive it. */
 export interface Manifest {
@@ -65,7 +66,7 @@ const CLUSTER_SCOPED = new Set(["Namespace", "StorageClass", "ClusterRole", "Clu
 /** The Kubernetes objects the program registers itself, from a type token like kubernetes:apps/v1:Deployment. */
 export function programObjects(run: StackRun): Manifest[] {
     return run.resources
-        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== RELEASE && r.custom)
+        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== TYPES.helmRelease && r.custom)
         .map((r) => {
             const [, groupVersion, kind] = r.type.split(":");
             const [group, version] = groupVersion.split("/");
@@ -84,7 +85,7 @@ export function renderStack(stack: string, overrides: ConfigOverrides = {}): Pro
         rendered.set(
             key,
             evaluated(stack, overrides).then((run) => {
-                const releases = run.resources.filter((r) => r.type === RELEASE).map(renderRelease);
+                const releases = run.resources.filter((r) => r.type === TYPES.helmRelease).map(renderRelease);
                 return { run, releases, objects: [...releases.flatMap((r) => r.objects), ...programObjects(run)] };
             }),
         );

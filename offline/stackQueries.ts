@@ -2,11 +2,7 @@ import { strict as assert } from "assert";
 import type * as fs from "fs";
 import { ChartName } from "../components/data";
 import { ConfigOverrides, ofType, RecordedResource, runStack, runStackAfresh, StackRun } from "./harness";
-
-export const RELEASE = "kubernetes:helm.sh/v3:Release";
-export const SECRET = "kubernetes:core/v1:Secret";
-export const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
-export const NAMESPACE = "kubernetes:core/v1:Namespace";
+import { TYPES } from "./resourceTypes";
 
 /** A stack evaluated under mocks that must have succeeded; shared like runStack's runs. */
 export async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
@@ -46,7 +42,7 @@ function succeeded(run: StackRun): StackRun {
 }
 
 export function release(run: StackRun, chart: ChartName): RecordedResource {
-    const found = ofType(run, RELEASE).filter((r) => r.name === chart);
+    const found = ofType(run, TYPES.helmRelease).filter((r) => r.name === chart);
     assert.equal(found.length, 1, `expected one ${chart} release`);
     return found[0];
 }
@@ -60,4 +56,4 @@ export function kubernetesObject(run: StackRun, type: string, namespace: string,
     return found[0];
 }
 
-export const secretNamed = (run: StackRun, namespace: string, name: string) => kubernetesObject(run, SECRET, namespace, name);
+export const secretNamed = (run: StackRun, namespace: string, name: string) => kubernetesObject(run, TYPES.secret, namespace, name);

@@ -2,6 +2,7 @@ import { describeMachineType, MachineShape } from "../config/machineTypes";
 import { ofType, StackRun } from "../offline/harness";
 import { gkeAllocatable, NodeCapacity } from "./allocatable";
 import { Workload } from "./workloads";
+import { TYPES } from "../offline/resourceTypes";
 
 /** Share of the pool's allocatable CPU and memory that must stay free at its minimum size. */
 export const REQUIRED_HEADROOM = 0.2;
@@ -62,7 +63,7 @@ export interface PodTotals extends Usage {
 
 /** The node pool the stack creates, or undefined for a stack that deploys into an existing cluster. */
 export function stackNodePool(run: StackRun): NodePool | undefined {
-    const [pool] = ofType(run, "gcp:container/nodePool:NodePool");
+    const [pool] = ofType(run, TYPES.nodePool);
     if (!pool) {
         return undefined;
     }

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ofType, StackRun } from "../offline/harness";
 import { Capacity, NodePool } from "./capacity";
+import { TYPES } from "../offline/resourceTypes";
 
 export const PRICES_FILE = path.join(__dirname, "prices.json");
 
@@ -47,7 +48,7 @@ export interface CostEstimate {
 
 /** Services of type LoadBalancer: the program's own and those the releases' values ask for. */
 export function loadBalancerCount(run: StackRun): number {
-    const own = ofType(run, "kubernetes:core/v1:Service").filter((s) => s.inputs.spec?.type === "LoadBalancer").length;
+    const own = ofType(run, TYPES.service).filter((s) => s.inputs.spec?.type === "LoadBalancer").length;
     const inValues = (value: unknown): number => {
         if (Array.isArray(value)) {
             return value.reduce((n: number, v) => n + inValues(v), 0);
@@ -58,12 +59,12 @@ export function loadBalancerCount(run: StackRun): number {
         }
         return 0;
     };
-    return own + ofType(run, "kubernetes:helm.sh/v3:Release").reduce((n, r) => n + inValues(r.inputs.values), 0);
+    return own + ofType(run, TYPES.helmRelease).reduce((n, r) => n + inValues(r.inputs.values), 0);
 }
 
 /** A regional cluster's location is a region (us-central1), a zonal one's a zone (us-central1-a). */
 export function isZonal(run: StackRun): boolean {
-    const [cluster] = ofType(run, "gcp:container/cluster:Cluster");
+    const [cluster] = ofType(run, TYPES.cluster);
     return /-[a-z]$/.test(cluster.inputs.location);
 }
 

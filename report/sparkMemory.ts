@@ -1,5 +1,6 @@
 import { quantityMiB, sparkMemoryPlan, SparkMemoryPlan } from "../components/data/sparkMemory";
 import { ofType, StackRun } from "../offline/harness";
+import { TYPES } from "../offline/resourceTypes";
 
 /** The streaming driver's Deployment, by the name components/pipeline/streamingJob.ts gives it. */
 const DRIVER_DEPLOYMENT = "crypto-ticks-stream";
@@ -10,8 +11,8 @@ const DRIVER_DEPLOYMENT = "crypto-ticks-stream";
  * release's values and the driver pod's memory limit. Undefined for a stack without either.
  */
 export function stackSparkMemory(run: StackRun): SparkMemoryPlan | undefined {
-    const release = ofType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.name === "spark");
-    const deployment = ofType(run, "kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata?.name === DRIVER_DEPLOYMENT);
+    const release = ofType(run, TYPES.helmRelease).find((r) => r.name === "spark");
+    const deployment = ofType(run, TYPES.deployment).find((d) => d.inputs.metadata?.name === DRIVER_DEPLOYMENT);
     if (!release || !deployment) {
         return undefined;
     }

@@ -3,6 +3,7 @@ import { ChartReference, loadChartReference } from "../offline/chartReference";
 import { ofType, RecordedResource, StackRun } from "../offline/harness";
 import { BITNAMI_RESOURCE_PRESETS } from "./presets";
 import { cpuMillis, memoryMiB, storageGiB } from "./quantities";
+import { TYPES } from "../offline/resourceTypes";
 
 /** Requests and limits of one pod; a limit of undefined means none. */
 export interface PodResources {
@@ -185,7 +186,7 @@ function chartWorkloads(release: RecordedResource, chart: ChartName): Workload[]
 /** Deployments and StatefulSets the program creates itself, with the claims they mount. */
 function programWorkloads(run: StackRun): Workload[] {
     const claims = new Map(
-        ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").map((claim) => [
+        ofType(run, TYPES.persistentVolumeClaim).map((claim) => [
             `${claim.inputs.metadata.namespace}/${claim.inputs.metadata.name}`,
             storageGiB(claim.inputs.spec.resources.requests.storage),
         ]),
@@ -219,7 +220,7 @@ function programWorkloads(run: StackRun): Workload[] {
 
 /** Every workload the evaluated stack runs, release by release, then the program's own. */
 export function stackWorkloads(run: StackRun): Workload[] {
-    const releases = ofType(run, "kubernetes:helm.sh/v3:Release");
+    const releases = ofType(run, TYPES.helmRelease);
     const fromCharts = releases.flatMap((release) => {
         const chart = release.name as ChartName;
         if (!(chart in CHART_COMPONENTS)) {

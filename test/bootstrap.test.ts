@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 import { DEPLOYER_PROJECT_ROLES } from "../bootstrap/roles";
 import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
+import { TYPES } from "../offline/resourceTypes";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,7 +25,7 @@ const PROJECT_NUMBER = "123456789012";
 const REPOSITORY = "acme/streaming-platform";
 
 const T = {
-    service: "gcp:projects/service:Service",
+    service: TYPES.projectService,
     bucket: "gcp:storage/bucket:Bucket",
     bucketIam: "gcp:storage/bucketIAMMember:BucketIAMMember",
     keyRing: "gcp:kms/keyRing:KeyRing",
@@ -32,9 +33,9 @@ const T = {
     cryptoKeyIam: "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
     pool: "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
     provider: "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
-    account: "gcp:serviceaccount/account:Account",
+    account: TYPES.serviceAccount,
     accountIam: "gcp:serviceaccount/iAMMember:IAMMember",
-    projectIam: "gcp:projects/iAMMember:IAMMember",
+    projectIam: TYPES.projectIamMember,
 };
 
 interface Registered {

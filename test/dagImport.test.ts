@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { findObject, Manifest, podTemplate, renderStack } from "../offline/render";
+import { TYPES } from "../offline/resourceTypes";
 
 /** Airflow's dags folder in the Bitnami image: AIRFLOW_DAGS_DIR in bitnami/airflow/3 rootfs/opt/bitnami/scripts/airflow-env.sh. */
 const DAGS_FOLDER = "/opt/bitnami/airflow/dags";
@@ -56,7 +57,7 @@ describe("DAGs in the Airflow pods", () => {
         it(`${stack}: every DAG file imports in the dag processor and where tasks run`, async () => {
             const { objects, run } = await renderStack(stack);
             const dagFiles = findObject(objects, "ConfigMap", "airflow", "airflow-dags").data;
-            const celery = run.resources.some((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.values.executor === "CeleryExecutor");
+            const celery = run.resources.some((r) => r.type === TYPES.helmRelease && r.inputs.values.executor === "CeleryExecutor");
             const taskRunner = celery ? "airflow-worker" : "airflow-scheduler";
             const workloads = objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind) && o.metadata.namespace === "airflow");
             for (const name of ["airflow-dag-processor", taskRunner]) {

@@ -2,19 +2,7 @@ import { strict as assert } from "assert";
 import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
 import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
 import { parse } from "yaml";
-
-const T = {
-    service: "gcp:projects/service:Service",
-    network: "gcp:compute/network:Network",
-    subnet: "gcp:compute/subnetwork:Subnetwork",
-    router: "gcp:compute/router:Router",
-    nat: "gcp:compute/routerNat:RouterNat",
-    cluster: "gcp:container/cluster:Cluster",
-    pool: "gcp:container/nodePool:NodePool",
-    account: "gcp:serviceaccount/account:Account",
-    iam: "gcp:projects/iAMMember:IAMMember",
-    k8sProvider: "pulumi:providers:kubernetes",
-};
+import { TYPES } from "../offline/resourceTypes";
 
 describe("GKE stacks", () => {
     const runs: Record<string, StackRun> = {};
@@ -30,7 +18,7 @@ describe("GKE stacks", () => {
             const run = () => runs[stack];
 
             it("enables the required APIs and never disables them on destroy", () => {
-                const services = ofType(run(), T.service);
+                const services = ofType(run(), TYPES.projectService);
                 const names = services.map((s) => s.inputs.service);
                 for (const api of ["compute.googleapis.com", "container.googleapis.com", "iam.googleapis.com"]) {
                     assert.ok(names.includes(api), `${api} is not enabled`);
@@ -42,8 +30,8 @@ describe("GKE stacks", () => {
             });
 
             it("builds a custom-mode VPC whose subnet carries the pod and service ranges", () => {
-                assert.equal(single(run(), T.network).inputs.autoCreateSubnetworks, false);
-                const subnet = single(run(), T.subnet);
+                assert.equal(single(run(), TYPES.network).inputs.autoCreateSubnetworks, false);
+                const subnet = single(run(), TYPES.subnetwork);
                 assert.equal(subnet.inputs.ipCidrRange, "10.10.0.0/20");
                 assert.equal(subnet.inputs.privateIpGoogleAccess, true);
                 assert.deepEqual(subnet.inputs.secondaryIpRanges, [
@@ -53,9 +41,9 @@ describe("GKE stacks", () => {
             });
 
             it("gives private nodes egress through Cloud NAT on a Cloud Router in the cluster's region", () => {
-                const nat = single(run(), T.nat);
-                const router = single(run(), T.router);
-                const subnet = single(run(), T.subnet);
+                const nat = single(run(), TYPES.routerNat);
+                const router = single(run(), TYPES.router);
+                const subnet = single(run(), TYPES.subnetwork);
                 // Under mocks a physical name is the logical one.
                 assert.equal(nat.inputs.router, router.name);
                 assert.equal(nat.inputs.region, "us-central1");
@@ -65,8 +53,8 @@ describe("GKE stacks", () => {
             });
 
             it("makes a VPC-native cluster on the subnet's secondary ranges and removes the default pool", () => {
-                const cluster = single(run(), T.cluster).inputs;
-                const subnet = single(run(), T.subnet);
+                const cluster = single(run(), TYPES.cluster).inputs;
+                const subnet = single(run(), TYPES.subnetwork);
                 assert.equal(cluster.networkingMode, "VPC_NATIVE");
                 assert.equal(cluster.subnetwork, `${subnet.name}-id`);
                 const rangeNames = subnet.inputs.secondaryIpRanges.map((r: { rangeName: string }) => r.rangeName);
@@ -78,7 +66,7 @@ describe("GKE stacks", () => {
             });
 
             it("keeps nodes private and the control plane behind the IAM-gated DNS endpoint", () => {
-                const cluster = single(run(), T.cluster).inputs;
+                const cluster = single(run(), TYPES.cluster).inputs;
                 assert.equal(cluster.privateClusterConfig.enablePrivateNodes, true);
                 assert.equal(cluster.privateClusterConfig.masterIpv4CidrBlock, "172.16.0.0/28");
                 // No authorized networks configured: no public IP endpoint at all.
@@ -91,26 +79,26 @@ describe("GKE stacks", () => {
             });
 
             it("enables Workload Identity, Dataplane V2 and shielded nodes and follows a release channel", () => {
-                const cluster = single(run(), T.cluster).inputs;
+                const cluster = single(run(), TYPES.cluster).inputs;
                 assert.equal(cluster.workloadIdentityConfig.workloadPool, `${TEST_PROJECT}.svc.id.goog`);
                 assert.equal(cluster.datapathProvider, "ADVANCED_DATAPATH");
                 assert.equal(cluster.enableShieldedNodes, true);
                 assert.equal(cluster.releaseChannel.channel, stack === "prod" ? "STABLE" : "REGULAR");
                 assert.equal(cluster.minMasterVersion, undefined, "the master version must follow the channel");
-                assert.equal(single(run(), T.pool).inputs.version, undefined, "the node version must follow the channel");
+                assert.equal(single(run(), TYPES.nodePool).inputs.version, undefined, "the node version must follow the channel");
             });
 
             it("runs nodes as a dedicated service account holding only least-privilege roles", () => {
-                const account = single(run(), T.account);
+                const account = single(run(), TYPES.serviceAccount);
                 const email = `${account.inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`;
-                const bindings = ofType(run(), T.iam);
+                const bindings = ofType(run(), TYPES.projectIamMember);
                 assert.deepEqual(bindings.map((b) => b.inputs.role).sort(), [...NODE_SERVICE_ACCOUNT_ROLES].sort());
                 for (const binding of bindings) {
                     assert.equal(binding.inputs.member, `serviceAccount:${email}`);
                     assert.doesNotMatch(binding.inputs.role, /editor|owner/);
                 }
-                const pool = single(run(), T.pool).inputs.nodeConfig;
-                const defaultPool = single(run(), T.cluster).inputs.nodeConfig;
+                const pool = single(run(), TYPES.nodePool).inputs.nodeConfig;
+                const defaultPool = single(run(), TYPES.cluster).inputs.nodeConfig;
                 for (const nodeConfig of [pool, defaultPool]) {
                     assert.equal(nodeConfig.serviceAccount, email);
                     assert.doesNotMatch(nodeConfig.serviceAccount, /-compute@developer\.gserviceaccount\.com$/);
@@ -120,7 +108,7 @@ describe("GKE stacks", () => {
             });
 
             it("hardens the node pool: secure boot, integrity monitoring, GKE metadata server, auto-repair and auto-upgrade", () => {
-                const pool = single(run(), T.pool).inputs;
+                const pool = single(run(), TYPES.nodePool).inputs;
                 assert.deepEqual(pool.nodeConfig.shieldedInstanceConfig, { enableSecureBoot: true, enableIntegrityMonitoring: true });
                 assert.equal(pool.nodeConfig.workloadMetadataConfig.mode, "GKE_METADATA");
                 assert.equal(pool.nodeConfig.metadata["disable-legacy-endpoints"], "true");
@@ -129,23 +117,23 @@ describe("GKE stacks", () => {
             });
 
             it("waits for the APIs, the network and the node roles in the right order", () => {
-                const cluster = single(run(), T.cluster);
-                const pool = single(run(), T.pool);
-                for (const service of ofType(run(), T.service)) {
+                const cluster = single(run(), TYPES.cluster);
+                const pool = single(run(), TYPES.nodePool);
+                for (const service of ofType(run(), TYPES.projectService)) {
                     assert.ok(waitsFor(run(), cluster, service), `cluster does not wait for ${service.inputs.service}`);
-                    assert.ok(waitsFor(run(), single(run(), T.network), service), `network does not wait for ${service.inputs.service}`);
+                    assert.ok(waitsFor(run(), single(run(), TYPES.network), service), `network does not wait for ${service.inputs.service}`);
                 }
-                assert.ok(waitsFor(run(), cluster, single(run(), T.subnet)));
+                assert.ok(waitsFor(run(), cluster, single(run(), TYPES.subnetwork)));
                 assert.ok(waitsFor(run(), pool, cluster));
                 assert.ok(!waitsFor(run(), cluster, pool), "the cluster cannot wait for its own node pool");
-                for (const binding of ofType(run(), T.iam)) {
+                for (const binding of ofType(run(), TYPES.projectIamMember)) {
                     assert.ok(waitsFor(run(), pool, binding), `node pool does not wait for ${binding.inputs.role}`);
                 }
             });
 
             it("builds the Kubernetes provider from an exec kubeconfig, after the node pool, as a secret", () => {
-                const provider = single(run(), T.k8sProvider);
-                assert.ok(waitsFor(run(), provider, single(run(), T.pool)), "the provider must wait for the node pool");
+                const provider = single(run(), TYPES.kubernetesProvider);
+                assert.ok(waitsFor(run(), provider, single(run(), TYPES.nodePool)), "the provider must wait for the node pool");
                 assert.ok(provider.secretInputs.has("kubeconfig"));
                 const kubeconfig = parse(provider.inputs.kubeconfig);
                 assert.equal(kubeconfig.users[0].user.exec.command, "gke-gcloud-auth-plugin");
@@ -172,7 +160,7 @@ describe("GKE stacks", () => {
             });
 
             it("exports how to reach the cluster", () => {
-                const cluster = single(run(), T.cluster).inputs;
+                const cluster = single(run(), TYPES.cluster).inputs;
                 assert.equal(run().outputs.clusterLocation, cluster.location);
                 assert.equal(
                     run().outputs.getCredentialsCommand,
@@ -183,8 +171,8 @@ describe("GKE stacks", () => {
     }
 
     it("dev is a cheap zonal cluster without deletion protection", () => {
-        const cluster = single(runs.dev, T.cluster).inputs;
-        const pool = single(runs.dev, T.pool).inputs;
+        const cluster = single(runs.dev, TYPES.cluster).inputs;
+        const pool = single(runs.dev, TYPES.nodePool).inputs;
         assert.equal(cluster.location, "us-central1-a");
         assert.equal(cluster.deletionProtection, false);
         assert.equal(pool.nodeConfig.spot, true);
@@ -193,8 +181,8 @@ describe("GKE stacks", () => {
     });
 
     it("prod is a regional, protected cluster on on-demand nodes", () => {
-        const cluster = single(runs.prod, T.cluster).inputs;
-        const pool = single(runs.prod, T.pool).inputs;
+        const cluster = single(runs.prod, TYPES.cluster).inputs;
+        const pool = single(runs.prod, TYPES.nodePool).inputs;
         assert.equal(cluster.location, "us-central1");
         assert.equal(cluster.deletionProtection, true);
         assert.equal(pool.nodeConfig.spot, false);
@@ -205,7 +193,7 @@ describe("GKE stacks", () => {
 
     it("opens the IP endpoint only to configured authorized networks", async () => {
         const run = await runStack("dev", { authorizedNetworks: ["203.0.113.0/24"] });
-        const cluster = single(run, T.cluster).inputs;
+        const cluster = single(run, TYPES.cluster).inputs;
         assert.equal(cluster.privateClusterConfig.enablePrivateEndpoint, false);
         assert.deepEqual(
             cluster.masterAuthorizedNetworksConfig.cidrBlocks.map((b: { cidrBlock: string }) => b.cidrBlock),
@@ -215,11 +203,11 @@ describe("GKE stacks", () => {
 
     it("gives each node pool its configured disk and spot settings", async () => {
         const run = await runStack("dev", { nodeSpot: false, nodeDiskSizeGb: 80, nodeDiskType: "pd-ssd", nodeMachineType: "n2d-highmem-4" });
-        const nodeConfig = single(run, T.pool).inputs.nodeConfig;
+        const nodeConfig = single(run, TYPES.nodePool).inputs.nodeConfig;
         assert.deepEqual(
             [nodeConfig.spot, nodeConfig.diskSizeGb, nodeConfig.diskType, nodeConfig.machineType],
             [false, 80, "pd-ssd", "n2d-highmem-4"],
         );
-        assert.ok(byUrn(run, single(run, T.pool).parent!)?.type.endsWith(":GkeCluster"));
+        assert.ok(byUrn(run, single(run, TYPES.nodePool).parent!)?.type.endsWith(":GkeCluster"));
     });
 });

@@ -2,19 +2,20 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ofType, runStack, single, StackRun, waitsFor } from "../offline/harness";
+import { TYPES } from "../offline/resourceTypes";
 
-const release = (run: StackRun, name: string) => ofType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.name === name)!;
+const release = (run: StackRun, name: string) => ofType(run, TYPES.helmRelease).find((r) => r.name === name)!;
 const values = (run: StackRun, name: string): any => release(run, name).inputs.values;
 
 /** Resources whose replacement would lose data or the cluster; their URNs must never change silently. */
-const DATA_BEARING = [
-    "gcp:container/cluster:Cluster",
-    "gcp:container/nodePool:NodePool",
-    "gcp:compute/network:Network",
-    "kubernetes:helm.sh/v3:Release",
-    "kubernetes:core/v1:Namespace",
-    "random:index/randomPassword:RandomPassword",
-    "random:index/randomBytes:RandomBytes",
+const DATA_BEARING: readonly string[] = [
+    TYPES.cluster,
+    TYPES.nodePool,
+    TYPES.network,
+    TYPES.helmRelease,
+    TYPES.namespace,
+    TYPES.randomPassword,
+    TYPES.randomBytes,
 ];
 const STABLE_URNS = path.join(__dirname, "stable-urns.json");
 
@@ -49,7 +50,7 @@ describe("teardown and protection", () => {
 
     it("keeps LoadBalancer services inside releases, so they are gone before the network", () => {
         const run = runs.prod;
-        const standalone = ofType(run, "kubernetes:core/v1:Service").filter((s) => s.inputs.spec?.type === "LoadBalancer");
+        const standalone = ofType(run, TYPES.service).filter((s) => s.inputs.spec?.type === "LoadBalancer");
         assert.deepEqual(standalone, []);
     });
 
@@ -57,11 +58,11 @@ describe("teardown and protection", () => {
         for (const run of Object.values(runs)) {
             const chain = [
                 release(run, "kafka"),
-                single(run, "pulumi:providers:kubernetes"),
-                single(run, "gcp:container/nodePool:NodePool"),
-                single(run, "gcp:container/cluster:Cluster"),
-                single(run, "gcp:compute/routerNat:RouterNat"),
-                single(run, "gcp:compute/network:Network"),
+                single(run, TYPES.kubernetesProvider),
+                single(run, TYPES.nodePool),
+                single(run, TYPES.cluster),
+                single(run, TYPES.routerNat),
+                single(run, TYPES.network),
             ];
             for (let i = 0; i + 1 < chain.length; i++) {
                 // Destroy runs creation order backwards: whatever waits for another goes first.
@@ -80,11 +81,11 @@ describe("teardown and protection", () => {
             ["prod", true],
         ] as const) {
             const run = runs[stack];
-            assert.equal(single(run, "gcp:container/cluster:Cluster").inputs.deletionProtection, protectedData);
+            assert.equal(single(run, TYPES.cluster).inputs.deletionProtection, protectedData);
             for (const name of ["kafka", "postgresql"]) {
                 assert.equal(release(run, name).protect, protectedData, `${stack} ${name}`);
             }
-            const passwords = ofType(run, "random:index/randomPassword:RandomPassword").filter((r) => r.name.startsWith("postgresql-"));
+            const passwords = ofType(run, TYPES.randomPassword).filter((r) => r.name.startsWith("postgresql-"));
             assert.ok(passwords.length >= 3 && passwords.every((p) => p.protect === protectedData));
             for (const name of ["spark", "airflow"]) {
                 assert.equal(release(run, name).protect, false, `${name} holds no data and stays replaceable`);

@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import { CHART_VERSIONS } from "../components/data";
 import { ofType, single, StackRun } from "../offline/harness";
-import { evaluated, RELEASE, values } from "../offline/stackQueries";
+import { evaluated, values } from "../offline/stackQueries";
+import { TYPES } from "../offline/resourceTypes";
 
 describe("local stack (an existing kubeconfig context, no Google Cloud)", () => {
     let run: StackRun;
@@ -22,7 +23,7 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
     });
 
     it("deploys through a provider bound to the configured kubeconfig context", () => {
-        const provider = single(run, "pulumi:providers:kubernetes");
+        const provider = single(run, TYPES.kubernetesProvider);
         assert.equal(provider.inputs.context, "kind-streaming");
         assert.equal(provider.inputs.kubeconfig, undefined, "the local kubeconfig is read, never copied into state");
         const kubernetes = run.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
@@ -47,7 +48,7 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
                 ),
             ].sort();
         assert.deepEqual(
-            ofType(run, RELEASE)
+            ofType(run, TYPES.helmRelease)
                 .map((r) => r.name)
                 .sort(),
             Object.keys(CHART_VERSIONS).sort(),

@@ -4,26 +4,18 @@ import * as path from "path";
 import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
 import { loadChartReference } from "../offline/chartReference";
 import { ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
-import {
-    CONFIG_MAP,
-    evaluated,
-    evaluatedAfresh,
-    evaluatedWithChangedFile,
-    kubernetesObject,
-    release,
-    secretNamed,
-    values,
-} from "../offline/stackQueries";
+import { evaluated, evaluatedAfresh, evaluatedWithChangedFile, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
+import { TYPES } from "../offline/resourceTypes";
 
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
-const IMAGE = "docker:index/image:Image";
+const DEPLOYMENT = TYPES.deployment;
+const PVC = TYPES.persistentVolumeClaim;
+const IMAGE = TYPES.image;
 const PIPELINE = path.join(PROJECT_ROOT, "pipeline");
 const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"];
 const DAG_ROLLING_COMPONENTS = ["web", "scheduler", "dagProcessor", "triggerer"];
 
 const repoFile = (...parts: string[]) => fs.readFileSync(path.join(PIPELINE, ...parts), "utf8");
-const dagsConfigMap = (run: StackRun) => kubernetesObject(run, CONFIG_MAP, "airflow", values(run, "airflow").dags.existingConfigmap);
+const dagsConfigMap = (run: StackRun) => kubernetesObject(run, TYPES.configMap, "airflow", values(run, "airflow").dags.existingConfigmap);
 const streamingJob = (run: StackRun) => kubernetesObject(run, DEPLOYMENT, "spark", "crypto-ticks-stream");
 const driver = (run: StackRun) => streamingJob(run).inputs.spec.template.spec.containers[0];
 const envOf = (container: any): Record<string, any> => Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
@@ -123,7 +115,7 @@ describe("pipeline on the platform", () => {
                 const mount = airflow.extraVolumeMounts.find((m: any) => m.mountPath === "/bitnami/python/requirements.txt");
                 assert.ok(mount, "the Bitnami image pip-installs /bitnami/python/requirements.txt at start");
                 const volume = airflow.extraVolumes.find((v: any) => v.name === mount.name);
-                const configMap = kubernetesObject(run, CONFIG_MAP, "airflow", volume.configMap.name);
+                const configMap = kubernetesObject(run, TYPES.configMap, "airflow", volume.configMap.name);
                 assert.equal(configMap.inputs.data[mount.subPath], repoFile("requirements-airflow.txt"));
                 assert.match(configMap.inputs.data[mount.subPath], /^confluent-kafka==\d+\.\d+\.\d+$/m, "requirements are pinned");
             }
@@ -136,7 +128,7 @@ describe("pipeline on the platform", () => {
 
         it("builds both images for linux/amd64 on the pinned chart images into a private repository", () => {
             for (const run of [runs.dev, runs.prod]) {
-                const repo = single(run, "gcp:artifactregistry/repository:Repository");
+                const repo = single(run, TYPES.repository);
                 assert.equal(repo.inputs.format, "DOCKER");
                 assert.equal(repo.inputs.location, "us-central1");
                 const built = images(run);
@@ -183,7 +175,7 @@ describe("pipeline on the platform", () => {
         it("builds nothing when switched off or on a kubeconfig target", () => {
             for (const run of [runs.local, runs.devWithoutBuild]) {
                 assert.equal(ofType(run, IMAGE).length, 0);
-                assert.equal(ofType(run, "gcp:artifactregistry/repository:Repository").length, 0);
+                assert.equal(ofType(run, TYPES.repository).length, 0);
                 assert.equal(run.outputs.pipelineImages, undefined);
             }
         });
@@ -263,7 +255,7 @@ describe("pipeline on the platform", () => {
                 const pod = streamingJob(run).inputs.spec.template.spec;
                 assert.equal(driver(run).image, chartImage("spark", "docker.io"));
                 const codeVolume = pod.volumes.find((v: any) => v.configMap);
-                const code = kubernetesObject(run, CONFIG_MAP, "spark", codeVolume.configMap.name);
+                const code = kubernetesObject(run, TYPES.configMap, "spark", codeVolume.configMap.name);
                 assert.deepEqual(code.inputs.data, {
                     ...Object.fromEntries(JOB_FILES.map((f) => [f, repoFile("spark", f)])),
                     "requirements-spark.txt": repoFile("requirements-spark.txt"),

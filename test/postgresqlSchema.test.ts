@@ -7,12 +7,13 @@ import { Postgresql } from "../components/data";
 import { schemaJobName } from "../components/data/postgresqlSchema";
 import { onRegistration, PROJECT_NAME, PROJECT_ROOT, RecordedResource, StackRun, byUrn, ofType, single, waitsFor } from "../offline/harness";
 import { evaluated, evaluatedWithChangedFile, release, secretNamed, values } from "../offline/stackQueries";
+import { TYPES } from "../offline/resourceTypes";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
-const JOB = "kubernetes:batch/v1:Job";
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const JOB = TYPES.job;
+const DEPLOYMENT = TYPES.deployment;
 const COMPONENT = "streaming-platform:data:Postgresql";
 const STACKS = ["dev", "prod", "local"];
 const INITDB_TEMPLATE = path.join(PROJECT_ROOT, "helm-values", "postgresql-initdb.sql");
@@ -102,7 +103,7 @@ async function componentJob(databases: string[], passwordSeed = ""): Promise<Job
         {
             newResource: (args) => {
                 const result =
-                    args.type === "random:index/randomPassword:RandomPassword"
+                    args.type === TYPES.randomPassword
                         ? {
                               result: createHash("sha256")
                                   .update(passwordSeed + args.name)

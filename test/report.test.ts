@@ -12,6 +12,7 @@ import { sparkMemoryPlan } from "../components/data/sparkMemory";
 import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
 import { evaluated } from "../offline/stackQueries";
 import { runReport } from "../scripts/report";
+import { TYPES } from "../offline/resourceTypes";
 
 const prices = loadPrices();
 const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> =>
@@ -39,7 +40,7 @@ describe("capacity and cost report", () => {
             const bare = {
                 resources: [
                     {
-                        type: "kubernetes:helm.sh/v3:Release",
+                        type: TYPES.helmRelease,
                         name: "airflow",
                         inputs: { namespace: "airflow", values: { executor: "CeleryExecutor", redis: { enabled: true } } },
                     },

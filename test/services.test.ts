@@ -2,15 +2,14 @@ import { strict as assert } from "assert";
 import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/data";
 import { imageRefs, loadChartReference, unknownKeys } from "../offline/chartReference";
 import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "../offline/harness";
-import { evaluated, NAMESPACE, release, SECRET, secretNamed, values } from "../offline/stackQueries";
+import { evaluated, release, secretNamed, values } from "../offline/stackQueries";
+import { TYPES } from "../offline/resourceTypes";
 
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
 
 /** The pipeline image built to replace a chart's image, if the stack builds one. */
 function builtOn(run: StackRun, chart: ChartName, imagePath: string): RecordedResource | undefined {
-    return chart === "airflow" && imagePath === "image"
-        ? ofType(run, "docker:index/image:Image").find((image) => image.name === "airflow-pipeline")
-        : undefined;
+    return chart === "airflow" && imagePath === "image" ? ofType(run, TYPES.image).find((image) => image.name === "airflow-pipeline") : undefined;
 }
 
 describe("data services", () => {
@@ -35,7 +34,7 @@ describe("data services", () => {
                     assert.equal(r.inputs.chart, `${BITNAMI_CHART_REPOSITORY}/${chart}`);
                     assert.equal(r.inputs.version, loadChartReference(chart, CHART_VERSIONS[chart]).version);
                     assert.equal(r.inputs.name, chart, "a fixed release name keeps service names stable");
-                    const namespace = ofType(run, NAMESPACE).find((n) => n.inputs.metadata.name === r.inputs.namespace);
+                    const namespace = ofType(run, TYPES.namespace).find((n) => n.inputs.metadata.name === r.inputs.namespace);
                     assert.ok(namespace, `${chart} installs into a namespace we do not create`);
                     assert.ok(waitsFor(run, r, namespace), `${chart} does not wait for its namespace`);
                 }
@@ -77,7 +76,7 @@ describe("data services", () => {
                         assert.equal(override.tag, image.tag, `${chart} ${image.path}`);
                         assert.equal(override.registry, "docker.io", `${chart} ${image.path}`);
                     }
-                    const bases = ofType(runs[variant], "docker:index/image:Image").map((image) => image.inputs.build.args.BASE_IMAGE);
+                    const bases = ofType(runs[variant], TYPES.image).map((image) => image.inputs.build.args.BASE_IMAGE);
                     for (const declared of reference.declaredImages) {
                         const [, name, tag] = /^docker\.io\/bitnami\/([^:]+):(.+)$/.exec(declared.image)!;
                         const inValues = imageRefs(ours).some((ref) => ref.repository === `bitnamilegacy/${name}` && ref.tag === tag);
@@ -90,7 +89,7 @@ describe("data services", () => {
                 const run = runs[variant];
                 const generated = run.generated.flatMap((value) => [value, value.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")]);
                 assert.ok(generated.length > 10);
-                const exposed = run.resources.filter((r) => r.type !== SECRET && !r.type.startsWith("random:"));
+                const exposed = run.resources.filter((r) => r.type !== TYPES.secret && !r.type.startsWith("random:"));
                 for (const resource of exposed) {
                     const text = JSON.stringify(resource.inputs);
                     for (const value of generated) {
@@ -106,14 +105,14 @@ describe("data services", () => {
                         );
                     }
                 }
-                for (const secret of ofType(run, SECRET)) {
+                for (const secret of ofType(run, TYPES.secret)) {
                     assert.ok(secret.secretInputs.has("stringData"), `Secret ${secret.name} data is not marked secret`);
                 }
             });
 
             it(`${variant}: installs after the node pool and only after what each release needs`, () => {
                 const run = runs[variant];
-                const pool = single(run, "gcp:container/nodePool:NodePool");
+                const pool = single(run, TYPES.nodePool);
                 const releases = Object.fromEntries(CHARTS.map((chart) => [chart, release(run, chart)]));
                 for (const r of Object.values(releases)) {
                     assert.ok(waitsFor(run, r, pool), `${r.name} may install before nodes exist`);
@@ -172,7 +171,7 @@ describe("data services", () => {
             for (const id of Object.values<string>(secret.inputs.stringData)) {
                 assert.match(id, /^[A-Za-z0-9_-]{22}$/, "KRaft ids are base64url UUIDs");
             }
-            const randomIds = ofType(run, "random:index/randomBytes:RandomBytes").filter((r) => r.name.startsWith("kafka-"));
+            const randomIds = ofType(run, TYPES.randomBytes).filter((r) => r.name.startsWith("kafka-"));
             assert.equal(randomIds.length, 4);
             assert.ok(randomIds.every((r) => r.inputs.length === 16));
         });
@@ -242,7 +241,7 @@ describe("data services", () => {
             );
             assert.notEqual(blocks[0][3], blocks[1][3], "each database needs its own password");
             assert.match(script, /REVOKE ALL ON DATABASE %I FROM PUBLIC/);
-            assert.equal(ofType(run, "kubernetes:core/v1:ConfigMap").filter((c) => JSON.stringify(c.inputs).includes(blocks[0][3])).length, 0);
+            assert.equal(ofType(run, TYPES.configMap).filter((c) => JSON.stringify(c.inputs).includes(blocks[0][3])).length, 0);
         });
 
         it("sizes the primary from config and exports the service", () => {
@@ -372,7 +371,7 @@ describe("data services", () => {
             for (const chart of ["airflow", "spark"] as const) {
                 assert.equal(values(run, chart).service, undefined, `${chart} keeps its ClusterIP Service`);
             }
-            const balancers = ofType(run, "kubernetes:core/v1:Service").map((s) => s.inputs.spec);
+            const balancers = ofType(run, TYPES.service).map((s) => s.inputs.spec);
             assert.equal(balancers.length, 2);
             assert.ok(balancers.every((spec) => spec.type === "LoadBalancer" && spec.loadBalancerSourceRanges.join() === "203.0.113.0/24"));
             assert.match((run.outputs.airflowUi as Record<string, string>).exposure, /LoadBalancer http:\/\/[0-9.]+:80 open to 203.0.113.0\/24/);
@@ -387,7 +386,7 @@ describe("data services", () => {
                     assert.equal(image.registry, "mirror.example.com/dockerhub", `${chart} ${image.path}`);
                 }
             }
-            for (const built of ofType(run, "docker:index/image:Image")) {
+            for (const built of ofType(run, TYPES.image)) {
                 assert.match(
                     built.inputs.build.args.BASE_IMAGE,
                     /^mirror\.example\.com\/dockerhub\/bitnamilegacy\//,
@@ -398,7 +397,7 @@ describe("data services", () => {
 
         it("can pull through an Artifact Registry remote repository of Docker Hub that the nodes may read", async () => {
             const run = await evaluated("dev", { dockerHubMirror: true });
-            const [repository] = ofType(run, "gcp:artifactregistry/repository:Repository").filter((r) => r.inputs.mode === "REMOTE_REPOSITORY");
+            const [repository] = ofType(run, TYPES.repository).filter((r) => r.inputs.mode === "REMOTE_REPOSITORY");
             assert.equal(repository.inputs.mode, "REMOTE_REPOSITORY");
             assert.equal(repository.inputs.remoteRepositoryConfig.dockerRepository.publicRepository, "DOCKER_HUB");
             const registry = `us-central1-docker.pkg.dev/acme-streaming-test/${repository.inputs.repositoryId}`;
@@ -411,7 +410,7 @@ describe("data services", () => {
                     chart,
                 );
             }
-            const readers = ofType(run, "gcp:projects/iAMMember:IAMMember").filter((m) => m.inputs.role === "roles/artifactregistry.reader");
+            const readers = ofType(run, TYPES.projectIamMember).filter((m) => m.inputs.role === "roles/artifactregistry.reader");
             assert.equal(readers.length, 1);
             assert.ok(byUrn(run, readers[0].parent!)?.type.endsWith(":GkeCluster"));
         });

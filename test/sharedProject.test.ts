@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { RecordedResource } from "../offline/harness";
 import { evaluated } from "../offline/stackQueries";
+import { TYPES } from "../offline/resourceTypes";
 
 /** Inputs that name a Google Cloud resource in its project; a resource that sets none is auto-named with a random suffix. */
 const NAMING_INPUTS = ["name", "repositoryId", "accountId", "secretId", "bucketId", "keyRingId", "datasetId"];
@@ -27,7 +28,7 @@ describe("dev and prod in one Google Cloud project", () => {
             );
         const devNames = named(dev);
         assert.ok(
-            [...devNames].some((n) => n!.startsWith("gcp:artifactregistry/repository:Repository")),
+            [...devNames].some((n) => n!.startsWith(TYPES.repository)),
             "the check sees the repositories",
         );
         assert.deepEqual(
@@ -38,7 +39,7 @@ describe("dev and prod in one Google Cloud project", () => {
 
     it("share the project's APIs without ever turning them off on destroy", async () => {
         const dev = await evaluated("dev");
-        const apis = dev.resources.filter((r) => r.type === "gcp:projects/service:Service");
+        const apis = dev.resources.filter((r) => r.type === TYPES.projectService);
         assert.ok(apis.length > 0);
         assert.ok(
             apis.every((api) => api.inputs.disableOnDestroy === false),

@@ -7,10 +7,11 @@ import { Manifest, renderRelease } from "../offline/render";
 import { evaluated, kubernetesObject, release, values } from "../offline/stackQueries";
 import { buildReport } from "../report";
 import { loadPrices } from "../report/cost";
+import { TYPES } from "../offline/resourceTypes";
 
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
-const STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass";
+const DEPLOYMENT = TYPES.deployment;
+const PVC = TYPES.persistentVolumeClaim;
+const STORAGE_CLASS = TYPES.storageClass;
 const RUN_JOB = ["bash", "/opt/pipeline/run-job.sh"];
 
 const pod = (run: StackRun) => kubernetesObject(run, DEPLOYMENT, "spark", "crypto-ticks-stream").inputs.spec.template;

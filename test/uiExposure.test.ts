@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { findObject, Manifest, ofKind, renderStack } from "../offline/render";
 import { schemaProblems } from "../offline/schemas";
+import { TYPES } from "../offline/resourceTypes";
 
 const RANGES = ["203.0.113.0/24", "198.51.100.7/32"];
 const LOAD_BALANCED = { uiExposure: "LoadBalancer", uiSourceRanges: RANGES };
@@ -16,7 +17,7 @@ const loadBalancers = (objects: readonly Manifest[]) => ofKind(objects, "Service
 describe("UIs on LoadBalancers", () => {
     it("exposes only the two UI ports, each on its reserved address and limited to every source range", async () => {
         const { objects, run } = await renderStack("prod", LOAD_BALANCED);
-        const addresses = run.resources.filter((r) => r.type === "gcp:compute/address:Address");
+        const addresses = run.resources.filter((r) => r.type === TYPES.address);
         assert.equal(addresses.length, 2);
         const services = loadBalancers(objects);
         assert.deepEqual(services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort(), ["airflow/airflow-ui", "spark/spark-master-ui"]);
@@ -29,7 +30,7 @@ describe("UIs on LoadBalancers", () => {
             );
             assert.deepEqual(schemaProblems(service), []);
         }
-        const reserved = run.resources.filter((r) => r.type === "kubernetes:core/v1:Service").map((r) => r.inputs.spec.loadBalancerIP);
+        const reserved = run.resources.filter((r) => r.type === TYPES.service).map((r) => r.inputs.spec.loadBalancerIP);
         assert.equal(new Set(reserved).size, 2);
         assert.ok(reserved.every((ip) => typeof ip === "string" && ip.length > 0));
     });

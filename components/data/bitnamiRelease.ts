@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { baseValues, BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "./charts";
+import { baseValues, BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues, isMap, mergeValues } from "./charts";
 
 export interface BitnamiReleaseArgs {
     /** Which pinned Bitnami chart to install; also the release's name. */
@@ -15,7 +15,6 @@ export interface BitnamiReleaseArgs {
     readonly timeoutSeconds: number;
 }
 
-const isMap = (value: unknown): value is HelmValues => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Points every Bitnami image block (a map with a bitnamilegacy/ repository and a tag) at the given registry. */
 export function withImageRegistry(values: HelmValues, registry: string): HelmValues {

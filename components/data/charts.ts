@@ -24,7 +24,8 @@ export function baseValues(chart: ChartName): HelmValues {
     return parse(fs.readFileSync(path.join(HELM_VALUES_DIR, `${chart}.yaml`), "utf8")) ?? {};
 }
 
-function isMap(value: unknown): value is HelmValues {
+/** A YAML/JSON mapping: what Helm merges key by key, as opposed to a list or a scalar. */
+export function isMap(value: unknown): value is HelmValues {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
