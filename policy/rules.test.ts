@@ -9,11 +9,10 @@ import {
     pinnedChartVersions,
     policies,
     privateNodes,
-    stackOf,
     TYPES,
     workloadIdentity,
 } from "./rules";
-import { evaluate, Outcome, UNKNOWN, urnOf } from "./testing";
+import { evaluate, evaluateStack, Outcome, TestResource, UNKNOWN, urnOf } from "./testing";
 
 type Props = Record<string, any>;
 
@@ -99,7 +98,6 @@ describe("policy pack rules", () => {
             [controlPlaneNotPublic, [TYPES.cluster]],
             [workloadIdentity, [TYPES.cluster, TYPES.nodePool]],
             [dedicatedNodeServiceAccount, [TYPES.cluster, TYPES.nodePool]],
-            [deletionProtection, [TYPES.cluster]],
             [pinnedChartVersions, [TYPES.helmRelease, TYPES.helmChart]],
             [noLiteralCredentialsInHelmValues, [TYPES.helmRelease, TYPES.helmChart]],
             [loadBalancerSourceRanges, [TYPES.service, TYPES.helmRelease, TYPES.helmChart]],
@@ -122,12 +120,14 @@ describe("policy pack rules", () => {
             });
         }
 
-        it("reads the stack from a resource URN, parents' types included", () => {
-            assert.equal(stackOf("urn:pulumi:prod::streaming-platform::gcp:container/cluster:Cluster::gke"), "prod");
-            assert.equal(
-                stackOf("urn:pulumi:dev-eu::streaming-platform::streaming-platform:gcp:GkeCluster$gcp:container/cluster:Cluster::gke"),
-                "dev-eu",
-            );
+        it(`${deletionProtection.name} is a stack rule, not applicable to a stack without a cluster, whatever its resources' inputs`, async () => {
+            assert.equal(typeof deletionProtection.validateStack, "function");
+            const everythingProtected = [...Object.values(TYPES), "streaming-platform:data:Kafka"]
+                .filter((type) => type !== TYPES.cluster)
+                .map((type) => ({ ...resource(type, { deletionProtection: false }), opts: { protect: true } }));
+            const outcome = await evaluateStack(deletionProtection, everythingProtected);
+            assert.deepEqual(outcome.violations, []);
+            assert.ok(outcome.notApplicable?.includes(TYPES.cluster), outcome.notApplicable);
         });
     });
 
@@ -438,60 +438,120 @@ describe("policy pack rules", () => {
     });
 
     describe("gke-deletion-protection-on-protected-stacks", () => {
-        it("accepts a protected cluster on prod", async () => {
-            await passes(deletionProtection, cluster(GOOD_CLUSTER, "prod"));
+        const KAFKA = "streaming-platform:data:Kafka";
+        const POSTGRESQL = "streaming-platform:data:PostgreSQL";
+        /** A resource of `stack`, under `parent` when given, as the engine names and links children. */
+        const member = (stack: string, type: string, name: string, props: Props, protect: boolean, parent?: TestResource): TestResource => {
+            const parentType = parent ? parent.urn.split("::")[2] + "$" : "";
+            return {
+                type,
+                props,
+                urn: `urn:pulumi:${stack}::streaming-platform::${parentType}${type}::${name}`,
+                name,
+                opts: { protect, parent: parent?.urn },
+            };
+        };
+        /**
+         * A stack as the program builds it: the cluster, and Kafka and PostgreSQL components, protected or
+         * not, whose children inherit their protection, as the SDK hands `protect` down to children.
+         */
+        function platform(stack: string, clusterProps: Props, dataProtected: boolean): TestResource[] {
+            const kafka = member(stack, KAFKA, "kafka", {}, dataProtected);
+            const postgresql = member(stack, POSTGRESQL, "postgresql", {}, dataProtected);
+            return [
+                member(stack, TYPES.cluster, "gke", clusterProps, false),
+                member(stack, TYPES.nodePool, "pool", GOOD_POOL, false),
+                kafka,
+                member(stack, TYPES.helmRelease, "kafka", { chart: "kafka", version: "32.4.3" }, dataProtected, kafka),
+                postgresql,
+                member(stack, TYPES.helmRelease, "postgresql", { chart: "postgresql", version: "16.7.4" }, dataProtected, postgresql),
+                // Protection is inherited, but a child may turn it off for itself (postgresqlSchema's Job does).
+                member(stack, "kubernetes:batch/v1:Job", "postgresql-schema", {}, false, postgresql),
+            ];
+        }
+        const unprotected = variant(GOOD_CLUSTER, (p) => {
+            p.deletionProtection = false;
+        });
+        const unset = variant(GOOD_CLUSTER, (p) => {
+            delete p.deletionProtection;
         });
 
-        it("rejects an unprotected or unset cluster on prod, the default protected stack", async () => {
-            const message = await violatesOn(
-                deletionProtection,
-                cluster(
-                    variant(GOOD_CLUSTER, (p) => {
-                        p.deletionProtection = false;
-                    }),
-                    "prod",
-                ),
-                "deletionProtection",
-            );
-            assert.match(message, /on stack prod/);
-            await violatesOn(
-                deletionProtection,
-                cluster(
-                    variant(GOOD_CLUSTER, (p) => {
-                        delete p.deletionProtection;
-                    }),
-                    "prod",
-                ),
-                "deletionProtection",
-            );
+        /** The violations of the rule on a stack it applies to and could read entirely. */
+        async function stackViolations(resources: TestResource[]) {
+            const outcome = await evaluateStack(deletionProtection, resources);
+            assert.equal(outcome.notApplicable, undefined, `not applicable: ${outcome.notApplicable}`);
+            assert.equal(outcome.unknown, undefined, outcome.unknown);
+            return outcome.violations;
+        }
+
+        it("accepts a protected cluster on a stack that protects its data", async () => {
+            assert.deepEqual(await stackViolations(platform("prod", GOOD_CLUSTER, true)), []);
         });
 
-        it("is not applicable on other stacks, and reports nothing there", async () => {
-            const outcome = await judged(
+        it("rejects an unprotected or unset cluster on a stack that protects its data, naming what is protected", async () => {
+            for (const props of [unprotected, unset]) {
+                const resources = platform("prod", props, true);
+                const [violation, ...more] = await stackViolations(resources);
+                assert.deepEqual(more, []);
+                assert.equal(violation.urn, resources[0].urn, "reported on the cluster");
+                assert.match(violation.message, /^deletionProtection must be set to true: /);
+                // The components whose protection made it required, not each child that inherits it.
+                assert.match(
+                    violation.message,
+                    /protects kafka \(streaming-platform:data:Kafka\), postgresql \(streaming-platform:data:PostgreSQL\),/,
+                );
+                assert.doesNotMatch(violation.message, /helm\.sh|Job/);
+                assert.match(violation.message, /cluster gke/);
+            }
+        });
+
+        it("is not applicable on a stack that protects nothing, whatever its name, and reports nothing there", async () => {
+            for (const stack of ["prod", "dev"]) {
+                const outcome = await evaluateStack(deletionProtection, platform(stack, unprotected, false));
+                assert.deepEqual(outcome.violations, [], stack);
+                assert.equal(outcome.notApplicable, "the stack protects no resource", stack);
+            }
+        });
+
+        it("protects a stack by what it protects, not by its name", async () => {
+            const [violation] = await stackViolations(platform("staging-eu", unprotected, true));
+            assert.match(violation.urn ?? "", /^urn:pulumi:staging-eu::/);
+            // One protected resource is enough, wherever it sits in the tree.
+            const resources = platform("dev", unset, false);
+            const topic = member("dev", "kubernetes:kafka.strimzi.io/v1beta2:KafkaTopic", "ticks", {}, true, resources[2]);
+            const [only, ...more] = await stackViolations([...resources, topic]);
+            assert.deepEqual(more, []);
+            assert.match(only.message, /protects ticks \(kubernetes:kafka\.strimzi\.io\/v1beta2:KafkaTopic\),/);
+        });
+
+        it("judges every cluster of the stack", async () => {
+            const resources = platform("prod", GOOD_CLUSTER, true);
+            const second = member("prod", TYPES.cluster, "gke-batch", unprotected, false);
+            const found = await stackViolations([...resources, second]);
+            assert.deepEqual(
+                found.map((v) => v.urn),
+                [second.urn],
+            );
+            assert.match(found[0].message, /cluster gke-batch/);
+        });
+
+        it("cannot run in a preview that does not know the cluster's deletionProtection", async () => {
+            const outcome = await evaluateStack(
                 deletionProtection,
-                cluster(
+                platform(
+                    "prod",
                     variant(GOOD_CLUSTER, (p) => {
-                        p.deletionProtection = false;
+                        p.deletionProtection = UNKNOWN.boolean;
                     }),
-                    "dev",
+                    true,
                 ),
             );
             assert.deepEqual(outcome.violations, []);
-            assert.equal(outcome.notApplicable, "stack dev is not protected");
+            assert.match(outcome.unknown ?? "", /\.deletionProtection can't be known/);
         });
 
-        it("protects the stacks the pack's config lists instead of prod", async () => {
-            const config = { stacks: ["staging", "prod-eu"] };
-            const unprotected = variant(GOOD_CLUSTER, (p) => {
-                p.deletionProtection = false;
-            });
-            await violatesOn(deletionProtection, cluster(unprotected, "staging"), "deletionProtection", config);
-            await violatesOn(deletionProtection, cluster(unprotected, "prod-eu"), "deletionProtection", config);
-            assert.equal((await judged(deletionProtection, cluster(unprotected, "prod"), config)).notApplicable, "stack prod is not protected");
-        });
-
-        it("declares prod as the default of its stacks setting", () => {
-            assert.deepEqual((deletionProtection.configSchema?.properties.stacks as { default?: unknown }).default, ["prod"]);
+        it("takes no configuration: the stack says what it protects", () => {
+            assert.equal(deletionProtection.configSchema, undefined);
         });
     });
 

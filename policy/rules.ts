@@ -1,11 +1,23 @@
-import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy, UnknownValueError } from "@pulumi/policy";
+import {
+    Policies,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+    UnknownValueError,
+} from "@pulumi/policy";
+import { isMap } from "../components/data/charts";
+import { TYPES as SHARED_TYPES } from "../offline/resourceTypes";
 
+/** The resource types the rules judge, from the project's one table of type tokens. */
 export const TYPES = {
-    cluster: "gcp:container/cluster:Cluster",
-    nodePool: "gcp:container/nodePool:NodePool",
-    helmRelease: "kubernetes:helm.sh/v3:Release",
-    helmChart: "kubernetes:helm.sh/v4:Chart",
-    service: "kubernetes:core/v1:Service",
+    cluster: SHARED_TYPES.cluster,
+    nodePool: SHARED_TYPES.nodePool,
+    helmRelease: SHARED_TYPES.helmRelease,
+    helmChart: SHARED_TYPES.helmChart,
+    service: SHARED_TYPES.service,
 } as const;
 
 const HELM_TYPES = [TYPES.helmRelease, TYPES.helmChart];
@@ -58,8 +70,6 @@ function read<T extends object, K extends keyof T>(container: T, key: K): T[K] |
     }
 }
 
-const isMap = (value: unknown): value is Values => typeof value === "object" && value !== null && !Array.isArray(value);
-
 /** Every map in a Helm values tree with its path; unknown values inside it are skipped so the rest is still checked. */
 function* valueMaps(value: unknown, path: string): Generator<{ map: Values; path: string }> {
     if (isMap(value)) {
@@ -83,11 +93,6 @@ type Check<P> = (props: P, args: ResourceValidationArgs, reportViolation: Report
 function forTypes<P>(types: readonly string[], check: Check<P>): ResourceValidation {
     return (args, reportViolation) =>
         types.includes(args.type) ? check(args.props as P, args, reportViolation) : args.notApplicable(`Policy only applies to ${types.join(", ")}`);
-}
-
-/** The stack of a resource URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
-export function stackOf(urn: string): string {
-    return urn.slice("urn:pulumi:".length).split("::")[0];
 }
 
 /** A node pool a resource defines, with the prefix of its fields in the resource's inputs. */
@@ -209,35 +214,55 @@ export const dedicatedNodeServiceAccount: ResourceValidationPolicy = {
     }),
 };
 
-export const DEFAULT_PROTECTED_STACKS = ["prod"];
+// Which stacks need a protected cluster is derived from the stack itself, not from its name: the program
+// protects what holds data (Pulumi's `protect` on Kafka and PostgreSQL, inherited by their children)
+// under the same `deletionProtection` key that sets the cluster's flag, so a stack with anything
+// protected is a stack whose cluster must be protected too. A list of stack names (the former `stacks`
+// config, default ["prod"]) was a second copy of that key which a new stack, a renamed one or a
+// deliberate `deletionProtection: false` (the destroy in .github/scripts/pulumi-destroy.sh) had to be
+// kept in step with by hand. A resource rule sees only the cluster, so this is a stack rule: the engine
+// runs it on every resource of the stack, at the end of a preview or an update. Hence the trade-off:
+// `pulumi up` from pulumi/actions skips its preview, so there the rule reports after the update, not
+// before it; the preview of every pull request (preview.yml) runs it before anything changes.
 
-export const deletionProtection: ResourceValidationPolicy = {
+/** The stack's protected resources that are not protected merely by inheriting it from a protected parent. */
+function protectionRoots(resources: PolicyResource[]): PolicyResource[] {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    return resources.filter((r) => {
+        if (!r.opts.protect) {
+            return false;
+        }
+        const parent = r.parent ?? (r.opts.parent === undefined ? undefined : byUrn.get(r.opts.parent));
+        return !parent?.opts.protect;
+    });
+}
+
+export const deletionProtection: StackValidationPolicy = {
     name: "gke-deletion-protection-on-protected-stacks",
-    description: "On protected stacks (default: prod) GKE clusters have deletion protection.",
+    description:
+        "On a stack that protects any resource (Pulumi's protect, as deletionProtection sets on Kafka and PostgreSQL), GKE clusters have deletion protection.",
     enforcementLevel: "mandatory",
-    configSchema: {
-        properties: {
-            stacks: {
-                type: "array",
-                items: { type: "string" },
-                default: DEFAULT_PROTECTED_STACKS,
-                description: "Stacks whose clusters must be protected from deletion.",
-            },
-        },
+    validateStack: (args, reportViolation) => {
+        const clusters = args.resources.filter((r) => r.type === TYPES.cluster);
+        if (clusters.length === 0) {
+            return args.notApplicable(`Policy only applies to stacks with a ${TYPES.cluster}`);
+        }
+        const roots = protectionRoots(args.resources);
+        if (roots.length === 0) {
+            return args.notApplicable("the stack protects no resource");
+        }
+        const named = roots.map((r) => `${r.name} (${r.type})`).join(", ");
+        for (const cluster of clusters) {
+            // Unset is a violation although the provider now defaults to true: that default changed between
+            // provider versions, and only an explicit value shows in a review.
+            if ((cluster.props as ClusterProps).deletionProtection !== true) {
+                reportViolation(
+                    `deletionProtection must be set to true: the stack protects ${named}, and deleting cluster ${cluster.name} would take them down with it.`,
+                    cluster.urn,
+                );
+            }
+        }
     },
-    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, args, reportViolation) => {
-        // The engine fills in the schema's default; the fallback covers a host that never configures the pack.
-        const stacks = args.getConfig<{ stacks?: string[] }>().stacks ?? DEFAULT_PROTECTED_STACKS;
-        const stack = stackOf(args.urn);
-        if (!stacks.includes(stack)) {
-            return args.notApplicable(`stack ${stack} is not protected`);
-        }
-        // Unset is a violation although the provider now defaults to true: that default changed between
-        // provider versions, and only an explicit value shows in a review.
-        if (cluster.deletionProtection !== true) {
-            reportViolation(`deletionProtection must be set to true on stack ${stack} (protected stacks: ${stacks.join(", ")}).`);
-        }
-    }),
 };
 
 /** An exact SemVer 2.0 version: no range, wildcard, "v" prefix or partial version. */
@@ -355,7 +380,7 @@ export const loadBalancerSourceRanges: ResourceValidationPolicy = {
 };
 
 /** Every rule of the pack, in the order they are reported. */
-export const policies: ResourceValidationPolicy[] = [
+export const policies: Policies = [
     privateNodes,
     controlPlaneNotPublic,
     workloadIdentity,

@@ -12,11 +12,12 @@ import {
     TYPES,
     workloadIdentity,
 } from "./rules";
-import { evaluate } from "./testing";
+import { evaluate, evaluateStack, isStackPolicy, TestResource } from "./testing";
 
 interface Finding {
     readonly policy: string;
-    readonly urn: string;
+    /** The resource the finding is about; a stack rule may report on the stack as a whole. */
+    readonly urn?: string;
     readonly message: string;
 }
 
@@ -24,16 +25,32 @@ interface Review {
     readonly violations: Finding[];
     /** Rules an unknown value kept from running; under mocks every value is known, so there should be none. */
     readonly unknown: Finding[];
-    /** Each rule's name and the URNs it applied to. */
+    /** Each rule's name and what it applied to: the URNs of the resources, or `stack <name>` for a stack rule. */
     readonly applied: Map<string, string[]>;
 }
 
-/** Runs every rule of the pack on every resource the program registered, as `pulumi up --policy-pack policy` would. */
+/**
+ * Runs every rule of the pack on the stack the program registered, as `pulumi up --policy-pack policy`
+ * would: resource rules on each resource, stack rules once on them all.
+ */
 async function review(run: StackRun, config: Record<string, object> = {}): Promise<Review> {
     const result: Review = { violations: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
-    for (const resource of run.resources) {
-        for (const policy of policies) {
-            const outcome = await evaluate(policy, asAnalyzed(resource), config[policy.name] ?? {});
+    const analyzed = run.resources.map(asAnalyzed);
+    for (const policy of policies) {
+        const settings = config[policy.name] ?? {};
+        if (isStackPolicy(policy)) {
+            const outcome = await evaluateStack(policy, analyzed, settings);
+            result.violations.push(...outcome.violations.map((v) => ({ policy: policy.name, ...v })));
+            if (outcome.unknown !== undefined) {
+                result.unknown.push({ policy: policy.name, message: outcome.unknown });
+            }
+            if (outcome.notApplicable === undefined) {
+                result.applied.get(policy.name)!.push(`stack ${stackOf(run)}`);
+            }
+            continue;
+        }
+        for (const resource of analyzed) {
+            const outcome = await evaluate(policy, resource, settings);
             result.violations.push(...outcome.violations.map((message) => ({ policy: policy.name, urn: resource.urn, message })));
             if (outcome.unknown !== undefined) {
                 result.unknown.push({ policy: policy.name, urn: resource.urn, message: outcome.unknown });
@@ -46,7 +63,11 @@ async function review(run: StackRun, config: Record<string, object> = {}): Promi
     return result;
 }
 
-function asAnalyzed(resource: RecordedResource) {
+const stackOf = (run: StackRun) => run.resources[0].urn.split("::")[0].slice("urn:pulumi:".length);
+
+// A stack rule gets the resources' outputs where a resource rule gets their inputs; under the mocks a
+// resource's outputs are its inputs plus computed values, so the inputs stand for both.
+function asAnalyzed(resource: RecordedResource): TestResource {
     return {
         type: resource.type,
         props: resource.inputs,
@@ -62,7 +83,7 @@ async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promis
     return run;
 }
 
-const describeFindings = (findings: Finding[]) => findings.map((f) => `${f.policy} on ${f.urn}: ${f.message}`).join("\n");
+const describeFindings = (findings: Finding[]) => findings.map((f) => `${f.policy} on ${f.urn ?? "the stack"}: ${f.message}`).join("\n");
 
 const single = <T>(items: T[], what: string): T => {
     assert.equal(items.length, 1, `expected one ${what}, found ${items.length}`);
@@ -141,12 +162,48 @@ describe("the platform under its own policy pack", () => {
 });
 
 describe("the policy pack stops the platform going wrong", () => {
-    it("flags prod without deletion protection, and nothing else", async () => {
-        const found = (await review(await evaluated("prod", { deletionProtection: false }))).violations;
+    // The rule reads the stack's own deletionProtection through what the program protects with it.
+    it("flags a stack whose data is protected but whose cluster is not, naming what is protected, and nothing else", async () => {
+        const run = await evaluated("prod");
+        const cluster = single(ofType(run, TYPES.cluster), "cluster");
+        // The program sets both from one key; a cluster that lost its flag is what the rule is for.
+        const broken: StackRun = {
+            ...run,
+            resources: run.resources.map((r) => (r === cluster ? { ...r, inputs: { ...r.inputs, deletionProtection: false } } : r)),
+        };
+        const found = (await review(broken)).violations;
         const violation = single(found, `violation (${describeFindings(found)})`);
         assert.equal(violation.policy, deletionProtection.name);
-        assert.match(violation.urn, /^urn:pulumi:prod::.*gcp:container\/cluster:Cluster::gke$/);
-        assert.match(violation.message, /^deletionProtection must be set to true on stack prod/);
+        assert.equal(violation.urn, cluster.urn);
+        assert.match(violation.urn ?? "", /^urn:pulumi:prod::.*gcp:container\/cluster:Cluster::gke$/);
+        assert.match(violation.message, /^deletionProtection must be set to true: the stack protects /);
+        // Kafka and PostgreSQL, the components index.ts protects, not each child that inherits it.
+        const named = [...violation.message.matchAll(/(\S+) \((streaming-platform:[^)]+)\)/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+        assert.deepEqual(named, ["kafka streaming-platform:data:Kafka", "postgresql streaming-platform:data:Postgresql"]);
+    });
+
+    it("passes prod as committed, and judges it by what it protects", async () => {
+        const run = await evaluated("prod");
+        assert.ok(
+            run.resources.some((r) => r.protect),
+            "prod protects its data",
+        );
+        assert.equal(single(ofType(run, TYPES.cluster), "cluster").inputs.deletionProtection, true);
+        const { violations, applied } = await review(run);
+        assert.deepEqual(violations, [], describeFindings(violations));
+        assert.deepEqual(applied.get(deletionProtection.name), ["stack prod"]);
+    });
+
+    it("passes prod with deletionProtection false: nothing is protected, so nothing requires the cluster's flag", async () => {
+        // As the destroy workflow's update leaves it (.github/scripts/pulumi-destroy.sh).
+        const run = await evaluated("prod", { deletionProtection: false });
+        assert.deepEqual(
+            run.resources.filter((r) => r.protect).map((r) => r.urn),
+            [],
+        );
+        const { violations, applied } = await review(run);
+        assert.deepEqual(violations, [], describeFindings(violations));
+        assert.deepEqual(applied.get(deletionProtection.name), []);
     });
 
     it("flags a control plane opened to 0.0.0.0/0 through the allowPublicControlPlane opt-in, and nothing else", async () => {
@@ -154,7 +211,7 @@ describe("the policy pack stops the platform going wrong", () => {
             .violations;
         const violation = single(found, `violation (${describeFindings(found)})`);
         assert.equal(violation.policy, controlPlaneNotPublic.name);
-        assert.match(violation.urn, /gcp:container\/cluster:Cluster::gke$/);
+        assert.match(violation.urn ?? "", /gcp:container\/cluster:Cluster::gke$/);
         assert.match(violation.message, /^masterAuthorizedNetworksConfig\.cidrBlocks\[1\]\.cidrBlock must not be 0\.0\.0\.0\/0/);
     });
 
@@ -163,14 +220,13 @@ describe("the policy pack stops the platform going wrong", () => {
         assert.deepEqual(violations, [], describeFindings(violations));
     });
 
-    it("flags dev's unprotected cluster once the pack's config protects dev too", async () => {
-        const run = await evaluated("dev");
-        const found = (await review(run, { [deletionProtection.name]: { stacks: ["dev", "prod"] } })).violations;
-        const violation = single(found, `violation (${describeFindings(found)})`);
-        assert.equal(violation.policy, deletionProtection.name);
-        assert.match(violation.message, /^deletionProtection must be set to true on stack dev/);
-        const protectedDev = await evaluated("dev", { deletionProtection: true });
-        assert.deepEqual((await review(protectedDev, { [deletionProtection.name]: { stacks: ["dev", "prod"] } })).violations, []);
+    it("passes dev, which protects nothing, and dev with deletionProtection on, which protects its data and its cluster", async () => {
+        const dev = await review(await evaluated("dev"));
+        assert.deepEqual(dev.violations, [], describeFindings(dev.violations));
+        assert.deepEqual(dev.applied.get(deletionProtection.name), []);
+        const protectedDev = await review(await evaluated("dev", { deletionProtection: true }));
+        assert.deepEqual(protectedDev.violations, [], describeFindings(protectedDev.violations));
+        assert.deepEqual(protectedDev.applied.get(deletionProtection.name), ["stack dev"]);
     });
 
     // The config validator refuses these before any resource exists, so the pack never sees them.

@@ -48,6 +48,8 @@ const stackFiles = new Map<string, Dict>(
         .map((match) => [match[1], parse(fs.readFileSync(path.join(ROOT, match[0]), "utf8"))?.config ?? {}]),
 );
 const isGkeStack = (stack: string) => stackFiles.get(stack)?.["streaming-platform:clusterTarget"] !== "kubeconfig";
+/** The GKE stacks, from the files: CI must preview, deploy and be able to destroy each, and no other. */
+const gkeStacks = [...stackFiles.keys()].filter(isGkeStack).sort();
 
 const jobsOf = (w: YamlFile): [string, Dict][] => Object.entries(w.doc.jobs ?? {});
 /** A job's steps with those of the local composite actions it uses spliced in. */
@@ -132,6 +134,39 @@ function gkeDeployments(): [YamlFile, string, Dict, string, Binding][] {
     );
 }
 
+/** The stacks the jobs of a workflow run a pulumi/actions `command` on, under every binding. */
+function stacksCommanded(w: YamlFile, command: string): string[] {
+    const stacks = jobsOf(w)
+        .filter(([, job]) => pulumiSteps(job, command).length > 0)
+        .flatMap(([, job]) =>
+            bindings(w, job).flatMap((binding) => pulumiSteps(job, command).map((step) => resolve(step.with?.["stack-name"], binding))),
+        );
+    return [...new Set(stacks)].sort();
+}
+
+/**
+ * Stack lists written out in prose in .github ("a GKE stack (dev or prod)"): the composite action's
+ * input description and the scripts' headers. [file, the stacks listed] for each.
+ */
+function proseStackLists(): [string, string[]][] {
+    const files = [
+        ...workflows,
+        ...localActions.values(),
+        ...fs
+            .readdirSync(SCRIPTS_DIR)
+            .map((name) => ({ file: `.github/scripts/${name}`, text: fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8") })),
+    ];
+    return files.flatMap(({ file, text }) =>
+        [...text.matchAll(/\bGKE stacks?\b[^(\n]*\(([\w-]+(?:,\s*[\w-]+)*(?:,?\s+(?:or|and)\s+[\w-]+)?)\)/g)].map((match): [string, string[]] => [
+            file,
+            match[1]
+                .split(/,\s*|\s+(?:or|and)\s+/)
+                .filter(Boolean)
+                .sort(),
+        ]),
+    );
+}
+
 function assertPolicyPack(step: Dict, where: string) {
     const packs = String(step.with?.policyPacks ?? "")
         .split(/[\n,]/)
@@ -205,9 +240,53 @@ describe("GitHub workflows", () => {
                 }
             }
         }
-        assert.deepEqual([...named].sort(), ["dev", "local", "prod"]);
+        // The GKE stacks, which preview, up and destroy name, and e2e's kubeconfig stack.
+        assert.ok(
+            gkeStacks.every((stack) => named.has(stack)),
+            `named: ${[...named].join(", ")}`,
+        );
+        assert.ok(named.has("local"));
         for (const stack of named) {
             assert.ok(stackFiles.has(stack), `the workflows name stack ${stack}, which has no Pulumi.${stack}.yaml`);
+        }
+    });
+
+    // Derived from the Pulumi.<stack>.yaml files, not written out: adding, renaming or removing a GKE
+    // stack file fails here until preview.yml, up.yml and destroy.yml follow. The workflows keep their
+    // literal lists (a matrix and a choice input are read before any file is checked out).
+    it("preview, deploy and offer to destroy exactly the GKE stacks that have a Pulumi.<stack>.yaml", () => {
+        assert.ok(gkeStacks.length > 0, "no GKE stack file");
+        assert.ok(!gkeStacks.includes("local"), "local runs on a kubeconfig cluster");
+        const preview = stacksCommanded(workflow("preview"), "preview");
+        const up = stacksCommanded(workflow("up"), "up");
+        const destroyed = gkeDeployments()
+            .filter(([w]) => w === workflow("destroy"))
+            .map(([, , , stack]) => stack);
+        const options = (workflow("destroy").doc.on.workflow_dispatch.inputs.stack.options as unknown[]).map(String);
+        for (const [what, stacks] of [
+            ["preview.yml previews", preview],
+            ["up.yml deploys", up],
+            ["destroy.yml destroys", destroyed],
+            ["destroy.yml offers", options],
+        ] as [string, string[]][]) {
+            for (const stack of stacks) {
+                assert.ok(stackFiles.has(stack), `${what} ${stack}, which has no Pulumi.${stack}.yaml`);
+            }
+            assert.deepEqual([...new Set(stacks)].sort(), gkeStacks, `${what} ${stacks.join(", ")}; the GKE stack files are ${gkeStacks.join(", ")}`);
+        }
+    });
+
+    it("list the GKE stacks in the composite action and the scripts as the stack files do", () => {
+        const lists = proseStackLists();
+        const files = new Set(lists.map(([file]) => file));
+        for (const file of [".github/actions/gke-stack/action.yml", ".github/scripts/pulumi-ci-stack.sh", ".github/scripts/pulumi-destroy.sh"]) {
+            assert.ok(files.has(file), `${file} no longer says which GKE stacks it serves`);
+        }
+        for (const [file, stacks] of lists) {
+            for (const stack of stacks) {
+                assert.ok(stackFiles.has(stack), `${file} names stack ${stack}, which has no Pulumi.${stack}.yaml`);
+            }
+            assert.deepEqual(stacks, gkeStacks, `${file} lists ${stacks.join(", ")}`);
         }
     });
 
@@ -296,8 +375,7 @@ describe("GitHub workflows", () => {
         assert.ok(w.doc.on.pull_request !== undefined);
         const [[id, job]] = jobsOf(w);
         assert.match(String(job.if), /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/);
-        assert.deepEqual([...job.strategy.matrix.stack].sort(), ["dev", "prod"]);
-        assert.ok(job.strategy.matrix.stack.every(isGkeStack));
+        assert.deepEqual([...job.strategy.matrix.stack].sort(), gkeStacks);
         const [preview] = pulumiSteps(job, "preview");
         assert.ok(preview, `${id}: no pulumi preview step`);
         assert.equal(preview.with["stack-name"], "${{ matrix.stack }}");
@@ -332,12 +410,14 @@ describe("GitHub workflows", () => {
 
     it("serialise updates and destroys of a stack and never cancel them", () => {
         const deployments = gkeDeployments();
-        assert.deepEqual(deployments.map(([w, id, , stack]) => `${w.file} ${id} ${stack}`).sort(), [
-            ".github/workflows/destroy.yml destroy dev",
-            ".github/workflows/destroy.yml destroy prod",
-            ".github/workflows/up.yml dev dev",
-            ".github/workflows/up.yml prod prod",
-        ]);
+        // One job per stack in up.yml, named after it; destroy.yml's one job takes the stack as input.
+        assert.deepEqual(
+            deployments.map(([w, id, , stack]) => `${w.file} ${id} ${stack}`).sort(),
+            [
+                ...gkeStacks.map((s) => `.github/workflows/destroy.yml destroy ${s}`),
+                ...gkeStacks.map((s) => `.github/workflows/up.yml ${s} ${s}`),
+            ].sort(),
+        );
         for (const [w, id, job, stack, binding] of deployments) {
             assert.equal(resolve(job.concurrency?.group, binding), `pulumi-${stack}`, `${w.file} ${id}`);
             assert.equal(job.concurrency?.["cancel-in-progress"], false, `${w.file} ${id}`);
@@ -364,7 +444,7 @@ describe("GitHub workflows", () => {
         const w = workflow("destroy");
         const inputs = w.doc.on.workflow_dispatch.inputs;
         assert.equal(inputs.stack.type, "choice");
-        assert.deepEqual([...inputs.stack.options].sort(), ["dev", "prod"]);
+        assert.deepEqual([...inputs.stack.options].map(String).sort(), gkeStacks);
         assert.ok(inputs.confirm.type === "string" && inputs.confirm.required === true);
         const [[, destroy]] = jobsOf(w).filter(([, job]) => deploys(job));
         const guards = [destroy.needs].flat().map((id: string) => w.doc.jobs[id]);

@@ -6,7 +6,7 @@
 #      committed: the next `pulumi up` from the repository protects prod again);
 #   2. runs a full `pulumi up`: the cluster's flag goes off, `protect` is dropped in the state and
 #      retention becomes Delete, so the disks go with their releases. No policy pack on this update:
-#      the pack requires deletion protection on prod, which is exactly what it removes;
+#      it changes only what that key sets, on the program of main, which up.yml ran the pack on;
 #   3. if anything is still protected (protect set by something other than the config), lists it and
 #      runs `pulumi state unprotect --all` (state only; nothing in the cloud changes);
 #   4. `pulumi destroy`, then fails unless the state holds nothing but the stack itself.
