@@ -47,7 +47,6 @@ describe("pipeline on the platform", () => {
                 assert.equal(airflow.dags.enabled, true);
                 const configMap = dagsConfigMap(run);
                 assert.deepEqual(configMap.inputs.data, {
-                    ".airflowignore": repoFile("dags", ".airflowignore"),
                     "crypto_prices_dag.py": repoFile("dags", "crypto_prices_dag.py"),
                     "crypto_ticks.py": repoFile("dags", "crypto_ticks.py"),
                 });
@@ -64,7 +63,6 @@ describe("pipeline on the platform", () => {
             try {
                 const run = await evaluatedAfresh("local");
                 assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(), [
-                    ".airflowignore",
                     "crypto_prices_dag.py",
                     "crypto_ticks.py",
                     "second_dag.py",

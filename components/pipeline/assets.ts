@@ -18,14 +18,14 @@ export function readFiles(dir: string, names: readonly string[]): FileSet {
 const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
 
 /**
- * Every file of pipeline/dags, which becomes Airflow's dags folder: adding a DAG is adding a file.
- * Python's bytecode caches and editor leftovers are not DAGs.
+ * Every Python file of pipeline/dags, copied into Airflow's dags folder: adding a DAG is adding a file.
+ * Bytecode caches and editor leftovers are not DAGs, and the chart's copy drops dotfiles (.airflowignore).
  */
 export function dagFiles(): FileSet {
     const dir = path.join(PIPELINE_DIR, "dags");
     const names = fs
         .readdirSync(dir, { withFileTypes: true })
-        .filter((entry) => entry.isFile() && (entry.name.endsWith(".py") || entry.name === ".airflowignore"))
+        .filter((entry) => entry.isFile() && entry.name.endsWith(".py"))
         .map((entry) => entry.name)
         .sort();
     const files = readFiles("dags", names);
