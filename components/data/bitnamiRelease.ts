@@ -15,7 +15,6 @@ export interface BitnamiReleaseArgs {
     readonly timeoutSeconds: number;
 }
 
-
 /** Points every Bitnami image block (a map with a bitnamilegacy/ repository and a tag) at the given registry. */
 export function withImageRegistry(values: HelmValues, registry: string): HelmValues {
     const result: HelmValues = { ...values };

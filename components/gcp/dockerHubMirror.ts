@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { resourceId } from "./naming";
+import { dockerRepository } from "./dockerRepository";
 
 export interface DockerHubMirrorArgs {
     /** Project that hosts the remote repository (config `gcp:project`). */
@@ -21,21 +21,19 @@ export class DockerHubMirror extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerHubMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:DockerHubMirror", name, {}, opts);
-        this.repository = new gcp.artifactregistry.Repository(
+        const { repository, address } = dockerRepository(
             name,
             {
                 project: args.project,
-                location: args.region,
-                // Per stack: dev and prod may share a project and a region.
-                repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
-                format: "DOCKER",
+                region: args.region,
                 mode: "REMOTE_REPOSITORY",
                 description: "Pull-through cache of Docker Hub for the streaming platform",
                 remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },
             },
-            { parent: this },
+            this,
         );
-        this.registry = pulumi.interpolate`${this.repository.location}-docker.pkg.dev/${this.repository.project}/${this.repository.repositoryId}`;
+        this.repository = repository;
+        this.registry = address;
         this.registerOutputs({ registry: this.registry });
     }
 }

@@ -1,4 +1,5 @@
 export * from "./dockerHubMirror";
+export * from "./dockerRepository";
 export * from "./gkeCluster";
 export * from "./kubeconfig";
 export * from "./naming";

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as gcp from "@pulumi/gcp";
 import { contentHash, JOB_FILES, PIPELINE_DIR, readFiles } from "./assets";
-import { resourceId } from "../gcp/naming";
+import { dockerRepository } from "../gcp/dockerRepository";
 
 /** An image pinned by digest, split the way Bitnami charts take it. */
 export interface PinnedImage {
@@ -66,22 +66,22 @@ export class PipelineImages extends pulumi.ComponentResource {
 
     constructor(name: string, args: PipelineImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:pipeline:PipelineImages", name, {}, opts);
-        this.repository = new gcp.artifactregistry.Repository(
+        const {
+            repository,
+            host,
+            address: path,
+        } = dockerRepository(
             name,
             {
                 project: args.project,
-                location: args.region,
-                // Per stack: dev and prod may share a project and a region.
-                repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
-                format: "DOCKER",
+                region: args.region,
                 description: "Images of the streaming platform's pipeline",
                 // Keep the last ten builds per image; older ones only cost storage.
                 cleanupPolicies: [{ id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: 10 } }],
             },
-            { parent: this },
+            this,
         );
-        const host = pulumi.interpolate`${this.repository.location}-docker.pkg.dev`;
-        const path = pulumi.interpolate`${host}/${this.repository.project}/${this.repository.repositoryId}`;
+        this.repository = repository;
         // Pushes authenticate with the deployer's own short-lived token, like `gcloud auth configure-docker`.
         const token = gcp.organizations.getClientConfigOutput({ parent: this }).accessToken;
         const registry = { server: host, username: "oauth2accesstoken", password: pulumi.secret(token) };
