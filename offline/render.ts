@@ -110,3 +110,13 @@ export function podTemplate(workload: Manifest): { metadata: { labels?: Record<s
 }
 
 export const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"];
+
+/** Every stack, and the options that change what the charts render. */
+export const STACK_VARIANTS: [string, ConfigOverrides][] = [
+    ["dev", {}],
+    ["prod", {}],
+    ["local", {}],
+    ["prod", { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] }],
+    ["dev", { airflowExecutor: "CeleryExecutor", sparkMaxWorkers: 3, postgresqlReadReplicas: 1 }],
+    ["dev", { buildImages: false, dockerHubMirror: true }],
+];

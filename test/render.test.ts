@@ -1,17 +1,6 @@
 import { strict as assert } from "assert";
-import { ConfigOverrides } from "../offline/harness";
-import { Manifest, podTemplate, renderStack, WORKLOAD_KINDS } from "../offline/render";
+import { Manifest, podTemplate, renderStack, STACK_VARIANTS, WORKLOAD_KINDS } from "../offline/render";
 import { schemaProblems } from "../offline/schemas";
-
-/** Every stack, and the options that change what the charts render. */
-export const RENDERED_VARIANTS: [string, ConfigOverrides][] = [
-    ["dev", {}],
-    ["prod", {}],
-    ["local", {}],
-    ["prod", { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] }],
-    ["dev", { airflowExecutor: "CeleryExecutor", sparkMaxWorkers: 3, postgresqlReadReplicas: 1 }],
-    ["dev", { buildImages: false, dockerHubMirror: true }],
-];
 
 /** What a pod needs to exist before it can start: Secrets, ConfigMaps, claims and its service account. */
 function references(workload: Manifest): { kind: string; name: string }[] {
@@ -47,7 +36,7 @@ function references(workload: Manifest): { kind: string; name: string }[] {
 }
 
 describe("every release renders with the pinned chart", () => {
-    for (const [stack, overrides] of RENDERED_VARIANTS) {
+    for (const [stack, overrides] of STACK_VARIANTS) {
         describe(`${stack} ${JSON.stringify(overrides)}`, () => {
             it("renders objects the Kubernetes API accepts, each once", async () => {
                 const { releases, objects } = await renderStack(stack, overrides);

@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
-import { containerResources } from "../k8s/kubernetesObjects";
+import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
 
 /** A key of a Secret in the Job's namespace. */
 export interface SecretKey {
@@ -47,16 +47,14 @@ export function schemaJobName(script: string): string {
     return `postgresql-schema-${schemaRevision(script)}`;
 }
 
-/** What Pod Security 'restricted' demands of every container, plus a read-only root: psql writes nothing. */
-export const RESTRICTED_CONTAINER: k8s.types.input.core.v1.SecurityContext = {
+/** The 'restricted' container settings, as the image's own user, with a read-only root: psql writes nothing. */
+const SCHEMA_CONTAINER: k8s.types.input.core.v1.SecurityContext = {
+    ...RESTRICTED_CONTAINER,
     runAsNonRoot: true,
     runAsUser: IMAGE_USER,
     runAsGroup: IMAGE_USER,
     privileged: false,
-    allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
-    capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
 };
 
 /**
@@ -133,7 +131,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                                     },
                                 ],
                                 resources: containerResources("50m", "64Mi"),
-                                securityContext: RESTRICTED_CONTAINER,
+                                securityContext: SCHEMA_CONTAINER,
                                 volumeMounts: [
                                     { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
                                     { name: "tmp", mountPath: "/tmp" },

@@ -2,12 +2,27 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 
+/**
+ * Pod Security admission enforces the 'restricted' standard in the platform's namespaces (GKE hardening
+ * guide, "Restrict Pod privileges"; CIS GKE 5.2): every chart pod and every pod of ours meets it.
+ */
+export const RESTRICTED_NAMESPACE_LABELS = Object.fromEntries(
+    ["enforce", "warn", "audit"].map((mode) => [`pod-security.kubernetes.io/${mode}`, "restricted"]),
+);
+
+/** What the 'restricted' standard asks of each container: no privilege escalation, no capabilities, the runtime's seccomp profile. */
+export const RESTRICTED_CONTAINER = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
 /** A namespace with a fixed name, so in-cluster addresses like <service>.<namespace>.svc stay stable. */
 export function fixedNamespace(name: string, parent: pulumi.Resource): k8s.core.v1.Namespace {
     return new k8s.core.v1.Namespace(
         name,
         {
-            metadata: { name, labels: { "app.kubernetes.io/part-of": "streaming-platform" } },
+            metadata: { name, labels: { "app.kubernetes.io/part-of": "streaming-platform", ...RESTRICTED_NAMESPACE_LABELS } },
         },
         { parent },
     );

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { containerResources } from "../k8s/kubernetesObjects";
+import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
 import { driverMemory, jvmMemory, quantityMiB } from "../data/sparkMemory";
 import { contentHash, FileSet } from "./assets";
 
@@ -131,6 +131,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                 args: ["python3", "-m", "pip", "install", "--no-cache-dir", "--target", DEPS_DIR, "-r", `${CODE_DIR}/requirements-spark.txt`],
                 volumeMounts: mounts,
                 resources: containerResources("100m", "256Mi"),
+                securityContext: RESTRICTED_CONTAINER,
             });
         }
 
@@ -151,7 +152,9 @@ export class StreamingJob extends pulumi.ComponentResource {
                             annotations: { "streaming-platform/code": args.code ? contentHash(args.code.files) : "image" },
                         },
                         spec: {
-                            securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001 },
+                            securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001, seccompProfile: { type: "RuntimeDefault" } },
+                            // The driver calls no Kubernetes API: no token to steal.
+                            automountServiceAccountToken: false,
                             initContainers,
                             containers: [
                                 {
@@ -177,6 +180,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                                         { name: "ui", containerPort: 4040 },
                                     ],
                                     resources: containerResources(args.cpu, args.memory),
+                                    securityContext: RESTRICTED_CONTAINER,
                                     volumeMounts: mounts,
                                 },
                             ],
