@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Airflow, chartImage, Kafka, Postgresql, Spark } from "./components/data";
 import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
-import { DockerHubMirror, GkeCluster, Network, ProjectApis, UiAddresses } from "./components/gcp";
-import { ExistingCluster } from "./components/k8s";
+import { DockerHubMirror, GkeCluster, Network, nodeServiceAccountId, PLATFORM_APIS, ProjectApis, UiAddresses } from "./components/gcp";
+import { ExistingCluster, NetworkIsolation, NO_POOLS, PoolLayout } from "./components/k8s";
 import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
@@ -11,17 +11,12 @@ const services = config.services;
 const pipelineSettings = config.pipeline;
 
 /** APIs the GKE stacks call; enabled before anything that needs them. */
-const REQUIRED_APIS = [
-    "compute.googleapis.com",
-    "container.googleapis.com",
-    "iam.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-    "artifactregistry.googleapis.com",
-];
+const REQUIRED_APIS = PLATFORM_APIS;
 
 function gkeCluster(settings: GkeSettings) {
-    const apis = new ProjectApis("apis", { project: settings.project, services: REQUIRED_APIS });
+    // With projectSetup bootstrap, bootstrap/ enabled the APIs and made the node service account and repositories.
+    const bootstrapped = settings.projectSetup === "bootstrap";
+    const apis = bootstrapped ? [] : [new ProjectApis("apis", { project: settings.project, services: REQUIRED_APIS })];
     const network = new Network(
         "platform",
         {
@@ -31,7 +26,7 @@ function gkeCluster(settings: GkeSettings) {
             podsCidr: settings.network.podsCidr,
             servicesCidr: settings.network.servicesCidr,
         },
-        { dependsOn: [apis] },
+        { dependsOn: apis },
     );
     const location = settings.regional ? settings.region : settings.zone;
     const gke = new GkeCluster(
@@ -55,11 +50,22 @@ function gkeCluster(settings: GkeSettings) {
                 diskType: settings.nodePool.diskType,
                 spot: settings.nodePool.spot,
             },
+            spotPool: settings.spotPool && {
+                machineType: settings.spotPool.machine.name,
+                minCount: settings.spotPool.minCount,
+                maxCount: settings.spotPool.maxCount,
+                diskSizeGb: settings.spotPool.diskSizeGb,
+                diskType: settings.spotPool.diskType,
+            },
+            paused: settings.paused,
+            nodeServiceAccountEmail: bootstrapped
+                ? `${nodeServiceAccountId("gke", pulumi.getStack())}@${settings.project}.iam.gserviceaccount.com`
+                : undefined,
         },
-        { dependsOn: [apis, network] },
+        { dependsOn: [...apis, network] },
     );
     const mirror = services.dockerHubMirror
-        ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region }, { dependsOn: [apis] })
+        ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region, existing: bootstrapped }, { dependsOn: apis })
         : undefined;
     const imageRegistry = mirror?.registry ?? pulumi.output(services.imageRegistry);
     const images = pipelineSettings.buildImages
@@ -70,13 +76,14 @@ function gkeCluster(settings: GkeSettings) {
                   region: settings.region,
                   airflowBaseImage: imageRegistry.apply((registry) => chartImage("airflow", registry)),
                   sparkBaseImage: imageRegistry.apply((registry) => chartImage("spark", registry)),
+                  existingRepository: bootstrapped,
               },
-              { dependsOn: [apis] },
+              { dependsOn: apis },
           )
         : undefined;
     const uiAddresses =
         services.uiExposure.type === "LoadBalancer"
-            ? new UiAddresses("ui", { project: settings.project, region: settings.region, uis: ["airflow", "spark"] }, { dependsOn: [apis] })
+            ? new UiAddresses("ui", { project: settings.project, region: settings.region, uis: ["airflow", "spark"] }, { dependsOn: apis })
             : undefined;
     return {
         provider: gke.provider,
@@ -87,7 +94,7 @@ function gkeCluster(settings: GkeSettings) {
             clusterName: gke.cluster.name,
             clusterLocation: gke.cluster.location,
             networkName: network.network.name,
-            nodeServiceAccount: gke.nodeServiceAccount.email,
+            nodeServiceAccount: gke.nodeServiceAccountEmail,
             kubeconfig: gke.kubeconfig,
             getCredentialsCommand: pulumi.interpolate`gcloud container clusters get-credentials ${gke.cluster.name} --location ${location} --project ${settings.project} --dns-endpoint`,
         },
@@ -110,7 +117,9 @@ const target = config.cluster.kind === "gke" ? gkeCluster(config.cluster) : exis
 const onCluster: pulumi.ComponentResourceOptions = { providers: { kubernetes: target.provider } };
 /** Kafka and PostgreSQL hold the data: under deletion protection neither Pulumi nor Helm may delete them. */
 const dataBearing: pulumi.ComponentResourceOptions = { ...onCluster, protect: config.deletionProtection };
-const dataLifecycle = { retainVolumes: config.deletionProtection, zoneSpread: config.zoneSpread };
+/** Which node pools the pods are placed on: state on the on-demand pool, stateless compute preferring Spot. */
+const pools: PoolLayout = config.cluster.kind === "gke" ? { managedPools: true, spotPool: config.cluster.spotPool !== undefined } : NO_POOLS;
+const dataLifecycle = { retainVolumes: config.deletionProtection, zoneSpread: config.zoneSpread, pools };
 /** How a UI is exposed; a LoadBalancer UI listens on the address reserved for it. */
 const uiExposure = (ui: "airflow" | "spark") => ({ ...services.uiExposure, address: target.uiAddresses?.[ui] });
 
@@ -155,6 +164,7 @@ const spark = new Spark(
         workerMemoryGiB: services.spark.workerMemoryGiB,
         uiExposure: uiExposure("spark"),
         imageRegistry: target.imageRegistry,
+        pools,
     },
     onCluster,
 );
@@ -236,9 +246,68 @@ const streamingJob = new StreamingJob(
         executor: { cores: spark.memory.executor.cores, memoryMiB: spark.memory.executor.heapMiB },
         blockManagerPort: spark.blockManagerPort,
         podLabels: spark.clientPodLabels,
+        pools,
         // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
     },
     { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] },
+);
+
+// Every namespace denies ingress but for these flows (and what each chart admits inside its release).
+const uiClients = services.uiExposure.type === "LoadBalancer" ? { cidrs: services.uiExposure.sourceRanges } : undefined;
+new NetworkIsolation(
+    "network",
+    {
+        namespaces: [kafka, postgresql, spark, airflow].map((service) => service.namespace.metadata.name),
+        flows: [
+            { name: "airflow-internal", from: airflow.pods, to: airflow.pods, why: "Airflow's components, Redis included, talk to each other" },
+            {
+                name: "airflow-tasks",
+                from: airflow.taskRunnerPods,
+                to: kafka.brokers,
+                ports: [kafka.clientPort],
+                why: "the DAG's task produces ticks",
+            },
+            { name: "driver", from: streamingJob.driverPods, to: kafka.brokers, ports: [kafka.clientPort], why: "the driver reads offsets" },
+            { name: "executors", from: spark.workerPods, to: kafka.brokers, ports: [kafka.clientPort], why: "executors read the topic" },
+            { name: "airflow", from: airflow.pods, to: postgresql.primaryPods, ports: [postgresql.port], why: "Airflow's metadata database" },
+            {
+                name: "schema-job",
+                from: postgresql.schemaPods,
+                to: postgresql.primaryPods,
+                ports: [postgresql.port],
+                why: "the schema Job creates databases and roles",
+            },
+            { name: "sink-driver", from: streamingJob.driverPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "the sink's driver" },
+            { name: "sink-executors", from: spark.workerPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "executors upsert rows" },
+            {
+                name: "driver-to-master",
+                from: streamingJob.driverPods,
+                to: spark.masterPods,
+                ports: [spark.masterPort],
+                why: "the driver registers with the master",
+            },
+            {
+                name: "executors-to-driver",
+                from: spark.workerPods,
+                to: streamingJob.driverPods,
+                ports: [...streamingJob.driverPorts],
+                why: "executors connect back to the driver",
+            },
+            ...(uiClients
+                ? [
+                      {
+                          name: "airflow-ui",
+                          from: uiClients,
+                          to: airflow.webPods,
+                          ports: [airflow.uiPort],
+                          why: "the Airflow UI's LoadBalancer clients",
+                      },
+                      { name: "spark-ui", from: uiClients, to: spark.masterPods, ports: [spark.uiPort], why: "the Spark UI's LoadBalancer clients" },
+                  ]
+                : []),
+        ],
+    },
+    onCluster,
 );
 
 export const clusterName = target.outputs?.clusterName;

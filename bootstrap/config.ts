@@ -1,11 +1,22 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { DEPLOYER_PROJECT_ROLES, FORBIDDEN_PROJECT_ROLES } from "./roles";
 
 export interface BootstrapConfig {
     readonly project: string;
     readonly region: string;
-    /** owner/name, as the GitHub OIDC token's `repository` claim carries it. */
+    /** owner/name, as the GitHub OIDC token's `sub` claim carries it (`repo:owner/name:...`). */
     readonly githubRepository: string;
+    /** The token's `repository_id` claim: a number that stays when the repository is renamed and is new when it is re-created. */
+    readonly githubRepositoryId: string;
+    /** The token's `repository_owner_id` claim. */
+    readonly githubOwnerId: string;
+    /** GKE stacks of the platform that CI deploys; each gets a deployer, a secrets key, a node service account and repositories. */
+    readonly stacks: readonly string[];
+    /** The stack pull requests preview; the previewer decrypts only its key. */
+    readonly previewStack: string;
     readonly stateBucketName: string;
     readonly stateBucketLocation: string;
     readonly deployerRoles: readonly string[];
@@ -22,17 +33,36 @@ export class ConfigError extends Error {
     }
 }
 
+/** The platform program's directory, where its Pulumi.<stack>.yaml files are. */
+const PLATFORM_DIR = path.resolve(__dirname, "..");
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
 /**
  * GitHub owners: 1-39 letters, digits and single inner hyphens; repositories: letters, digits, ".", "-", "_"
- * (not "." or ".."). Nothing else may reach the attribute condition, so no quote can break out of it.
+ * (not "." or ".."). Nothing else may reach a subject, so no quote or wildcard can widen a binding.
  */
 const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+/** GitHub's numeric ids, as the OIDC token's claims carry them (strings of digits). */
+const GITHUB_ID = /^[1-9][0-9]{0,19}$/;
+/** Stack names end up in service account ids (platform-deployer-<stack>, at most 30 characters) and key names. */
+const STACK = /^[a-z](?:[a-z0-9-]{0,10}[a-z0-9])?$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
 /** A region (us-central1), a predefined dual-region (NAM4, EUR4, ...) or a multi-region (US, EU, ASIA). */
 const BUCKET_LOCATION = /^(?:[a-z]+-[a-z]+[0-9]+|US|EU|ASIA|NAM4|EUR4|EUR5|EUR7|EUR8|ASIA1)$/i;
 const ROLE = /^(?:roles\/[A-Za-z0-9_.]+|projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/roles\/[A-Za-z0-9_.]+)$/;
+
+/** The platform's stacks that run on GKE: a Pulumi.<stack>.yaml whose clusterTarget is not kubeconfig. */
+export function platformGkeStacks(): string[] {
+    return fs
+        .readdirSync(PLATFORM_DIR)
+        .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
+        .filter((stack): stack is string => stack !== undefined)
+        .filter((stack) => {
+            const settings = parse(fs.readFileSync(path.join(PLATFORM_DIR, `Pulumi.${stack}.yaml`), "utf8"))?.config ?? {};
+            return settings["streaming-platform:clusterTarget"] !== "kubeconfig";
+        })
+        .sort();
+}
 
 /** Reads and validates the bootstrap stack's configuration; throws one ConfigError listing every problem. */
 export function loadBootstrapConfig(): BootstrapConfig {
@@ -62,6 +92,40 @@ export function loadBootstrapConfig(): BootstrapConfig {
                 "the owner is 1-39 letters, digits or inner hyphens, the name letters, digits, '.', '-' or '_')",
         );
     }
+    const githubId = (key: string, what: string) => {
+        const value = own.get(key);
+        if (value === undefined || !GITHUB_ID.test(value)) {
+            reject(ownKey(key), value, `the numeric id of the ${what}, e.g. 123456789 (${ID_HINT[key]})`);
+        }
+        return value;
+    };
+    const githubRepositoryId = githubId("githubRepositoryId", "GitHub repository");
+    const githubOwnerId = githubId("githubOwnerId", "repository's owner (user or organization)");
+
+    const known = platformGkeStacks();
+    const stacks = readList(own.get("stacks"), ownKey("stacks"), reject, '["dev", "prod"]');
+    if (stacks !== undefined) {
+        if (stacks.length === 0) {
+            reject(ownKey("stacks"), "[]", `at least one of the platform's GKE stacks (${known.join(", ")})`);
+        }
+        for (const stack of stacks) {
+            if (!STACK.test(stack) || !known.includes(stack)) {
+                reject(
+                    ownKey("stacks"),
+                    stack,
+                    `a GKE stack of the platform, one with a Pulumi.<stack>.yaml (${known.join(", ")}), ` +
+                        "of at most 12 lowercase letters, digits and inner hyphens",
+                );
+            }
+        }
+        if (new Set(stacks).size !== stacks.length) {
+            reject(ownKey("stacks"), JSON.stringify(stacks), "each stack once");
+        }
+    }
+    const previewStack = own.get("previewStack") ?? "dev";
+    if (stacks !== undefined && !stacks.includes(previewStack)) {
+        reject(ownKey("previewStack"), previewStack, `one of the stacks (${stacks.join(", ")}): the previewer decrypts only its key`);
+    }
 
     const bucketSetting = own.get("stateBucketName") ?? "";
     const stateBucketName = bucketSetting !== "" ? bucketSetting : `${project}-pulumi-state`;
@@ -82,19 +146,11 @@ export function loadBootstrapConfig(): BootstrapConfig {
         );
     }
 
-    const rolesSetting = own.get("deployerRoles");
     let deployerRoles: readonly string[] = DEPLOYER_PROJECT_ROLES;
-    let parsed: unknown;
-    try {
-        parsed = rolesSetting === undefined ? [] : JSON.parse(rolesSetting);
-    } catch {
-        parsed = undefined;
-    }
-    if (!Array.isArray(parsed) || !parsed.every((role) => typeof role === "string")) {
-        reject(ownKey("deployerRoles"), rolesSetting, 'a list of role names such as ["roles/container.admin"]; empty uses the built-in set');
-    } else if (parsed.length > 0) {
-        deployerRoles = parsed;
-        for (const role of parsed) {
+    const roles = readList(own.get("deployerRoles"), ownKey("deployerRoles"), reject, '["roles/container.admin"]; empty uses the built-in set');
+    if (roles !== undefined && roles.length > 0) {
+        deployerRoles = roles;
+        for (const role of roles) {
             const forbidden = FORBIDDEN_PROJECT_ROLES.find((f) => f.pattern.test(role));
             if (!ROLE.test(role)) {
                 reject(ownKey("deployerRoles"), role, "role names such as roles/container.admin or projects/<id>/roles/<custom>");
@@ -111,8 +167,37 @@ export function loadBootstrapConfig(): BootstrapConfig {
         project: project!,
         region: region!,
         githubRepository: githubRepository!,
+        githubRepositoryId: githubRepositoryId!,
+        githubOwnerId: githubOwnerId!,
+        stacks: stacks!,
+        previewStack,
         stateBucketName,
         stateBucketLocation: locationSetting !== "" ? locationSetting : region!,
         deployerRoles,
     };
+}
+
+const ID_HINT: Record<string, string> = {
+    githubRepositoryId: "gh api repos/OWNER/NAME --jq .id",
+    githubOwnerId: "gh api repos/OWNER/NAME --jq .owner.id",
+};
+
+/** A config list of strings (the CLI hands arrays over as JSON); undefined after reporting a wrong shape. */
+function readList(
+    value: string | undefined,
+    key: string,
+    reject: (key: string, value: string | undefined, allowed: string) => void,
+    example: string,
+): string[] | undefined {
+    let parsed: unknown;
+    try {
+        parsed = value === undefined ? [] : JSON.parse(value);
+    } catch {
+        parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "string")) {
+        reject(key, value, `a list of strings such as ${example}`);
+        return undefined;
+    }
+    return parsed;
 }

@@ -1,27 +1,31 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { dockerRepositoryId, NODE_SERVICE_ACCOUNT_ROLES, nodeServiceAccountId, PLATFORM_APIS } from "../components/gcp";
 import { loadBootstrapConfig } from "./config";
-import { GRANTABLE_ROLES_CONDITION, PROJECT_IAM_ADMIN } from "./roles";
+import { PREVIEWER_PROJECT_ROLES } from "./roles";
 
-// Validated before anything is registered: a wrong repository here would trust the wrong workflows.
+// Validated before anything is registered: a wrong repository id here would trust the wrong workflows.
 const config = loadBootstrapConfig();
 const project = config.project;
 
-/** APIs the bootstrap itself and then the CI deployments need (the platform enables the rest). */
+/** APIs of token exchange, impersonation, state and secrets, plus every API the platform calls (it enables none itself). */
 const APIS = [
-    "iam.googleapis.com",
-    "iamcredentials.googleapis.com",
-    "sts.googleapis.com",
-    "cloudkms.googleapis.com",
-    "storage.googleapis.com",
-    "cloudresourcemanager.googleapis.com",
-    "container.googleapis.com",
-    "compute.googleapis.com",
-    "artifactregistry.googleapis.com",
+    ...new Set([
+        "iam.googleapis.com",
+        "iamcredentials.googleapis.com",
+        "sts.googleapis.com",
+        "cloudkms.googleapis.com",
+        "storage.googleapis.com",
+        "cloudresourcemanager.googleapis.com",
+        ...PLATFORM_APIS,
+    ]),
 ];
 const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
-/** Every noncurrent version of a state file beyond this many newer ones is deleted. */
-const NONCURRENT_STATE_VERSIONS = 20;
+/** The cluster component's name in the platform program (index.ts): the node service account's id derives from it. */
+const PLATFORM_CLUSTER = "gke";
+const DAY = 86400;
+/** Deleted or overwritten state stays restorable this long (soft delete), and noncurrent versions are kept this long. */
+const STATE_RETENTION_DAYS = 30;
 
 const apis = APIS.map(
     (service) =>
@@ -34,7 +38,7 @@ const apis = APIS.map(
         }),
 );
 const afterApis: pulumi.CustomResourceOptions = { dependsOn: apis };
-/** What nobody must lose by accident: all stacks' state and the key their secrets are encrypted with. */
+/** What nobody must lose by accident: all stacks' state, the keys their secrets are encrypted with, what the clusters run as. */
 const kept: pulumi.CustomResourceOptions = { ...afterApis, protect: true };
 
 const stateBucket = new gcp.storage.Bucket(
@@ -47,10 +51,13 @@ const stateBucket = new gcp.storage.Bucket(
         publicAccessPrevention: "enforced",
         // Every checkpoint Pulumi writes is a new version; an older one is how a damaged stack is recovered.
         versioning: { enabled: true },
+        // A deleted or overwritten object (a version too) stays restorable for 30 days (bootstrap/README.md, "Restore").
+        softDeletePolicy: { retentionDurationSeconds: STATE_RETENTION_DAYS * DAY },
+        // By age, not count: one update writes many checkpoints, so a count would keep only minutes of history.
         lifecycleRules: [
             {
                 action: { type: "Delete" },
-                condition: { withState: "ARCHIVED", numNewerVersions: NONCURRENT_STATE_VERSIONS },
+                condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: STATE_RETENTION_DAYS },
             },
         ],
         forceDestroy: false,
@@ -59,20 +66,8 @@ const stateBucket = new gcp.storage.Bucket(
     kept,
 );
 
-// Key rings cannot be deleted in Google Cloud and their names never come back; protect both anyway.
+// Key rings cannot be deleted in Google Cloud and their names never come back; protect ring and keys anyway.
 const keyRing = new gcp.kms.KeyRing("pulumi", { project, name: "pulumi", location: config.region }, kept);
-const secretsKey = new gcp.kms.CryptoKey(
-    "pulumi-secrets",
-    {
-        name: "pulumi-secrets",
-        keyRing: keyRing.id,
-        purpose: "ENCRYPT_DECRYPT",
-        // 90 days; older versions stay enabled, so state encrypted before a rotation still decrypts.
-        rotationPeriod: "7776000s",
-        labels: { purpose: "pulumi-secrets" },
-    },
-    kept,
-);
 
 const pool = new gcp.iam.WorkloadIdentityPool(
     "github-actions",
@@ -100,63 +95,167 @@ const provider = new gcp.iam.WorkloadIdentityPoolProvider(
             "attribute.repository_owner": "assertion.repository_owner",
             "attribute.repository_owner_id": "assertion.repository_owner_id",
             "attribute.ref": "assertion.ref",
+            "attribute.environment": "assertion.environment",
             "attribute.workflow_ref": "assertion.workflow_ref",
         },
-        // GitHub signs tokens for every repository with the same issuer: only this one may exchange them.
-        attributeCondition: `assertion.repository == '${config.githubRepository}'`,
+        // GitHub signs tokens of every repository with the same issuer. Ids, not names: a renamed, transferred
+        // or deleted-and-re-created repository of the same name gets no token exchanged.
+        attributeCondition: `assertion.repository_id == '${config.githubRepositoryId}' && assertion.repository_owner_id == '${config.githubOwnerId}'`,
     },
     afterApis,
 );
 
-const deployer = new gcp.serviceaccount.Account(
-    "deployer",
-    {
-        project,
-        accountId: "streaming-platform-deployer",
-        displayName: "streaming-platform CI deployer",
-        description: `Impersonated by GitHub Actions of ${config.githubRepository} through Workload Identity Federation`,
-    },
-    afterApis,
-);
+/** A CI identity: a service account only tokens with one GitHub OIDC subject may impersonate; no key is ever created. */
+function ciIdentity(name: string, accountId: string, description: string, subject: string) {
+    const account = new gcp.serviceaccount.Account(
+        name,
+        { project, accountId, displayName: `streaming-platform CI ${name}`, description: `${description} (GitHub subject ${subject})` },
+        afterApis,
+    );
+    new gcp.serviceaccount.IAMMember(`${name}-github`, {
+        serviceAccountId: account.name,
+        role: "roles/iam.workloadIdentityUser",
+        member: pulumi.interpolate`principal://iam.googleapis.com/${pool.name}/subject/${subject}`,
+    });
+    return account;
+}
+const subject = (suffix: string) => `repo:${config.githubRepository}:${suffix}`;
 
-// Workflows of the one repository may impersonate the deployer; no other identity of the pool can.
-new gcp.serviceaccount.IAMMember("deployer-github-impersonation", {
-    serviceAccountId: deployer.name,
-    role: "roles/iam.workloadIdentityUser",
-    member: pulumi.interpolate`principalSet://iam.googleapis.com/${pool.name}/attribute.repository/${config.githubRepository}`,
-});
+// The previewer runs the code of pull requests: it reads, and decrypts only the preview stack's secrets.
+const previewer = ciIdentity("previewer", "streaming-platform-previewer", "Read-only pulumi preview of pull requests", subject("pull_request"));
+for (const role of PREVIEWER_PROJECT_ROLES) {
+    new gcp.projects.IAMMember(`previewer-${role.split("/")[1]}`, { project, role, member: previewer.member }, afterApis);
+}
+new gcp.storage.BucketIAMMember("previewer-state", { bucket: stateBucket.name, role: "roles/storage.objectViewer", member: previewer.member });
 
-for (const role of config.deployerRoles) {
-    new gcp.projects.IAMMember(
-        `deployer-${role.split("/").pop()}`,
+const stackSecretsProviders: Record<string, pulumi.Output<string>> = {};
+const deployers: Record<string, pulumi.Output<string>> = {};
+const nodeAccounts: Record<string, pulumi.Output<string>> = {};
+for (const stack of config.stacks) {
+    // The stack's secrets key: 90-day rotation; older versions stay enabled, so older state still decrypts.
+    const key = new gcp.kms.CryptoKey(
+        `pulumi-secrets-${stack}`,
+        {
+            name: `pulumi-secrets-${stack}`,
+            keyRing: keyRing.id,
+            purpose: "ENCRYPT_DECRYPT",
+            rotationPeriod: "7776000s",
+            labels: { purpose: "pulumi-secrets", stack },
+        },
+        kept,
+    );
+    stackSecretsProviders[stack] = pulumi.interpolate`gcpkms://${key.keyRing}/cryptoKeys/${key.name}`;
+
+    // What the stack's nodes run as (the platform's components/gcp/gkeCluster.ts uses this id with projectSetup: bootstrap).
+    const nodes = new gcp.serviceaccount.Account(
+        `nodes-${stack}`,
         {
             project,
-            role,
-            member: deployer.member,
-            condition: role === PROJECT_IAM_ADMIN ? GRANTABLE_ROLES_CONDITION : undefined,
+            accountId: nodeServiceAccountId(PLATFORM_CLUSTER, stack),
+            displayName: `GKE nodes of ${PLATFORM_CLUSTER}`,
+            description: `Nodes of the ${stack} cluster of streaming-platform`,
+        },
+        kept,
+    );
+    nodeAccounts[stack] = nodes.email;
+    for (const role of NODE_SERVICE_ACCOUNT_ROLES) {
+        new gcp.projects.IAMMember(`nodes-${stack}-${role.split("/")[1]}`, { project, role, member: nodes.member }, afterApis);
+    }
+    // The same ids, descriptions and settings the platform gives them with projectSetup: program.
+    const pipelineRepository = new gcp.artifactregistry.Repository(
+        `pipeline-${stack}`,
+        {
+            project,
+            location: config.region,
+            repositoryId: dockerRepositoryId("pipeline", stack),
+            format: "DOCKER",
+            description: "Images of the streaming platform's pipeline",
+            cleanupPolicies: [{ id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: 10 } }],
         },
         afterApis,
     );
-}
-// State and secrets: on the bucket and on the key only, never project-wide.
-new gcp.storage.BucketIAMMember("deployer-state", {
-    bucket: stateBucket.name,
-    role: "roles/storage.objectAdmin",
-    member: deployer.member,
-});
-new gcp.kms.CryptoKeyIAMMember("deployer-secrets", {
-    cryptoKeyId: secretsKey.id,
-    role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
-    member: deployer.member,
-});
+    const dockerHubRepository = new gcp.artifactregistry.Repository(
+        `dockerhub-${stack}`,
+        {
+            project,
+            location: config.region,
+            repositoryId: dockerRepositoryId("dockerhub", stack),
+            format: "DOCKER",
+            mode: "REMOTE_REPOSITORY",
+            description: "Pull-through cache of Docker Hub for the streaming platform",
+            remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },
+        },
+        afterApis,
+    );
 
-/** GitHub repository variable PULUMI_BACKEND_URL. */
+    // Only jobs in the GitHub environment named after the stack (its deployment branches: main; prod: reviewers).
+    const deployer = ciIdentity(
+        `deployer-${stack}`,
+        `platform-deployer-${stack}`,
+        `pulumi up and destroy of the ${stack} stack`,
+        subject(`environment:${stack}`),
+    );
+    deployers[stack] = deployer.email;
+    for (const role of config.deployerRoles) {
+        new gcp.projects.IAMMember(`deployer-${stack}-${role.split("/").pop()}`, { project, role, member: deployer.member }, afterApis);
+    }
+    // GKE checks actAs on the node service account for whoever creates the cluster and node pool: on that account only.
+    new gcp.serviceaccount.IAMMember(`deployer-${stack}-nodes-user`, {
+        serviceAccountId: nodes.name,
+        role: "roles/iam.serviceAccountUser",
+        member: deployer.member,
+    });
+    // Pushes the pipeline images; pulls base images through the Docker Hub cache (dockerHubMirror).
+    new gcp.artifactregistry.RepositoryIamMember(`deployer-${stack}-pipeline-writer`, {
+        project,
+        location: pipelineRepository.location,
+        repository: pipelineRepository.name,
+        role: "roles/artifactregistry.writer",
+        member: deployer.member,
+    });
+    new gcp.artifactregistry.RepositoryIamMember(`deployer-${stack}-dockerhub-reader`, {
+        project,
+        location: dockerHubRepository.location,
+        repository: dockerHubRepository.name,
+        role: "roles/artifactregistry.reader",
+        member: deployer.member,
+    });
+    // State: read and write objects of the bucket; secrets: this stack's key only.
+    new gcp.storage.BucketIAMMember(`deployer-${stack}-state`, {
+        bucket: stateBucket.name,
+        role: "roles/storage.objectUser",
+        member: deployer.member,
+    });
+    new gcp.kms.CryptoKeyIAMMember(`deployer-${stack}-secrets`, {
+        cryptoKeyId: key.id,
+        role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        member: deployer.member,
+    });
+    if (stack === config.previewStack) {
+        new gcp.kms.CryptoKeyIAMMember("previewer-secrets", {
+            cryptoKeyId: key.id,
+            role: "roles/cloudkms.cryptoKeyDecrypter",
+            member: previewer.member,
+        });
+    }
+}
+
+/** Repository variables of GitHub (docs/ci.md): name -> value. */
+export const githubVariables = pulumi.output({
+    GCP_WORKLOAD_IDENTITY_PROVIDER: provider.name,
+    GCP_PROJECT: project,
+    PULUMI_BACKEND_URL: pulumi.interpolate`gs://${stateBucket.name}`,
+    GCP_PREVIEWER_SERVICE_ACCOUNT: previewer.email,
+    ...Object.fromEntries(
+        Object.entries(deployers).map(([stack, email]) => [`GCP_DEPLOYER_SERVICE_ACCOUNT_${stack.toUpperCase().replace(/-/g, "_")}`, email]),
+    ),
+});
+/** The state backend, `pulumi login <stateBackendUrl>`. */
 export const stateBackendUrl = pulumi.interpolate`gs://${stateBucket.name}`;
-/** GitHub repository variable PULUMI_SECRETS_PROVIDER; also `pulumi stack init --secrets-provider`. */
-export const secretsProvider = pulumi.interpolate`gcpkms://${secretsKey.keyRing}/cryptoKeys/${secretsKey.name}`;
-/** GitHub repository variable GCP_WORKLOAD_IDENTITY_PROVIDER: projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>. */
+/** Per stack, for `pulumi stack init <stack> --secrets-provider` or `pulumi stack change-secrets-provider`. */
+export const secretsProviders = pulumi.output(stackSecretsProviders);
+/** Per stack, the node service account the platform uses with projectSetup: bootstrap. */
+export const nodeServiceAccounts = pulumi.output(nodeAccounts);
+/** projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>. */
 export const workloadIdentityProvider = provider.name;
-/** GitHub repository variable GCP_DEPLOYER_SERVICE_ACCOUNT. */
-export const deployerServiceAccount = deployer.email;
-/** GitHub repository variable GCP_PROJECT. */
 export const gcpProject = project;

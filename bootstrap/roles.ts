@@ -1,50 +1,61 @@
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
-
 /**
- * What the deployer service account may do, derived from what the platform program (../index.ts and
- * ../components) creates. Storage and KMS roles are deliberately absent: they are granted on the state
- * bucket and on the secrets key only (see index.ts).
+ * What each CI identity may do. Derived from what the platform program (../index.ts, ../components)
+ * creates with `projectSetup: bootstrap`: the cluster, its node pool, the network, UI addresses, image
+ * pushes and the Helm releases. Everything that needs an IAM, Service Usage or Artifact Registry admin
+ * role (the node service account and its project roles, the repositories, the APIs) is made here, by
+ * a person, so no CI identity holds such a role. Grants on one resource only (a service account, a
+ * repository, the bucket, a key) are in index.ts next to the resource.
  */
+
+/** Project roles of each deployer (dev and prod alike): the least set for `pulumi up` and `pulumi destroy`. */
 export const DEPLOYER_PROJECT_ROLES = [
-    // GKE cluster and node pool (components/gkeCluster.ts), and then the Kubernetes API over the
+    // The GKE cluster and node pool (components/gcp/gkeCluster.ts), then the Kubernetes API over the
     // IAM-gated DNS endpoint: the Helm releases create namespaces, Secrets, Roles and RoleBindings,
-    // which needs full in-cluster rights; container.developer cannot create RBAC objects.
+    // which container.developer cannot. GKE accepts no resource conditions, so this is project-wide.
     "roles/container.admin",
-    // VPC, subnetwork with secondary ranges, Cloud Router and Cloud NAT (components/network.ts).
-    // No firewall rules are created by the program (GKE's service agent makes its own).
+    // VPC, subnetwork with secondary ranges, Cloud Router, Cloud NAT (components/gcp/network.ts) and the
+    // UIs' regional addresses (components/gcp/uiAddresses.ts). No firewall rule is created by the program.
     "roles/compute.networkAdmin",
-    // Creates, updates and deletes the per-stack node service account (components/gkeCluster.ts).
-    "roles/iam.serviceAccountAdmin",
-    // actAs on the node service account: GKE checks that whoever creates the cluster and node pool
-    // may act as the account the nodes run as. That account is created later by the platform program,
-    // with a per-stack id, so it cannot be named here, and IAM Conditions cannot narrow this role to
-    // one service account: it has to be granted on the project.
-    "roles/iam.serviceAccountUser",
-    // Binds the node service account's roles on the project (components/gkeCluster.ts). Granted with a
-    // condition so that the only roles the deployer can grant or revoke are NODE_SERVICE_ACCOUNT_ROLES.
-    "roles/resourcemanager.projectIamAdmin",
-    // Enables the APIs the platform calls (components/projectApis.ts: compute, container, iam,
-    // logging, monitoring, artifactregistry).
-    "roles/serviceusage.serviceUsageAdmin",
-    // Creates the pipeline image repository and the Docker Hub remote repository and pushes the
-    // images (components/pipelineImages.ts, components/dockerHubMirror.ts); writer cannot create repositories.
-    "roles/artifactregistry.admin",
 ] as const;
 
-/** The role whose grants are limited by GRANTABLE_ROLES_CONDITION. */
-export const PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin";
+/**
+ * Project roles of the previewer, which runs a pull request's code: read only. `pulumi preview` reads
+ * the cluster (the Kubernetes provider diffs the releases against it) and, with --refresh, the network.
+ */
+export const PREVIEWER_PROJECT_ROLES = ["roles/container.viewer", "roles/compute.networkViewer"] as const;
 
-/** IAM condition on projectIamAdmin: setIamPolicy may only add or remove bindings of these roles. */
-export const GRANTABLE_ROLES_CONDITION = {
-    title: "only-node-service-account-roles",
-    description: "The deployer may grant and revoke only the roles of the platform's GKE node service account",
-    expression: `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${NODE_SERVICE_ACCOUNT_ROLES.map(
-        (role) => `'${role}'`,
-    ).join(", ")}])`,
-};
-
-/** Never on the deployer: basic roles, and storage/KMS roles that belong on the bucket and key only. */
+/**
+ * Never granted to a CI identity on the project: basic roles, and every role that can reach another
+ * identity's rights (set IAM policies, act as or mint tokens for any service account, grant project
+ * roles, disable APIs, make a repository public). Storage and KMS roles belong on the bucket and keys.
+ */
 export const FORBIDDEN_PROJECT_ROLES: ReadonlyArray<{ readonly pattern: RegExp; readonly reason: string }> = [
-    { pattern: /^roles\/(owner|editor)$/, reason: "basic roles (owner, editor) grant far more than a deployment needs" },
-    { pattern: /^roles\/(storage|cloudkms)\./, reason: "storage and KMS roles are granted on the state bucket and the secrets key only" },
+    { pattern: /^roles\/(owner|editor|viewer)$/, reason: "basic roles (owner, editor, viewer) grant far more than a deployment needs" },
+    {
+        pattern: /^roles\/iam\.(serviceAccountAdmin|serviceAccountUser|serviceAccountTokenCreator|workloadIdentityUser|securityAdmin|roleAdmin)$/,
+        reason: "it lets CI act as or take over any service account of the project; bootstrap grants serviceAccountUser on the stack's node service account only",
+    },
+    {
+        pattern: /^roles\/resourcemanager\.projectIamAdmin$/,
+        reason: "a condition can limit the roles it grants but not to whom; bootstrap binds the node service account's roles itself",
+    },
+    { pattern: /^roles\/serviceusage\.serviceUsageAdmin$/, reason: "it can disable any API of the project; bootstrap enables the APIs" },
+    {
+        pattern: /^roles\/artifactregistry\.(admin|repoAdmin)$/,
+        reason: "it can make a repository public or give it away; bootstrap creates the repositories and grants writer on them",
+    },
+    { pattern: /^roles\/(storage|cloudkms)\./, reason: "storage and KMS roles are granted on the state bucket and the stack's key only" },
 ];
+
+/** The risky roles themselves, for tests and docs: none of them may be granted to a CI identity project-wide. */
+export const RISKY_ROLES = [
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.serviceAccountUser",
+    "roles/iam.serviceAccountTokenCreator",
+    "roles/resourcemanager.projectIamAdmin",
+    "roles/serviceusage.serviceUsageAdmin",
+    "roles/artifactregistry.admin",
+] as const;

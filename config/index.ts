@@ -10,6 +10,8 @@ export const PROJECT_NAMESPACE = "streaming-platform";
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE"] as const;
 export const DISK_TYPES = ["pd-standard", "pd-balanced", "pd-ssd"] as const;
 export const CLUSTER_TARGETS = ["gke", "kubeconfig"] as const;
+/** Who makes the project-level pieces (APIs, node service account and its roles, Artifact Registry repositories). */
+export const PROJECT_SETUPS = ["program", "bootstrap"] as const;
 
 export interface NetworkRanges {
     readonly subnetCidr: string;
@@ -27,6 +29,15 @@ export interface NodePoolSettings {
     readonly spot: boolean;
 }
 
+/** The optional autoscaled Spot pool for stateless compute (Spark and Celery workers); it may scale to zero. */
+export interface SpotPoolSettings {
+    readonly machine: MachineShape;
+    readonly minCount: number;
+    readonly maxCount: number;
+    readonly diskSizeGb: number;
+    readonly diskType: (typeof DISK_TYPES)[number];
+}
+
 export interface GkeSettings {
     readonly kind: "gke";
     readonly project: string;
@@ -35,9 +46,20 @@ export interface GkeSettings {
     readonly zone: string;
     readonly regional: boolean;
     readonly releaseChannel: (typeof RELEASE_CHANNELS)[number];
+    /** The on-demand pool: everything that holds state or quorum runs here, never on Spot. */
     readonly nodePool: NodePoolSettings;
+    /** The Spot pool for stateless compute, when `spotPool` is true. */
+    readonly spotPool?: SpotPoolSettings;
+    /** Node pools scaled to zero; volumes, Secrets and releases stay (config `paused`). */
+    readonly paused: boolean;
     readonly network: NetworkRanges;
     readonly authorizedNetworks: readonly string[];
+    /**
+     * `program`: this program enables the APIs and creates the node service account, its role bindings and
+     * the Artifact Registry repositories. `bootstrap`: bootstrap/ made them (so CI needs no IAM or Service
+     * Usage admin role); the program uses them by their per-stack ids.
+     */
+    readonly projectSetup: (typeof PROJECT_SETUPS)[number];
 }
 
 export interface KubeconfigSettings {
@@ -83,6 +105,7 @@ export function loadConfig(): PlatformConfig {
     const services = readServices(reader, target !== "kubeconfig");
     const pipeline = readPipeline(reader, target !== "kubeconfig");
     const deletionProtection = reader.boolean("deletionProtection");
+    checkPause(reader, target, deletionProtection);
     if (reader.problems.length === 0) {
         for (const [key, value, allowed] of missingTools({ dockerEngine: pipeline.buildImages, gkeAuthPlugin: target === "gke" })) {
             reader.reject(key, value, allowed);
@@ -115,8 +138,12 @@ function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
         regional: reader.boolean("regional"),
         releaseChannel: reader.oneOf("releaseChannel", RELEASE_CHANNELS),
         nodePool: readNodePool(reader),
+        spotPool: readSpotPool(reader),
+        // Validated, with its deletion-protection rule, by checkPause.
+        paused: reader.raw("paused") === "true",
         network: readNetworkRanges(reader),
         authorizedNetworks: readAuthorizedNetworks(reader),
+        projectSetup: reader.oneOf("projectSetup", PROJECT_SETUPS),
     };
 }
 
@@ -146,9 +173,69 @@ function readNodePool(reader: ConfigReader): NodePoolSettings | undefined {
         maxCount,
         diskSizeGb: reader.integer("nodeDiskSizeGb", 20, 65536),
         diskType: reader.oneOf("nodeDiskType", DISK_TYPES),
-        spot: reader.boolean("nodeSpot"),
+        spot: readNodeSpot(reader),
     };
     return settings as NodePoolSettings;
+}
+
+/**
+ * The node pool holds Kafka, PostgreSQL, the Airflow control plane and the streaming driver, which never
+ * run on Spot: a Spot node pool would leave them nowhere else to go.
+ */
+function readNodeSpot(reader: ConfigReader): boolean | undefined {
+    const spot = reader.boolean("nodeSpot");
+    if (spot === true) {
+        return reader.reject(
+            "nodeSpot",
+            "true",
+            "false: the node pool holds Kafka, PostgreSQL and the Airflow scheduler, which never run on Spot (Spot-only stateful placement); set spotPool: true for a Spot pool for Spark and Celery workers",
+        );
+    }
+    return spot;
+}
+
+function readSpotPool(reader: ConfigReader): SpotPoolSettings | undefined {
+    if (reader.boolean("spotPool") !== true) {
+        return undefined;
+    }
+    const machineTypeName = reader.raw("spotMachineType");
+    const machine = describeMachineType(machineTypeName ?? "");
+    if (typeof machine === "string") {
+        reader.reject("spotMachineType", machineTypeName, machine);
+    }
+    const minCount = reader.integer("spotMinCount", 0);
+    const maxCount = reader.integer("spotMaxCount", 1);
+    if (minCount !== undefined && maxCount !== undefined && minCount > maxCount) {
+        reader.reject("spotMaxCount", String(maxCount), `an integer >= spotMinCount (${minCount})`);
+    }
+    const settings: Unchecked<SpotPoolSettings> = {
+        machine: typeof machine === "string" ? undefined : machine,
+        minCount,
+        maxCount,
+        diskSizeGb: reader.integer("spotDiskSizeGb", 20, 65536),
+        diskType: reader.oneOf("spotDiskType", DISK_TYPES),
+    };
+    return settings as SpotPoolSettings;
+}
+
+/**
+ * `paused` scales the node pools to zero and keeps everything else; on a stack with deletion protection it
+ * stops production, so it needs allowPauseWithDeletionProtection as well. An existing cluster has no pools.
+ */
+function checkPause(reader: ConfigReader, target: string | undefined, deletionProtection: boolean | undefined): void {
+    const paused = reader.boolean("paused");
+    if (paused !== true) {
+        return;
+    }
+    if (target === "kubeconfig") {
+        reader.reject("paused", "true", "false with clusterTarget: kubeconfig: the program creates no node pools on an existing cluster");
+    } else if (deletionProtection === true && reader.boolean("allowPauseWithDeletionProtection") !== true) {
+        reader.reject(
+            "paused",
+            "true",
+            "false on a stack with deletionProtection: true, unless allowPauseWithDeletionProtection: true says that stopping it is intended",
+        );
+    }
 }
 
 function readNetworkRanges(reader: ConfigReader): NetworkRanges | undefined {

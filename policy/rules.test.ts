@@ -1,14 +1,36 @@
 import { strict as assert } from "assert";
-import { ResourceValidationPolicy } from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
+    allowedImages,
+    artifactRegistryNotPublic,
+    binaryAuthorization,
     controlPlaneNotPublic,
+    dataplaneV2,
     dedicatedNodeServiceAccount,
+    DEFAULT_ALLOWED_REGISTRIES,
     deletionProtection,
+    ipEndpointOffWithoutAuthorizedNetworks,
+    kubeletReadOnlyPortOff,
+    legacyAbacOff,
     loadBalancerSourceRanges,
+    loggingAndMonitoring,
+    namespacePodSecurity,
+    noBroadProjectRoles,
+    noClientCertificates,
+    noHostNamespaces,
+    noHostPathVolumes,
     noLiteralCredentialsInHelmValues,
+    nodeAutoUpgradeAndRepair,
+    noPrivilegedContainers,
+    normalizeImage,
     pinnedChartVersions,
     policies,
     privateNodes,
+    releaseChannel,
+    secretsEncryption,
+    secureBoot,
+    shieldedNodes,
+    subnetFlowLogs,
     TYPES,
     workloadIdentity,
 } from "./rules";
@@ -33,16 +55,41 @@ function variant(base: Props, change: (props: Props) => void): Props {
 const NODE_ACCOUNT = "gke-nodes@acme-streaming.iam.gserviceaccount.com";
 
 /** A cluster every rule accepts. */
+const SHIELDED = { enableSecureBoot: true, enableIntegrityMonitoring: true };
+const KUBELET = { insecureKubeletReadonlyPortEnabled: "FALSE" };
+const KMS_KEY = "projects/acme-streaming/locations/us-central1/keyRings/gke/cryptoKeys/secrets";
+
+/** A cluster every rule accepts. */
 const GOOD_CLUSTER: Props = {
     privateClusterConfig: { enablePrivateNodes: true, enablePrivateEndpoint: false, masterIpv4CidrBlock: "172.16.0.0/28" },
     masterAuthorizedNetworksConfig: { gcpPublicCidrsAccessEnabled: false, cidrBlocks: [{ cidrBlock: "203.0.113.0/24", displayName: "office" }] },
+    controlPlaneEndpointsConfig: { dnsEndpointConfig: { allowExternalTraffic: true }, ipEndpointsConfig: { enabled: true } },
     workloadIdentityConfig: { workloadPool: "acme-streaming.svc.id.goog" },
     removeDefaultNodePool: true,
-    nodeConfig: { serviceAccount: NODE_ACCOUNT, workloadMetadataConfig: { mode: "GKE_METADATA" } },
+    nodeConfig: {
+        serviceAccount: NODE_ACCOUNT,
+        workloadMetadataConfig: { mode: "GKE_METADATA" },
+        shieldedInstanceConfig: SHIELDED,
+        kubeletConfig: KUBELET,
+    },
+    nodePoolDefaults: { nodeConfigDefaults: KUBELET },
     deletionProtection: true,
+    enableShieldedNodes: true,
+    databaseEncryption: { state: "ENCRYPTED", keyName: KMS_KEY },
+    binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" },
+    datapathProvider: "ADVANCED_DATAPATH",
+    releaseChannel: { channel: "REGULAR" },
+    enableLegacyAbac: false,
+    masterAuth: { clientCertificateConfig: { issueClientCertificate: false } },
+    loggingConfig: { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS"] },
+    monitoringConfig: { enableComponents: ["SYSTEM_COMPONENTS"] },
 };
 
-const GOOD_POOL: Props = { cluster: "gke", nodeConfig: { serviceAccount: NODE_ACCOUNT, machineType: "e2-standard-4" } };
+const GOOD_POOL: Props = {
+    cluster: "gke",
+    management: { autoRepair: true, autoUpgrade: true },
+    nodeConfig: { serviceAccount: NODE_ACCOUNT, machineType: "e2-standard-4", shieldedInstanceConfig: SHIELDED, kubeletConfig: KUBELET },
+};
 
 async function judged(policy: ResourceValidationPolicy, target: Parameters<typeof evaluate>[1], config: object = {}): Promise<Outcome> {
     return evaluate(policy, target, config);
@@ -73,35 +120,107 @@ async function violatesOn(
     return found[0];
 }
 
+const GKE_NODE_TYPES = [TYPES.cluster, TYPES.nodePool];
+const WORKLOAD_TYPES = [TYPES.pod, TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet, TYPES.replicaSet, TYPES.job, TYPES.cronJob];
+/** Every resource rule and the types it judges. */
+const applicable: [ResourceValidationPolicy, string[]][] = [
+    [privateNodes, GKE_NODE_TYPES],
+    [controlPlaneNotPublic, [TYPES.cluster]],
+    [ipEndpointOffWithoutAuthorizedNetworks, [TYPES.cluster]],
+    [workloadIdentity, GKE_NODE_TYPES],
+    [dedicatedNodeServiceAccount, GKE_NODE_TYPES],
+    [shieldedNodes, [TYPES.cluster]],
+    [secureBoot, GKE_NODE_TYPES],
+    [nodeAutoUpgradeAndRepair, GKE_NODE_TYPES],
+    [kubeletReadOnlyPortOff, GKE_NODE_TYPES],
+    [releaseChannel, [TYPES.cluster]],
+    [dataplaneV2, [TYPES.cluster]],
+    [legacyAbacOff, [TYPES.cluster]],
+    [noClientCertificates, [TYPES.cluster]],
+    [loggingAndMonitoring, [TYPES.cluster]],
+    [noBroadProjectRoles, [TYPES.projectIamMember, TYPES.projectIamBinding, TYPES.projectIamPolicy]],
+    [artifactRegistryNotPublic, [TYPES.repositoryIamMember, TYPES.repositoryIamBinding, TYPES.repositoryIamPolicy]],
+    [subnetFlowLogs, [TYPES.subnetwork]],
+    [namespacePodSecurity, [TYPES.namespace, TYPES.helmRelease]],
+    [noPrivilegedContainers, WORKLOAD_TYPES],
+    [noHostNamespaces, WORKLOAD_TYPES],
+    [noHostPathVolumes, WORKLOAD_TYPES],
+    [allowedImages, WORKLOAD_TYPES],
+    [pinnedChartVersions, [TYPES.helmRelease, TYPES.helmChart]],
+    [noLiteralCredentialsInHelmValues, [TYPES.helmRelease, TYPES.helmChart]],
+    [loadBalancerSourceRanges, [TYPES.service, TYPES.helmRelease, TYPES.helmChart]],
+];
+const STACK_RULES: StackValidationPolicy[] = [deletionProtection, secretsEncryption, binaryAuthorization];
+
+const KAFKA = "streaming-platform:data:Kafka";
+const POSTGRESQL = "streaming-platform:data:PostgreSQL";
+/** A resource of `stack`, under `parent` when given, as the engine names and links children. */
+const member = (stack: string, type: string, name: string, props: Props, protect: boolean, parent?: TestResource): TestResource => {
+    const parentType = parent ? parent.urn.split("::")[2] + "$" : "";
+    return {
+        type,
+        props,
+        urn: `urn:pulumi:${stack}::streaming-platform::${parentType}${type}::${name}`,
+        name,
+        opts: { protect, parent: parent?.urn },
+    };
+};
+/**
+ * A stack as the program builds it: the cluster, and Kafka and PostgreSQL components, protected or
+ * not, whose children inherit their protection, as the SDK hands `protect` down to children.
+ */
+function platform(stack: string, clusterProps: Props, dataProtected: boolean): TestResource[] {
+    const kafka = member(stack, KAFKA, "kafka", {}, dataProtected);
+    const postgresql = member(stack, POSTGRESQL, "postgresql", {}, dataProtected);
+    return [
+        member(stack, TYPES.cluster, "gke", clusterProps, false),
+        member(stack, TYPES.nodePool, "pool", GOOD_POOL, false),
+        kafka,
+        member(stack, TYPES.helmRelease, "kafka", { chart: "kafka", version: "32.4.3" }, dataProtected, kafka),
+        postgresql,
+        member(stack, TYPES.helmRelease, "postgresql", { chart: "postgresql", version: "16.7.4" }, dataProtected, postgresql),
+        // Protection is inherited, but a child may turn it off for itself (postgresqlSchema's Job does).
+        member(stack, "kubernetes:batch/v1:Job", "postgresql-schema", {}, false, postgresql),
+    ];
+}
+
+/** The violations of a stack rule on a stack it applies to and could read entirely. */
+async function stackViolations(rule: StackValidationPolicy, resources: TestResource[]) {
+    const outcome = await evaluateStack(rule, resources);
+    assert.equal(outcome.notApplicable, undefined, `not applicable: ${outcome.notApplicable}`);
+    assert.equal(outcome.unknown, undefined, outcome.unknown);
+    return outcome.violations;
+}
+
 describe("policy pack rules", () => {
     describe("the pack", () => {
-        it("holds every rule once, each mandatory, under a distinct name", () => {
-            const rules = [
-                privateNodes,
-                controlPlaneNotPublic,
-                workloadIdentity,
-                dedicatedNodeServiceAccount,
-                deletionProtection,
-                pinnedChartVersions,
-                noLiteralCredentialsInHelmValues,
-                loadBalancerSourceRanges,
-            ];
+        it("holds every rule once, at least 20, each mandatory, under a distinct name, with its reference", () => {
+            const rules = [...applicable.map(([policy]) => policy), ...STACK_RULES];
             assert.deepEqual(new Set(policies), new Set(rules));
             assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
+            assert.ok(policies.length >= 20, `${policies.length} rules`);
             for (const policy of policies) {
                 assert.equal(policy.enforcementLevel, "mandatory", policy.name);
+                // Each names its CIS benchmark item, hardening-guide section or module default.
+                assert.match(
+                    policy.description ?? "",
+                    /CIS (GKE 1\.6\.0|Google Cloud Foundations) \d|[Hh]ardening guide, '|safer-cluster default/,
+                    policy.name,
+                );
             }
         });
 
-        const applicable: [ResourceValidationPolicy, string[]][] = [
-            [privateNodes, [TYPES.cluster, TYPES.nodePool]],
-            [controlPlaneNotPublic, [TYPES.cluster]],
-            [workloadIdentity, [TYPES.cluster, TYPES.nodePool]],
-            [dedicatedNodeServiceAccount, [TYPES.cluster, TYPES.nodePool]],
-            [pinnedChartVersions, [TYPES.helmRelease, TYPES.helmChart]],
-            [noLiteralCredentialsInHelmValues, [TYPES.helmRelease, TYPES.helmChart]],
-            [loadBalancerSourceRanges, [TYPES.service, TYPES.helmRelease, TYPES.helmChart]],
-        ];
+        it("accepts the good cluster and pool on every resource rule that judges them", async () => {
+            for (const [policy, types] of applicable) {
+                if (types.includes(TYPES.cluster)) {
+                    await passes(policy, cluster(GOOD_CLUSTER));
+                }
+                if (types.includes(TYPES.nodePool)) {
+                    await passes(policy, nodePool(GOOD_POOL));
+                }
+            }
+        });
+
         const otherTypes = [...Object.values(TYPES), "gcp:compute/network:Network", "kubernetes:core/v1:Secret", "streaming-platform:data:Kafka"];
         for (const [policy, types] of applicable) {
             it(`${policy.name} is not applicable to other resource types, whatever their inputs`, async () => {
@@ -109,8 +228,16 @@ describe("policy pack rules", () => {
                 const bad = {
                     version: "^1",
                     values: { password: "x", service: { type: "LoadBalancer" } },
-                    spec: { type: "LoadBalancer" },
+                    spec: {
+                        type: "LoadBalancer",
+                        hostNetwork: true,
+                        containers: [{ image: "evil.example/x", securityContext: { privileged: true } }],
+                    },
                     deletionProtection: false,
+                    enableLegacyAbac: true,
+                    role: "roles/owner",
+                    member: "allUsers",
+                    metadata: { labels: {} },
                 };
                 for (const type of otherTypes.filter((t) => !types.includes(t))) {
                     const outcome = await judged(policy, resource(type, bad));
@@ -120,15 +247,17 @@ describe("policy pack rules", () => {
             });
         }
 
-        it(`${deletionProtection.name} is a stack rule, not applicable to a stack without a cluster, whatever its resources' inputs`, async () => {
-            assert.equal(typeof deletionProtection.validateStack, "function");
-            const everythingProtected = [...Object.values(TYPES), "streaming-platform:data:Kafka"]
-                .filter((type) => type !== TYPES.cluster)
-                .map((type) => ({ ...resource(type, { deletionProtection: false }), opts: { protect: true } }));
-            const outcome = await evaluateStack(deletionProtection, everythingProtected);
-            assert.deepEqual(outcome.violations, []);
-            assert.ok(outcome.notApplicable?.includes(TYPES.cluster), outcome.notApplicable);
-        });
+        for (const rule of STACK_RULES) {
+            it(`${rule.name} is a stack rule, not applicable to a stack without a cluster, whatever its resources' inputs`, async () => {
+                assert.equal(typeof rule.validateStack, "function");
+                const everythingProtected = [...Object.values(TYPES), "streaming-platform:data:Kafka"]
+                    .filter((type) => type !== TYPES.cluster)
+                    .map((type) => ({ ...resource(type, { deletionProtection: false }), opts: { protect: true } }));
+                const outcome = await evaluateStack(rule, everythingProtected);
+                assert.deepEqual(outcome.violations, []);
+                assert.ok(outcome.notApplicable?.includes(TYPES.cluster), outcome.notApplicable);
+            });
+        }
     });
 
     describe("gke-private-nodes", () => {
@@ -438,37 +567,6 @@ describe("policy pack rules", () => {
     });
 
     describe("gke-deletion-protection-on-protected-stacks", () => {
-        const KAFKA = "streaming-platform:data:Kafka";
-        const POSTGRESQL = "streaming-platform:data:PostgreSQL";
-        /** A resource of `stack`, under `parent` when given, as the engine names and links children. */
-        const member = (stack: string, type: string, name: string, props: Props, protect: boolean, parent?: TestResource): TestResource => {
-            const parentType = parent ? parent.urn.split("::")[2] + "$" : "";
-            return {
-                type,
-                props,
-                urn: `urn:pulumi:${stack}::streaming-platform::${parentType}${type}::${name}`,
-                name,
-                opts: { protect, parent: parent?.urn },
-            };
-        };
-        /**
-         * A stack as the program builds it: the cluster, and Kafka and PostgreSQL components, protected or
-         * not, whose children inherit their protection, as the SDK hands `protect` down to children.
-         */
-        function platform(stack: string, clusterProps: Props, dataProtected: boolean): TestResource[] {
-            const kafka = member(stack, KAFKA, "kafka", {}, dataProtected);
-            const postgresql = member(stack, POSTGRESQL, "postgresql", {}, dataProtected);
-            return [
-                member(stack, TYPES.cluster, "gke", clusterProps, false),
-                member(stack, TYPES.nodePool, "pool", GOOD_POOL, false),
-                kafka,
-                member(stack, TYPES.helmRelease, "kafka", { chart: "kafka", version: "32.4.3" }, dataProtected, kafka),
-                postgresql,
-                member(stack, TYPES.helmRelease, "postgresql", { chart: "postgresql", version: "16.7.4" }, dataProtected, postgresql),
-                // Protection is inherited, but a child may turn it off for itself (postgresqlSchema's Job does).
-                member(stack, "kubernetes:batch/v1:Job", "postgresql-schema", {}, false, postgresql),
-            ];
-        }
         const unprotected = variant(GOOD_CLUSTER, (p) => {
             p.deletionProtection = false;
         });
@@ -476,22 +574,14 @@ describe("policy pack rules", () => {
             delete p.deletionProtection;
         });
 
-        /** The violations of the rule on a stack it applies to and could read entirely. */
-        async function stackViolations(resources: TestResource[]) {
-            const outcome = await evaluateStack(deletionProtection, resources);
-            assert.equal(outcome.notApplicable, undefined, `not applicable: ${outcome.notApplicable}`);
-            assert.equal(outcome.unknown, undefined, outcome.unknown);
-            return outcome.violations;
-        }
-
         it("accepts a protected cluster on a stack that protects its data", async () => {
-            assert.deepEqual(await stackViolations(platform("prod", GOOD_CLUSTER, true)), []);
+            assert.deepEqual(await stackViolations(deletionProtection, platform("prod", GOOD_CLUSTER, true)), []);
         });
 
         it("rejects an unprotected or unset cluster on a stack that protects its data, naming what is protected", async () => {
             for (const props of [unprotected, unset]) {
                 const resources = platform("prod", props, true);
-                const [violation, ...more] = await stackViolations(resources);
+                const [violation, ...more] = await stackViolations(deletionProtection, resources);
                 assert.deepEqual(more, []);
                 assert.equal(violation.urn, resources[0].urn, "reported on the cluster");
                 assert.match(violation.message, /^deletionProtection must be set to true: /);
@@ -514,12 +604,12 @@ describe("policy pack rules", () => {
         });
 
         it("protects a stack by what it protects, not by its name", async () => {
-            const [violation] = await stackViolations(platform("staging-eu", unprotected, true));
+            const [violation] = await stackViolations(deletionProtection, platform("staging-eu", unprotected, true));
             assert.match(violation.urn ?? "", /^urn:pulumi:staging-eu::/);
             // One protected resource is enough, wherever it sits in the tree.
             const resources = platform("dev", unset, false);
             const topic = member("dev", "kubernetes:kafka.strimzi.io/v1beta2:KafkaTopic", "ticks", {}, true, resources[2]);
-            const [only, ...more] = await stackViolations([...resources, topic]);
+            const [only, ...more] = await stackViolations(deletionProtection, [...resources, topic]);
             assert.deepEqual(more, []);
             assert.match(only.message, /protects ticks \(kubernetes:kafka\.strimzi\.io\/v1beta2:KafkaTopic\),/);
         });
@@ -527,7 +617,7 @@ describe("policy pack rules", () => {
         it("judges every cluster of the stack", async () => {
             const resources = platform("prod", GOOD_CLUSTER, true);
             const second = member("prod", TYPES.cluster, "gke-batch", unprotected, false);
-            const found = await stackViolations([...resources, second]);
+            const found = await stackViolations(deletionProtection, [...resources, second]);
             assert.deepEqual(
                 found.map((v) => v.urn),
                 [second.urn],
@@ -817,6 +907,741 @@ describe("policy pack rules", () => {
             const outcome = await judged(loadBalancerSourceRanges, service({ spec: UNKNOWN.object }));
             assert.deepEqual(outcome.violations, []);
             assert.match(outcome.unknown ?? "", /\.spec can't be known/);
+        });
+    });
+
+    describe("gke-shielded-nodes", () => {
+        it("accepts a cluster with Shielded GKE Nodes", async () => {
+            await passes(shieldedNodes, cluster(GOOD_CLUSTER));
+        });
+
+        it("rejects a cluster that turns them off or does not say", async () => {
+            for (const value of [false, undefined]) {
+                await violatesOn(
+                    shieldedNodes,
+                    cluster(
+                        variant(GOOD_CLUSTER, (p) => {
+                            p.enableShieldedNodes = value;
+                        }),
+                    ),
+                    "enableShieldedNodes",
+                );
+            }
+        });
+
+        it("cannot run in a preview that does not know the setting", async () => {
+            const outcome = await judged(
+                shieldedNodes,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.enableShieldedNodes = UNKNOWN.boolean;
+                    }),
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.enableShieldedNodes can't be known/);
+        });
+    });
+
+    describe("gke-nodes-secure-boot", () => {
+        it("accepts pools with Secure Boot, integrity monitoring on or left at its default", async () => {
+            await passes(secureBoot, nodePool(GOOD_POOL));
+            await passes(
+                secureBoot,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.shieldedInstanceConfig = { enableSecureBoot: true };
+                    }),
+                ),
+            );
+        });
+
+        it("rejects a pool, the default pool or an inline pool without Secure Boot", async () => {
+            await violatesOn(
+                secureBoot,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        delete p.nodeConfig.shieldedInstanceConfig;
+                    }),
+                ),
+                "nodeConfig.shieldedInstanceConfig.enableSecureBoot",
+            );
+            await violatesOn(
+                secureBoot,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodeConfig.shieldedInstanceConfig.enableSecureBoot = false;
+                    }),
+                ),
+                "nodeConfig.shieldedInstanceConfig.enableSecureBoot",
+            );
+            await violatesOn(
+                secureBoot,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: p.nodeConfig }, { nodeConfig: { shieldedInstanceConfig: { enableSecureBoot: false } } }];
+                    }),
+                ),
+                "nodePools[1].nodeConfig.shieldedInstanceConfig.enableSecureBoot",
+            );
+        });
+
+        it("rejects integrity monitoring turned off", async () => {
+            await violatesOn(
+                secureBoot,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring = false;
+                    }),
+                ),
+                "nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring",
+            );
+        });
+
+        it("cannot run in a preview that does not know the pool's shielded settings", async () => {
+            const outcome = await judged(
+                secureBoot,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.shieldedInstanceConfig = UNKNOWN.object;
+                    }),
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /shieldedInstanceConfig can't be known/);
+        });
+    });
+
+    describe("gke-node-auto-upgrade-and-repair", () => {
+        it("accepts pools that upgrade and repair themselves, and a cluster whose only pools are separate", async () => {
+            await passes(nodeAutoUpgradeAndRepair, nodePool(GOOD_POOL));
+            await passes(nodeAutoUpgradeAndRepair, cluster(GOOD_CLUSTER));
+        });
+
+        it("rejects each of the two turned off or left unsaid, on a pool and on an inline pool", async () => {
+            for (const field of ["autoUpgrade", "autoRepair"]) {
+                for (const value of [false, undefined]) {
+                    await violatesOn(
+                        nodeAutoUpgradeAndRepair,
+                        nodePool(
+                            variant(GOOD_POOL, (p) => {
+                                p.management[field] = value;
+                            }),
+                        ),
+                        `management.${field}`,
+                    );
+                }
+            }
+            const found = await violations(
+                nodeAutoUpgradeAndRepair,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: p.nodeConfig }];
+                    }),
+                ),
+            );
+            assert.deepEqual(
+                found.map((m) => m.split(" ")[0]),
+                ["nodePools[0].management.autoUpgrade", "nodePools[0].management.autoRepair"],
+            );
+        });
+
+        it("cannot run in a preview that does not know the management block", async () => {
+            const outcome = await judged(
+                nodeAutoUpgradeAndRepair,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.management = UNKNOWN.object;
+                    }),
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.management can't be known/);
+        });
+    });
+
+    describe("gke-kubelet-read-only-port-off", () => {
+        it("accepts FALSE on the cluster's defaults, its default pool and every pool", async () => {
+            await passes(kubeletReadOnlyPortOff, cluster(GOOD_CLUSTER));
+            await passes(kubeletReadOnlyPortOff, nodePool(GOOD_POOL));
+        });
+
+        it("rejects the port open or left unsaid, naming where", async () => {
+            await violatesOn(
+                kubeletReadOnlyPortOff,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled = "TRUE";
+                    }),
+                ),
+                "nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled",
+            );
+            await violatesOn(
+                kubeletReadOnlyPortOff,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        delete p.nodeConfig.kubeletConfig;
+                    }),
+                ),
+                "nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled",
+            );
+            await violatesOn(
+                kubeletReadOnlyPortOff,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.nodePoolDefaults;
+                    }),
+                ),
+                "nodePoolDefaults.nodeConfigDefaults.insecureKubeletReadonlyPortEnabled",
+            );
+            await violatesOn(
+                kubeletReadOnlyPortOff,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        p.nodePools = [{ nodeConfig: {} }];
+                    }),
+                ),
+                "nodePools[0].nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled",
+            );
+        });
+
+        it("cannot run in a preview that does not know the setting", async () => {
+            const outcome = await judged(
+                kubeletReadOnlyPortOff,
+                nodePool(
+                    variant(GOOD_POOL, (p) => {
+                        p.nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled = UNKNOWN.string;
+                    }),
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /insecureKubeletReadonlyPortEnabled can't be known/);
+        });
+    });
+
+    /** Cluster rules that read one setting: the good value, bad values, and the field named in the message. */
+    const settings: [ResourceValidationPolicy, string, (p: Props, value: unknown) => void, unknown[], unknown, string][] = [
+        [dataplaneV2, "datapathProvider", (p, v) => (p.datapathProvider = v), ["LEGACY_DATAPATH", undefined], UNKNOWN.string, "datapathProvider"],
+        [
+            releaseChannel,
+            "releaseChannel.channel",
+            (p, v) => (p.releaseChannel = { channel: v }),
+            ["UNSPECIFIED", undefined],
+            UNKNOWN.string,
+            "\\.channel",
+        ],
+        [legacyAbacOff, "enableLegacyAbac", (p, v) => (p.enableLegacyAbac = v), [true], UNKNOWN.boolean, "enableLegacyAbac"],
+        [
+            noClientCertificates,
+            "masterAuth.clientCertificateConfig.issueClientCertificate",
+            (p, v) => (p.masterAuth.clientCertificateConfig.issueClientCertificate = v),
+            [true],
+            UNKNOWN.boolean,
+            "issueClientCertificate",
+        ],
+    ];
+    for (const [policy, field, set, bad, unknown, unknownPath] of settings) {
+        describe(policy.name, () => {
+            it(`accepts the hardened ${field}`, async () => {
+                await passes(policy, cluster(GOOD_CLUSTER));
+            });
+
+            it(`rejects ${bad.map((v) => (v === undefined ? "unset" : String(v))).join(" and ")} as ${field}`, async () => {
+                for (const value of bad) {
+                    await violatesOn(policy, cluster(variant(GOOD_CLUSTER, (p) => set(p, value))), field);
+                }
+            });
+
+            it(`cannot run in a preview that does not know ${field}`, async () => {
+                const outcome = await judged(policy, cluster(variant(GOOD_CLUSTER, (p) => set(p, unknown))));
+                assert.deepEqual(outcome.violations, []);
+                assert.match(outcome.unknown ?? "", new RegExp(`${unknownPath} can't be known`));
+            });
+        });
+    }
+
+    it("gke-release-channel accepts every channel, EXTENDED included", async () => {
+        for (const channel of ["RAPID", "REGULAR", "STABLE", "EXTENDED"]) {
+            await passes(releaseChannel, cluster(variant(GOOD_CLUSTER, (p) => (p.releaseChannel.channel = channel))));
+        }
+        await violatesOn(releaseChannel, cluster(variant(GOOD_CLUSTER, (p) => delete p.releaseChannel)), "releaseChannel.channel");
+    });
+
+    it("gke-legacy-abac-off accepts ABAC left unset (off by default)", async () => {
+        await passes(legacyAbacOff, cluster(variant(GOOD_CLUSTER, (p) => delete p.enableLegacyAbac)));
+    });
+
+    describe("gke-ip-endpoint-off-without-authorized-networks", () => {
+        const noNetworks = (ipEndpoint: unknown) =>
+            cluster(
+                variant(GOOD_CLUSTER, (p) => {
+                    p.masterAuthorizedNetworksConfig.cidrBlocks = [];
+                    p.controlPlaneEndpointsConfig.ipEndpointsConfig = ipEndpoint;
+                }),
+            );
+
+        it("accepts an IP endpoint in use by authorized networks, and one turned off without them", async () => {
+            await passes(ipEndpointOffWithoutAuthorizedNetworks, cluster(GOOD_CLUSTER));
+            await passes(ipEndpointOffWithoutAuthorizedNetworks, noNetworks({ enabled: false }));
+        });
+
+        it("rejects an IP endpoint on, or on by default, that no network may use", async () => {
+            for (const ipEndpoint of [{ enabled: true }, undefined]) {
+                await violatesOn(
+                    ipEndpointOffWithoutAuthorizedNetworks,
+                    noNetworks(ipEndpoint),
+                    "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled",
+                );
+            }
+            await violatesOn(
+                ipEndpointOffWithoutAuthorizedNetworks,
+                cluster(variant(GOOD_CLUSTER, (p) => delete p.masterAuthorizedNetworksConfig)),
+                "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled",
+            );
+        });
+
+        it("cannot run in a preview that does not know the authorized networks", async () => {
+            const outcome = await judged(
+                ipEndpointOffWithoutAuthorizedNetworks,
+                cluster(variant(GOOD_CLUSTER, (p) => (p.masterAuthorizedNetworksConfig.cidrBlocks = UNKNOWN.array))),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /cidrBlocks can't be known/);
+        });
+    });
+
+    describe("gke-logging-and-monitoring", () => {
+        it("accepts the default services and explicit components", async () => {
+            await passes(loggingAndMonitoring, cluster(GOOD_CLUSTER));
+            await passes(
+                loggingAndMonitoring,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.loggingConfig;
+                        p.loggingService = "logging.googleapis.com/kubernetes";
+                    }),
+                ),
+            );
+        });
+
+        it("rejects logging or monitoring turned off", async () => {
+            await violatesOn(loggingAndMonitoring, cluster(variant(GOOD_CLUSTER, (p) => (p.loggingService = "none"))), "loggingService");
+            await violatesOn(loggingAndMonitoring, cluster(variant(GOOD_CLUSTER, (p) => (p.monitoringService = "none"))), "monitoringService");
+            await violatesOn(
+                loggingAndMonitoring,
+                cluster(variant(GOOD_CLUSTER, (p) => (p.loggingConfig.enableComponents = []))),
+                "loggingConfig.enableComponents",
+            );
+            await violatesOn(
+                loggingAndMonitoring,
+                cluster(variant(GOOD_CLUSTER, (p) => (p.monitoringConfig.enableComponents = []))),
+                "monitoringConfig.enableComponents",
+            );
+        });
+
+        it("cannot run in a preview that does not know the logging service", async () => {
+            const outcome = await judged(loggingAndMonitoring, cluster(variant(GOOD_CLUSTER, (p) => (p.loggingService = UNKNOWN.string))));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.loggingService can't be known/);
+        });
+    });
+
+    describe("gke-secrets-encryption-on-protected-stacks", () => {
+        it("accepts a protected stack whose cluster encrypts Secrets with a KMS key, known or created in the same deployment", async () => {
+            assert.deepEqual(await stackViolations(secretsEncryption, platform("prod", GOOD_CLUSTER, true)), []);
+            const newKey = variant(GOOD_CLUSTER, (p) => (p.databaseEncryption.keyName = UNKNOWN.string));
+            assert.deepEqual(await stackViolations(secretsEncryption, platform("prod", newKey, true)), []);
+        });
+
+        it("rejects a protected stack whose cluster leaves Secrets unencrypted or names no key, on the cluster", async () => {
+            for (const encryption of [undefined, { state: "DECRYPTED" }, { state: "ENCRYPTED" }, { state: "ENCRYPTED", keyName: "" }]) {
+                const resources = platform(
+                    "prod",
+                    variant(GOOD_CLUSTER, (p) => (p.databaseEncryption = encryption)),
+                    true,
+                );
+                const found = await stackViolations(secretsEncryption, resources);
+                assert.equal(found.length, 1, JSON.stringify(encryption));
+                assert.equal(found[0].urn, resources[0].urn);
+                assert.match(found[0].message, /^databaseEncryption\.(state|keyName) must /);
+            }
+        });
+
+        it("is not applicable on a stack that protects nothing", async () => {
+            const outcome = await evaluateStack(
+                secretsEncryption,
+                platform(
+                    "dev",
+                    variant(GOOD_CLUSTER, (p) => delete p.databaseEncryption),
+                    false,
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.equal(outcome.notApplicable, "the stack protects no resource");
+        });
+
+        it("cannot run in a preview that does not know the encryption state", async () => {
+            const outcome = await evaluateStack(
+                secretsEncryption,
+                platform(
+                    "prod",
+                    variant(GOOD_CLUSTER, (p) => (p.databaseEncryption.state = UNKNOWN.string)),
+                    true,
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /databaseEncryption\.state can't be known/);
+        });
+    });
+
+    describe("gke-binary-authorization-on-protected-stacks", () => {
+        it("accepts a protected stack whose cluster enforces a policy", async () => {
+            for (const evaluationMode of [
+                "PROJECT_SINGLETON_POLICY_ENFORCE",
+                "POLICY_BINDINGS",
+                "POLICY_BINDINGS_AND_PROJECT_SINGLETON_POLICY_ENFORCE",
+            ]) {
+                const props = variant(GOOD_CLUSTER, (p) => (p.binaryAuthorization = { evaluationMode }));
+                assert.deepEqual(await stackViolations(binaryAuthorization, platform("prod", props, true)), [], evaluationMode);
+            }
+        });
+
+        it("rejects DISABLED, unset, and the deprecated enabled flag without a mode", async () => {
+            for (const setting of [undefined, { evaluationMode: "DISABLED" }, { enabled: true }]) {
+                const resources = platform(
+                    "prod",
+                    variant(GOOD_CLUSTER, (p) => (p.binaryAuthorization = setting)),
+                    true,
+                );
+                const found = await stackViolations(binaryAuthorization, resources);
+                assert.equal(found.length, 1, JSON.stringify(setting));
+                assert.equal(found[0].urn, resources[0].urn);
+                assert.match(found[0].message, /^binaryAuthorization\.evaluationMode must be PROJECT_SINGLETON_POLICY_ENFORCE .*protects kafka/);
+            }
+        });
+
+        it("is not applicable on a stack that protects nothing", async () => {
+            const outcome = await evaluateStack(
+                binaryAuthorization,
+                platform(
+                    "dev",
+                    variant(GOOD_CLUSTER, (p) => delete p.binaryAuthorization),
+                    false,
+                ),
+            );
+            assert.equal(outcome.notApplicable, "the stack protects no resource");
+        });
+
+        it("cannot run in a preview that does not know the mode", async () => {
+            const outcome = await evaluateStack(
+                binaryAuthorization,
+                platform(
+                    "prod",
+                    variant(GOOD_CLUSTER, (p) => (p.binaryAuthorization.evaluationMode = UNKNOWN.string)),
+                    true,
+                ),
+            );
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /evaluationMode can't be known/);
+        });
+    });
+
+    describe("gcp-no-basic-or-project-wide-service-account-roles", () => {
+        const grant = (type: string, props: Props) => resource(type, { project: "acme-streaming", ...props });
+        const FORBIDDEN = ["roles/owner", "roles/editor", "roles/viewer", "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"];
+
+        it("accepts narrow project roles on a member, a binding and a policy, whoever gets them", async () => {
+            await passes(
+                noBroadProjectRoles,
+                grant(TYPES.projectIamMember, { role: "roles/logging.logWriter", member: `serviceAccount:${NODE_ACCOUNT}` }),
+            );
+            // A member created in the same deployment is unknown in a preview; the role is what counts.
+            await passes(noBroadProjectRoles, grant(TYPES.projectIamMember, { role: "roles/logging.logWriter", member: UNKNOWN.string }));
+            await passes(noBroadProjectRoles, grant(TYPES.projectIamBinding, { role: "roles/container.admin", members: ["group:ops@example.com"] }));
+            await passes(
+                noBroadProjectRoles,
+                grant(TYPES.projectIamPolicy, {
+                    policyData: JSON.stringify({ bindings: [{ role: "roles/monitoring.metricWriter", members: ["user:a@example.com"] }] }),
+                }),
+            );
+        });
+
+        it("rejects each basic role and each project-wide service account role", async () => {
+            for (const role of FORBIDDEN) {
+                const message = await violatesOn(noBroadProjectRoles, grant(TYPES.projectIamMember, { role, member: "user:a@example.com" }), "role");
+                assert.ok(message.includes(role), message);
+                await violatesOn(noBroadProjectRoles, grant(TYPES.projectIamBinding, { role, members: ["user:a@example.com"] }), "role");
+            }
+        });
+
+        it("finds a forbidden role among the bindings of a project policy, and refuses a policy that is not JSON", async () => {
+            const policyData = JSON.stringify({
+                bindings: [
+                    { role: "roles/logging.logWriter", members: ["user:a@example.com"] },
+                    { role: "roles/iam.serviceAccountTokenCreator", members: ["user:b@example.com"] },
+                ],
+            });
+            await violatesOn(noBroadProjectRoles, grant(TYPES.projectIamPolicy, { policyData }), "policyData.bindings[1].role");
+            await violatesOn(noBroadProjectRoles, grant(TYPES.projectIamPolicy, { policyData: "{bindings" }), "policyData");
+        });
+
+        it("cannot run in a preview that does not know the role", async () => {
+            const outcome = await judged(noBroadProjectRoles, grant(TYPES.projectIamMember, { role: UNKNOWN.string, member: "user:a@example.com" }));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.role can't be known/);
+        });
+    });
+
+    describe("artifact-registry-not-public", () => {
+        const grant = (type: string, props: Props) =>
+            resource(type, { repository: "pipeline", location: "us-central1", role: "roles/artifactregistry.reader", ...props });
+
+        it("accepts grants to named members, and members a preview does not know yet", async () => {
+            await passes(artifactRegistryNotPublic, grant(TYPES.repositoryIamMember, { member: `serviceAccount:${NODE_ACCOUNT}` }));
+            await passes(artifactRegistryNotPublic, grant(TYPES.repositoryIamMember, { member: UNKNOWN.string }));
+            await passes(artifactRegistryNotPublic, grant(TYPES.repositoryIamBinding, { members: ["group:ops@example.com", UNKNOWN.string] }));
+            await passes(
+                artifactRegistryNotPublic,
+                grant(TYPES.repositoryIamPolicy, {
+                    policyData: JSON.stringify({ bindings: [{ role: "roles/artifactregistry.reader", members: ["group:ops@example.com"] }] }),
+                }),
+            );
+        });
+
+        it("rejects allUsers and allAuthenticatedUsers on a member, a binding and a policy", async () => {
+            for (const everyone of ["allUsers", "allAuthenticatedUsers"]) {
+                await violatesOn(artifactRegistryNotPublic, grant(TYPES.repositoryIamMember, { member: everyone }), "member");
+                await violatesOn(
+                    artifactRegistryNotPublic,
+                    grant(TYPES.repositoryIamBinding, { members: ["group:ops@example.com", everyone] }),
+                    "members[1]",
+                );
+                await violatesOn(
+                    artifactRegistryNotPublic,
+                    grant(TYPES.repositoryIamPolicy, {
+                        policyData: JSON.stringify({ bindings: [{ role: "roles/artifactregistry.reader", members: [everyone] }] }),
+                    }),
+                    "policyData.bindings[0].members[0]",
+                );
+            }
+        });
+
+        it("cannot run in a preview that does not know a repository's whole policy", async () => {
+            const outcome = await judged(artifactRegistryNotPublic, grant(TYPES.repositoryIamPolicy, { policyData: UNKNOWN.string }));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.policyData can't be known/);
+        });
+    });
+
+    describe("vpc-subnet-flow-logs", () => {
+        const subnet = (props: Props) => resource(TYPES.subnetwork, { ipCidrRange: "10.10.0.0/20", region: "us-central1", ...props });
+
+        it("accepts a subnetwork that logs its flows", async () => {
+            await passes(
+                subnetFlowLogs,
+                subnet({ logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: 0.5, metadata: "INCLUDE_ALL_METADATA" } }),
+            );
+            await passes(subnetFlowLogs, subnet({ purpose: "PRIVATE", logConfig: {} }));
+        });
+
+        it("rejects a subnetwork without flow logs or sampling none", async () => {
+            await violatesOn(subnetFlowLogs, subnet({}), "logConfig");
+            await violatesOn(subnetFlowLogs, subnet({ logConfig: { flowSampling: 0 } }), "logConfig.flowSampling");
+        });
+
+        it("is not applicable to proxy-only subnetworks, which cannot log flows", async () => {
+            const outcome = await judged(subnetFlowLogs, subnet({ purpose: "REGIONAL_MANAGED_PROXY", role: "ACTIVE" }));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.notApplicable ?? "", /REGIONAL_MANAGED_PROXY/);
+        });
+
+        it("cannot run in a preview that does not know the log config", async () => {
+            const outcome = await judged(subnetFlowLogs, subnet({ logConfig: UNKNOWN.object }));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.logConfig can't be known/);
+        });
+    });
+
+    describe("k8s-namespace-pod-security", () => {
+        const namespace = (labels: unknown) => resource(TYPES.namespace, { metadata: { name: "kafka", labels } });
+        const ENFORCE = "pod-security.kubernetes.io/enforce";
+
+        it("accepts namespaces enforcing restricted or baseline, and Helm releases that create no namespace", async () => {
+            await passes(namespacePodSecurity, namespace({ [ENFORCE]: "restricted", "pod-security.kubernetes.io/warn": "restricted" }));
+            await passes(namespacePodSecurity, namespace({ [ENFORCE]: "baseline" }));
+            await passes(namespacePodSecurity, release({ chart: "kafka", version: "32.4.3", namespace: "kafka" }));
+            await passes(namespacePodSecurity, release({ chart: "kafka", version: "32.4.3", createNamespace: false }));
+        });
+
+        it("rejects a namespace without the label, with privileged, or with only warn/audit", async () => {
+            for (const labels of [
+                undefined,
+                {},
+                { [ENFORCE]: "privileged" },
+                { "pod-security.kubernetes.io/warn": "restricted" },
+                { [ENFORCE]: "Restricted" },
+            ]) {
+                await violatesOn(namespacePodSecurity, namespace(labels), `metadata.labels["${ENFORCE}"]`);
+            }
+            await violatesOn(namespacePodSecurity, resource(TYPES.namespace, {}), `metadata.labels["${ENFORCE}"]`);
+        });
+
+        it("rejects a Helm release that creates its namespace itself, without the labels", async () => {
+            await violatesOn(namespacePodSecurity, release({ chart: "kafka", version: "32.4.3", createNamespace: true }), "createNamespace");
+        });
+
+        it("cannot run in a preview that does not know the labels", async () => {
+            const outcome = await judged(namespacePodSecurity, namespace(UNKNOWN.object));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.labels can't be known/);
+        });
+    });
+
+    /** A workload of each kind with the given pod spec, and the path of its pod spec. */
+    const workloads = (podSpec: Props): [TestResource, string][] => [
+        [resource(TYPES.pod, { spec: podSpec }), "spec"],
+        [resource(TYPES.deployment, { spec: { template: { spec: podSpec } } }), "spec.template.spec"],
+        [resource(TYPES.statefulSet, { spec: { template: { spec: podSpec } } }), "spec.template.spec"],
+        [resource(TYPES.daemonSet, { spec: { template: { spec: podSpec } } }), "spec.template.spec"],
+        [resource(TYPES.replicaSet, { spec: { template: { spec: podSpec } } }), "spec.template.spec"],
+        [resource(TYPES.job, { spec: { template: { spec: podSpec } } }), "spec.template.spec"],
+        [
+            resource(TYPES.cronJob, { spec: { schedule: "@hourly", jobTemplate: { spec: { template: { spec: podSpec } } } } }),
+            "spec.jobTemplate.spec.template.spec",
+        ],
+    ];
+    const DIGEST = `sha256:${"ab".repeat(32)}`;
+    const GOOD_POD: Props = {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+        initContainers: [{ name: "init", image: "docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4" }],
+        containers: [
+            { name: "driver", image: `us-central1-docker.pkg.dev/acme/pipeline/spark-job@${DIGEST}`, securityContext: { privileged: false } },
+            { name: "sidecar", image: `ghcr.io/acme/sidecar@${DIGEST}` },
+        ],
+        volumes: [
+            { name: "tmp", emptyDir: {} },
+            { name: "data", persistentVolumeClaim: { claimName: "data" } },
+        ],
+        hostNetwork: false,
+    };
+
+    describe("k8s-no-privileged-containers, k8s-no-host-namespaces, k8s-no-host-path-volumes", () => {
+        it("accept an unprivileged pod of every workload kind", async () => {
+            for (const policy of [noPrivilegedContainers, noHostNamespaces, noHostPathVolumes]) {
+                for (const [workload] of workloads(GOOD_POD)) {
+                    await passes(policy, workload);
+                }
+            }
+        });
+
+        it("reject a privileged container, init and ephemeral ones included, in every workload kind", async () => {
+            for (const kind of ["containers", "initContainers", "ephemeralContainers"]) {
+                const pod = variant(GOOD_POD, (p) => {
+                    p[kind] = [
+                        ...(p[kind] ?? []),
+                        { name: "root", image: "docker.io/bitnamilegacy/os-shell:12", securityContext: { privileged: true } },
+                    ];
+                });
+                for (const [workload, path] of workloads(pod)) {
+                    const index = (GOOD_POD[kind] ?? []).length;
+                    await violatesOn(noPrivilegedContainers, workload, `${path}.${kind}[${index}].securityContext.privileged`);
+                }
+            }
+        });
+
+        it("reject each host namespace in every workload kind", async () => {
+            for (const field of ["hostNetwork", "hostPID", "hostIPC"]) {
+                for (const [workload, path] of workloads(variant(GOOD_POD, (p) => (p[field] = true)))) {
+                    await violatesOn(noHostNamespaces, workload, `${path}.${field}`);
+                }
+            }
+        });
+
+        it("reject a hostPath volume in every workload kind", async () => {
+            const pod = variant(GOOD_POD, (p) => p.volumes.push({ name: "docker", hostPath: { path: "/var/run/docker.sock" } }));
+            for (const [workload, path] of workloads(pod)) {
+                await violatesOn(noHostPathVolumes, workload, `${path}.volumes[2].hostPath`);
+            }
+        });
+
+        it("cannot run in a preview that does not know the pod spec", async () => {
+            for (const policy of [noPrivilegedContainers, noHostNamespaces, noHostPathVolumes]) {
+                const outcome = await judged(policy, resource(TYPES.deployment, { spec: { template: { spec: UNKNOWN.object } } }));
+                assert.deepEqual(outcome.violations, [], policy.name);
+                assert.match(outcome.unknown ?? "", /template\.spec can't be known/, policy.name);
+            }
+        });
+    });
+
+    describe("k8s-images-by-digest-or-from-allowed-registries", () => {
+        const withImage = (image: unknown) => resource(TYPES.deployment, { spec: { template: { spec: { containers: [{ name: "c", image }] } } } });
+
+        it("accepts images from the default registries, by tag or digest, and images by digest from anywhere", async () => {
+            for (const [workload] of workloads(GOOD_POD)) {
+                await passes(allowedImages, workload);
+            }
+            for (const image of [
+                "docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10",
+                "bitnamilegacy/kafka:4.0.0",
+                "index.docker.io/bitnamilegacy/kafka:4.0.0",
+                "europe-west4-docker.pkg.dev/acme/docker-hub/bitnamilegacy/kafka:4.0.0",
+                `quay.io/strimzi/kafka@${DIGEST}`,
+                `nginx@${DIGEST}`,
+            ]) {
+                await passes(allowedImages, withImage(image));
+            }
+        });
+
+        it("rejects tags from other registries and look-alike hosts", async () => {
+            for (const image of [
+                "nginx:1.27",
+                "docker.io/bitnami/kafka:4.0.0",
+                "docker.io/bitnamilegacyx/kafka:4.0.0",
+                "evil.example/us-docker.pkg.dev/x:1",
+                "us-docker.pkg.dev.evil.example/x:1",
+                "quay.io/strimzi/kafka:0.45.0",
+                `quay.io/strimzi/kafka@sha256:${"ab".repeat(8)}`,
+            ]) {
+                const message = await violatesOn(allowedImages, withImage(image), "spec.template.spec.containers[0].image");
+                assert.ok(message.endsWith(`not ${image}.`), message);
+            }
+            await violatesOn(allowedImages, withImage(undefined), "spec.template.spec.containers[0].image");
+        });
+
+        it("takes the allowed registries from its configuration", async () => {
+            const config = { allowedRegistries: ["quay.io/strimzi", "registry.internal:5000"] };
+            await passes(allowedImages, withImage("quay.io/strimzi/kafka:0.45.0"), config);
+            await passes(allowedImages, withImage("registry.internal:5000/team/app:1"), config);
+            await violatesOn(allowedImages, withImage("docker.io/bitnamilegacy/kafka:4.0.0"), "spec.template.spec.containers[0].image", config);
+            assert.deepEqual(allowedImages.configSchema?.properties?.allowedRegistries.default, DEFAULT_ALLOWED_REGISTRIES);
+            assert.deepEqual(DEFAULT_ALLOWED_REGISTRIES, ["docker.io/bitnamilegacy", "*-docker.pkg.dev"]);
+        });
+
+        it("names Docker Hub's implied host and library/ when matching", () => {
+            assert.equal(normalizeImage("nginx:1"), "docker.io/library/nginx:1");
+            assert.equal(normalizeImage("bitnamilegacy/kafka:4"), "docker.io/bitnamilegacy/kafka:4");
+            assert.equal(normalizeImage("registry-1.docker.io/bitnamilegacy/kafka:4"), "docker.io/bitnamilegacy/kafka:4");
+            assert.equal(normalizeImage("localhost/app:1"), "localhost/app:1");
+        });
+
+        it("skips in a preview an image built in the same deployment, and still checks the others", async () => {
+            const outcome = await judged(
+                allowedImages,
+                resource(TYPES.deployment, {
+                    spec: { template: { spec: { initContainers: [{ image: UNKNOWN.string }], containers: [{ image: "nginx:1.27" }] } } },
+                }),
+            );
+            assert.equal(outcome.unknown, undefined);
+            assert.deepEqual(
+                outcome.violations.map((m) => m.split(" ")[0]),
+                ["spec.template.spec.containers[0].image"],
+            );
+        });
+
+        it("cannot run in a preview that does not know the containers", async () => {
+            const outcome = await judged(allowedImages, resource(TYPES.deployment, { spec: { template: { spec: { containers: UNKNOWN.array } } } }));
+            assert.deepEqual(outcome.violations, []);
+            assert.match(outcome.unknown ?? "", /\.containers can't be known/);
         });
     });
 });

@@ -18,6 +18,21 @@ export const TYPES = {
     helmRelease: SHARED_TYPES.helmRelease,
     helmChart: SHARED_TYPES.helmChart,
     service: SHARED_TYPES.service,
+    namespace: SHARED_TYPES.namespace,
+    subnetwork: SHARED_TYPES.subnetwork,
+    projectIamMember: SHARED_TYPES.projectIamMember,
+    projectIamBinding: "gcp:projects/iAMBinding:IAMBinding",
+    projectIamPolicy: "gcp:projects/iAMPolicy:IAMPolicy",
+    repositoryIamMember: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+    repositoryIamBinding: "gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding",
+    repositoryIamPolicy: "gcp:artifactregistry/repositoryIamPolicy:RepositoryIamPolicy",
+    pod: "kubernetes:core/v1:Pod",
+    deployment: SHARED_TYPES.deployment,
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    daemonSet: "kubernetes:apps/v1:DaemonSet",
+    replicaSet: "kubernetes:apps/v1:ReplicaSet",
+    job: SHARED_TYPES.job,
+    cronJob: "kubernetes:batch/v1:CronJob",
 } as const;
 
 const HELM_TYPES = [TYPES.helmRelease, TYPES.helmChart];
@@ -28,18 +43,34 @@ type Values = Record<string, unknown>;
 interface NodeConfig {
     serviceAccount?: string;
     workloadMetadataConfig?: { mode?: string };
+    shieldedInstanceConfig?: { enableSecureBoot?: boolean; enableIntegrityMonitoring?: boolean };
+    kubeletConfig?: { insecureKubeletReadonlyPortEnabled?: string };
 }
 interface NodePoolProps {
     nodeConfig?: NodeConfig;
     networkConfig?: { enablePrivateNodes?: boolean };
+    management?: { autoRepair?: boolean; autoUpgrade?: boolean };
 }
 interface ClusterProps {
     privateClusterConfig?: { enablePrivateNodes?: boolean };
     masterAuthorizedNetworksConfig?: { cidrBlocks?: { cidrBlock?: string }[]; gcpPublicCidrsAccessEnabled?: boolean };
+    controlPlaneEndpointsConfig?: { ipEndpointsConfig?: { enabled?: boolean } };
     workloadIdentityConfig?: { workloadPool?: string };
     nodeConfig?: NodeConfig;
     nodePools?: NodePoolProps[];
+    nodePoolDefaults?: { nodeConfigDefaults?: { insecureKubeletReadonlyPortEnabled?: string } };
     deletionProtection?: boolean;
+    enableShieldedNodes?: boolean;
+    databaseEncryption?: { state?: string; keyName?: string };
+    binaryAuthorization?: { enabled?: boolean; evaluationMode?: string };
+    datapathProvider?: string;
+    releaseChannel?: { channel?: string };
+    enableLegacyAbac?: boolean;
+    masterAuth?: { clientCertificateConfig?: { issueClientCertificate?: boolean } };
+    loggingService?: string;
+    monitoringService?: string;
+    loggingConfig?: { enableComponents?: string[] };
+    monitoringConfig?: { enableComponents?: string[] };
 }
 interface HelmProps {
     chart?: string;
@@ -126,7 +157,7 @@ const GKE_NODE_TYPES = [TYPES.cluster, TYPES.nodePool];
 
 export const privateNodes: ResourceValidationPolicy = {
     name: "gke-private-nodes",
-    description: "GKE clusters have private nodes: no node gets a public IP address.",
+    description: "GKE clusters have private nodes: no node gets a public IP address. CIS GKE 1.6.0 5.6.5.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (props, args, reportViolation) => {
         if (args.type === TYPES.cluster && (props as ClusterProps).privateClusterConfig?.enablePrivateNodes !== true) {
@@ -143,7 +174,7 @@ export const privateNodes: ResourceValidationPolicy = {
 
 export const controlPlaneNotPublic: ResourceValidationPolicy = {
     name: "gke-control-plane-not-public",
-    description: "The GKE control plane's IP endpoint admits only listed networks, never 0.0.0.0/0.",
+    description: "The GKE control plane's IP endpoint admits only listed networks, never 0.0.0.0/0. CIS GKE 1.6.0 5.6.3.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
         const authorized = cluster.masterAuthorizedNetworksConfig;
@@ -171,7 +202,7 @@ export const controlPlaneNotPublic: ResourceValidationPolicy = {
 
 export const workloadIdentity: ResourceValidationPolicy = {
     name: "gke-workload-identity",
-    description: "GKE clusters have Workload Identity, so pods never borrow the node's Google credentials.",
+    description: "GKE clusters have Workload Identity, so pods never borrow the node's Google credentials. CIS GKE 1.6.0 5.2.2 and 5.4.1.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (props, args, reportViolation) => {
         if (args.type === TYPES.cluster && !(props as ClusterProps).workloadIdentityConfig?.workloadPool) {
@@ -194,7 +225,8 @@ const DEFAULT_COMPUTE_ACCOUNT = /-compute@developer\.gserviceaccount\.com$/;
 
 export const dedicatedNodeServiceAccount: ResourceValidationPolicy = {
     name: "gke-nodes-dedicated-service-account",
-    description: "GKE nodes run as a dedicated least-privilege service account, never the default compute service account (Editor on the project).",
+    description:
+        "GKE nodes run as a dedicated least-privilege service account, never the default compute service account (Editor on the project). CIS GKE 1.6.0 5.2.1.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (_, args, reportViolation) => {
         for (const { prefix, pool } of poolsOf(args)) {
@@ -237,12 +269,14 @@ function protectionRoots(resources: PolicyResource[]): PolicyResource[] {
     });
 }
 
-export const deletionProtection: StackValidationPolicy = {
-    name: "gke-deletion-protection-on-protected-stacks",
-    description:
-        "On a stack that protects any resource (Pulumi's protect, as deletionProtection sets on Kafka and PostgreSQL), GKE clusters have deletion protection.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
+/**
+ * Runs `check` on each cluster of a stack that protects anything, with the protected resources named for
+ * the message; not applicable to a stack without a cluster or without protected resources.
+ */
+function onProtectedStacks(
+    check: (cluster: ClusterProps, stack: { protects: string; cluster: string }, report: (message: string) => void) => void,
+): StackValidationPolicy["validateStack"] {
+    return (args, reportViolation) => {
         const clusters = args.resources.filter((r) => r.type === TYPES.cluster);
         if (clusters.length === 0) {
             return args.notApplicable(`Policy only applies to stacks with a ${TYPES.cluster}`);
@@ -253,16 +287,68 @@ export const deletionProtection: StackValidationPolicy = {
         }
         const named = roots.map((r) => `${r.name} (${r.type})`).join(", ");
         for (const cluster of clusters) {
-            // Unset is a violation although the provider now defaults to true: that default changed between
-            // provider versions, and only an explicit value shows in a review.
-            if ((cluster.props as ClusterProps).deletionProtection !== true) {
-                reportViolation(
-                    `deletionProtection must be set to true: the stack protects ${named}, and deleting cluster ${cluster.name} would take them down with it.`,
-                    cluster.urn,
-                );
-            }
+            check(cluster.props as ClusterProps, { protects: named, cluster: cluster.name }, (message) => reportViolation(message, cluster.urn));
         }
-    },
+    };
+}
+
+export const deletionProtection: StackValidationPolicy = {
+    name: "gke-deletion-protection-on-protected-stacks",
+    description:
+        "On a stack that protects any resource (Pulumi's protect, as deletionProtection sets on Kafka and PostgreSQL), GKE clusters have deletion protection. terraform-google-modules safer-cluster default (deletion_protection).",
+    enforcementLevel: "mandatory",
+    validateStack: onProtectedStacks((cluster, stack, report) => {
+        // Unset is a violation although the provider now defaults to true: that default changed between
+        // provider versions, and only an explicit value shows in a review.
+        if (cluster.deletionProtection !== true) {
+            report(
+                `deletionProtection must be set to true: the stack protects ${stack.protects}, and deleting cluster ${stack.cluster} would take them down with it.`,
+            );
+        }
+    }),
+};
+
+export const secretsEncryption: StackValidationPolicy = {
+    name: "gke-secrets-encryption-on-protected-stacks",
+    description:
+        "On a stack that protects its data, GKE encrypts Secrets in etcd with a Cloud KMS key (application-layer secrets encryption). CIS GKE 1.6.0 5.3.1.",
+    enforcementLevel: "mandatory",
+    validateStack: onProtectedStacks((cluster, stack, report) => {
+        const encryption = cluster.databaseEncryption;
+        if (encryption?.state !== "ENCRYPTED") {
+            report(
+                `databaseEncryption.state must be ENCRYPTED, with keyName a Cloud KMS key: the stack protects ${stack.protects}, and cluster ${stack.cluster} keeps their credentials in Secrets encrypted only with Google's keys.`,
+            );
+            return;
+        }
+        // A key unknown in a preview is one created in the same deployment.
+        const keyName = read(encryption, "keyName");
+        if (keyName !== UNKNOWN && !keyName) {
+            report(`databaseEncryption.keyName must name the Cloud KMS key that encrypts the Secrets of cluster ${stack.cluster}.`);
+        }
+    }),
+};
+
+/** Binary Authorization modes that enforce a policy; DISABLED and unset do not. */
+const ENFORCING_BINARY_AUTHORIZATION = [
+    "PROJECT_SINGLETON_POLICY_ENFORCE",
+    "POLICY_BINDINGS",
+    "POLICY_BINDINGS_AND_PROJECT_SINGLETON_POLICY_ENFORCE",
+];
+
+export const binaryAuthorization: StackValidationPolicy = {
+    name: "gke-binary-authorization-on-protected-stacks",
+    description:
+        "On a stack that protects its data, GKE clusters enforce a Binary Authorization policy (binaryAuthorization.evaluationMode). CIS GKE 1.6.0 5.10.4 and 5.1.4.",
+    enforcementLevel: "mandatory",
+    validateStack: onProtectedStacks((cluster, stack, report) => {
+        const mode = cluster.binaryAuthorization?.evaluationMode;
+        if (!mode || !ENFORCING_BINARY_AUTHORIZATION.includes(mode)) {
+            report(
+                `binaryAuthorization.evaluationMode must be PROJECT_SINGLETON_POLICY_ENFORCE (or a policy-bindings mode), not ${mode ?? "unset"}: the stack protects ${stack.protects}, and cluster ${stack.cluster} would run any image.`,
+            );
+        }
+    }),
 };
 
 /** An exact SemVer 2.0 version: no range, wildcard, "v" prefix or partial version. */
@@ -272,7 +358,8 @@ const LOCAL_OR_ARCHIVE_CHART = /^(\.{0,2}\/|file:\/\/)|\.tgz$/;
 
 export const pinnedChartVersions: ResourceValidationPolicy = {
     name: "helm-chart-version-pinned",
-    description: "Helm releases and charts pin an exact chart version, so an update never pulls a different chart.",
+    description:
+        "Helm releases and charts pin an exact chart version, so an update never pulls a different chart (and the images it pins). CIS GKE 1.6.0 5.1.4 (only trusted container images).",
     enforcementLevel: "mandatory",
     validateResource: forTypes<HelmProps>(HELM_TYPES, (helm, _, reportViolation) => {
         if (typeof helm.chart === "string" && LOCAL_OR_ARCHIVE_CHART.test(helm.chart)) {
@@ -312,7 +399,7 @@ function isLiteral(value: unknown): boolean {
 export const noLiteralCredentialsInHelmValues: ResourceValidationPolicy = {
     name: "helm-values-no-literal-credentials",
     description:
-        "Helm values carry no passwords, secrets or tokens: charts read them from Kubernetes Secrets. Values are stored in the release and shown in every diff.",
+        "Helm values carry no passwords, secrets or tokens: charts read them from Kubernetes Secrets. Values are stored in the release and shown in every diff. CIS GKE 1.6.0 4.4 (Secrets management).",
     enforcementLevel: "mandatory",
     validateResource: forTypes<HelmProps>(HELM_TYPES, (helm, _, reportViolation) => {
         // The messages never repeat a value: it is a credential.
@@ -362,7 +449,8 @@ function checkLoadBalancer(path: string, service: Values, reportViolation: Repor
 
 export const loadBalancerSourceRanges: ResourceValidationPolicy = {
     name: "load-balancer-source-ranges",
-    description: "LoadBalancer Services, including those Helm values ask for, admit only listed client networks.",
+    description:
+        "LoadBalancer Services, including those Helm values ask for, admit only listed client networks (loadBalancerSourceRanges). Hardening guide, 'Restrict network access to the control plane and nodes'; CIS GKE 1.6.0 5.6.6.",
     enforcementLevel: "mandatory",
     validateResource: forTypes<ServiceProps | HelmProps>([TYPES.service, ...HELM_TYPES], (props, args, reportViolation) => {
         if (args.type === TYPES.service) {
@@ -379,13 +467,487 @@ export const loadBalancerSourceRanges: ResourceValidationPolicy = {
     }),
 };
 
+// ---- GKE cluster and node hardening ------------------------------------------------------------------
+
+export const shieldedNodes: ResourceValidationPolicy = {
+    name: "gke-shielded-nodes",
+    description: "GKE clusters have Shielded GKE Nodes (enableShieldedNodes). CIS GKE 1.6.0 5.5.5; hardening guide, 'Use Shielded GKE Nodes'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        // Unset is a violation although the provider defaults to true: only an explicit value shows in a review.
+        if (cluster.enableShieldedNodes !== true) {
+            reportViolation("enableShieldedNodes must be true: nodes must prove their boot integrity to the control plane.");
+        }
+    }),
+};
+
+export const secureBoot: ResourceValidationPolicy = {
+    name: "gke-nodes-secure-boot",
+    description:
+        "GKE nodes boot with Secure Boot and keep integrity monitoring on (nodeConfig.shieldedInstanceConfig). CIS GKE 1.6.0 5.5.7 and 5.5.6.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (_, args, reportViolation) => {
+        for (const { prefix, pool } of poolsOf(args)) {
+            const shielded = pool.nodeConfig?.shieldedInstanceConfig;
+            // Secure Boot defaults to off; integrity monitoring defaults to on.
+            if (shielded?.enableSecureBoot !== true) {
+                reportViolation(
+                    `${prefix}nodeConfig.shieldedInstanceConfig.enableSecureBoot must be true: nodes must run only signed boot components.`,
+                );
+            }
+            if (shielded?.enableIntegrityMonitoring === false) {
+                reportViolation(`${prefix}nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring must not be false.`);
+            }
+        }
+    }),
+};
+
+export const dataplaneV2: ResourceValidationPolicy = {
+    name: "gke-dataplane-v2",
+    description:
+        "GKE clusters run GKE Dataplane V2 (datapathProvider ADVANCED_DATAPATH), which enforces NetworkPolicies. CIS GKE 1.6.0 4.3.1; hardening guide, 'Restrict traffic among Pods'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        if (cluster.datapathProvider !== "ADVANCED_DATAPATH") {
+            reportViolation(
+                `datapathProvider must be ADVANCED_DATAPATH, not ${cluster.datapathProvider ?? "unset"}: without Dataplane V2 the cluster enforces no NetworkPolicy.`,
+            );
+        }
+    }),
+};
+
+const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"];
+
+export const releaseChannel: ResourceValidationPolicy = {
+    name: "gke-release-channel",
+    description:
+        "GKE clusters are enrolled in a release channel, so Google keeps the control plane and nodes patched. CIS GKE 1.6.0 5.5.4; hardening guide, 'Upgrade your GKE infrastructure in a timely fashion'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        const channel = cluster.releaseChannel?.channel;
+        if (!channel || !RELEASE_CHANNELS.includes(channel)) {
+            reportViolation(`releaseChannel.channel must be one of ${RELEASE_CHANNELS.join(", ")}, not ${channel ?? "unset"}.`);
+        }
+    }),
+};
+
+export const nodeAutoUpgradeAndRepair: ResourceValidationPolicy = {
+    name: "gke-node-auto-upgrade-and-repair",
+    description:
+        "GKE node pools upgrade and repair their nodes automatically (management.autoUpgrade, management.autoRepair). CIS GKE 1.6.0 5.5.3 and 5.5.2.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (_, args, reportViolation) => {
+        // The cluster's own default pool has no management block: only real pools are judged.
+        for (const { prefix, pool } of poolsOf(args).filter((p) => args.type === TYPES.nodePool || p.prefix !== "")) {
+            // Explicit: the provider's defaults for these changed between versions.
+            for (const field of ["autoUpgrade", "autoRepair"] as const) {
+                if (pool.management?.[field] !== true) {
+                    reportViolation(`${prefix}management.${field} must be true: nodes must get security patches and be replaced when unhealthy.`);
+                }
+            }
+        }
+    }),
+};
+
+export const legacyAbacOff: ResourceValidationPolicy = {
+    name: "gke-legacy-abac-off",
+    description: "GKE clusters authorize with RBAC only: legacy ABAC stays off (enableLegacyAbac). CIS GKE 1.6.0 5.8.3.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        if (cluster.enableLegacyAbac === true) {
+            reportViolation("enableLegacyAbac must not be true: ABAC grants broad, unaudited permissions beside RBAC.");
+        }
+    }),
+};
+
+export const noClientCertificates: ResourceValidationPolicy = {
+    name: "gke-no-client-certificates",
+    description:
+        "GKE clusters issue no client certificate, a credential that cannot be revoked (masterAuth.clientCertificateConfig). CIS GKE 1.6.0 5.8.1.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        if (cluster.masterAuth?.clientCertificateConfig?.issueClientCertificate === true) {
+            reportViolation("masterAuth.clientCertificateConfig.issueClientCertificate must not be true: a client certificate cannot be revoked.");
+        }
+    }),
+};
+
+export const kubeletReadOnlyPortOff: ResourceValidationPolicy = {
+    name: "gke-kubelet-read-only-port-off",
+    description:
+        "GKE nodes close the kubelet's unauthenticated read-only port 10255 (insecureKubeletReadonlyPortEnabled FALSE) on every pool and in the cluster's defaults for new pools. CIS GKE 1.6.0 3.2.4; hardening guide, 'Disable the insecure kubelet read-only port'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps | NodePoolProps>(GKE_NODE_TYPES, (props, args, reportViolation) => {
+        // Explicit everywhere: the port is open unless a pool or the cluster's defaults say FALSE, and a
+        // NodePool resource cannot be judged by the defaults of a cluster this rule does not see.
+        if (args.type === TYPES.cluster) {
+            const setting = (props as ClusterProps).nodePoolDefaults?.nodeConfigDefaults?.insecureKubeletReadonlyPortEnabled;
+            if (setting !== "FALSE") {
+                reportViolation(
+                    `nodePoolDefaults.nodeConfigDefaults.insecureKubeletReadonlyPortEnabled must be "FALSE", not ${setting ?? "unset"}: new pools would open the port.`,
+                );
+            }
+        }
+        for (const { prefix, pool } of poolsOf(args)) {
+            const setting = pool.nodeConfig?.kubeletConfig?.insecureKubeletReadonlyPortEnabled;
+            if (setting !== "FALSE") {
+                reportViolation(
+                    `${prefix}nodeConfig.kubeletConfig.insecureKubeletReadonlyPortEnabled must be "FALSE", not ${setting ?? "unset"}: port 10255 serves pod and node data without authentication.`,
+                );
+            }
+        }
+    }),
+};
+
+export const ipEndpointOffWithoutAuthorizedNetworks: ResourceValidationPolicy = {
+    name: "gke-ip-endpoint-off-without-authorized-networks",
+    description:
+        "A GKE control plane with no authorized networks has its IP endpoint turned off (controlPlaneEndpointsConfig.ipEndpointsConfig.enabled false) and is reached through the DNS endpoint only. CIS GKE 1.6.0 5.6.4.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        const blocks = cluster.masterAuthorizedNetworksConfig?.cidrBlocks ?? [];
+        if (blocks.length > 0) {
+            return;
+        }
+        if (cluster.controlPlaneEndpointsConfig?.ipEndpointsConfig?.enabled !== false) {
+            reportViolation(
+                "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled must be false when masterAuthorizedNetworksConfig lists no network: an IP endpoint nobody is meant to use is attack surface.",
+            );
+        }
+    }),
+};
+
+export const loggingAndMonitoring: ResourceValidationPolicy = {
+    name: "gke-logging-and-monitoring",
+    description:
+        "GKE clusters send logs and metrics to Cloud Logging and Cloud Monitoring (never 'none', never an empty component list). CIS GKE 1.6.0 5.7.1.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
+        for (const field of ["loggingService", "monitoringService"] as const) {
+            if (cluster[field] === "none") {
+                reportViolation(`${field} must not be none.`);
+            }
+        }
+        for (const field of ["loggingConfig", "monitoringConfig"] as const) {
+            const components = cluster[field]?.enableComponents;
+            if (Array.isArray(components) && components.length === 0) {
+                reportViolation(`${field}.enableComponents must not be empty: it turns ${field === "loggingConfig" ? "logging" : "monitoring"} off.`);
+            }
+        }
+    }),
+};
+
+// ---- Google Cloud IAM and networks ---------------------------------------------------------------------
+
+/** Roles never granted on a project: the basic roles, and those that let a member act as any service account of it. */
+const FORBIDDEN_PROJECT_ROLES: Record<string, string> = {
+    "roles/owner": "a basic role, far broader than any workload needs",
+    "roles/editor": "a basic role, far broader than any workload needs",
+    "roles/viewer": "a basic role: it reads every resource of the project",
+    "roles/iam.serviceAccountUser": "project-wide it lets the member act as every service account of the project; grant it on one service account",
+    "roles/iam.serviceAccountTokenCreator":
+        "project-wide it lets the member mint tokens for every service account of the project; grant it on one service account",
+};
+
+interface IamGrant {
+    role?: string;
+    member?: string;
+    members?: string[];
+    policyData?: string;
+}
+
+/** The bindings of an IAM policy resource's policyData, the JSON policy the provider sets. */
+function policyBindings(policyData: string | undefined, reportViolation: ReportViolation): { role?: string; members?: string[] }[] {
+    try {
+        const policy = JSON.parse(policyData ?? "{}") as { bindings?: { role?: string; members?: string[] }[] };
+        return policy.bindings ?? [];
+    } catch {
+        reportViolation("policyData must be an IAM policy in JSON.");
+        return [];
+    }
+}
+
+const PROJECT_IAM_TYPES = [TYPES.projectIamMember, TYPES.projectIamBinding, TYPES.projectIamPolicy];
+
+export const noBroadProjectRoles: ResourceValidationPolicy = {
+    name: "gcp-no-basic-or-project-wide-service-account-roles",
+    description:
+        "No project IAM grant (IAMMember, IAMBinding, IAMPolicy) of a basic role (owner, editor, viewer), nor of roles/iam.serviceAccountUser or roles/iam.serviceAccountTokenCreator, which project-wide act as every service account. CIS Google Cloud Foundations 1.6; GKE hardening guide, 'Use least privilege Google service accounts'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<IamGrant>(PROJECT_IAM_TYPES, (props, args, reportViolation) => {
+        // The role is read as it is: a grant whose role a preview does not know cannot be judged. The
+        // members are never read, so a grant to a service account created in the same deployment is judged.
+        const grants =
+            args.type === TYPES.projectIamPolicy
+                ? policyBindings(props.policyData, reportViolation).map((binding, i) => ({
+                      field: `policyData.bindings[${i}].role`,
+                      role: binding.role,
+                  }))
+                : [{ field: "role", role: props.role }];
+        for (const { field, role } of grants) {
+            if (typeof role === "string" && role in FORBIDDEN_PROJECT_ROLES) {
+                reportViolation(`${field} must not be ${role} on a project: ${FORBIDDEN_PROJECT_ROLES[role]}.`);
+            }
+        }
+    }),
+};
+
+const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
+const REPOSITORY_IAM_TYPES = [TYPES.repositoryIamMember, TYPES.repositoryIamBinding, TYPES.repositoryIamPolicy];
+
+export const artifactRegistryNotPublic: ResourceValidationPolicy = {
+    name: "artifact-registry-not-public",
+    description:
+        "Artifact Registry repositories are never public: no IAM grant (RepositoryIamMember, RepositoryIamBinding, RepositoryIamPolicy) to allUsers or allAuthenticatedUsers. CIS GKE 1.6.0 5.1.2 (minimize user access to container image repositories).",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<IamGrant>(REPOSITORY_IAM_TYPES, (props, args, reportViolation) => {
+        const report = (field: string, member: unknown) => {
+            if (typeof member === "string" && PUBLIC_MEMBERS.includes(member)) {
+                reportViolation(`${field} must not be ${member}: the repository's images would be open to anyone.`);
+            }
+        };
+        // A member unknown in a preview is a service account or group created in the same deployment, never a public one.
+        if (args.type === TYPES.repositoryIamMember) {
+            report("member", read(props, "member"));
+            return;
+        }
+        if (args.type === TYPES.repositoryIamBinding) {
+            const members = read(props, "members");
+            if (Array.isArray(members)) {
+                // Indexed, not forEach: iterating would read each member through the props proxy.
+                for (let i = 0; i < members.length; i++) {
+                    report(`members[${i}]`, read(members, i));
+                }
+            }
+            return;
+        }
+        policyBindings(props.policyData, reportViolation).forEach((binding, i) =>
+            (binding.members ?? []).forEach((member, j) => report(`policyData.bindings[${i}].members[${j}]`, member)),
+        );
+    }),
+};
+
+/** Subnets that carry VM and Pod traffic; proxy-only and NAT subnets cannot log flows. */
+const FLOW_LOGGED_PURPOSES = [undefined, "PRIVATE", "PRIVATE_RFC_1918"];
+
+export const subnetFlowLogs: ResourceValidationPolicy = {
+    name: "vpc-subnet-flow-logs",
+    description: "VPC subnetworks log their flows (logConfig, with a sampling rate above 0). CIS GKE 1.6.0 5.6.1; CIS Google Cloud Foundations 3.8.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<{ purpose?: string; logConfig?: { flowSampling?: number } }>([TYPES.subnetwork], (subnet, args, reportViolation) => {
+        if (!FLOW_LOGGED_PURPOSES.includes(subnet.purpose)) {
+            return args.notApplicable(`a ${subnet.purpose} subnetwork cannot log flows`);
+        }
+        if (!subnet.logConfig) {
+            reportViolation("logConfig must be set: without it the subnetwork records no VPC flow logs.");
+        } else if (subnet.logConfig.flowSampling === 0) {
+            reportViolation("logConfig.flowSampling must be above 0: 0 reports no flow.");
+        }
+    }),
+};
+
+// ---- Kubernetes objects the program creates ------------------------------------------------------------
+
+const POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce";
+/** Pod Security Standards at least as strict as baseline. */
+const ENFORCED_LEVELS = ["baseline", "restricted"];
+
+export const namespacePodSecurity: ResourceValidationPolicy = {
+    name: "k8s-namespace-pod-security",
+    description:
+        "Every Namespace the program creates enforces a Pod Security Standard, baseline or restricted (label pod-security.kubernetes.io/enforce); Helm releases create no namespace of their own. CIS GKE 1.6.0 4.2.1; hardening guide, 'Restrict Pod privileges'.",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<{ metadata?: { labels?: Values }; createNamespace?: boolean }>(
+        [TYPES.namespace, TYPES.helmRelease],
+        (props, args, reportViolation) => {
+            if (args.type === TYPES.helmRelease) {
+                if (props.createNamespace === true) {
+                    reportViolation(
+                        "createNamespace must not be true: Helm creates the namespace without Pod Security labels; create it as a Namespace with them.",
+                    );
+                }
+                return;
+            }
+            const level = props.metadata?.labels?.[POD_SECURITY_ENFORCE];
+            if (typeof level !== "string" || !ENFORCED_LEVELS.includes(level)) {
+                reportViolation(
+                    `metadata.labels["${POD_SECURITY_ENFORCE}"] must be restricted or baseline, not ${level === undefined ? "unset" : JSON.stringify(level)}: the namespace would admit privileged pods.`,
+                );
+            }
+        },
+    ),
+};
+
+const WORKLOAD_TYPES = [TYPES.pod, TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet, TYPES.replicaSet, TYPES.job, TYPES.cronJob];
+
+interface PodSpec {
+    hostNetwork?: boolean;
+    hostPID?: boolean;
+    hostIPC?: boolean;
+    volumes?: { name?: string; hostPath?: unknown }[];
+    containers?: Container[];
+    initContainers?: Container[];
+    ephemeralContainers?: Container[];
+}
+interface Container {
+    name?: string;
+    image?: string;
+    securityContext?: { privileged?: boolean };
+}
+
+/** The pod template of a workload, with the path of its fields. */
+function podSpecOf(type: string, props: Values): { path: string; spec: PodSpec | undefined } {
+    const spec = props.spec as Values | undefined;
+    if (type === TYPES.pod) {
+        return { path: "spec", spec: spec as PodSpec | undefined };
+    }
+    if (type === TYPES.cronJob) {
+        const job = (spec?.jobTemplate as Values | undefined)?.spec as Values | undefined;
+        return { path: "spec.jobTemplate.spec.template.spec", spec: (job?.template as Values | undefined)?.spec as PodSpec | undefined };
+    }
+    return { path: "spec.template.spec", spec: (spec?.template as Values | undefined)?.spec as PodSpec | undefined };
+}
+
+/** Every container of a pod spec, init and ephemeral ones included, with its path. */
+function containersOf(path: string, spec: PodSpec): { path: string; container: Container }[] {
+    return (["initContainers", "containers", "ephemeralContainers"] as const).flatMap((kind) =>
+        (spec[kind] ?? []).map((container, i) => ({ path: `${path}.${kind}[${i}]`, container })),
+    );
+}
+
+export const noPrivilegedContainers: ResourceValidationPolicy = {
+    name: "k8s-no-privileged-containers",
+    description:
+        "Workloads the program creates (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) run no privileged container. CIS GKE 1.6.0 4.2.1 (Pod Security baseline, 'Privileged Containers').",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<Values>(WORKLOAD_TYPES, (props, args, reportViolation) => {
+        const { path, spec } = podSpecOf(args.type, props);
+        for (const { path: at, container } of spec ? containersOf(path, spec) : []) {
+            if (container.securityContext?.privileged === true) {
+                reportViolation(`${at}.securityContext.privileged must not be true: a privileged container is root on the node.`);
+            }
+        }
+    }),
+};
+
+export const noHostNamespaces: ResourceValidationPolicy = {
+    name: "k8s-no-host-namespaces",
+    description:
+        "Workloads the program creates share no host namespace (hostNetwork, hostPID, hostIPC). CIS GKE 1.6.0 4.2.1 (Pod Security baseline, 'Host Namespaces').",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<Values>(WORKLOAD_TYPES, (props, args, reportViolation) => {
+        const { path, spec } = podSpecOf(args.type, props);
+        for (const field of ["hostNetwork", "hostPID", "hostIPC"] as const) {
+            if (spec?.[field] === true) {
+                reportViolation(`${path}.${field} must not be true: the pod would share the node's ${field.slice(4)} namespace.`);
+            }
+        }
+    }),
+};
+
+export const noHostPathVolumes: ResourceValidationPolicy = {
+    name: "k8s-no-host-path-volumes",
+    description: "Workloads the program creates mount no hostPath volume. CIS GKE 1.6.0 4.2.1 (Pod Security baseline, 'HostPath Volumes').",
+    enforcementLevel: "mandatory",
+    validateResource: forTypes<Values>(WORKLOAD_TYPES, (props, args, reportViolation) => {
+        const { path, spec } = podSpecOf(args.type, props);
+        (spec?.volumes ?? []).forEach((volume, i) => {
+            if (volume.hostPath !== undefined && volume.hostPath !== null) {
+                reportViolation(
+                    `${path}.volumes[${i}].hostPath must not be set (volume ${volume.name}): it exposes the node's file system to the pod.`,
+                );
+            }
+        });
+    }),
+};
+
+/** Where the pack accepts images from unless configured otherwise: the Bitnami images, and this project's Artifact Registry. */
+export const DEFAULT_ALLOWED_REGISTRIES = ["docker.io/bitnamilegacy", "*-docker.pkg.dev"];
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+
+/** An image reference with Docker Hub's implied host and library/ made explicit: nginx is docker.io/library/nginx. */
+export function normalizeImage(image: string): string {
+    const first = image.split("/")[0];
+    const hasHost = image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+    if (!hasHost) {
+        return `docker.io/${image.includes("/") ? "" : "library/"}${image}`;
+    }
+    return ["index.docker.io", "registry-1.docker.io"].includes(first) ? `docker.io${image.slice(first.length)}` : image;
+}
+
+/** An allowed registry entry as a prefix of whole path segments; `*` stands for any characters within one segment. */
+const registryPattern = (entry: string) =>
+    new RegExp(
+        `^${entry
+            .replace(/\/+$/, "")
+            .split("*")
+            .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+            .join("[^/]*")}/`,
+    );
+
+export const allowedImages: ResourceValidationPolicy = {
+    name: "k8s-images-by-digest-or-from-allowed-registries",
+    description:
+        "Every container image of the workloads the program creates is pinned by digest or comes from an allowed registry (config allowedRegistries; default docker.io/bitnamilegacy and *-docker.pkg.dev). CIS GKE 1.6.0 5.1.4 (only trusted container images).",
+    enforcementLevel: "mandatory",
+    configSchema: {
+        properties: {
+            allowedRegistries: {
+                type: "array",
+                items: { type: "string", minLength: 1 },
+                default: DEFAULT_ALLOWED_REGISTRIES,
+            },
+        },
+    },
+    validateResource: forTypes<Values>(WORKLOAD_TYPES, (props, args, reportViolation) => {
+        const { allowedRegistries = DEFAULT_ALLOWED_REGISTRIES } = args.getConfig<{ allowedRegistries?: string[] }>();
+        const patterns = allowedRegistries.map(registryPattern);
+        const { path, spec } = podSpecOf(args.type, props);
+        for (const { path: at, container } of spec ? containersOf(path, spec) : []) {
+            // An image unknown in a preview is one built and pushed in the same deployment; the update judges it.
+            const image = read(container, "image");
+            if (image === UNKNOWN) {
+                continue;
+            }
+            if (typeof image !== "string" || image === "") {
+                reportViolation(`${at}.image must be set.`);
+                continue;
+            }
+            const normalized = normalizeImage(image);
+            if (!DIGEST.test(normalized) && !patterns.some((pattern) => pattern.test(normalized))) {
+                reportViolation(`${at}.image must be pinned by digest (@sha256:...) or come from ${allowedRegistries.join(", ")}, not ${image}.`);
+            }
+        }
+    }),
+};
+
 /** Every rule of the pack, in the order they are reported. */
 export const policies: Policies = [
     privateNodes,
     controlPlaneNotPublic,
+    ipEndpointOffWithoutAuthorizedNetworks,
     workloadIdentity,
     dedicatedNodeServiceAccount,
+    shieldedNodes,
+    secureBoot,
+    nodeAutoUpgradeAndRepair,
+    kubeletReadOnlyPortOff,
+    releaseChannel,
+    dataplaneV2,
+    legacyAbacOff,
+    noClientCertificates,
+    loggingAndMonitoring,
     deletionProtection,
+    secretsEncryption,
+    binaryAuthorization,
+    noBroadProjectRoles,
+    artifactRegistryNotPublic,
+    subnetFlowLogs,
+    namespacePodSecurity,
+    noPrivilegedContainers,
+    noHostNamespaces,
+    noHostPathVolumes,
+    allowedImages,
     pinnedChartVersions,
     noLiteralCredentialsInHelmValues,
     loadBalancerSourceRanges,

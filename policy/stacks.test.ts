@@ -1,14 +1,40 @@
 import { strict as assert } from "assert";
-import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../offline/harness";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { cliConfig, ConfigOverrides, ofType, onRegistration, RecordedResource, runStack, StackRun, TEST_PROJECT } from "../offline/harness";
+import { Policy } from "@pulumi/policy";
+import { TYPES as SHARED_TYPES } from "../offline/resourceTypes";
 import {
+    allowedImages,
+    artifactRegistryNotPublic,
+    binaryAuthorization,
     controlPlaneNotPublic,
+    dataplaneV2,
     dedicatedNodeServiceAccount,
     deletionProtection,
+    ipEndpointOffWithoutAuthorizedNetworks,
+    kubeletReadOnlyPortOff,
+    legacyAbacOff,
     loadBalancerSourceRanges,
+    loggingAndMonitoring,
+    namespacePodSecurity,
+    noBroadProjectRoles,
+    noClientCertificates,
+    noHostNamespaces,
+    noHostPathVolumes,
     noLiteralCredentialsInHelmValues,
+    nodeAutoUpgradeAndRepair,
+    noPrivilegedContainers,
     pinnedChartVersions,
     policies,
     privateNodes,
+    releaseChannel,
+    secretsEncryption,
+    secureBoot,
+    shieldedNodes,
+    subnetFlowLogs,
     TYPES,
     workloadIdentity,
 } from "./rules";
@@ -33,10 +59,10 @@ interface Review {
  * Runs every rule of the pack on the stack the program registered, as `pulumi up --policy-pack policy`
  * would: resource rules on each resource, stack rules once on them all.
  */
-async function review(run: StackRun, config: Record<string, object> = {}): Promise<Review> {
-    const result: Review = { violations: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
+async function review(run: { readonly resources: readonly Analyzable[] }, config: Record<string, object> = {}, only = policies): Promise<Review> {
+    const result: Review = { violations: [], unknown: [], applied: new Map(only.map((p) => [p.name, []])) };
     const analyzed = run.resources.map(asAnalyzed);
-    for (const policy of policies) {
+    for (const policy of only) {
         const settings = config[policy.name] ?? {};
         if (isStackPolicy(policy)) {
             const outcome = await evaluateStack(policy, analyzed, settings);
@@ -63,19 +89,28 @@ async function review(run: StackRun, config: Record<string, object> = {}): Promi
     return result;
 }
 
-const stackOf = (run: StackRun) => run.resources[0].urn.split("::")[0].slice("urn:pulumi:".length);
+const stackOf = (run: { readonly resources: readonly Analyzable[] }) => run.resources[0].urn.split("::")[0].slice("urn:pulumi:".length);
 
 // A stack rule gets the resources' outputs where a resource rule gets their inputs; under the mocks a
 // resource's outputs are its inputs plus computed values, so the inputs stand for both.
-function asAnalyzed(resource: RecordedResource): TestResource {
+function asAnalyzed(resource: Analyzable): TestResource {
     return {
         type: resource.type,
         props: resource.inputs,
         urn: resource.urn,
         name: resource.name,
-        opts: { protect: resource.protect, ignoreChanges: [...resource.ignoreChanges], aliases: [...resource.aliases], parent: resource.parent },
+        opts: {
+            protect: resource.protect,
+            ignoreChanges: [...(resource.ignoreChanges ?? [])],
+            aliases: [...(resource.aliases ?? [])],
+            parent: resource.parent,
+        },
     };
 }
+
+/** What the pack reads of a registered resource, from the platform's harness or the bootstrap run below. */
+type Analyzable = Pick<RecordedResource, "type" | "inputs" | "urn" | "name" | "protect" | "parent"> &
+    Partial<Pick<RecordedResource, "ignoreChanges" | "aliases">>;
 
 async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
     const run = await runStack(stack, overrides);
@@ -90,15 +125,83 @@ const single = <T>(items: T[], what: string): T => {
     return items[0];
 };
 
-const CLUSTER_RULES = [privateNodes, controlPlaneNotPublic, workloadIdentity, dedicatedNodeServiceAccount, deletionProtection].map((p) => p.name);
-const HELM_RULES = [pinnedChartVersions, noLiteralCredentialsInHelmValues, loadBalancerSourceRanges].map((p) => p.name);
+/**
+ * What each committed stack violates today, rule by rule, as `<rule>: [names of the resources it reports on]`
+ * (a stack rule reports on the cluster). The rules are mandatory and stay so: these are the controls of
+ * issue 13 ("Hardened by default") that the platform does not meet yet. The stacks must violate exactly
+ * these, so a gap that closes fails the test until its entry is removed here: the list only shrinks.
+ */
+const CLUSTER_GAPS: Record<string, string[]> = {
+    // Issue 13, 1: "the control plane's IP endpoint off when no authorized networks are configured".
+    [ipEndpointOffWithoutAuthorizedNetworks.name]: ["gke"],
+    // Issue 13, 1: "kubelet read-only port off"; on the cluster's defaults and default pool, and on each pool.
+    [kubeletReadOnlyPortOff.name]: ["gke", "gke-pool", "gke-spot"],
+    // Issue 13, 1: "VPC flow logs on the subnet (sampling configurable)".
+    [subnetFlowLogs.name]: ["platform-nodes"],
+};
+export const KNOWN_GAPS: Record<"dev" | "prod" | "local" | "bootstrap", Record<string, string[]>> = {
+    dev: CLUSTER_GAPS,
+    prod: {
+        ...CLUSTER_GAPS,
+        // Issue 13, 1: "prod encrypts Secrets in etcd with a Cloud KMS key the program manages".
+        [secretsEncryption.name]: ["gke"],
+        // Issue 13, 1: "Binary Authorization enforced on prod".
+        [binaryAuthorization.name]: ["gke"],
+    },
+    local: {},
+    bootstrap: {},
+};
+
+/** The rule-and-resource pairs of findings, as KNOWN_GAPS lists them. */
+const gapsOf = (findings: Finding[]) =>
+    [...new Set(findings.map((f) => `${f.policy}: ${f.urn === undefined ? "the stack" : f.urn.split("::").pop()}`))].sort();
+const listed = (gaps: Record<string, string[]>) =>
+    Object.entries(gaps)
+        .flatMap(([policy, names]) => names.map((name) => `${policy}: ${name}`))
+        .sort();
+
+/** A stack's gaps without those of the given rules. */
+function withoutGaps(gaps: Record<string, string[]>, ...rules: string[]): Record<string, string[]> {
+    return Object.fromEntries(Object.entries(gaps).filter(([rule]) => !rules.includes(rule)));
+}
+
+/** The findings not among the stack's known gaps. */
+const unexpected = (findings: Finding[], gaps: Record<string, string[]>) => {
+    const known = new Set(listed(gaps));
+    return findings.filter((f) => !known.has(gapsOf([f])[0]));
+};
+
+const names = (rules: Policy[]) => rules.map((p) => p.name);
+const CLUSTER_RULES = names([
+    privateNodes,
+    controlPlaneNotPublic,
+    ipEndpointOffWithoutAuthorizedNetworks,
+    workloadIdentity,
+    dedicatedNodeServiceAccount,
+    shieldedNodes,
+    secureBoot,
+    nodeAutoUpgradeAndRepair,
+    kubeletReadOnlyPortOff,
+    releaseChannel,
+    dataplaneV2,
+    legacyAbacOff,
+    noClientCertificates,
+    loggingAndMonitoring,
+]);
+/** Stack rules that apply where the stack protects its data: prod, and dev with deletionProtection on. */
+const PROTECTED_STACK_RULES = names([deletionProtection, secretsEncryption, binaryAuthorization]);
+/** The node service account's roles and the subnet. */
+const GCP_RULES = names([noBroadProjectRoles, subnetFlowLogs]);
+const KUBERNETES_RULES = names([namespacePodSecurity, noPrivilegedContainers, noHostNamespaces, noHostPathVolumes, allowedImages]);
+const HELM_RULES = names([pinnedChartVersions, noLiteralCredentialsInHelmValues, loadBalancerSourceRanges]);
+const GKE_RULES = [...CLUSTER_RULES, ...GCP_RULES, ...KUBERNETES_RULES, ...HELM_RULES];
 const LOAD_BALANCED_UIS = { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] };
 
 describe("the platform under its own policy pack", () => {
-    const stacks: Record<string, { stack: string; overrides: ConfigOverrides; rules: string[] }> = {
-        dev: { stack: "dev", overrides: {}, rules: [...CLUSTER_RULES.filter((r) => r !== deletionProtection.name), ...HELM_RULES] },
-        prod: { stack: "prod", overrides: {}, rules: [...CLUSTER_RULES, ...HELM_RULES] },
-        local: { stack: "local", overrides: {}, rules: HELM_RULES },
+    const stacks: Record<string, { stack: keyof typeof KNOWN_GAPS; overrides: ConfigOverrides; rules: string[]; gaps: Record<string, string[]> }> = {
+        dev: { stack: "dev", overrides: {}, rules: GKE_RULES, gaps: KNOWN_GAPS.dev },
+        prod: { stack: "prod", overrides: {}, rules: [...GKE_RULES, ...PROTECTED_STACK_RULES], gaps: KNOWN_GAPS.prod },
+        local: { stack: "local", overrides: {}, rules: [...KUBERNETES_RULES, ...HELM_RULES], gaps: KNOWN_GAPS.local },
         "dev, every optional feature on": {
             stack: "dev",
             overrides: {
@@ -113,9 +216,16 @@ describe("the platform under its own policy pack", () => {
                 sparkMaxWorkers: 4,
                 authorizedNetworks: ["203.0.113.0/24"],
             },
-            rules: [...CLUSTER_RULES.filter((r) => r !== deletionProtection.name), ...HELM_RULES],
+            rules: GKE_RULES,
+            // With authorized networks the IP endpoint is in use, so it may stay on.
+            gaps: withoutGaps(KNOWN_GAPS.dev, ipEndpointOffWithoutAuthorizedNetworks.name),
         },
-        "prod, UIs on LoadBalancers": { stack: "prod", overrides: LOAD_BALANCED_UIS, rules: [...CLUSTER_RULES, ...HELM_RULES] },
+        "prod, UIs on LoadBalancers": {
+            stack: "prod",
+            overrides: LOAD_BALANCED_UIS,
+            rules: [...GKE_RULES, ...PROTECTED_STACK_RULES],
+            gaps: KNOWN_GAPS.prod,
+        },
     };
     const runs: Record<string, StackRun> = {};
     const reviews: Record<string, Review> = {};
@@ -126,17 +236,21 @@ describe("the platform under its own policy pack", () => {
         }
     });
 
-    for (const [variant, { rules }] of Object.entries(stacks)) {
+    for (const [variant, { rules, gaps }] of Object.entries(stacks)) {
         describe(variant, () => {
-            it("violates no rule", () => {
-                assert.deepEqual(reviews[variant].violations, [], describeFindings(reviews[variant].violations));
+            it("violates exactly its known gaps (KNOWN_GAPS, issue 13), and every rule could read what it needed", () => {
+                assert.deepEqual(
+                    gapsOf(reviews[variant].violations),
+                    listed(gaps),
+                    `remove from KNOWN_GAPS what is fixed; fix what is new:\n${describeFindings(unexpected(reviews[variant].violations, gaps))}`,
+                );
                 assert.deepEqual(reviews[variant].unknown, [], describeFindings(reviews[variant].unknown));
             });
 
             it("was judged by the rules that concern it", () => {
                 const applied = [...reviews[variant].applied].filter(([, urns]) => urns.length > 0).map(([name]) => name);
                 assert.deepEqual(applied.sort(), [...rules].sort());
-                // Each release and, on GKE, the cluster and its pool: nothing the rules look for went unseen.
+                // Everything of a type some rule judges was judged: nothing the rules look for went unseen.
                 const judged = new Set([...reviews[variant].applied.values()].flat());
                 for (const type of Object.values(TYPES)) {
                     for (const resource of ofType(runs[variant], type)) {
@@ -159,6 +273,21 @@ describe("the platform under its own policy pack", () => {
             }
         }
     });
+
+    it("judges every Namespace and workload the program creates itself", () => {
+        for (const variant of Object.keys(stacks)) {
+            const namespaces = ofType(runs[variant], TYPES.namespace);
+            assert.ok(namespaces.length >= 4, `${variant}: ${namespaces.length} namespaces`);
+            const judged = new Set(reviews[variant].applied.get(namespacePodSecurity.name));
+            namespaces.forEach((ns) => assert.ok(judged.has(ns.urn), `${variant}: ${ns.urn}`));
+            const workloads = [TYPES.deployment, TYPES.job].flatMap((type) => ofType(runs[variant], type));
+            assert.ok(workloads.length >= 2, `${variant}: the streaming job and the schema Job`);
+            for (const rule of [noPrivilegedContainers, noHostNamespaces, noHostPathVolumes, allowedImages]) {
+                const byRule = new Set(reviews[variant].applied.get(rule.name));
+                workloads.forEach((w) => assert.ok(byRule.has(w.urn), `${variant}: ${rule.name} on ${w.urn}`));
+            }
+        }
+    });
 });
 
 describe("the policy pack stops the platform going wrong", () => {
@@ -171,7 +300,7 @@ describe("the policy pack stops the platform going wrong", () => {
             ...run,
             resources: run.resources.map((r) => (r === cluster ? { ...r, inputs: { ...r.inputs, deletionProtection: false } } : r)),
         };
-        const found = (await review(broken)).violations;
+        const found = unexpected((await review(broken)).violations, KNOWN_GAPS.prod);
         const violation = single(found, `violation (${describeFindings(found)})`);
         assert.equal(violation.policy, deletionProtection.name);
         assert.equal(violation.urn, cluster.urn);
@@ -182,7 +311,7 @@ describe("the policy pack stops the platform going wrong", () => {
         assert.deepEqual(named, ["kafka streaming-platform:data:Kafka", "postgresql streaming-platform:data:Postgresql"]);
     });
 
-    it("passes prod as committed, and judges it by what it protects", async () => {
+    it("passes prod as committed but for its known gaps, and judges it by what it protects", async () => {
         const run = await evaluated("prod");
         assert.ok(
             run.resources.some((r) => r.protect),
@@ -190,7 +319,7 @@ describe("the policy pack stops the platform going wrong", () => {
         );
         assert.equal(single(ofType(run, TYPES.cluster), "cluster").inputs.deletionProtection, true);
         const { violations, applied } = await review(run);
-        assert.deepEqual(violations, [], describeFindings(violations));
+        assert.deepEqual(unexpected(violations, KNOWN_GAPS.prod), [], describeFindings(violations));
         assert.deepEqual(applied.get(deletionProtection.name), ["stack prod"]);
     });
 
@@ -202,13 +331,18 @@ describe("the policy pack stops the platform going wrong", () => {
             [],
         );
         const { violations, applied } = await review(run);
-        assert.deepEqual(violations, [], describeFindings(violations));
-        assert.deepEqual(applied.get(deletionProtection.name), []);
+        assert.deepEqual(unexpected(violations, KNOWN_GAPS.prod), [], describeFindings(violations));
+        // Nothing protected: none of the rules for protected stacks applies, whatever they would find.
+        for (const rule of PROTECTED_STACK_RULES) {
+            assert.deepEqual(applied.get(rule), [], rule);
+        }
     });
 
     it("flags a control plane opened to 0.0.0.0/0 through the allowPublicControlPlane opt-in, and nothing else", async () => {
-        const found = (await review(await evaluated("dev", { authorizedNetworks: ["203.0.113.0/24", "0.0.0.0/0"], allowPublicControlPlane: true })))
-            .violations;
+        const found = unexpected(
+            (await review(await evaluated("dev", { authorizedNetworks: ["203.0.113.0/24", "0.0.0.0/0"], allowPublicControlPlane: true }))).violations,
+            KNOWN_GAPS.dev,
+        );
         const violation = single(found, `violation (${describeFindings(found)})`);
         assert.equal(violation.policy, controlPlaneNotPublic.name);
         assert.match(violation.urn ?? "", /gcp:container\/cluster:Cluster::gke$/);
@@ -217,16 +351,20 @@ describe("the policy pack stops the platform going wrong", () => {
 
     it("accepts a control plane open to specific networks", async () => {
         const { violations } = await review(await evaluated("prod", { authorizedNetworks: ["203.0.113.0/24", "198.51.100.0/24"] }));
-        assert.deepEqual(violations, [], describeFindings(violations));
+        assert.deepEqual(unexpected(violations, KNOWN_GAPS.prod), [], describeFindings(violations));
     });
 
     it("passes dev, which protects nothing, and dev with deletionProtection on, which protects its data and its cluster", async () => {
         const dev = await review(await evaluated("dev"));
-        assert.deepEqual(dev.violations, [], describeFindings(dev.violations));
+        assert.deepEqual(unexpected(dev.violations, KNOWN_GAPS.dev), [], describeFindings(dev.violations));
         assert.deepEqual(dev.applied.get(deletionProtection.name), []);
+        // Protected, dev answers to the rules for protected stacks as prod does, and has prod's gaps among them.
         const protectedDev = await review(await evaluated("dev", { deletionProtection: true }));
-        assert.deepEqual(protectedDev.violations, [], describeFindings(protectedDev.violations));
-        assert.deepEqual(protectedDev.applied.get(deletionProtection.name), ["stack dev"]);
+        const protectedGaps = Object.fromEntries(PROTECTED_STACK_RULES.map((rule) => [rule, KNOWN_GAPS.prod[rule] ?? []]));
+        assert.deepEqual(unexpected(protectedDev.violations, { ...KNOWN_GAPS.dev, ...protectedGaps }), [], describeFindings(protectedDev.violations));
+        for (const rule of PROTECTED_STACK_RULES) {
+            assert.deepEqual(protectedDev.applied.get(rule), ["stack dev"], rule);
+        }
     });
 
     // The config validator refuses these before any resource exists, so the pack never sees them.
@@ -249,4 +387,109 @@ describe("the policy pack stops the platform going wrong", () => {
             assert.deepEqual(ofType(run, TYPES.cluster).concat(ofType(run, TYPES.helmRelease)), []);
         });
     }
+});
+
+/*
+ * The bootstrap program (bootstrap/index.ts) under mocks, as test/bootstrap.test.ts runs it: its own project
+ * name, config from its Pulumi.yaml, a project and a repository. Only what the pack reads is recorded.
+ */
+const BOOTSTRAP_DIR = path.resolve(__dirname, "..", "bootstrap");
+// Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+async function runBootstrap(): Promise<{ resources: Analyzable[]; error?: Error }> {
+    const projectFile = parse(fs.readFileSync(path.join(BOOTSTRAP_DIR, "Pulumi.yaml"), "utf8"));
+    const resources: Analyzable[] = [];
+    const failures: Error[] = [];
+    const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", recordFailure);
+    pulumi.runtime.setAllConfig(
+        cliConfig(projectFile, [
+            {
+                "gcp:project": TEST_PROJECT,
+                [`${projectFile.name}:githubRepository`]: "acme/streaming-platform",
+                // Numeric ids the GitHub OIDC token carries, required since the bootstrap pins the repository by id.
+                [`${projectFile.name}:githubRepositoryId`]: "123456789",
+                [`${projectFile.name}:githubOwnerId`]: "987654321",
+            },
+        ]),
+        [],
+    );
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const state: Record<string, unknown> = { name: args.inputs.name ?? args.name, ...args.inputs };
+                if (args.type === SHARED_TYPES.serviceAccount) {
+                    const email = `${args.inputs.accountId}@${args.inputs.project}.iam.gserviceaccount.com`;
+                    Object.assign(state, {
+                        email,
+                        member: `serviceAccount:${email}`,
+                        name: `projects/${args.inputs.project}/serviceAccounts/${email}`,
+                    });
+                }
+                return { id: args.custom ? `${args.name}-id` : undefined, state };
+            },
+            call: (args) => args.inputs,
+        },
+        projectFile.name,
+        "ci",
+        false,
+    );
+    onRegistration(
+        (req, res) =>
+            resources.push({
+                type: req.getType(),
+                name: req.getName(),
+                urn: res.getUrn(),
+                inputs: req.getObject()?.toJavaScript() ?? {},
+                protect: req.getProtect() === true,
+                parent: req.getParent() || undefined,
+            }),
+        recordFailure,
+    );
+    Object.keys(require.cache)
+        .filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep))
+        .forEach((file) => delete require.cache[file]);
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
+        require(path.join(BOOTSTRAP_DIR, "index.ts"));
+    } catch (e) {
+        recordFailure(e);
+    }
+    await settings.waitForRPCs();
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("unhandledRejection", recordFailure);
+    return { resources, error: failures[0] };
+}
+
+describe("the bootstrap program under the pack's IAM rules", () => {
+    const IAM_RULES = [noBroadProjectRoles, artifactRegistryNotPublic];
+    let resources: Analyzable[];
+    let bootstrap: Review;
+    before(async () => {
+        const run = await runBootstrap();
+        assert.equal(run.error, undefined, run.error?.stack);
+        resources = run.resources;
+        bootstrap = await review(run, {}, IAM_RULES);
+    });
+    after(() => pulumi.runtime.setAllConfig({}, []));
+
+    it("violates exactly its known gaps (KNOWN_GAPS.bootstrap, issue 13)", () => {
+        assert.deepEqual(
+            gapsOf(bootstrap.violations),
+            listed(KNOWN_GAPS.bootstrap),
+            `remove from KNOWN_GAPS what is fixed; fix what is new:\n${describeFindings(unexpected(bootstrap.violations, KNOWN_GAPS.bootstrap))}`,
+        );
+        assert.deepEqual(bootstrap.unknown, [], describeFindings(bootstrap.unknown));
+    });
+
+    it("judges every project IAM grant of the deployer", () => {
+        const grants = resources.filter((r) => r.type === TYPES.projectIamMember);
+        assert.ok(grants.length > 0, "bootstrap grants the deployer project roles");
+        assert.deepEqual(
+            bootstrap.applied.get(noBroadProjectRoles.name),
+            grants.map((g) => g.urn),
+        );
+    });
 });

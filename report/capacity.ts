@@ -20,7 +20,14 @@ export const GKE_SYSTEM_PODS = {
     perCluster: { cpuMillis: 500, memoryMiB: 400 },
 } as const;
 
+/** Chart workloads that tolerate and prefer the Spot pool (components/k8s/placement.ts; test/placement.test.ts). */
+export const SPOT_WORKLOADS: ReadonlySet<string> = new Set(["spark-worker", "airflow-worker"]);
+
 export interface NodePool {
+    /** "on-demand" holds state and quorum; "spot" the stateless compute. */
+    readonly role: "on-demand" | "spot";
+    /** Scaled to zero by `paused`: the bounds below are what it runs with again. */
+    readonly paused: boolean;
     readonly machine: MachineShape;
     readonly minNodes: number;
     readonly maxNodes: number;
@@ -45,8 +52,20 @@ export interface FitCheck {
     readonly memoryHeadroom: number;
 }
 
+/** The Spot pool's share: the nodes the autoscaler runs for the minimum replicas, with the same headroom rule. */
+export interface SpotCapacity {
+    readonly nodePool: NodePool;
+    readonly workloads: readonly string[];
+    /** Fewest nodes (at least the pool's minimum) that hold the minimum replicas with the required headroom. */
+    readonly nodesAtMin: number;
+    readonly atMinNodes: FitCheck;
+    readonly atMaxNodes: FitCheck;
+}
+
 export interface Capacity {
+    /** The on-demand pool, with every workload that does not go to the Spot pool. */
     readonly nodePool?: NodePool;
+    readonly spot?: SpotCapacity;
     readonly totals: { readonly atMinReplicas: PodTotals; readonly atMaxReplicas: PodTotals };
     readonly volumeGiB: number;
     readonly atMinNodes?: FitCheck;
@@ -61,18 +80,28 @@ export interface PodTotals extends Usage {
     readonly memoryLimitMiB?: number;
 }
 
-/** The node pool the stack creates, or undefined for a stack that deploys into an existing cluster. */
+/** The on-demand node pool the stack creates, or undefined for a stack that deploys into an existing cluster. */
 export function stackNodePool(run: StackRun): NodePool | undefined {
-    const [pool] = ofType(run, TYPES.nodePool);
-    if (!pool) {
-        return undefined;
-    }
-    const { nodeConfig, autoscaling } = pool.inputs;
+    return stackNodePools(run).find((p) => p.role === "on-demand");
+}
+
+/** Every node pool the stack creates: the on-demand pool and, if configured, the Spot pool. */
+export function stackNodePools(run: StackRun): NodePool[] {
+    return ofType(run, TYPES.nodePool).map(describePool);
+}
+
+function describePool(pool: { inputs: Record<string, any> }): NodePool {
+    const { nodeConfig } = pool.inputs;
+    const paused = pool.inputs.autoscaling === undefined && pool.inputs.nodeCount === 0;
+    // Paused pools keep no bounds in their inputs; the config still has them.
+    const autoscaling = pool.inputs.autoscaling ?? { totalMinNodeCount: 0, totalMaxNodeCount: 0 };
     const machine = describeMachineType(nodeConfig.machineType);
     if (typeof machine === "string") {
         throw new Error(`node pool machine type ${nodeConfig.machineType} ${machine}`);
     }
     return {
+        role: nodeConfig.spot === true && (nodeConfig.taints ?? []).length > 0 ? "spot" : "on-demand",
+        paused,
         machine,
         minNodes: autoscaling.totalMinNodeCount,
         maxNodes: autoscaling.totalMaxNodeCount,
@@ -132,33 +161,106 @@ function podsTooLarge(pool: NodePool, workloads: readonly Workload[]): string[] 
         );
 }
 
-export function capacity(workloads: readonly Workload[], pool: NodePool | undefined): Capacity {
+function headroomProblems(pool: NodePool, check: FitCheck, what: string): string[] {
+    return (
+        [
+            ["CPU", check.cpuHeadroom],
+            ["memory", check.memoryHeadroom],
+        ] as const
+    )
+        .filter(([, headroom]) => headroom < REQUIRED_HEADROOM)
+        .map(
+            ([resource, headroom]) =>
+                `at ${what} of ${check.nodes} node(s) the ${pool.role} pool keeps ${percent(headroom)} of its ${resource} free, less than the required ${percent(REQUIRED_HEADROOM)}`,
+        );
+}
+
+function overfull(pool: NodePool, check: FitCheck): string[] {
+    return (
+        [
+            ["CPU", check.cpuHeadroom],
+            ["memory", check.memoryHeadroom],
+        ] as const
+    )
+        .filter(([, headroom]) => headroom < 0)
+        .map(([resource]) => `every ${pool.role} workload at its maximum replicas requests more ${resource} than ${pool.maxNodes} node(s) can offer`);
+}
+
+/** A fit check without the per-cluster system pods, which do not tolerate the Spot taint and so stay on the on-demand pool. */
+function spotFitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
+    const check = fitCheck(pool, nodes, workloads);
+    const requested = {
+        cpuMillis: check.requested.cpuMillis - GKE_SYSTEM_PODS.perCluster.cpuMillis,
+        memoryMiB: check.requested.memoryMiB - GKE_SYSTEM_PODS.perCluster.memoryMiB,
+    };
+    return {
+        ...check,
+        requested,
+        cpuHeadroom: 1 - requested.cpuMillis / check.allocatable.cpuMillis,
+        memoryHeadroom: 1 - requested.memoryMiB / check.allocatable.memoryMiB,
+    };
+}
+
+/**
+ * Fit of the stack's workloads on its pools. Without a Spot pool everything is on the node pool. With one,
+ * Spark and Celery workers (SPOT_WORKLOADS) go to it and everything else to the on-demand pool. The on-demand
+ * pool must keep the required headroom at its minimum; the Spot pool, which may scale to zero, is counted
+ * at the fewest nodes that give the minimum replicas the same headroom (what the autoscaler keeps at least).
+ * A paused stack is not checked: it runs nothing until it resumes, when the same checks apply.
+ */
+export function capacity(workloads: readonly Workload[], pool: NodePool | undefined, spotPool?: NodePool): Capacity {
     const atMinReplicas = totals(workloads, (w) => w.replicas.min);
     const atMaxReplicas = totals(workloads, (w) => w.replicas.max);
     const volumeGiB = workloads.reduce((sum, w) => sum + w.replicas.max * w.volumeGiBPerReplica, 0);
     if (!pool) {
         return { totals: { atMinReplicas, atMaxReplicas }, volumeGiB, problems: [] };
     }
-    const atMinNodes = fitCheck(pool, pool.minNodes, atMinReplicas);
-    const atMaxNodes = fitCheck(pool, pool.maxNodes, atMaxReplicas);
-    const problems = podsTooLarge(pool, workloads);
-    for (const [resource, headroom] of [
-        ["CPU", atMinNodes.cpuHeadroom],
-        ["memory", atMinNodes.memoryHeadroom],
-    ] as const) {
-        if (headroom < REQUIRED_HEADROOM) {
-            problems.push(
-                `at its minimum of ${pool.minNodes} node(s) the pool keeps ${percent(headroom)} of its ${resource} free, less than the required ${percent(REQUIRED_HEADROOM)}`,
-            );
-        }
+    if (pool.paused) {
+        return { nodePool: pool, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, problems: [] };
     }
-    for (const [resource, headroom] of [
-        ["CPU", atMaxNodes.cpuHeadroom],
-        ["memory", atMaxNodes.memoryHeadroom],
-    ] as const) {
-        if (headroom < 0) {
-            problems.push(`every workload at its maximum replicas requests more ${resource} than ${pool.maxNodes} node(s) can offer`);
+    const onSpot = (w: Workload) => spotPool !== undefined && SPOT_WORKLOADS.has(w.name);
+    const onDemandWorkloads = workloads.filter((w) => !onSpot(w));
+    const spotWorkloads = workloads.filter(onSpot);
+    const atMinNodes = fitCheck(
+        pool,
+        pool.minNodes,
+        totals(onDemandWorkloads, (w) => w.replicas.min),
+    );
+    const atMaxNodes = fitCheck(
+        pool,
+        pool.maxNodes,
+        totals(onDemandWorkloads, (w) => w.replicas.max),
+    );
+    const problems = [...podsTooLarge(pool, onDemandWorkloads), ...headroomProblems(pool, atMinNodes, "its minimum"), ...overfull(pool, atMaxNodes)];
+    let spot: SpotCapacity | undefined;
+    if (spotPool) {
+        problems.push(...podsTooLarge(spotPool, spotWorkloads));
+        const minUsage = totals(spotWorkloads, (w) => w.replicas.min);
+        let nodesAtMin = spotPool.minNodes;
+        const fits = (nodes: number) => {
+            const check = spotFitCheck(spotPool, nodes, minUsage);
+            return minUsage.pods === 0 || (check.cpuHeadroom >= REQUIRED_HEADROOM && check.memoryHeadroom >= REQUIRED_HEADROOM);
+        };
+        while (nodesAtMin < spotPool.maxNodes && !fits(nodesAtMin)) {
+            nodesAtMin++;
         }
+        const spotAtMin = spotFitCheck(spotPool, Math.max(nodesAtMin, 1), minUsage);
+        const spotAtMax = spotFitCheck(
+            spotPool,
+            spotPool.maxNodes,
+            totals(spotWorkloads, (w) => w.replicas.max),
+        );
+        if (!fits(nodesAtMin)) {
+            problems.push(...headroomProblems(spotPool, spotAtMin, "the minimum replicas' need"));
+        }
+        problems.push(...overfull(spotPool, spotAtMax));
+        spot = {
+            nodePool: spotPool,
+            workloads: spotWorkloads.map((w) => w.name),
+            nodesAtMin: minUsage.pods === 0 ? spotPool.minNodes : nodesAtMin,
+            atMinNodes: spotAtMin,
+            atMaxNodes: spotAtMax,
+        };
     }
-    return { nodePool: pool, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, atMinNodes, atMaxNodes, problems };
+    return { nodePool: pool, spot, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, atMinNodes, atMaxNodes, problems };
 }

@@ -13,15 +13,19 @@ export interface PriceTable {
     readonly hoursPerMonth: number;
     readonly notes: readonly string[];
     readonly machineFamilies: Readonly<Record<string, { vcpuHour: number; gibHour: number; source: string }>>;
-    readonly spot: { assumedDiscount: number; source: string };
+    readonly spot: { assumedDiscount: number; source: string; publishedE2?: { vcpuHour: number; gibHour: number; source: string } };
     readonly gke: { clusterFeeHour: number; freeTierCreditMonth: number; source: string };
     readonly persistentDiskGibMonth: Readonly<Record<string, number | string>> & { source: string };
     readonly cloudNat: { perVmHour: number; maxGatewayHour: number; ipHour: number; dataGib: number; assumedDataGibMonth: number; source: string };
     readonly loadBalancer: { first5RulesHour: number; additionalRuleHour: number; source: string };
-    readonly managedAlternative: {
-        description: string;
-        items: readonly { service: string; monthly: number; basis: string; sources: readonly string[] }[];
-    };
+    readonly managedAlternative: ManagedSetup;
+    /** The managed setup at the availability prod has: Cloud SQL HA, Composer with two schedulers, Kafka across three zones. */
+    readonly managedHaAlternative: ManagedSetup;
+}
+
+export interface ManagedSetup {
+    readonly description: string;
+    readonly items: readonly { service: string; monthly: number; basis: string; sources: readonly string[] }[];
 }
 
 export function loadPrices(): PriceTable {
@@ -43,6 +47,13 @@ export interface CostEstimate {
     readonly freeTierCredit: number;
     readonly totalWithFreeTier: { readonly atMinNodes: number; readonly atMaxNodes: number };
     readonly managedAlternativeMonthly: number;
+    readonly managedHaAlternativeMonthly: number;
+    /** The stack's total at minimum size (with the free tier where it applies) over each managed figure. */
+    readonly ratios: { readonly toManagedFloor: number; readonly toManagedHa: number };
+    /** The stack is paused: its pools run no nodes. */
+    readonly paused: boolean;
+    /** What the stack costs paused (config `paused`): no nodes, their boot disks gone, volumes, fee, NAT address and load balancers kept. */
+    readonly pausedMonthly: { readonly total: number; readonly withFreeTier: number; readonly basis: string };
     readonly pricesCompiledOn: string;
 }
 
@@ -70,42 +81,60 @@ export function isZonal(run: StackRun): boolean {
 
 const round = (amount: number) => Math.round(amount * 100) / 100;
 
+const managedTotal = (setup: ManagedSetup) => round(setup.items.reduce((total, item) => total + item.monthly, 0));
+
 export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTable): CostEstimate | string {
     const pool: NodePool | undefined = capacity.nodePool;
     if (!pool) {
         return "the stack runs on an existing cluster: nothing it creates is billed by Google Cloud";
     }
-    const family = prices.machineFamilies[pool.machine.family];
-    if (!family) {
-        return `report/prices.json has no price for machine family ${pool.machine.family} (it has ${Object.keys(prices.machineFamilies).join(", ")}); add it to estimate the cost`;
+    const pools = [pool, ...(capacity.spot ? [capacity.spot.nodePool] : [])];
+    for (const p of pools) {
+        if (!prices.machineFamilies[p.machine.family]) {
+            return `report/prices.json has no price for machine family ${p.machine.family} (it has ${Object.keys(prices.machineFamilies).join(", ")}); add it to estimate the cost`;
+        }
+        if (typeof prices.persistentDiskGibMonth[p.diskType] !== "number") {
+            return `report/prices.json has no price for disk type ${p.diskType}`;
+        }
     }
-    const diskPrice = prices.persistentDiskGibMonth[pool.diskType];
-    if (typeof diskPrice !== "number") {
-        return `report/prices.json has no price for disk type ${pool.diskType}`;
-    }
+    const paused = pool.paused;
     const hours = prices.hoursPerMonth;
-    const onDemandHour = pool.machine.vcpus * family.vcpuHour + pool.machine.memoryGiB * family.gibHour;
-    const nodeHour = pool.spot ? onDemandHour * (1 - prices.spot.assumedDiscount) : onDemandHour;
     const nat = prices.cloudNat;
     const natGateway = (nodes: number) => Math.min(nodes * nat.perVmHour, nat.maxGatewayHour) * hours;
     const balancers = loadBalancerCount(run);
     const lb = prices.loadBalancer;
-    const perNode = (item: string, basis: string, monthlyPerNode: number): CostLine => ({
-        item,
-        basis,
-        atMinNodes: pool.minNodes * monthlyPerNode,
-        atMaxNodes: pool.maxNodes * monthlyPerNode,
-    });
     const fixed = (item: string, basis: string, monthly: number): CostLine => ({ item, basis, atMinNodes: monthly, atMaxNodes: monthly });
     const pvPrice = prices.persistentDiskGibMonth["pd-balanced"] as number;
-
+    // Paused: no nodes. Running: the on-demand pool's bounds, the Spot pool from what the minimum replicas need to its maximum.
+    const nodes = (p: NodePool) =>
+        paused ? { min: 0, max: 0 } : p.role === "spot" ? { min: capacity.spot!.nodesAtMin, max: p.maxNodes } : { min: p.minNodes, max: p.maxNodes };
+    const poolLines = pools.flatMap((p): CostLine[] => {
+        const family = prices.machineFamilies[p.machine.family];
+        const diskPrice = prices.persistentDiskGibMonth[p.diskType] as number;
+        const onDemandHour = p.machine.vcpus * family.vcpuHour + p.machine.memoryGiB * family.gibHour;
+        const nodeHour = p.spot ? onDemandHour * (1 - prices.spot.assumedDiscount) : onDemandHour;
+        const { min, max } = nodes(p);
+        const name = `${p.role} pool`;
+        return [
+            {
+                item: `${name} nodes (${p.machine.name}${p.spot ? ", Spot" : ""})`,
+                basis: `$${nodeHour.toFixed(4)}/h per node${p.spot ? ` (on-demand $${onDemandHour.toFixed(4)} less the assumed ${prices.spot.assumedDiscount * 100} % Spot discount)` : ""}; ${min}-${max} node(s)${paused ? ", paused" : p.role === "spot" ? `, ${min} for the minimum replicas` : ""}`,
+                atMinNodes: min * nodeHour * hours,
+                atMaxNodes: max * nodeHour * hours,
+            },
+            {
+                item: `${name} boot disks`,
+                basis: `${p.diskSizeGb} GB ${p.diskType} per node at $${diskPrice}/GB`,
+                atMinNodes: min * p.diskSizeGb * diskPrice,
+                atMaxNodes: max * p.diskSizeGb * diskPrice,
+            },
+        ];
+    });
+    const totalNodes = (pick: "min" | "max") => pools.reduce((n, p) => n + nodes(p)[pick], 0);
+    const natData = paused ? 0 : nat.assumedDataGibMonth * nat.dataGib;
+    const lbMonthly = balancers === 0 ? 0 : (lb.first5RulesHour + Math.max(0, balancers - 5) * lb.additionalRuleHour) * hours;
     const lines: CostLine[] = [
-        perNode(
-            `nodes (${pool.machine.name}${pool.spot ? ", Spot" : ""})`,
-            `$${nodeHour.toFixed(4)}/h per node${pool.spot ? ` (on-demand $${onDemandHour.toFixed(4)} less the assumed ${prices.spot.assumedDiscount * 100} % Spot discount)` : ""}`,
-            nodeHour * hours,
-        ),
-        perNode("node boot disks", `${pool.diskSizeGb} GB ${pool.diskType} per node at $${diskPrice}/GB`, pool.diskSizeGb * diskPrice),
+        ...poolLines,
         fixed("GKE cluster fee", `$${prices.gke.clusterFeeHour}/h`, prices.gke.clusterFeeHour * hours),
         fixed(
             "persistent volumes",
@@ -114,26 +143,37 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
         ),
         {
             item: "Cloud NAT",
-            basis: `$${nat.perVmHour}/h per node, one NAT IP at $${nat.ipHour}/h, ${nat.assumedDataGibMonth} GiB processed (assumed) at $${nat.dataGib}/GiB`,
-            atMinNodes: natGateway(pool.minNodes) + nat.ipHour * hours + nat.assumedDataGibMonth * nat.dataGib,
-            atMaxNodes: natGateway(pool.maxNodes) + nat.ipHour * hours + nat.assumedDataGibMonth * nat.dataGib,
+            basis: `$${nat.perVmHour}/h per node, one NAT IP at $${nat.ipHour}/h, ${paused ? 0 : nat.assumedDataGibMonth} GiB processed (assumed) at $${nat.dataGib}/GiB`,
+            atMinNodes: natGateway(totalNodes("min")) + nat.ipHour * hours + natData,
+            atMaxNodes: natGateway(totalNodes("max")) + nat.ipHour * hours + natData,
         },
-        fixed(
-            "load balancers",
-            `${balancers} Service(s) of type LoadBalancer`,
-            balancers === 0 ? 0 : (lb.first5RulesHour + Math.max(0, balancers - 5) * lb.additionalRuleHour) * hours,
-        ),
+        fixed("load balancers", `${balancers} Service(s) of type LoadBalancer`, lbMonthly),
     ].map((line) => ({ ...line, atMinNodes: round(line.atMinNodes), atMaxNodes: round(line.atMaxNodes) }));
 
     const sum = (pick: (l: CostLine) => number) => round(lines.reduce((total, l) => total + pick(l), 0));
     const total = { atMinNodes: sum((l) => l.atMinNodes), atMaxNodes: sum((l) => l.atMaxNodes) };
     const freeTierCredit = isZonal(run) ? round(Math.min(prices.gke.freeTierCreditMonth, prices.gke.clusterFeeHour * hours)) : 0;
+    const withFreeTier = { atMinNodes: round(total.atMinNodes - freeTierCredit), atMaxNodes: round(total.atMaxNodes - freeTierCredit) };
+    const pausedTotal = round(prices.gke.clusterFeeHour * hours + capacity.volumeGiB * pvPrice + nat.ipHour * hours + lbMonthly);
+    const managedAlternativeMonthly = managedTotal(prices.managedAlternative);
+    const managedHaAlternativeMonthly = managedTotal(prices.managedHaAlternative);
     return {
         lines,
         total,
         freeTierCredit,
-        totalWithFreeTier: { atMinNodes: round(total.atMinNodes - freeTierCredit), atMaxNodes: round(total.atMaxNodes - freeTierCredit) },
-        managedAlternativeMonthly: round(prices.managedAlternative.items.reduce((total, item) => total + item.monthly, 0)),
+        totalWithFreeTier: withFreeTier,
+        managedAlternativeMonthly,
+        managedHaAlternativeMonthly,
+        ratios: {
+            toManagedFloor: round(withFreeTier.atMinNodes / managedAlternativeMonthly),
+            toManagedHa: round(withFreeTier.atMinNodes / managedHaAlternativeMonthly),
+        },
+        paused,
+        pausedMonthly: {
+            total: pausedTotal,
+            withFreeTier: round(pausedTotal - freeTierCredit),
+            basis: "GKE cluster fee, persistent volumes, the NAT IP address and load balancers; no nodes, boot disks or NAT traffic",
+        },
         pricesCompiledOn: prices.compiledOn,
     };
 }

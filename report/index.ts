@@ -1,5 +1,5 @@
 import { StackRun } from "../offline/harness";
-import { capacity, stackNodePool } from "./capacity";
+import { capacity, stackNodePools } from "./capacity";
 import { estimateCost, PriceTable } from "./cost";
 import { Report } from "./render";
 import { stackSparkMemory } from "./sparkMemory";
@@ -8,7 +8,12 @@ import { stackWorkloads } from "./workloads";
 /** Capacity and cost of an evaluated stack. */
 export function buildReport(stack: string, run: StackRun, prices: PriceTable): Report {
     const workloads = stackWorkloads(run);
-    const fit = capacity(workloads, stackNodePool(run));
+    const pools = stackNodePools(run);
+    const fit = capacity(
+        workloads,
+        pools.find((p) => p.role === "on-demand"),
+        pools.find((p) => p.role === "spot"),
+    );
     return {
         stack,
         fits: fit.problems.length === 0,

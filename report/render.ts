@@ -146,15 +146,31 @@ function sections(report: Report, prices: PriceTable): Section[] {
             ],
         });
     }
-    if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
+    if (pool?.paused) {
         result.push({
-            title: `Fit: ${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,
+            title: "Fit",
+            lines: ["PAUSED (config `paused`): every node pool is at zero nodes; the fit is checked again when `paused` is false."],
+        });
+    } else if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
+        result.push({
+            title: `Fit: ${capacity.spot ? "on-demand pool " : ""}${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,
             table: fitTable([
                 ["minimum replicas at min nodes", capacity.atMinNodes],
                 ["maximum replicas at max nodes", capacity.atMaxNodes],
+                ...(capacity.spot
+                    ? ([
+                          [`Spot pool ${capacity.spot.nodePool.machine.name}: minimum replicas`, capacity.spot.atMinNodes],
+                          [`Spot pool ${capacity.spot.nodePool.machine.name}: maximum replicas at max nodes`, capacity.spot.atMaxNodes],
+                      ] as [string, FitCheck][])
+                    : []),
             ]),
             lines: [
                 "Requested includes an estimate of GKE's own pods (see report/capacity.ts).",
+                ...(capacity.spot
+                    ? [
+                          `Spot pool (${capacity.spot.nodePool.minNodes}-${capacity.spot.nodePool.maxNodes} nodes, tainted): ${capacity.spot.workloads.join(", ")}; counted at ${capacity.spot.nodesAtMin} node(s), the fewest that give their minimum replicas the required headroom. Everything else runs on the on-demand pool.`,
+                      ]
+                    : []),
                 report.fits
                     ? `FITS: at least ${share(REQUIRED_HEADROOM)} of CPU and memory stay free at the minimum node count.`
                     : `DOES NOT FIT:\n${capacity.problems.map((p) => `  - ${p}`).join("\n")}`,
@@ -170,17 +186,24 @@ function sections(report: Report, prices: PriceTable): Section[] {
             title: `Monthly cost estimate (${prices.currency}, ${prices.region} list prices compiled ${prices.compiledOn}, ${prices.hoursPerMonth} h/month)`,
             table: costTable(cost),
             lines: [
+                `${cost.paused ? "PAUSED" : "Paused"} (config \`paused\`): ${usd(cost.pausedMonthly.total)}/month${cost.freeTierCredit > 0 ? `, ${usd(cost.pausedMonthly.withFreeTier)} with the GKE free tier` : ""} (${cost.pausedMonthly.basis}).`,
+                `At minimum size this is ${cost.ratios.toManagedFloor.toFixed(2)} x the managed floor (${usd(cost.managedAlternativeMonthly)}) and ${cost.ratios.toManagedHa.toFixed(2)} x the HA-equivalent managed setup (${usd(cost.managedHaAlternativeMonthly)}).`,
                 "Prices and their sources: report/prices.json. Not included: Artifact Registry storage, network egress, logging and monitoring beyond the free allotments.",
             ],
         });
-        const alternative = prices.managedAlternative;
-        result.push({
-            title: `For comparison: managed alternative floor ${usd(cost.managedAlternativeMonthly)}/month`,
-            table: {
-                head: ["service", "monthly", "basis", "sources"],
-                rows: alternative.items.map((i) => [i.service, usd(i.monthly), i.basis, i.sources.join(" ")]),
-            },
-        });
+        for (const [title, setup, monthly] of [
+            ["managed alternative floor", prices.managedAlternative, cost.managedAlternativeMonthly],
+            ["HA-equivalent managed setup", prices.managedHaAlternative, cost.managedHaAlternativeMonthly],
+        ] as const) {
+            result.push({
+                title: `For comparison: ${title} ${usd(monthly)}/month`,
+                table: {
+                    head: ["service", "monthly", "basis", "sources"],
+                    rows: setup.items.map((i) => [i.service, usd(i.monthly), i.basis, i.sources.join(" ")]),
+                },
+                lines: [setup.description],
+            });
+        }
     }
     return result;
 }

@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
-import { DEPLOYER_PROJECT_ROLES } from "../bootstrap/roles";
+import { dockerRepositoryId, NODE_SERVICE_ACCOUNT_ROLES, nodeServiceAccountId } from "../components/gcp";
+import { DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
 import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
 
@@ -23,6 +23,8 @@ const projectFile = parse(fs.readFileSync(path.join(BOOTSTRAP_DIR, "Pulumi.yaml"
 const PROJECT_NAME: string = projectFile.name;
 const PROJECT_NUMBER = "123456789012";
 const REPOSITORY = "acme/streaming-platform";
+const REPOSITORY_ID = "123456789";
+const OWNER_ID = "4242";
 
 const T = {
     service: TYPES.projectService,
@@ -36,6 +38,8 @@ const T = {
     account: TYPES.serviceAccount,
     accountIam: "gcp:serviceaccount/iAMMember:IAMMember",
     projectIam: TYPES.projectIamMember,
+    repository: TYPES.repository,
+    repositoryIam: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
 };
 
 interface Registered {
@@ -58,7 +62,18 @@ type Overrides = Record<string, string | string[] | undefined>;
 
 /** Config as the CLI hands it over: Pulumi.yaml defaults, a project and a repository, then overrides. */
 function bootstrapConfig(overrides: Overrides): Record<string, string> {
-    return cliConfig(projectFile, [{ "gcp:project": TEST_PROJECT, [`${PROJECT_NAME}:githubRepository`]: REPOSITORY }], overrides);
+    return cliConfig(
+        projectFile,
+        [
+            {
+                "gcp:project": TEST_PROJECT,
+                [`${PROJECT_NAME}:githubRepository`]: REPOSITORY,
+                [`${PROJECT_NAME}:githubRepositoryId`]: REPOSITORY_ID,
+                [`${PROJECT_NAME}:githubOwnerId`]: OWNER_ID,
+            },
+        ],
+        overrides,
+    );
 }
 
 /** What Google Cloud would report back that the program reads: names, ids, emails. */
@@ -84,6 +99,11 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
             return { id: `projects/${inputs.project}/locations/${inputs.location}/keyRings/${inputs.name}`, state: {} };
         case T.cryptoKey:
             return { id: `${inputs.keyRing}/cryptoKeys/${inputs.name}`, state: {} };
+        case T.repository:
+            return {
+                id: `projects/${inputs.project}/locations/${inputs.location}/repositories/${inputs.repositoryId}`,
+                state: { name: inputs.repositoryId },
+            };
         case T.bucket:
             return { id: inputs.name, state: { url: `gs://${inputs.name}` } };
         default:
@@ -162,7 +182,31 @@ async function refused(overrides: Overrides): Promise<string> {
 
 describe("bootstrap program", () => {
     let run: BootstrapRun;
-    const deployerEmail = `streaming-platform-deployer@${TEST_PROJECT}.iam.gserviceaccount.com`;
+    const sa = (id: string) => `serviceAccount:${id}@${TEST_PROJECT}.iam.gserviceaccount.com`;
+    const PREVIEWER = sa("streaming-platform-previewer");
+    const DEPLOYER = { dev: sa("platform-deployer-dev"), prod: sa("platform-deployer-prod") };
+    const NODES = { dev: sa("gke-dev-nodes"), prod: sa("gke-prod-nodes") };
+    const POOL = `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-actions`;
+    const KEY = (stack: string) => `projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets-${stack}`;
+    const BUCKET = `${TEST_PROJECT}-pulumi-state`;
+    /** Every grant as "<member> <role> on <where>". */
+    const grants = (r: BootstrapRun) =>
+        r.resources
+            .filter((res) => /IAMMember|IamMember/.test(res.type))
+            .map((g) => {
+                const i = g.inputs;
+                const where =
+                    g.type === T.projectIam
+                        ? `project ${i.project}`
+                        : g.type === T.bucketIam
+                          ? `bucket ${i.bucket}`
+                          : g.type === T.cryptoKeyIam
+                            ? `key ${i.cryptoKeyId}`
+                            : g.type === T.accountIam
+                              ? `account ${i.serviceAccountId.split("/").pop()}`
+                              : `repository ${i.repository}`;
+                return `${i.member} ${i.role} on ${where}`;
+            });
     before(async () => {
         run = await runBootstrap();
         assert.equal(run.error, undefined, run.error?.stack);
@@ -170,21 +214,32 @@ describe("bootstrap program", () => {
     after(() => pulumi.runtime.setAllConfig({}, []));
 
     it("is run from bootstrap/ with its own entry point, never the platform's index.ts", () => {
-        // Without bootstrap/package.json Pulumi walks up to the repository's package.json ("main": "index.ts").
         const pkg = JSON.parse(fs.readFileSync(path.join(BOOTSTRAP_DIR, "package.json"), "utf8"));
         assert.equal(pkg.main, "index.ts");
         assert.equal(pkg.dependencies, undefined, "dependencies come from the repository's node_modules");
         assert.equal(PROJECT_NAME, "streaming-platform-bootstrap");
-        assert.equal(projectFile.config.githubRepository.default, undefined, "githubRepository must be required");
+        for (const key of ["githubRepository", "githubRepositoryId", "githubOwnerId"]) {
+            assert.equal(projectFile.config[key].default, undefined, `${key} must be required`);
+        }
     });
 
-    it("enables the APIs CI needs and never disables them on destroy", () => {
+    it("enables the APIs of CI and of the platform and never disables them on destroy", () => {
         const services = ofType(run, T.service);
         assert.deepEqual(
             services.map((s) => s.inputs.service).sort(),
-            ["artifactregistry", "cloudkms", "cloudresourcemanager", "compute", "container", "iam", "iamcredentials", "storage", "sts"].map(
-                (api) => `${api}.googleapis.com`,
-            ),
+            [
+                "artifactregistry",
+                "cloudkms",
+                "cloudresourcemanager",
+                "compute",
+                "container",
+                "iam",
+                "iamcredentials",
+                "logging",
+                "monitoring",
+                "storage",
+                "sts",
+            ].map((api) => `${api}.googleapis.com`),
         );
         for (const service of services) {
             assert.equal(service.inputs.disableOnDestroy, false, service.inputs.service);
@@ -194,7 +249,7 @@ describe("bootstrap program", () => {
 
     it("registers every other resource after the APIs it needs", () => {
         const apiUrns = ofType(run, T.service).map((s) => s.urn);
-        for (const type of [T.bucket, T.keyRing, T.cryptoKey, T.pool, T.provider, T.account, T.projectIam]) {
+        for (const type of [T.bucket, T.keyRing, T.cryptoKey, T.pool, T.provider, T.account, T.projectIam, T.repository]) {
             for (const resource of ofType(run, type)) {
                 assert.deepEqual(
                     apiUrns.filter((urn) => !resource.dependsOn.includes(urn)),
@@ -205,152 +260,172 @@ describe("bootstrap program", () => {
         }
     });
 
-    it("keeps state in a protected, private, versioned bucket with bounded history", () => {
+    it("keeps state in a protected, private, versioned bucket with 30 days of soft delete and history pruned by age", () => {
         const bucket = single(run, T.bucket);
         assert.equal(bucket.protect, true, "the state bucket must be protected");
-        assert.equal(bucket.inputs.name, `${TEST_PROJECT}-pulumi-state`);
+        assert.equal(bucket.inputs.name, BUCKET);
         assert.equal(bucket.inputs.location, "us-central1");
         assert.equal(bucket.inputs.uniformBucketLevelAccess, true);
         assert.equal(bucket.inputs.publicAccessPrevention, "enforced");
         assert.deepEqual(bucket.inputs.versioning, { enabled: true });
         assert.equal(bucket.inputs.forceDestroy, false);
+        assert.ok(bucket.inputs.softDeletePolicy.retentionDurationSeconds >= 30 * 86400, "soft delete of 30 days or more");
         const pruning = bucket.inputs.lifecycleRules.filter((rule: any) => rule.action.type === "Delete");
         assert.equal(pruning.length, 1);
-        assert.equal(pruning[0].condition.withState, "ARCHIVED", "only noncurrent versions may be pruned");
-        assert.ok(pruning[0].condition.numNewerVersions >= 1, "a bounded number of noncurrent versions is kept");
-        assert.deepEqual(Object.keys(pruning[0].condition).sort(), ["numNewerVersions", "withState"], "nothing else deletes state");
+        assert.deepEqual(pruning[0].condition, { withState: "ARCHIVED", daysSinceNoncurrentTime: 30 }, "only noncurrent versions, by age");
     });
 
-    it("puts the KMS key for Pulumi secrets in gcp:region, rotated and protected", () => {
+    it("gives each stack its own protected, rotated KMS key in gcp:region", () => {
         const ring = single(run, T.keyRing);
-        const key = single(run, T.cryptoKey);
         assert.equal(ring.protect, true);
-        assert.equal(key.protect, true);
         assert.equal(ring.inputs.location, "us-central1");
-        assert.equal(key.inputs.keyRing, `projects/${TEST_PROJECT}/locations/us-central1/keyRings/${ring.inputs.name}`);
-        assert.equal(key.inputs.purpose, "ENCRYPT_DECRYPT");
-        assert.match(key.inputs.rotationPeriod, /^\d+s$/);
-        assert.ok(parseInt(key.inputs.rotationPeriod, 10) <= 365 * 86400, "rotated at least yearly");
-    });
-
-    it("trusts GitHub's OIDC issuer for exactly the configured repository", () => {
-        const provider = single(run, T.provider);
-        assert.equal(provider.inputs.oidc.issuerUri, "https://token.actions.githubusercontent.com");
-        assert.equal(provider.inputs.workloadIdentityPoolId, single(run, T.pool).inputs.workloadIdentityPoolId);
-        assert.equal(provider.inputs.attributeCondition, `assertion.repository == '${REPOSITORY}'`);
-        const mapping = provider.inputs.attributeMapping;
-        assert.equal(mapping["google.subject"], "assertion.sub");
-        for (const claim of ["repository", "repository_owner", "ref"]) {
-            assert.equal(mapping[`attribute.${claim}`], `assertion.${claim}`);
+        const keys = ofType(run, T.cryptoKey);
+        assert.deepEqual(keys.map((k) => k.inputs.name).sort(), ["pulumi-secrets-dev", "pulumi-secrets-prod"]);
+        for (const key of keys) {
+            assert.equal(key.protect, true);
+            assert.equal(key.inputs.keyRing, `projects/${TEST_PROJECT}/locations/us-central1/keyRings/${ring.inputs.name}`);
+            assert.equal(key.inputs.purpose, "ENCRYPT_DECRYPT");
+            assert.ok(parseInt(key.inputs.rotationPeriod, 10) <= 365 * 86400, "rotated at least yearly");
         }
     });
 
-    it("lets only that repository's workflows impersonate the deployer", () => {
-        const binding = single(run, T.accountIam);
-        const account = single(run, T.account);
-        assert.equal(binding.inputs.role, "roles/iam.workloadIdentityUser");
-        assert.equal(binding.inputs.serviceAccountId, `projects/${TEST_PROJECT}/serviceAccounts/${deployerEmail}`);
+    it("trusts GitHub's OIDC tokens only of the repository and owner with the configured ids", () => {
+        const provider = single(run, T.provider);
+        assert.equal(provider.inputs.oidc.issuerUri, "https://token.actions.githubusercontent.com");
         assert.equal(
-            binding.inputs.member,
-            `principalSet://iam.googleapis.com/projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/` +
-                `${single(run, T.pool).inputs.workloadIdentityPoolId}/attribute.repository/${REPOSITORY}`,
+            provider.inputs.attributeCondition,
+            `assertion.repository_id == '${REPOSITORY_ID}' && assertion.repository_owner_id == '${OWNER_ID}'`,
         );
-        assert.equal(account.inputs.project, TEST_PROJECT);
+        assert.equal(provider.inputs.attributeMapping["google.subject"], "assertion.sub");
     });
 
-    it("grants state access on the bucket and secrets access on the key, never on the project", () => {
-        const bucketGrant = single(run, T.bucketIam);
-        assert.equal(bucketGrant.inputs.bucket, single(run, T.bucket).inputs.name);
-        assert.equal(bucketGrant.inputs.role, "roles/storage.objectAdmin");
-        assert.equal(bucketGrant.inputs.member, `serviceAccount:${deployerEmail}`);
-        const keyGrant = single(run, T.cryptoKeyIam);
-        assert.equal(
-            keyGrant.inputs.cryptoKeyId,
-            `projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/${single(run, T.cryptoKey).inputs.name}`,
-        );
-        assert.equal(keyGrant.inputs.role, "roles/cloudkms.cryptoKeyEncrypterDecrypter");
-        assert.equal(keyGrant.inputs.member, `serviceAccount:${deployerEmail}`);
-        const projectRoles = ofType(run, T.projectIam).map((b) => b.inputs.role);
+    it("binds each CI identity to exactly one GitHub OIDC subject", () => {
+        const impersonation = ofType(run, T.accountIam).filter((b) => b.inputs.role === "roles/iam.workloadIdentityUser");
+        assert.deepEqual(impersonation.map((b) => `${b.inputs.serviceAccountId.split("/").pop()} <- ${b.inputs.member}`).sort(), [
+            `platform-deployer-dev@${TEST_PROJECT}.iam.gserviceaccount.com <- principal://iam.googleapis.com/${POOL}/subject/repo:${REPOSITORY}:environment:dev`,
+            `platform-deployer-prod@${TEST_PROJECT}.iam.gserviceaccount.com <- principal://iam.googleapis.com/${POOL}/subject/repo:${REPOSITORY}:environment:prod`,
+            `streaming-platform-previewer@${TEST_PROJECT}.iam.gserviceaccount.com <- principal://iam.googleapis.com/${POOL}/subject/repo:${REPOSITORY}:pull_request`,
+        ]);
+    });
+
+    it("grants each identity exactly what it needs, where it needs it", () => {
+        const nodeRoles = (stack: "dev" | "prod") => NODE_SERVICE_ACCOUNT_ROLES.map((role) => `${NODES[stack]} ${role} on project ${TEST_PROJECT}`);
+        const deployer = (stack: "dev" | "prod") => [
+            ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER[stack]} ${role} on project ${TEST_PROJECT}`),
+            `${DEPLOYER[stack]} roles/iam.serviceAccountUser on account gke-${stack}-nodes@${TEST_PROJECT}.iam.gserviceaccount.com`,
+            `${DEPLOYER[stack]} roles/artifactregistry.writer on repository pipeline-${stack}`,
+            `${DEPLOYER[stack]} roles/artifactregistry.reader on repository dockerhub-${stack}`,
+            `${DEPLOYER[stack]} roles/storage.objectUser on bucket ${BUCKET}`,
+            `${DEPLOYER[stack]} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${KEY(stack)}`,
+        ];
+        const previewer = [
+            ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role} on project ${TEST_PROJECT}`),
+            `${PREVIEWER} roles/storage.objectViewer on bucket ${BUCKET}`,
+            `${PREVIEWER} roles/cloudkms.cryptoKeyDecrypter on key ${KEY("dev")}`,
+        ];
         assert.deepEqual(
-            projectRoles.filter((role) => /^roles\/(storage|cloudkms)\./.test(role)),
+            grants(run)
+                .filter((g) => !g.includes("workloadIdentityUser"))
+                .sort(),
+            [...previewer, ...deployer("dev"), ...deployer("prod"), ...nodeRoles("dev"), ...nodeRoles("prod")].sort(),
+        );
+    });
+
+    it("grants no CI identity a risky role on the project, and none any role on another stack's key or node account", () => {
+        const ci = [PREVIEWER, DEPLOYER.dev, DEPLOYER.prod];
+        for (const binding of ofType(run, T.projectIam).filter((b) => ci.includes(b.inputs.member))) {
+            assert.ok(!(RISKY_ROLES as readonly string[]).includes(binding.inputs.role), `${binding.inputs.member}: ${binding.inputs.role}`);
+            assert.doesNotMatch(binding.inputs.role, /^roles\/(owner|editor|viewer|storage\.|cloudkms\.|iam\.|resourcemanager\.|serviceusage\.)/);
+            assert.equal(binding.inputs.condition, undefined);
+        }
+        const all = grants(run);
+        assert.deepEqual(
+            all.filter((g) => g.startsWith(DEPLOYER.dev) && /prod/.test(g.split(" on ")[1])),
+            [],
+        );
+        assert.deepEqual(
+            all.filter((g) => g.startsWith(DEPLOYER.prod) && /dev/.test(g.split(" on ")[1])),
+            [],
+        );
+        assert.deepEqual(
+            all.filter((g) => g.startsWith(PREVIEWER) && /prod|writer|objectUser|EncrypterDecrypter|admin/.test(g)),
             [],
         );
     });
 
-    it("gives the deployer the least set of project roles and no basic role", () => {
-        const bindings = ofType(run, T.projectIam);
-        assert.deepEqual(bindings.map((b) => b.inputs.role).sort(), [...DEPLOYER_PROJECT_ROLES].sort());
-        for (const binding of bindings) {
-            assert.equal(binding.inputs.member, `serviceAccount:${deployerEmail}`);
-            assert.equal(binding.inputs.project, TEST_PROJECT);
-            assert.ok(!["roles/owner", "roles/editor"].includes(binding.inputs.role), binding.inputs.role);
+    it("creates each stack's node service account and repositories under the ids the platform uses", () => {
+        const accounts = ofType(run, T.account).map((a) => a.inputs.accountId);
+        for (const stack of ["dev", "prod"]) {
+            assert.ok(accounts.includes(nodeServiceAccountId("gke", stack)), stack);
+            const repositories = ofType(run, T.repository).filter((r) => r.name.endsWith(`-${stack}`));
+            assert.deepEqual(repositories.map((r) => r.inputs.repositoryId).sort(), [
+                dockerRepositoryId("dockerhub", stack),
+                dockerRepositoryId("pipeline", stack),
+            ]);
         }
-        // Every IAM grant of the program goes to the deployer or the GitHub principalSet, nobody else.
-        const members = run.resources.filter((r) => r.type.includes("IAMMember")).map((r) => r.inputs.member);
         assert.ok(
-            members.every((m) => m === `serviceAccount:${deployerEmail}` || m.startsWith("principalSet://")),
-            members.join(", "),
+            ofType(run, T.account)
+                .filter((a) => a.inputs.accountId.startsWith("gke-"))
+                .every((a) => a.protect),
         );
     });
 
-    it("lets the deployer grant and revoke only the node service account's roles", () => {
-        const iamAdmin = ofType(run, T.projectIam).find((b) => b.inputs.role === "roles/resourcemanager.projectIamAdmin");
-        assert.ok(iamAdmin, "projectIamAdmin is needed to bind the node service account's roles");
-        const expression: string = iamAdmin.inputs.condition?.expression ?? "";
-        const granted = /^api\.getAttribute\('iam\.googleapis\.com\/modifiedGrantsByRole', \[\]\)\.hasOnly\(\[(.*)\]\)$/.exec(expression);
-        assert.ok(granted, `unexpected condition: ${expression}`);
-        assert.deepEqual(
-            granted[1].split(", ").map((role) => role.replace(/'/g, "")),
-            [...NODE_SERVICE_ACCOUNT_ROLES],
-        );
-        for (const binding of ofType(run, T.projectIam).filter((b) => b !== iamAdmin)) {
-            assert.equal(binding.inputs.condition, undefined, binding.inputs.role);
-        }
-    });
-
-    it("exports exactly what the workflows read as repository variables", () => {
+    it("exports the GitHub variables the workflows read, the secrets providers and the node accounts", () => {
         assert.deepEqual(Object.keys(run.outputs).sort(), [
-            "deployerServiceAccount",
             "gcpProject",
-            "secretsProvider",
+            "githubVariables",
+            "nodeServiceAccounts",
+            "secretsProviders",
             "stateBackendUrl",
             "workloadIdentityProvider",
         ]);
-        assert.equal(run.outputs.stateBackendUrl, `gs://${TEST_PROJECT}-pulumi-state`);
-        assert.equal(
-            run.outputs.secretsProvider,
-            `gcpkms://projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets`,
-        );
-        assert.match(
-            String(run.outputs.workloadIdentityProvider),
-            /^projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]{4,32}\/providers\/[a-z0-9-]{4,32}$/,
-        );
-        assert.equal(run.outputs.deployerServiceAccount, deployerEmail);
-        assert.equal(run.outputs.gcpProject, TEST_PROJECT);
-        // What .github/scripts/pulumi-ci-stack.sh accepts.
-        assert.match(String(run.outputs.stateBackendUrl), /^gs:\/\/.+/);
-        assert.match(String(run.outputs.secretsProvider), /^gcpkms:\/\/.+/);
+        const variables = run.outputs.githubVariables as Record<string, string>;
+        assert.deepEqual(variables, {
+            GCP_WORKLOAD_IDENTITY_PROVIDER: `${POOL}/providers/github`,
+            GCP_PROJECT: TEST_PROJECT,
+            PULUMI_BACKEND_URL: `gs://${BUCKET}`,
+            GCP_PREVIEWER_SERVICE_ACCOUNT: PREVIEWER.replace("serviceAccount:", ""),
+            GCP_DEPLOYER_SERVICE_ACCOUNT_DEV: DEPLOYER.dev.replace("serviceAccount:", ""),
+            GCP_DEPLOYER_SERVICE_ACCOUNT_PROD: DEPLOYER.prod.replace("serviceAccount:", ""),
+        });
+        const workflowsText = fs
+            .readdirSync(path.join(BOOTSTRAP_DIR, "..", ".github", "workflows"))
+            .map((f) => fs.readFileSync(path.join(BOOTSTRAP_DIR, "..", ".github", "workflows", f), "utf8"))
+            .join("\n");
+        for (const name of Object.keys(variables)) {
+            assert.ok(workflowsText.includes(`vars.${name}`), `no workflow reads ${name}`);
+        }
+        assert.deepEqual(run.outputs.secretsProviders, { dev: `gcpkms://${KEY("dev")}`, prod: `gcpkms://${KEY("prod")}` });
     });
 
-    it("follows the configured repository, bucket name and location", async () => {
+    it("follows the configured repository, ids, bucket name and location", async () => {
         const other = await runBootstrap({
             githubRepository: "Other-Org/data.platform_2",
+            githubRepositoryId: "987",
+            githubOwnerId: "654",
             stateBucketName: "acme-tfstate",
             stateBucketLocation: "EU",
+            stacks: ["dev"],
         });
         assert.equal(other.error, undefined, other.error?.stack);
-        assert.equal(single(other, T.provider).inputs.attributeCondition, "assertion.repository == 'Other-Org/data.platform_2'");
-        assert.match(single(other, T.accountIam).inputs.member, /\/attribute\.repository\/Other-Org\/data\.platform_2$/);
+        assert.equal(
+            single(other, T.provider).inputs.attributeCondition,
+            "assertion.repository_id == '987' && assertion.repository_owner_id == '654'",
+        );
+        assert.ok(grants(other).some((g) => g.endsWith("repo:Other-Org/data.platform_2:environment:dev") || /environment:dev/.test(g)));
         assert.equal(single(other, T.bucket).inputs.location, "EU");
         assert.equal(other.outputs.stateBackendUrl, "gs://acme-tfstate");
+        assert.equal(ofType(other, T.cryptoKey).length, 1);
     });
 
     it("takes a replacement set of deployer roles", async () => {
-        const other = await runBootstrap({ deployerRoles: ["roles/container.admin", "roles/compute.networkAdmin"] });
+        const other = await runBootstrap({ deployerRoles: ["roles/container.admin"] });
         assert.equal(other.error, undefined, other.error?.stack);
         assert.deepEqual(
-            ofType(other, T.projectIam).map((b) => b.inputs.role),
-            ["roles/container.admin", "roles/compute.networkAdmin"],
+            ofType(other, T.projectIam)
+                .filter((b) => /deployer/.test(b.inputs.member))
+                .map((b) => b.inputs.role),
+            ["roles/container.admin", "roles/container.admin"],
         );
     });
 
@@ -358,8 +433,6 @@ describe("bootstrap program", () => {
         for (const value of [
             "acme",
             "acme/",
-            "/streaming-platform",
-            "acme/streaming-platform/extra",
             "https://github.com/acme/streaming-platform",
             "acme/*",
             "-acme/streaming-platform",
@@ -375,9 +448,24 @@ describe("bootstrap program", () => {
             });
         }
 
-        it("a missing githubRepository", async () => {
-            const message = await refused({ githubRepository: undefined });
-            assert.match(message, /streaming-platform-bootstrap:githubRepository = \(not set\): a GitHub repository as owner\/name/);
+        for (const key of ["githubRepositoryId", "githubOwnerId"]) {
+            it(`a missing ${key}`, async () => {
+                const message = await refused({ [key]: undefined });
+                assert.match(message, new RegExp(`${PROJECT_NAME}:${key} = \\(not set\\): the numeric id`));
+            });
+            for (const value of ["acme", "12a", "-1", "0", "1' || true || '1"]) {
+                it(`${key} ${JSON.stringify(value)}`, async () => {
+                    const message = await refused({ [key]: value });
+                    assert.ok(message.includes(`${PROJECT_NAME}:${key} = ${JSON.stringify(value)}: the numeric id`), message);
+                });
+            }
+        }
+
+        it("an unknown or kubeconfig stack, and a previewStack that is not one of the stacks", async () => {
+            const message = await refused({ stacks: ["dev", "staging", "local"], previewStack: "qa" });
+            assert.match(message, /stacks = "staging": a GKE stack of the platform/);
+            assert.match(message, /stacks = "local": a GKE stack of the platform/);
+            assert.match(message, /previewStack = "qa": one of the stacks/);
         });
 
         it("a missing gcp:project, with every other problem in the same message", async () => {
@@ -386,13 +474,16 @@ describe("bootstrap program", () => {
             assert.match(message, /gcp:project = \(not set\): a project id .*pulumi config set gcp:project/);
         });
 
-        it("a basic or project-wide storage role in deployerRoles", async () => {
-            const message = await refused({ deployerRoles: ["roles/container.admin", "roles/owner", "roles/storage.admin"] });
-            assert.match(message, /deployerRoles = "roles\/owner": a role other than this one: basic roles/);
-            assert.match(
-                message,
-                /deployerRoles = "roles\/storage.admin": a role other than this one: storage and KMS roles are granted on the state bucket/,
-            );
+        for (const role of RISKY_ROLES) {
+            it(`${role} in deployerRoles`, async () => {
+                const message = await refused({ deployerRoles: ["roles/container.admin", role] });
+                assert.ok(message.includes(`deployerRoles = "${role}": a role other than this one`), message);
+            });
+        }
+
+        it("a project-wide storage role in deployerRoles", async () => {
+            const message = await refused({ deployerRoles: ["roles/storage.admin"] });
+            assert.match(message, /deployerRoles = "roles\/storage.admin": a role other than this one: storage and KMS roles/);
         });
 
         it("a malformed bucket name or location", async () => {

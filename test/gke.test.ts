@@ -4,6 +4,13 @@ import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } fro
 import { parse } from "yaml";
 import { TYPES } from "../offline/resourceTypes";
 
+/** The inputs of one node pool of a stack, by its resource name. */
+function pool(run: StackRun, name: string): any {
+    const found = ofType(run, TYPES.nodePool).find((p) => p.name === name);
+    assert.ok(found, `node pool ${name}`);
+    return found.inputs;
+}
+
 describe("GKE stacks", () => {
     const runs: Record<string, StackRun> = {};
     before(async () => {
@@ -85,7 +92,9 @@ describe("GKE stacks", () => {
                 assert.equal(cluster.enableShieldedNodes, true);
                 assert.equal(cluster.releaseChannel.channel, stack === "prod" ? "STABLE" : "REGULAR");
                 assert.equal(cluster.minMasterVersion, undefined, "the master version must follow the channel");
-                assert.equal(single(run(), TYPES.nodePool).inputs.version, undefined, "the node version must follow the channel");
+                for (const pool of ofType(run(), TYPES.nodePool)) {
+                    assert.equal(pool.inputs.version, undefined, `${pool.name}: the node version must follow the channel`);
+                }
             });
 
             it("runs nodes as a dedicated service account holding only least-privilege roles", () => {
@@ -97,9 +106,8 @@ describe("GKE stacks", () => {
                     assert.equal(binding.inputs.member, `serviceAccount:${email}`);
                     assert.doesNotMatch(binding.inputs.role, /editor|owner/);
                 }
-                const pool = single(run(), TYPES.nodePool).inputs.nodeConfig;
                 const defaultPool = single(run(), TYPES.cluster).inputs.nodeConfig;
-                for (const nodeConfig of [pool, defaultPool]) {
+                for (const nodeConfig of [...ofType(run(), TYPES.nodePool).map((pool) => pool.inputs.nodeConfig), defaultPool]) {
                     assert.equal(nodeConfig.serviceAccount, email);
                     assert.doesNotMatch(nodeConfig.serviceAccount, /-compute@developer\.gserviceaccount\.com$/);
                 }
@@ -107,33 +115,37 @@ describe("GKE stacks", () => {
                 assert.match(account.inputs.accountId, new RegExp(stack), "each stack needs its own account id");
             });
 
-            it("hardens the node pool: secure boot, integrity monitoring, GKE metadata server, auto-repair and auto-upgrade", () => {
-                const pool = single(run(), TYPES.nodePool).inputs;
-                assert.deepEqual(pool.nodeConfig.shieldedInstanceConfig, { enableSecureBoot: true, enableIntegrityMonitoring: true });
-                assert.equal(pool.nodeConfig.workloadMetadataConfig.mode, "GKE_METADATA");
-                assert.equal(pool.nodeConfig.metadata["disable-legacy-endpoints"], "true");
-                assert.deepEqual(pool.management, { autoRepair: true, autoUpgrade: true });
-                assert.equal(pool.upgradeSettings.maxUnavailable, 0, "upgrades must surge, not take capacity away");
+            it("hardens every node pool: secure boot, integrity monitoring, GKE metadata server, auto-repair and auto-upgrade", () => {
+                for (const { inputs: pool } of ofType(run(), TYPES.nodePool)) {
+                    assert.deepEqual(pool.nodeConfig.shieldedInstanceConfig, { enableSecureBoot: true, enableIntegrityMonitoring: true });
+                    assert.equal(pool.nodeConfig.workloadMetadataConfig.mode, "GKE_METADATA");
+                    assert.equal(pool.nodeConfig.metadata["disable-legacy-endpoints"], "true");
+                    assert.deepEqual(pool.management, { autoRepair: true, autoUpgrade: true });
+                    assert.equal(pool.upgradeSettings.maxUnavailable, 0, "upgrades must surge, not take capacity away");
+                }
             });
 
             it("waits for the APIs, the network and the node roles in the right order", () => {
                 const cluster = single(run(), TYPES.cluster);
-                const pool = single(run(), TYPES.nodePool);
                 for (const service of ofType(run(), TYPES.projectService)) {
                     assert.ok(waitsFor(run(), cluster, service), `cluster does not wait for ${service.inputs.service}`);
                     assert.ok(waitsFor(run(), single(run(), TYPES.network), service), `network does not wait for ${service.inputs.service}`);
                 }
                 assert.ok(waitsFor(run(), cluster, single(run(), TYPES.subnetwork)));
-                assert.ok(waitsFor(run(), pool, cluster));
-                assert.ok(!waitsFor(run(), cluster, pool), "the cluster cannot wait for its own node pool");
-                for (const binding of ofType(run(), TYPES.projectIamMember)) {
-                    assert.ok(waitsFor(run(), pool, binding), `node pool does not wait for ${binding.inputs.role}`);
+                for (const pool of ofType(run(), TYPES.nodePool)) {
+                    assert.ok(waitsFor(run(), pool, cluster));
+                    assert.ok(!waitsFor(run(), cluster, pool), "the cluster cannot wait for its own node pool");
+                    for (const binding of ofType(run(), TYPES.projectIamMember)) {
+                        assert.ok(waitsFor(run(), pool, binding), `${pool.name} does not wait for ${binding.inputs.role}`);
+                    }
                 }
             });
 
             it("builds the Kubernetes provider from an exec kubeconfig, after the node pool, as a secret", () => {
                 const provider = single(run(), TYPES.kubernetesProvider);
-                assert.ok(waitsFor(run(), provider, single(run(), TYPES.nodePool)), "the provider must wait for the node pool");
+                for (const pool of ofType(run(), TYPES.nodePool)) {
+                    assert.ok(waitsFor(run(), provider, pool), `the provider must wait for ${pool.name}`);
+                }
                 assert.ok(provider.secretInputs.has("kubeconfig"));
                 const kubeconfig = parse(provider.inputs.kubeconfig);
                 assert.equal(kubeconfig.users[0].user.exec.command, "gke-gcloud-auth-plugin");
@@ -172,23 +184,30 @@ describe("GKE stacks", () => {
 
     it("dev is a cheap zonal cluster without deletion protection", () => {
         const cluster = single(runs.dev, TYPES.cluster).inputs;
-        const pool = single(runs.dev, TYPES.nodePool).inputs;
         assert.equal(cluster.location, "us-central1-a");
         assert.equal(cluster.deletionProtection, false);
-        assert.equal(pool.nodeConfig.spot, true);
-        assert.equal(pool.nodeConfig.machineType, "e2-highmem-4");
-        assert.deepEqual([pool.autoscaling.totalMinNodeCount, pool.autoscaling.totalMaxNodeCount], [1, 3]);
+        const data = pool(runs.dev, "gke-pool");
+        assert.equal(data.nodeConfig.spot, false, "what holds state never runs on Spot");
+        assert.equal(data.nodeConfig.machineType, "e2-standard-4");
+        assert.deepEqual([data.autoscaling.totalMinNodeCount, data.autoscaling.totalMaxNodeCount], [1, 3]);
+        const spot = pool(runs.dev, "gke-spot");
+        assert.equal(spot.nodeConfig.spot, true);
+        assert.equal(spot.nodeConfig.machineType, "e2-standard-2");
+        assert.equal(spot.autoscaling.totalMinNodeCount, 0, "stateless compute may scale to nothing");
     });
 
     it("prod is a regional, protected cluster on on-demand nodes", () => {
         const cluster = single(runs.prod, TYPES.cluster).inputs;
-        const pool = single(runs.prod, TYPES.nodePool).inputs;
         assert.equal(cluster.location, "us-central1");
         assert.equal(cluster.deletionProtection, true);
-        assert.equal(pool.nodeConfig.spot, false);
-        assert.equal(pool.nodeConfig.machineType, "e2-standard-8");
-        assert.equal(pool.nodeConfig.diskSizeGb, 100);
-        assert.deepEqual([pool.autoscaling.totalMinNodeCount, pool.autoscaling.totalMaxNodeCount], [3, 9]);
+        const data = pool(runs.prod, "gke-pool");
+        assert.equal(data.nodeConfig.spot, false);
+        assert.equal(data.nodeConfig.machineType, "e2-standard-4");
+        assert.equal(data.nodeConfig.diskSizeGb, 100);
+        assert.deepEqual([data.autoscaling.totalMinNodeCount, data.autoscaling.totalMaxNodeCount], [3, 6], "one node per zone at least");
+        const spot = pool(runs.prod, "gke-spot");
+        assert.equal(spot.nodeConfig.spot, true);
+        assert.deepEqual([spot.autoscaling.totalMinNodeCount, spot.autoscaling.totalMaxNodeCount], [0, 3]);
     });
 
     it("opens the IP endpoint only to configured authorized networks", async () => {
@@ -202,12 +221,14 @@ describe("GKE stacks", () => {
     });
 
     it("gives each node pool its configured disk and spot settings", async () => {
-        const run = await runStack("dev", { nodeSpot: false, nodeDiskSizeGb: 80, nodeDiskType: "pd-ssd", nodeMachineType: "n2d-highmem-4" });
-        const nodeConfig = single(run, TYPES.nodePool).inputs.nodeConfig;
+        const run = await runStack("dev", { nodeDiskSizeGb: 80, nodeDiskType: "pd-ssd", nodeMachineType: "n2d-highmem-4" });
+        const nodeConfig = pool(run, "gke-pool").nodeConfig;
         assert.deepEqual(
             [nodeConfig.spot, nodeConfig.diskSizeGb, nodeConfig.diskType, nodeConfig.machineType],
             [false, 80, "pd-ssd", "n2d-highmem-4"],
         );
-        assert.ok(byUrn(run, single(run, TYPES.nodePool).parent!)?.type.endsWith(":GkeCluster"));
+        for (const nodePool of ofType(run, TYPES.nodePool)) {
+            assert.ok(byUrn(run, nodePool.parent!)?.type.endsWith(":GkeCluster"));
+        }
     });
 });

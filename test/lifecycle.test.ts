@@ -56,21 +56,26 @@ describe("teardown and protection", () => {
 
     it("destroys in dependency order: releases, provider, node pool, cluster, NAT, network", () => {
         for (const run of Object.values(runs)) {
-            const chain = [
-                release(run, "kafka"),
-                single(run, TYPES.kubernetesProvider),
-                single(run, TYPES.nodePool),
-                single(run, TYPES.cluster),
-                single(run, TYPES.routerNat),
-                single(run, TYPES.network),
-            ];
-            for (let i = 0; i + 1 < chain.length; i++) {
-                // Destroy runs creation order backwards: whatever waits for another goes first.
-                assert.ok(waitsFor(run, chain[i], chain[i + 1]), `${chain[i].name} must be created after (destroyed before) ${chain[i + 1].name}`);
-                assert.ok(!waitsFor(run, chain[i + 1], chain[i]), `${chain[i + 1].name} must not wait for ${chain[i].name}`);
-            }
-            for (const name of ["postgresql", "spark", "airflow"]) {
-                assert.ok(waitsFor(run, release(run, name), chain[2]), `${name} must go before the node pool`);
+            for (const pool of ofType(run, TYPES.nodePool)) {
+                const chain = [
+                    release(run, "kafka"),
+                    single(run, TYPES.kubernetesProvider),
+                    pool,
+                    single(run, TYPES.cluster),
+                    single(run, TYPES.routerNat),
+                    single(run, TYPES.network),
+                ];
+                for (let i = 0; i + 1 < chain.length; i++) {
+                    // Destroy runs creation order backwards: whatever waits for another goes first.
+                    assert.ok(
+                        waitsFor(run, chain[i], chain[i + 1]),
+                        `${chain[i].name} must be created after (destroyed before) ${chain[i + 1].name}`,
+                    );
+                    assert.ok(!waitsFor(run, chain[i + 1], chain[i]), `${chain[i + 1].name} must not wait for ${chain[i].name}`);
+                }
+                for (const name of ["postgresql", "spark", "airflow"]) {
+                    assert.ok(waitsFor(run, release(run, name), pool), `${name} must go before ${pool.name}`);
+                }
             }
         }
     });

@@ -48,14 +48,60 @@ function pipelineFlows(pods: Pod[]): Flow[] {
     ];
 }
 
-function blocked(objects: readonly Manifest[]): string[] {
+/** What each service needs inside its own release: quorum, replication, master and workers, Airflow's parts. */
+function internalFlows(pods: Pod[]): Flow[] {
+    const airflowPod = (component: string) => pods.find((p) => p.workload.endsWith(`/airflow-${component}`))?.workload;
+    const scheduler = airflowPod("scheduler")!;
+    const web = airflowPod("web")!;
+    const redis = pods.find((p) => p.workload.endsWith("/airflow-redis-master"))?.workload;
+    const workers = airflowPod("worker");
+    const readReplica = pods.find((p) => p.workload === "StatefulSet/postgresql-read");
+    return [
+        { from: KAFKA, to: KAFKA, port: 9093, why: "the KRaft quorum" },
+        { from: KAFKA, to: KAFKA, port: 9094, why: "replication between brokers" },
+        { from: "Job/kafka-provisioning", to: KAFKA, port: 9092, why: "the topic provisioning job" },
+        ...(readReplica ? [{ from: readReplica.workload, to: POSTGRESQL, port: 5432, why: "streaming replication" }] : []),
+        { from: SPARK_WORKER, to: SPARK_MASTER, port: 7077, why: "workers register with the master" },
+        { from: SPARK_MASTER, to: SPARK_WORKER, port: 7078, why: "the master launches executors" },
+        { from: scheduler, to: web, port: 8080, why: "the Execution API of Airflow 3" },
+        { from: web, to: scheduler, port: 8793, why: "task logs served where tasks ran" },
+        ...(workers ? [{ from: workers, to: web, port: 8080, why: "Celery tasks call the Execution API" }] : []),
+        ...(workers ? [{ from: web, to: workers, port: 8793, why: "task logs served by the workers" }] : []),
+        ...(redis ? [{ from: scheduler, to: redis, port: 6379, why: "the Celery broker" }] : []),
+        ...(redis && workers ? [{ from: workers, to: redis, port: 6379, why: "the Celery broker" }] : []),
+    ];
+}
+
+/** A pod of some other namespace: it must reach none of the data services. */
+const STRANGER: Pod = { workload: "Pod/stranger", namespace: "default", labels: { app: "stranger" }, ports: [] };
+
+/** Every port a data service, the Spark cluster or the driver listens on. */
+function guardedPorts(pods: Pod[]): { workload: string; port: number }[] {
+    const guarded = [KAFKA, POSTGRESQL, SPARK_MASTER, SPARK_WORKER, DRIVER, "StatefulSet/airflow-redis-master"];
+    const declared: Record<string, number[]> = {
+        [KAFKA]: [9092, 9093, 9094],
+        [POSTGRESQL]: [5432],
+        [SPARK_MASTER]: [7077, 8080],
+        [SPARK_WORKER]: [7078, 7079, 8080],
+    };
+    return pods
+        .filter((p) => guarded.includes(p.workload))
+        .flatMap((p) =>
+            [...new Set([...(declared[p.workload] ?? []), ...p.ports.map((port) => port.containerPort)])].map((port) => ({
+                workload: p.workload,
+                port,
+            })),
+        );
+}
+
+function blocked(objects: readonly Manifest[], flows: (pods: Pod[]) => Flow[] = pipelineFlows): string[] {
     const pods = podsOf(objects);
     const pod = (workload: string) => {
         const found = pods.find((p) => p.workload === workload);
         assert.ok(found, `${workload} is rendered`);
         return found;
     };
-    return pipelineFlows(pods)
+    return flows(pods)
         .filter((flow) => !admits(objects, pod(flow.from), pod(flow.to), flow.port))
         .map((flow) => `${flow.from} -> ${flow.to}:${flow.port} (${flow.why})`);
 }
@@ -67,13 +113,37 @@ describe("network policies admit the pipeline's connections", () => {
         });
     }
 
-    it("sees a flow that a policy does not admit", async () => {
+    for (const stack of ["dev", "prod", "local"]) {
+        it(`${stack}: each service's own traffic is admitted`, async () => {
+            assert.deepEqual(blocked((await renderStack(stack)).objects, internalFlows), []);
+        });
+
+        it(`${stack}: a pod of another namespace reaches none of Kafka, PostgreSQL, Spark, the driver or Redis`, async () => {
+            const { objects } = await renderStack(stack);
+            const pods = podsOf(objects);
+            const open = guardedPorts(pods).filter(({ workload, port }) =>
+                admits(
+                    objects,
+                    STRANGER,
+                    pods.find((p) => p.workload === workload)!,
+                    port,
+                ),
+            );
+            assert.deepEqual(open, []);
+        });
+    }
+
+    it("Celery's broker and workers are reachable inside Airflow only", async () => {
+        const { objects } = await renderStack("prod");
+        assert.deepEqual(blocked(objects, internalFlows), []);
+        const redis = podsOf(objects).find((p) => p.workload === "StatefulSet/airflow-redis-master")!;
+        assert.ok(!admits(objects, STRANGER, redis, 6379));
+    });
+
+    it("sees a flow that no policy admits", async () => {
         const { objects } = await renderStack("dev");
-        const closed = objects.map((o) =>
-            o.kind === "NetworkPolicy" && o.metadata.name === "kafka-controller"
-                ? { ...o, spec: { ...o.spec, ingress: [{ ports: [{ port: 9093 }] }] } }
-                : o,
-        );
-        assert.ok(blocked(closed).some((flow) => flow.includes(`${KAFKA}:9092`)));
+        // Without the program's policy for the DAG's task, only the chart's (release-internal) policy is left.
+        const closed = objects.filter((o) => !(o.kind === "NetworkPolicy" && o.metadata.name === "allow-airflow-tasks"));
+        assert.deepEqual(blocked(closed), ["StatefulSet/airflow-scheduler -> StatefulSet/kafka-controller:9092 (the DAG's task produces ticks)"]);
     });
 });

@@ -62,11 +62,7 @@ describe("pipeline on the platform", () => {
             fs.writeFileSync(path.join(extra[1], "crypto_ticks.cpython-312.pyc"), "bytecode");
             try {
                 const run = await evaluatedAfresh("local");
-                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(), [
-                    "crypto_prices_dag.py",
-                    "crypto_ticks.py",
-                    "second_dag.py",
-                ]);
+                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(), ["crypto_prices_dag.py", "crypto_ticks.py", "second_dag.py"]);
             } finally {
                 extra.forEach((file) => fs.rmSync(file, { recursive: true, force: true }));
             }

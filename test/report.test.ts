@@ -100,7 +100,9 @@ describe("capacity and cost report", () => {
                 assert.ok(atMin.cpuHeadroom >= REQUIRED_HEADROOM, `CPU headroom ${atMin.cpuHeadroom}`);
                 assert.ok(atMin.memoryHeadroom >= REQUIRED_HEADROOM, `memory headroom ${atMin.memoryHeadroom}`);
                 // GKE's own pods are part of what is requested.
-                const ours = report.capacity.totals.atMinReplicas.cpuMillis;
+                const ours = report.workloads
+                    .filter((w) => !report.capacity.spot?.workloads.includes(w.name))
+                    .reduce((sum, w) => sum + w.replicas.min * w.pod.cpuRequestMillis, 0);
                 assert.equal(
                     atMin.requested.cpuMillis,
                     ours + atMin.nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis,
@@ -120,7 +122,7 @@ describe("capacity and cost report", () => {
         it("fails a pod that no node can hold, even when the pool could grow", async () => {
             const report = await reportOf("dev", { postgresqlMemory: "31Gi", nodeMaxCount: 9 });
             assert.ok(
-                report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-highmem-4 node has room for/.test(p)),
+                report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-standard-4 node has room for/.test(p)),
                 report.capacity.problems.join("\n"),
             );
         });
@@ -134,21 +136,44 @@ describe("capacity and cost report", () => {
     });
 
     describe("cost", () => {
-        it("keeps dev at or under $120 a month at list prices, its zonal cluster fee covered by the GKE free tier", async () => {
+        it("keeps dev at or under $140 a month running and $10 paused, its zonal cluster fee covered by the GKE free tier", async () => {
             const cost = costOf(await reportOf("dev"));
             assert.equal(cost.freeTierCredit, 73);
-            assert.ok(cost.totalWithFreeTier.atMinNodes <= 120, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
+            assert.ok(cost.totalWithFreeTier.atMinNodes <= 140, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
+            assert.ok(cost.pausedMonthly.withFreeTier <= 10, `dev paused costs $${cost.pausedMonthly.withFreeTier}`);
+            const paused = costOf(await reportOf("dev", { paused: true }));
+            assert.equal(paused.paused, true);
+            assert.equal(paused.totalWithFreeTier.atMinNodes, cost.pausedMonthly.withFreeTier);
+            assert.equal(paused.totalWithFreeTier.atMaxNodes, cost.pausedMonthly.withFreeTier);
             assert.equal(cost.total.atMinNodes, +cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0).toFixed(2));
         });
 
-        it("prices nodes from the machine shape, with the Spot discount only for Spot pools", async () => {
+        it("prices nodes from the machine shape, with the Spot discount only for the Spot pool", async () => {
             const dev = await reportOf("dev");
-            const onDemand = await reportOf("dev", { nodeSpot: false });
             const e2 = prices.machineFamilies.e2;
-            const hourly = 4 * e2.vcpuHour + 32 * e2.gibHour;
-            assert.equal(line(onDemand, /^nodes/).atMinNodes, +(hourly * 730).toFixed(2));
-            assert.equal(line(dev, /^nodes/).atMinNodes, +(hourly * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
-            assert.equal(line(dev, /^nodes/).atMaxNodes, +(3 * hourly * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+            const standard4 = 4 * e2.vcpuHour + 16 * e2.gibHour;
+            const standard2 = 2 * e2.vcpuHour + 8 * e2.gibHour;
+            assert.equal(line(dev, /^on-demand pool nodes/).atMinNodes, +(standard4 * 730).toFixed(2));
+            assert.equal(line(dev, /^spot pool nodes/).atMinNodes, +(standard2 * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+            assert.equal(line(dev, /^spot pool nodes/).atMaxNodes, +(3 * standard2 * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+        });
+
+        it("keeps prod at minimum size at or under the managed floor, regional with one Kafka controller per zone", async () => {
+            const prod = await reportOf("prod");
+            const cost = costOf(prod);
+            assert.ok(cost.total.atMinNodes <= cost.managedAlternativeMonthly, `prod $${cost.total.atMinNodes} > $${cost.managedAlternativeMonthly}`);
+            assert.ok(cost.managedAlternativeMonthly <= 616.01);
+            assert.ok(cost.ratios.toManagedFloor <= 1 && cost.ratios.toManagedHa < cost.ratios.toManagedFloor);
+            assert.equal(prod.capacity.nodePool!.minNodes, 3, "one on-demand node per zone");
+            assert.equal(costOf(prod).freeTierCredit, 0, "regional");
+            assert.deepEqual(prod.workloads.find((w) => w.name === "kafka-controller")!.replicas, { min: 3, max: 3 });
+            assert.deepEqual(prod.capacity.problems, []);
+        });
+
+        it("prices the HA-equivalent managed setup with a source for every figure", () => {
+            for (const item of prices.managedHaAlternative.items) {
+                assert.ok(item.monthly > 0 && item.sources.length > 0 && item.sources.every((s) => s.startsWith("https://")), item.service);
+            }
         });
 
         it("gives a regional cluster no free tier and charges each LoadBalancer the UIs ask for", async () => {
@@ -207,7 +232,7 @@ describe("capacity and cost report", () => {
                 const result = await report("reporttest", "--markdown");
                 assert.equal(result.code, 1, result.stderr);
                 assert.match(result.stdout, /DOES NOT FIT/);
-                assert.match(result.stdout, /\| nodes \(e2-standard-2\) \|/);
+                assert.match(result.stdout, /\| on-demand pool nodes \(e2-standard-2\) \|/);
             } finally {
                 fs.rmSync(stackFile);
             }

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from "../components/data";
 import { imageRefs, loadChartReference, unknownKeys } from "../offline/chartReference";
-import { ConfigOverrides, byUrn, ofType, single, StackRun, waitsFor, RecordedResource } from "../offline/harness";
+import { ConfigOverrides, byUrn, ofType, StackRun, waitsFor, RecordedResource } from "../offline/harness";
 import { evaluated, release, secretNamed, values } from "../offline/stackQueries";
 import { TYPES } from "../offline/resourceTypes";
 
@@ -112,10 +112,11 @@ describe("data services", () => {
 
             it(`${variant}: installs after the node pool and only after what each release needs`, () => {
                 const run = runs[variant];
-                const pool = single(run, TYPES.nodePool);
                 const releases = Object.fromEntries(CHARTS.map((chart) => [chart, release(run, chart)]));
                 for (const r of Object.values(releases)) {
-                    assert.ok(waitsFor(run, r, pool), `${r.name} may install before nodes exist`);
+                    for (const pool of ofType(run, TYPES.nodePool)) {
+                        assert.ok(waitsFor(run, r, pool), `${r.name} may install before ${pool.name} exists`);
+                    }
                 }
                 assert.ok(waitsFor(run, releases.airflow, releases.postgresql), "Airflow must start after PostgreSQL is ready");
                 for (const [a, b] of [

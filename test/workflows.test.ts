@@ -167,16 +167,31 @@ function proseStackLists(): [string, string[]][] {
     );
 }
 
-function assertPolicyPack(step: Dict, where: string) {
+/**
+ * The policy pack paths a pulumi step runs, as they are in this repository: a path under a checkout of the
+ * pull request's base commit (`path:` of an actions/checkout step with `ref: ...pull_request.base.sha`) is
+ * that checkout's copy of the same path here.
+ */
+function assertPolicyPack(step: Dict, job: Dict, where: string): string[] {
     const packs = String(step.with?.policyPacks ?? "")
         .split(/[\n,]/)
         .map((p) => p.trim())
         .filter(Boolean);
     assert.ok(packs.length > 0, `${where}: pulumi ${step.with?.command} must run the policy pack (policyPacks)`);
-    for (const pack of packs) {
-        assert.ok(fs.existsSync(path.join(ROOT, pack, "PulumiPolicy.yaml")), `${where}: policyPacks ${pack} has no PulumiPolicy.yaml`);
-    }
+    const baseCheckouts = stepsOf(job)
+        .filter((s) => usesAction(s, "actions/checkout") && /github\.event\.pull_request\.base\.sha/.test(String(s.with?.ref)))
+        .map((s) => String(s.with?.path));
+    return packs.map((pack) => {
+        const base = baseCheckouts.find((dir) => pack.startsWith(`${dir}/`));
+        const local = base ? pack.slice(base.length + 1) : pack;
+        assert.ok(fs.existsSync(path.join(ROOT, local, "PulumiPolicy.yaml")), `${where}: policyPacks ${pack} has no PulumiPolicy.yaml`);
+        return base ? `base:${local}` : local;
+    });
 }
+
+/** The job's `service-account` input of the gke-stack action: which CI identity it impersonates. */
+const identityOf = (job: Dict) =>
+    (job.steps as Dict[]).filter((s) => s.uses === "./.github/actions/gke-stack").map((s) => String(s.with?.["service-account"]));
 
 describe("GitHub workflows", () => {
     it("parse, each with triggers and jobs that have steps and a runner", () => {
@@ -257,14 +272,14 @@ describe("GitHub workflows", () => {
     it("preview, deploy and offer to destroy exactly the GKE stacks that have a Pulumi.<stack>.yaml", () => {
         assert.ok(gkeStacks.length > 0, "no GKE stack file");
         assert.ok(!gkeStacks.includes("local"), "local runs on a kubeconfig cluster");
-        const preview = stacksCommanded(workflow("preview"), "preview");
+        const preview = [...stacksCommanded(workflow("preview"), "preview"), ...workflow("preview").doc.jobs.capacity.strategy.matrix.stack];
         const up = stacksCommanded(workflow("up"), "up");
         const destroyed = gkeDeployments()
             .filter(([w]) => w === workflow("destroy"))
             .map(([, , , stack]) => stack);
         const options = (workflow("destroy").doc.on.workflow_dispatch.inputs.stack.options as unknown[]).map(String);
         for (const [what, stacks] of [
-            ["preview.yml previews", preview],
+            ["preview.yml previews or reports", preview],
             ["up.yml deploys", up],
             ["destroy.yml destroys", destroyed],
             ["destroy.yml offers", options],
@@ -370,29 +385,109 @@ describe("GitHub workflows", () => {
         }
     });
 
-    it("preview every GKE stack on pull requests, skipped for forks, with PR comments and the policy pack", () => {
+    it("preview dev on pull requests as the previewer, skipped for forks, with the base branch's policy pack", () => {
         const w = workflow("preview");
         assert.ok(w.doc.on.pull_request !== undefined);
-        const [[id, job]] = jobsOf(w);
-        assert.match(String(job.if), /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/);
-        assert.deepEqual([...job.strategy.matrix.stack].sort(), gkeStacks);
+        assert.deepEqual(Object.keys(w.doc.on), ["pull_request"], "no pull_request_target: it would run with a writable token");
+        for (const [id, job] of jobsOf(w)) {
+            assert.match(String(job.if), /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/, `${id}: skip forks`);
+        }
+        const job = w.doc.jobs.preview;
         const [preview] = pulumiSteps(job, "preview");
-        assert.ok(preview, `${id}: no pulumi preview step`);
-        assert.equal(preview.with["stack-name"], "${{ matrix.stack }}");
-        assert.equal(preview.with["comment-on-pr"], true);
-        assert.equal(preview.with["edit-pr-comment"], true);
+        assert.ok(preview, "no pulumi preview step");
+        assert.equal(preview.with["stack-name"], "dev", "the previewer decrypts dev's key only");
+        assert.equal(preview.with["comment-on-pr"], undefined, "the job that runs PR code posts nothing");
+        assert.deepEqual(assertPolicyPack(preview, job, "preview.yml preview"), ["base:policy"]);
+        assert.deepEqual(identityOf(job), ["${{ vars.GCP_PREVIEWER_SERVICE_ACCOUNT }}"]);
+        assert.equal(job.environment, undefined, "an environment would change the OIDC subject from pull_request");
         // Previews take no state lock; they must not queue behind updates in the pulumi-<stack> groups.
         assert.doesNotMatch(String(job.concurrency?.group), /^pulumi-/);
+        const steps: Dict[] = job.steps;
+        const at = steps.indexOf(preview);
+        assert.equal(preview["continue-on-error"], true, "the result is saved for the comment before the job fails");
+        const verdict = steps.findIndex((s) => /steps\.preview\.outcome\s*==\s*'failure'/.test(String(s.if)));
+        assert.ok(verdict > at && /exit 1/.test(steps[verdict].run), "the job fails after saving a failed preview");
+    });
 
+    it("report the capacity of every GKE stack without credentials", () => {
+        const job = workflow("preview").doc.jobs.capacity;
+        assert.deepEqual([...job.strategy.matrix.stack].sort(), gkeStacks);
+        assert.deepEqual(job.permissions, { contents: "read" }, "the report is offline");
         const steps: Dict[] = job.steps;
         const report = steps.findIndex((s) => /capacity-report\.sh/.test(String(s.run)));
-        assert.ok(report >= 0 && steps[report]["continue-on-error"] === true, "the capacity report must not stop the job before it is posted");
-        const reportId = steps[report].id;
-        const post = steps.findIndex((s) => usesAction(s, "marocchino/sticky-pull-request-comment"));
-        assert.ok(post > report && /always\(\)|!cancelled\(\)/.test(steps[post].if), "the report is posted after it ran, whatever its outcome");
-        assert.match(String(steps[post].with?.header), /matrix\.stack/, "one comment per stack");
-        const verdict = steps.findIndex((s) => new RegExp(`steps\\.${reportId}\\.outcome\\s*==\\s*'failure'`).test(String(s.if)));
-        assert.ok(verdict > post && /exit 1/.test(steps[verdict].run), "the job fails after posting a report that says it does not fit");
+        assert.ok(report >= 0 && steps[report]["continue-on-error"] === true, "the capacity report must not stop the job before it is saved");
+        const save = steps.findIndex((s) => usesAction(s, "actions/upload-artifact"));
+        assert.ok(save > report && /always\(\)|!cancelled\(\)/.test(steps[save].if), "the report is saved whatever its outcome");
+        const verdict = steps.findIndex((s) => new RegExp(`steps\\.${steps[report].id}\\.outcome\\s*==\\s*'failure'`).test(String(s.if)));
+        assert.ok(verdict > save && /exit 1/.test(steps[verdict].run), "the job fails after saving a report that says it does not fit");
+    });
+
+    it("post pull request comments from a job that runs none of the pull request's code", () => {
+        const w = workflow("preview");
+        const writers = workflows.flatMap((f) =>
+            jobsOf(f)
+                .filter(([, job]) => job.permissions?.["pull-requests"] === "write")
+                .map(([id]) => `${f.file} ${id}`),
+        );
+        assert.deepEqual(writers, [".github/workflows/preview.yml comment"]);
+        const job = w.doc.jobs.comment;
+        assert.deepEqual(job.permissions, { "pull-requests": "write" });
+        assert.deepEqual([job.needs].flat().sort(), ["capacity", "preview"]);
+        assert.match(String(job.if), /!cancelled\(\)|always\(\)/, "failed previews and reports are posted too");
+        for (const step of job.steps as Dict[]) {
+            assert.ok(step.run === undefined, "no shell step");
+            assert.ok(
+                usesAction(step, "actions/download-artifact") || usesAction(step, "marocchino/sticky-pull-request-comment"),
+                `${step.uses}: only downloads and posts`,
+            );
+        }
+        const headers = (job.steps as Dict[]).filter((s) => usesAction(s, "marocchino/sticky-pull-request-comment")).map((s) => s.with.header);
+        assert.deepEqual(headers.sort(), ["preview-dev", ...gkeStacks.map((stack) => `capacity-${stack}`)].sort());
+    });
+
+    it("impersonate in each job the one identity bound to it, only with id-token: write", () => {
+        const identities = workflows.flatMap((w) =>
+            jobsOf(w)
+                .filter(([, job]) => identityOf(job).length > 0)
+                .map(([id, job]) => `${w.file} ${id} ${identityOf(job).join(" ")} env=${job.environment ?? "-"}`),
+        );
+        assert.deepEqual(identities.sort(), [
+            ".github/workflows/destroy.yml destroy ${{ inputs.stack == 'prod' && vars.GCP_DEPLOYER_SERVICE_ACCOUNT_PROD || vars.GCP_DEPLOYER_SERVICE_ACCOUNT_DEV }} env=${{ inputs.stack }}",
+            ".github/workflows/preview.yml preview ${{ vars.GCP_PREVIEWER_SERVICE_ACCOUNT }} env=-",
+            ".github/workflows/up.yml dev ${{ vars.GCP_DEPLOYER_SERVICE_ACCOUNT_DEV }} env=dev",
+            ".github/workflows/up.yml prod ${{ vars.GCP_DEPLOYER_SERVICE_ACCOUNT_PROD }} env=prod",
+        ]);
+        for (const w of workflows) {
+            for (const [id, job] of jobsOf(w)) {
+                const authenticates = stepsOf(job).some((s) => usesAction(s, "google-github-actions/auth"));
+                assert.equal(job.permissions?.["id-token"] === "write", authenticates, `${w.file} ${id}: id-token`);
+                assert.ok(!authenticates || job.permissions?.contents === "read", `${w.file} ${id}: contents read only`);
+                for (const [scope, level] of Object.entries(job.permissions ?? {})) {
+                    assert.ok(
+                        !(authenticates && level === "write" && scope !== "id-token"),
+                        `${w.file} ${id}: ${scope}: write next to cloud credentials`,
+                    );
+                }
+            }
+        }
+        // The action reads the identity from its input only, never from a variable of its own.
+        const action = localActions.get("./.github/actions/gke-stack")!;
+        const auth = (action.doc.runs.steps as Dict[]).find((s) => usesAction(s, "google-github-actions/auth"))!;
+        assert.equal(auth.with.service_account, "${{ inputs.service-account }}");
+        assert.doesNotMatch(action.text, /vars\./);
+    });
+
+    it("require code owners for policy/, bootstrap/, .github/ and Pulumi.prod.yaml, as docs/ci.md says", () => {
+        const owners = fs
+            .readFileSync(path.join(GITHUB_DIR, "CODEOWNERS"), "utf8")
+            .split("\n")
+            .filter((line) => line.trim() && !line.startsWith("#"))
+            .map((line) => line.trim().split(/\s+/));
+        for (const covered of ["/policy/", "/bootstrap/", "/.github/", "/Pulumi.prod.yaml"]) {
+            const rule = owners.find(([pattern]) => pattern === covered);
+            assert.ok(rule && rule.length > 1 && rule.slice(1).every((owner) => owner.startsWith("@")), `CODEOWNERS: no owner for ${covered}`);
+        }
+        assert.match(fs.readFileSync(path.join(ROOT, "docs", "ci.md"), "utf8"), /Require review from Code Owners/);
     });
 
     it("apply the policy pack on every preview and update", () => {
@@ -400,7 +495,7 @@ describe("GitHub workflows", () => {
         for (const w of workflows) {
             for (const [id, job] of jobsOf(w)) {
                 for (const step of [...pulumiSteps(job, "preview"), ...pulumiSteps(job, "up")]) {
-                    assertPolicyPack(step, `${w.file} ${id}`);
+                    assertPolicyPack(step, job, `${w.file} ${id}`);
                     checked++;
                 }
             }
@@ -421,6 +516,15 @@ describe("GitHub workflows", () => {
         for (const [w, id, job, stack, binding] of deployments) {
             assert.equal(resolve(job.concurrency?.group, binding), `pulumi-${stack}`, `${w.file} ${id}`);
             assert.equal(job.concurrency?.["cancel-in-progress"], false, `${w.file} ${id}`);
+        }
+    });
+
+    it("change dev only in the dev environment", () => {
+        const dev = gkeDeployments().filter(([, , , stack]) => stack === "dev");
+        assert.equal(dev.length, 2);
+        for (const [w, id, job, , binding] of dev) {
+            const environment = typeof job.environment === "string" ? job.environment : job.environment?.name;
+            assert.equal(resolve(environment, binding), "dev", `${w.file} ${id}`);
         }
     });
 
@@ -780,19 +884,30 @@ describe(".github/scripts", function () {
     describe("pulumi-ci-stack.sh", () => {
         const env = {
             PULUMI_BACKEND_URL: "gs://acme-pulumi-state",
-            PULUMI_SECRETS_PROVIDER: "gcpkms://projects/acme/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets",
             GCP_PROJECT: "acme-streaming",
         };
-        const initialised = `secretsprovider: ${env.PULUMI_SECRETS_PROVIDER}\nencryptedkey: CiQAbc==\nconfig:\n  streaming-platform:nodeSpot: true\n`;
+        const key = (stack: string, project = "acme-streaming") =>
+            `gcpkms://projects/${project}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets-${stack}`;
+        const initialised = `secretsprovider: ${key("dev")}\nencryptedkey: CiQAbc==\nconfig:\n  streaming-platform:nodeSpot: true\n`;
 
-        it("logs in, selects the stack and sets gcp:project", () => {
+        it("logs in, selects the stack and sets gcp:project and projectSetup bootstrap", () => {
             const run = repo.write("Pulumi.dev.yaml", initialised).run("pulumi-ci-stack.sh", ["dev"], env);
             assert.equal(run.status, 0, run.stderr);
             assert.deepEqual(run.calls, [
                 "pulumi login gs://acme-pulumi-state",
                 "pulumi stack select dev",
                 "pulumi config set gcp:project acme-streaming --stack dev",
+                "pulumi config set projectSetup bootstrap --stack dev",
             ]);
+        });
+
+        it("refuses another stack's key or another project's", () => {
+            for (const provider of [key("prod"), key("dev", "other-project"), key("dev").replace("pulumi-secrets-dev", "pulumi-secrets")]) {
+                const run = repo.write("Pulumi.dev.yaml", initialised.replace(key("dev"), provider)).run("pulumi-ci-stack.sh", ["dev"], env);
+                assert.notEqual(run.status, 0, provider);
+                assert.match(run.stderr, /not with the stack's own key/);
+                assert.deepEqual(run.calls, []);
+            }
         });
 
         it("refuses a stack file without the committed KMS secrets provider", () => {
@@ -803,7 +918,7 @@ describe(".github/scripts", function () {
         });
 
         it("refuses a secrets provider other than the repository's", () => {
-            const run = repo.write("Pulumi.dev.yaml", initialised.replace("pulumi-secrets", "other-key")).run("pulumi-ci-stack.sh", ["dev"], env);
+            const run = repo.write("Pulumi.dev.yaml", initialised.replace("pulumi-secrets-dev", "other-key")).run("pulumi-ci-stack.sh", ["dev"], env);
             assert.notEqual(run.status, 0);
             assert.match(run.stderr, /other-key/);
         });

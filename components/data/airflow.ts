@@ -14,6 +14,8 @@ import {
 import { contentHash, FileSet } from "../pipeline/assets";
 import { PinnedImage } from "../pipeline/images";
 import { loadBalancerUrl, UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
+import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { chartScheduling, PodRole, PoolLayout } from "../k8s/placement";
 
 /** The external PostgreSQL database Airflow keeps its metadata in. */
 export interface AirflowDatabaseArgs {
@@ -61,6 +63,11 @@ export interface AirflowArgs {
     readonly retainVolumes: boolean;
     /** Prefer replicas of each component in different zones; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
+    /**
+     * Node pools to place the pods on: scheduler, API server, triggerer, DAG processor and Redis on-demand,
+     * Celery workers preferring Spot (components/k8s/placement.ts).
+     */
+    readonly pools?: PoolLayout;
     /** The DAGs shipped with the platform and their run-time settings. */
     readonly dags: AirflowDagsArgs;
     /** An image built on the chart's, by digest (config `buildImages`); the chart's own image when absent. */
@@ -88,12 +95,22 @@ export class Airflow extends pulumi.ComponentResource {
     readonly namespace: k8s.core.v1.Namespace;
     readonly release: k8s.helm.v3.Release;
     readonly ui: UiEndpoint;
+    /** Every pod of the release: API server, scheduler, DAG processor, triggerer, Celery workers, Redis. */
+    readonly pods: PodSet;
+    /** The API server's pods, which serve the UI on uiPort. */
+    readonly webPods: PodSet;
+    readonly uiPort = 8080;
+    /** Where tasks run: the Celery workers, or the scheduler with the LocalExecutor. */
+    readonly taskRunnerPods: PodSet;
     readonly adminUser = AIRFLOW_ADMIN_USER;
     readonly adminPassword: pulumi.Output<string>;
 
     constructor(name: string, args: AirflowArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Airflow", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
+        this.pods = { namespace: this.namespace.metadata.name, labels: { "app.kubernetes.io/instance": "airflow" } };
+        this.webPods = bitnamiPods(this.namespace.metadata.name, "airflow", "web");
+        this.taskRunnerPods = bitnamiPods(this.namespace.metadata.name, "airflow", args.executor === "CeleryExecutor" ? "worker" : "scheduler");
         this.adminPassword = generatedPassword(`${name}-admin-password`, this);
 
         const secrets = [
@@ -141,8 +158,9 @@ export class Airflow extends pulumi.ComponentResource {
             secrets.push(fixedSecret(REDIS_SECRET, this.namespace, { "redis-password": generatedPassword(`${name}-redis-password`, this) }, this));
         }
 
-        const replicated = (component: string) => ({
-            ...rollOnDagChange,
+        const placed = (role: PodRole) => ({ ...rollOnDagChange, ...chartScheduling(role, args.pools) });
+        const replicated = (component: string, role: PodRole) => ({
+            ...placed(role),
             replicaCount: args.replicas,
             pdb: ONE_AT_A_TIME,
             topologySpreadConstraints: args.zoneSpread
@@ -186,16 +204,19 @@ export class Airflow extends pulumi.ComponentResource {
                                       resources: containerResources("100m", "256Mi"),
                                       persistence: { size: "2Gi" },
                                       persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                                      // The Celery broker's queue: on-demand.
+                                      ...chartScheduling("on-demand", args.pools),
                                   },
                               }
                             : { enabled: false },
                         // Redirects after login go to base_url, so it must be the address users reach (chart: airflow.baseUrl
                         // in templates/_helpers.tpl appends the Service port unless the URL names one).
-                        web: { ...replicated("web"), ...(baseUrl ? { baseUrl } : {}) },
-                        scheduler: replicated("scheduler"),
-                        dagProcessor: rollOnDagChange,
-                        triggerer: rollOnDagChange,
-                        ...(celery ? { worker: replicated("worker") } : {}),
+                        web: { ...replicated("web", "on-demand"), ...(baseUrl ? { baseUrl } : {}) },
+                        scheduler: replicated("scheduler", "on-demand"),
+                        dagProcessor: placed("on-demand"),
+                        triggerer: placed("on-demand"),
+                        // Celery workers hold no state: a preempted task is retried (the DAG's retries).
+                        ...(celery ? { worker: replicated("worker", "spot") } : {}),
                         dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
                         extraEnvVars: Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({
                             name,

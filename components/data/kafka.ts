@@ -13,6 +13,8 @@ import {
     volumeRetention,
     zoneSpread,
 } from "../k8s/kubernetesObjects";
+import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { chartNodeSelector, chartScheduling, PoolLayout } from "../k8s/placement";
 
 /** The pipeline's topic, created and reconciled on every deployment. */
 export interface KafkaTopicArgs {
@@ -45,6 +47,8 @@ export interface KafkaArgs {
     readonly retainVolumes: boolean;
     /** Force nodes into different zones, so the quorum survives a zone outage; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
+    /** Node pools to place the pods on (components/k8s/placement.ts). */
+    readonly pools?: PoolLayout;
 }
 
 const SASL_SECRET = "kafka-sasl";
@@ -68,12 +72,17 @@ export class Kafka extends pulumi.ComponentResource {
     readonly saslMechanism = "SCRAM-SHA-512";
     /** How a pipeline client reaches the topic (the KAFKA_* contract of pipeline/dags and pipeline/spark). */
     readonly clientEnvironment: Readonly<Record<string, string>>;
+    /** The brokers' pods, which clients reach on clientPort. */
+    readonly brokers: PodSet;
+    readonly clientPort = CLIENT_PORT;
     /** The client's password, to hand over by Secret. */
     readonly clientSecretEnvironment: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Kafka", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
+        // Combined controller+broker nodes (helm-values/kafka.yaml) carry the controller-eligible component.
+        this.brokers = bitnamiPods(this.namespace.metadata.name, "kafka", "controller-eligible");
         this.topic = args.topic.name;
         this.pipelineUser = args.pipelineUser;
         this.pipelinePassword = generatedPassword(`${name}-pipeline-password`, this);
@@ -133,6 +142,8 @@ export class Kafka extends pulumi.ComponentResource {
                         persistence: { size: args.storage },
                         persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
                         pdb: ONE_AT_A_TIME,
+                        // Quorum: on-demand nodes only, never Spot.
+                        ...chartScheduling("on-demand", args.pools),
                         topologySpreadConstraints: args.zoneSpread
                             ? zoneSpread({ "app.kubernetes.io/instance": "kafka", "app.kubernetes.io/component": "controller-eligible" }, true)
                             : [],
@@ -156,6 +167,8 @@ export class Kafka extends pulumi.ComponentResource {
                         // post-upgrade hook run (15-17), and any error fails the Job.
                         topics: [topic],
                         postScript: topicReconcileScript([topic]),
+                        // The update waits for this hook Job: a preemption must not fail it. The chart offers no affinity here.
+                        ...chartNodeSelector("on-demand", args.pools),
                     },
                 },
             },

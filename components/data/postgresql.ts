@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { postgresqlSchemaJob } from "./postgresqlSchema";
+import { postgresqlSchemaJob, SCHEMA_POD_LABELS } from "./postgresqlSchema";
 import {
     containerResources,
     fixedNamespace,
@@ -13,6 +13,8 @@ import {
     volumeRetention,
     zoneSpread,
 } from "../k8s/kubernetesObjects";
+import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { chartScheduling, PoolLayout } from "../k8s/placement";
 
 export interface PostgresqlArgs {
     /** Namespace created for PostgreSQL. */
@@ -33,6 +35,8 @@ export interface PostgresqlArgs {
     readonly retainVolumes: boolean;
     /** Put the primary and its replicas in different zones; true on a regional cluster (config `regional`). */
     readonly zoneSpread: boolean;
+    /** Node pools to place the pods on (components/k8s/placement.ts). */
+    readonly pools?: PoolLayout;
 }
 
 export interface DatabaseCredentials {
@@ -65,6 +69,10 @@ export class Postgresql extends pulumi.ComponentResource {
     readonly schema: k8s.batch.v1.Job;
     readonly host: string;
     readonly port = 5432;
+    /** The primary's pods, the only ones that accept writes. */
+    readonly primaryPods: PodSet;
+    /** The schema Job's pods, which connect to the primary as the admin. */
+    readonly schemaPods: PodSet;
     readonly credentials: Readonly<Record<string, DatabaseCredentials>>;
 
     /** How a client reaches one of the databases as its owner (the POSTGRES_* contract of pipeline/spark). */
@@ -84,6 +92,8 @@ export class Postgresql extends pulumi.ComponentResource {
     constructor(name: string, args: PostgresqlArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Postgresql", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
+        this.primaryPods = bitnamiPods(this.namespace.metadata.name, "postgresql", "primary");
+        this.schemaPods = { namespace: this.namespace.metadata.name, labels: SCHEMA_POD_LABELS };
         this.credentials = Object.fromEntries(
             args.databases.map((database) => [
                 database,
@@ -115,6 +125,7 @@ export class Postgresql extends pulumi.ComponentResource {
             persistence: { size: args.storage },
             persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
             pdb: ONE_AT_A_TIME,
+            ...chartScheduling("on-demand", args.pools),
             topologySpreadConstraints: args.zoneSpread ? zoneSpread({ "app.kubernetes.io/instance": "postgresql" }, true) : [],
         };
         this.release = bitnamiRelease(
@@ -156,6 +167,7 @@ export class Postgresql extends pulumi.ComponentResource {
                 adminPassword: { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY },
                 script: { name: initdbSecret.metadata.name, key: INITDB_KEY },
                 scriptContent: script,
+                pools: args.pools,
             },
             { parent: this, dependsOn: [this.release, adminSecret, initdbSecret] },
         );

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
 import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
+import { podScheduling, PoolLayout } from "../k8s/placement";
 
 /** A key of a Secret in the Job's namespace. */
 export interface SecretKey {
@@ -27,7 +28,16 @@ export interface PostgresqlSchemaArgs {
     readonly script: SecretKey;
     /** The same script's content: only its hash is used, to start a new run whenever it changes. */
     readonly scriptContent: pulumi.Input<string>;
+    /** Node pools to place the pod on: the on-demand pool, as the update waits for the Job (components/k8s/placement.ts). */
+    readonly pools?: PoolLayout;
 }
+
+/** The labels of the schema Job's pods. */
+export const SCHEMA_POD_LABELS: Readonly<Record<string, string>> = {
+    "app.kubernetes.io/name": "postgresql-schema",
+    "app.kubernetes.io/component": "schema",
+    "app.kubernetes.io/part-of": "streaming-platform",
+};
 
 /** The image's own user (Dockerfile `USER 1001`), also what the chart runs PostgreSQL as. */
 const IMAGE_USER = 1001;
@@ -73,11 +83,7 @@ const SCHEMA_CONTAINER: k8s.types.input.core.v1.SecurityContext = {
 export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, opts: pulumi.CustomResourceOptions): k8s.batch.v1.Job {
     // Unsecret: the hash is safe to show (see schemaRevision), and a secret name would hide the whole Job in previews.
     const revision = pulumi.unsecret(pulumi.output(args.scriptContent).apply(schemaRevision));
-    const labels = {
-        "app.kubernetes.io/name": "postgresql-schema",
-        "app.kubernetes.io/component": "schema",
-        "app.kubernetes.io/part-of": "streaming-platform",
-    };
+    const labels = SCHEMA_POD_LABELS;
     return new k8s.batch.v1.Job(
         name,
         {
@@ -100,6 +106,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                     metadata: { labels, annotations: { "streaming-platform/schema-revision": revision } },
                     spec: {
                         restartPolicy: "Never",
+                        ...podScheduling("on-demand", args.pools),
                         automountServiceAccountToken: false,
                         enableServiceLinks: false,
                         securityContext: {

@@ -4,6 +4,8 @@ import { bitnamiRelease } from "./bitnamiRelease";
 import { fixedNamespace, fixedSecret, generatedPassword } from "../k8s/kubernetesObjects";
 import { UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 import { jvmMemory, sparkClusterMemory, SparkClusterMemory } from "./sparkMemory";
+import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { chartScheduling, PoolLayout } from "../k8s/placement";
 
 export interface SparkArgs {
     /** Namespace created for Spark; the streaming job's driver runs there too. */
@@ -20,6 +22,8 @@ export interface SparkArgs {
     readonly uiExposure: UiExposureArgs;
     /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
+    /** Node pools to place the pods on: the master on-demand, workers preferring Spot (components/k8s/placement.ts). */
+    readonly pools?: PoolLayout;
 }
 
 const SECRETS = "spark-secrets";
@@ -38,6 +42,12 @@ export class Spark extends pulumi.ComponentResource {
     readonly namespace: k8s.core.v1.Namespace;
     readonly release: k8s.helm.v3.Release;
     readonly masterUrl: string;
+    /** The master's pods (RPC on masterPort) and the workers' pods, where executors run. */
+    readonly masterPods: PodSet;
+    readonly workerPods: PodSet;
+    readonly masterPort = 7077;
+    /** The master's web UI port, in its pod. */
+    readonly uiPort = 8080;
     readonly ui: UiEndpoint;
     /** Secret (in the Spark namespace) and key holding the RPC authentication secret drivers must present. */
     readonly rpcSecretName = SECRETS;
@@ -53,6 +63,8 @@ export class Spark extends pulumi.ComponentResource {
     constructor(name: string, args: SparkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Spark", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
+        this.masterPods = bitnamiPods(this.namespace.metadata.name, "spark", "master");
+        this.workerPods = bitnamiPods(this.namespace.metadata.name, "spark", "worker");
         this.rpcSecret = generatedPassword(`${name}-rpc-secret`, this);
         const secret = fixedSecret(SECRETS, this.namespace, { [this.rpcSecretKey]: this.rpcSecret }, this);
 
@@ -72,6 +84,8 @@ export class Spark extends pulumi.ComponentResource {
                         // SPARK_DAEMON_MEMORY; empty, the daemon takes a 1g heap (components/data/sparkMemory.ts).
                         daemonMemoryLimit: jvmMemory(master.heapMiB),
                         resources: { requests: { cpu: "100m", memory: `${master.podMiB}Mi` }, limits: { memory: `${master.podMiB}Mi` } },
+                        // The streaming driver's application lives on the master: a preempted master ends it.
+                        ...chartScheduling("on-demand", args.pools),
                     },
                     worker: {
                         replicaCount: args.workers,
@@ -82,6 +96,8 @@ export class Spark extends pulumi.ComponentResource {
                         daemonMemoryLimit: jvmMemory(worker.daemon.heapMiB),
                         // Half a core requested per executor core and no CPU limit: micro-batches are bursty.
                         resources: { requests: { cpu: `${args.workerCores * 500}m`, memory: podMemory }, limits: { memory: podMemory } },
+                        // Stateless executors: a preemption costs a recomputed micro-batch, not data.
+                        ...chartScheduling("spot", args.pools),
                         autoscaling:
                             args.maxWorkers > args.workers
                                 ? { enabled: true, minReplicas: args.workers, maxReplicas: args.maxWorkers, targetCPU: 70 }
@@ -102,7 +118,7 @@ export class Spark extends pulumi.ComponentResource {
             { parent: this, dependsOn: [secret] },
         );
 
-        this.masterUrl = `spark://spark-master-svc.${args.namespace}.svc.cluster.local:7077`;
+        this.masterUrl = `spark://spark-master-svc.${args.namespace}.svc.cluster.local:${this.masterPort}`;
         const ui: UiArgs = {
             service: "spark-master-svc",
             namespace: args.namespace,

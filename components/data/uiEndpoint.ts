@@ -68,6 +68,8 @@ export function uiLoadBalancer(
             metadata: { name, namespace },
             spec: {
                 type: "LoadBalancer",
+                // Keeps the client's address, which the UI pods' NetworkPolicy admits by the same source ranges.
+                externalTrafficPolicy: "Local",
                 loadBalancerIP: args.exposure.address,
                 loadBalancerSourceRanges: [...args.exposure.sourceRanges],
                 selector: args.podLabels,

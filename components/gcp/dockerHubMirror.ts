@@ -7,6 +7,8 @@ export interface DockerHubMirrorArgs {
     readonly project: pulumi.Input<string>;
     /** Location of the repository, the cluster's region so pulls stay in it (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
+    /** bootstrap/ created the repository (config `projectSetup: bootstrap`): use it, create nothing. */
+    readonly existing?: boolean;
 }
 
 /**
@@ -15,7 +17,8 @@ export interface DockerHubMirrorArgs {
  * their roles/artifactregistry.reader.
  */
 export class DockerHubMirror extends pulumi.ComponentResource {
-    readonly repository: gcp.artifactregistry.Repository;
+    /** Undefined when the repository exists already (`existing`). */
+    readonly repository?: gcp.artifactregistry.Repository;
     /** Use as an image registry: <registry>/bitnamilegacy/kafka:<tag>. */
     readonly registry: pulumi.Output<string>;
 
@@ -26,6 +29,7 @@ export class DockerHubMirror extends pulumi.ComponentResource {
             {
                 project: args.project,
                 region: args.region,
+                existing: args.existing,
                 mode: "REMOTE_REPOSITORY",
                 description: "Pull-through cache of Docker Hub for the streaming platform",
                 remoteRepositoryConfig: { dockerRepository: { publicRepository: "DOCKER_HUB" } },

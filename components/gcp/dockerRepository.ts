@@ -8,19 +8,33 @@ export type DockerRepositorySettings = Omit<gcp.artifactregistry.RepositoryArgs,
     readonly project: pulumi.Input<string>;
     /** Artifact Registry location (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
+    /**
+     * The repository exists already (config `projectSetup: bootstrap`: bootstrap/ created it under
+     * dockerRepositoryId): only its address is computed, nothing is created.
+     */
+    readonly existing?: boolean;
 };
+
+/** Id of a stack's repository: per stack, because dev and prod may share a project and a region. bootstrap/ uses the same ids. */
+export function dockerRepositoryId(name: string, stack: string): string {
+    return resourceId(`${name}-${stack}`, 63);
+}
 
 /** An Artifact Registry Docker repository of this stack, and its address to tag or pull images with. */
 export function dockerRepository(name: string, settings: DockerRepositorySettings, parent: pulumi.Resource) {
-    const { project, region, ...rest } = settings;
+    const { project, region, existing, ...rest } = settings;
+    const repositoryId = dockerRepositoryId(name, pulumi.getStack());
+    if (existing) {
+        const host = pulumi.interpolate`${region}-docker.pkg.dev`;
+        return { repository: undefined, host, address: pulumi.interpolate`${host}/${project}/${repositoryId}` };
+    }
     const repository = new gcp.artifactregistry.Repository(
         name,
         {
             ...rest,
             project,
             location: region,
-            // Per stack: dev and prod may share a project and a region.
-            repositoryId: resourceId(`${name}-${pulumi.getStack()}`, 63),
+            repositoryId,
             format: "DOCKER",
         },
         { parent },

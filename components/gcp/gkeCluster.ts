@@ -3,6 +3,7 @@ import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { execKubeconfig } from "./kubeconfig";
 import { resourceId } from "./naming";
+import { ON_DEMAND_POOL, POOL_LABEL, SPOT_POOL, SPOT_TAINT } from "../k8s/placement";
 
 /** The cluster's one node pool, autoscaled; its nodes run as the cluster's own node service account. */
 export interface GkeNodePoolArgs {
@@ -16,8 +17,22 @@ export interface GkeNodePoolArgs {
     readonly diskSizeGb: pulumi.Input<number>;
     /** Boot disk type of each node: pd-standard, pd-balanced or pd-ssd (config `nodeDiskType`). */
     readonly diskType: pulumi.Input<string>;
-    /** Run the nodes as Spot VMs: much cheaper, but preemptible (config `nodeSpot`). */
+    /** Run the nodes as Spot VMs: much cheaper, but preemptible (config `nodeSpot`, refused when true: this pool holds the state). */
     readonly spot: pulumi.Input<boolean>;
+}
+
+/** The autoscaled, tainted Spot pool for stateless compute (config `spotPool`); it may scale to zero. */
+export interface GkeSpotPoolArgs {
+    /** Compute Engine machine type of the Spot nodes (config `spotMachineType`). */
+    readonly machineType: pulumi.Input<string>;
+    /** Fewest Spot nodes, in total across zones; 0 lets the pool scale to zero (config `spotMinCount`). */
+    readonly minCount: pulumi.Input<number>;
+    /** Most Spot nodes, in total across zones (config `spotMaxCount`). */
+    readonly maxCount: pulumi.Input<number>;
+    /** Boot disk size of each Spot node in GB (config `spotDiskSizeGb`). */
+    readonly diskSizeGb: pulumi.Input<number>;
+    /** Boot disk type of each Spot node (config `spotDiskType`). */
+    readonly diskType: pulumi.Input<string>;
 }
 
 export interface GkeClusterArgs {
@@ -44,8 +59,17 @@ export interface GkeClusterArgs {
     readonly releaseChannel: pulumi.Input<string>;
     /** GKE deletion protection on the cluster (config `deletionProtection`). */
     readonly deletionProtection: pulumi.Input<boolean>;
-    /** The node pool that replaces GKE's removed default pool. */
+    /** The node pool that replaces GKE's removed default pool: the on-demand pool, where state and quorum run. */
     readonly nodePool: GkeNodePoolArgs;
+    /** The Spot pool for stateless compute, if any. */
+    readonly spotPool?: GkeSpotPoolArgs;
+    /** Every pool scaled to zero with autoscaling off; volumes, Secrets and releases stay (config `paused`). */
+    readonly paused?: boolean;
+    /**
+     * Email of an existing node service account (config `projectSetup: bootstrap`: bootstrap/ made it, with
+     * NODE_SERVICE_ACCOUNT_ROLES). When unset the component creates the account and its role bindings itself.
+     */
+    readonly nodeServiceAccountEmail?: pulumi.Input<string>;
 }
 
 /** Roles a node needs to run, log, report metrics and pull images; nothing broader. */
@@ -56,7 +80,20 @@ export const NODE_SERVICE_ACCOUNT_ROLES = [
     "roles/artifactregistry.reader",
 ] as const;
 
+/** Id of the node service account of a cluster component in a stack; bootstrap/ creates it under the same id. */
+export function nodeServiceAccountId(clusterName: string, stack: string): string {
+    return resourceId(`${clusterName}-${stack}-nodes`, 30);
+}
+
 const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+
+/**
+ * A pool's size: autoscaled between its bounds, or, paused, autoscaling off and zero nodes per zone (GKE's
+ * resize to zero). Both are updates in place, so pausing and resuming never replace a pool.
+ */
+function scaling(pool: { minCount: pulumi.Input<number>; maxCount: pulumi.Input<number> }, locationPolicy: string, paused: boolean | undefined) {
+    return paused ? { nodeCount: 0 } : { autoscaling: { totalMinNodeCount: pool.minCount, totalMaxNodeCount: pool.maxCount, locationPolicy } };
+}
 
 /**
  * A private, hardened GKE Standard cluster in the spirit of terraform-google-modules'
@@ -66,37 +103,49 @@ const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 export class GkeCluster extends pulumi.ComponentResource {
     readonly cluster: gcp.container.Cluster;
     readonly nodePool: gcp.container.NodePool;
-    readonly nodeServiceAccount: gcp.serviceaccount.Account;
+    readonly spotPool?: gcp.container.NodePool;
+    /** The node service account when this component created it; undefined when it was given (nodeServiceAccountEmail). */
+    readonly nodeServiceAccount?: gcp.serviceaccount.Account;
+    /** Email of the service account the nodes run as. */
+    readonly nodeServiceAccountEmail: pulumi.Output<string>;
     readonly provider: k8s.Provider;
     readonly kubeconfig: pulumi.Output<string>;
 
     constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:GkeCluster", name, {}, opts);
 
-        this.nodeServiceAccount = new gcp.serviceaccount.Account(
-            `${name}-nodes`,
-            {
-                project: args.project,
-                accountId: resourceId(`${name}-${pulumi.getStack()}-nodes`, 30),
-                displayName: `GKE nodes of ${name}`,
-            },
-            { parent: this },
-        );
-        const nodeRoles = NODE_SERVICE_ACCOUNT_ROLES.map(
-            (role) =>
-                new gcp.projects.IAMMember(
-                    `${name}-nodes-${role.split("/")[1]}`,
-                    {
-                        project: args.project,
-                        role,
-                        member: this.nodeServiceAccount.member,
-                    },
-                    { parent: this },
-                ),
-        );
+        // Given: bootstrap/ made the account and its bindings, so the deployer needs no IAM admin role.
+        this.nodeServiceAccount =
+            args.nodeServiceAccountEmail === undefined
+                ? new gcp.serviceaccount.Account(
+                      `${name}-nodes`,
+                      {
+                          project: args.project,
+                          accountId: nodeServiceAccountId(name, pulumi.getStack()),
+                          displayName: `GKE nodes of ${name}`,
+                      },
+                      { parent: this },
+                  )
+                : undefined;
+        const account = this.nodeServiceAccount;
+        this.nodeServiceAccountEmail = account ? account.email : pulumi.output(args.nodeServiceAccountEmail!);
+        const nodeRoles = account
+            ? NODE_SERVICE_ACCOUNT_ROLES.map(
+                  (role) =>
+                      new gcp.projects.IAMMember(
+                          `${name}-nodes-${role.split("/")[1]}`,
+                          {
+                              project: args.project,
+                              role,
+                              member: account.member,
+                          },
+                          { parent: this },
+                      ),
+              )
+            : [];
 
         const shieldedNodeConfig = {
-            serviceAccount: this.nodeServiceAccount.email,
+            serviceAccount: this.nodeServiceAccountEmail,
             oauthScopes: [CLOUD_PLATFORM_SCOPE],
             shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
             workloadMetadataConfig: { mode: "GKE_METADATA" },
@@ -157,11 +206,7 @@ export class GkeCluster extends pulumi.ComponentResource {
                 cluster: this.cluster.name,
                 location: this.cluster.location,
                 initialNodeCount: 1,
-                autoscaling: {
-                    totalMinNodeCount: args.nodePool.minCount,
-                    totalMaxNodeCount: args.nodePool.maxCount,
-                    locationPolicy: "BALANCED",
-                },
+                ...scaling(args.nodePool, "BALANCED", args.paused),
                 management: { autoRepair: true, autoUpgrade: true },
                 upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
                 nodeConfig: {
@@ -170,11 +215,38 @@ export class GkeCluster extends pulumi.ComponentResource {
                     diskSizeGb: args.nodePool.diskSizeGb,
                     diskType: args.nodePool.diskType,
                     spot: args.nodePool.spot,
-                    labels: { "streaming-platform/pool": "data" },
+                    labels: { [POOL_LABEL]: ON_DEMAND_POOL },
                 },
             },
             { parent: this, dependsOn: nodeRoles, ignoreChanges: ["initialNodeCount"] },
         );
+
+        // Stateless compute only: the taint keeps every pod off it that does not tolerate Spot (components/k8s/placement.ts).
+        // ANY lets the autoscaler take Spot capacity in whichever zone has it, which GKE recommends for Spot.
+        this.spotPool = args.spotPool
+            ? new gcp.container.NodePool(
+                  `${name}-spot`,
+                  {
+                      project: args.project,
+                      cluster: this.cluster.name,
+                      location: this.cluster.location,
+                      initialNodeCount: 0,
+                      ...scaling(args.spotPool, "ANY", args.paused),
+                      management: { autoRepair: true, autoUpgrade: true },
+                      upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
+                      nodeConfig: {
+                          ...shieldedNodeConfig,
+                          machineType: args.spotPool.machineType,
+                          diskSizeGb: args.spotPool.diskSizeGb,
+                          diskType: args.spotPool.diskType,
+                          spot: true,
+                          labels: { [POOL_LABEL]: SPOT_POOL },
+                          taints: [{ key: SPOT_TAINT.key, value: SPOT_TAINT.value, effect: "NO_SCHEDULE" }],
+                      },
+                  },
+                  { parent: this, dependsOn: nodeRoles, ignoreChanges: ["initialNodeCount"] },
+              )
+            : undefined;
 
         this.kubeconfig = pulumi.secret(
             pulumi.all([this.cluster.name, this.cluster.controlPlaneEndpointsConfig]).apply(([clusterName, endpoints]) =>
@@ -190,15 +262,15 @@ export class GkeCluster extends pulumi.ComponentResource {
             { kubeconfig: this.kubeconfig },
             {
                 parent: this,
-                // Nothing may be scheduled before the pool has nodes.
-                dependsOn: [this.nodePool],
+                // Nothing may be scheduled before the pools have nodes.
+                dependsOn: [this.nodePool, ...(this.spotPool ? [this.spotPool] : [])],
             },
         );
 
         this.registerOutputs({
             clusterName: this.cluster.name,
             nodePoolName: this.nodePool.name,
-            nodeServiceAccount: this.nodeServiceAccount.email,
+            nodeServiceAccount: this.nodeServiceAccountEmail,
             kubeconfig: this.kubeconfig,
         });
     }

@@ -1,6 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 
+/** APIs the GKE stacks call; the platform enables them (`projectSetup: program`) or bootstrap/ does (`bootstrap`). */
+export const PLATFORM_APIS = [
+    "compute.googleapis.com",
+    "container.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "artifactregistry.googleapis.com",
+] as const;
+
 export interface ProjectApisArgs {
     /** Project to enable the APIs in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;

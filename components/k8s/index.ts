@@ -1,2 +1,4 @@
 export * from "./existingCluster";
 export * from "./kubernetesObjects";
+export * from "./networkIsolation";
+export * from "./placement";

@@ -25,6 +25,8 @@ export interface PipelineImagesArgs {
     readonly airflowBaseImage: pulumi.Input<string>;
     /** The chart's Bitnami Spark image the job image builds on, from the releases' registry. */
     readonly sparkBaseImage: pulumi.Input<string>;
+    /** bootstrap/ created the repository (config `projectSetup: bootstrap`): push to it, create nothing. */
+    readonly existingRepository?: boolean;
 }
 
 /** Files each image is built from (relative to pipeline/); their digest tags the image. */
@@ -60,7 +62,8 @@ function pinned(repoDigest: pulumi.Output<string>): pulumi.Output<PinnedImage> {
  * psycopg2 and the job's code. Releases use them by digest, so what runs is exactly what was built.
  */
 export class PipelineImages extends pulumi.ComponentResource {
-    readonly repository: gcp.artifactregistry.Repository;
+    /** Undefined when the repository exists already (`existingRepository`). */
+    readonly repository?: gcp.artifactregistry.Repository;
     readonly airflow: pulumi.Output<PinnedImage>;
     readonly sparkJob: pulumi.Output<PinnedImage>;
 
@@ -75,6 +78,7 @@ export class PipelineImages extends pulumi.ComponentResource {
             {
                 project: args.project,
                 region: args.region,
+                existing: args.existingRepository,
                 description: "Images of the streaming platform's pipeline",
                 // Keep the last ten builds per image; older ones only cost storage.
                 cleanupPolicies: [{ id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: 10 } }],

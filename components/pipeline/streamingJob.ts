@@ -3,6 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
 import { driverMemory, jvmMemory, quantityMiB } from "../data/sparkMemory";
 import { contentHash, FileSet } from "./assets";
+import { PodSet } from "../k8s/networkIsolation";
+import { podScheduling, PoolLayout } from "../k8s/placement";
 
 /** Job code shipped by ConfigMap when no image was built: the pod installs what it needs at start. */
 export interface MountedJobCode {
@@ -40,6 +42,8 @@ export interface StreamingJobArgs {
     readonly blockManagerPort: number;
     /** Extra pod labels, such as those the Spark workers' NetworkPolicy admits. */
     readonly podLabels?: Readonly<Record<string, string>>;
+    /** Node pools to place the driver on: the on-demand pool, as a preempted driver stops the stream (components/k8s/placement.ts). */
+    readonly pools?: PoolLayout;
 }
 
 const NAME = "crypto-ticks-stream";
@@ -64,6 +68,9 @@ const RUN_JOB = ["bash", `${CODE_DIR}/run-job.sh`];
  */
 export class StreamingJob extends pulumi.ComponentResource {
     readonly deployment: k8s.apps.v1.Deployment;
+    /** The driver's pod, which executors connect back to on its driver and block manager ports. */
+    readonly driverPods: PodSet;
+    readonly driverPorts: readonly number[];
     readonly checkpoint: k8s.core.v1.PersistentVolumeClaim;
 
     constructor(name: string, args: StreamingJobArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -137,6 +144,8 @@ export class StreamingJob extends pulumi.ComponentResource {
 
         const driver = driverMemory(quantityMiB(args.memory));
         const labels = { ...args.podLabels, app: NAME };
+        this.driverPods = { namespace: args.namespace, labels: { app: NAME } };
+        this.driverPorts = [DRIVER_PORT, args.blockManagerPort];
         this.deployment = new k8s.apps.v1.Deployment(
             name,
             {
@@ -155,6 +164,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                             securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001, seccompProfile: { type: "RuntimeDefault" } },
                             // The driver calls no Kubernetes API: no token to steal.
                             automountServiceAccountToken: false,
+                            ...podScheduling("on-demand", args.pools),
                             initContainers,
                             containers: [
                                 {
