@@ -1,7 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Airflow, chartImage, Kafka, Postgresql, Spark } from "./components/data";
+import { Airflow, BACKUP_SERVICE_ACCOUNT, BackupTarget, chartImage, Kafka, Postgresql, PostgresqlBackup, Spark } from "./components/data";
 import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
-import { DockerHubMirror, GkeCluster, Network, nodeServiceAccountId, PLATFORM_APIS, ProjectApis, UiAddresses } from "./components/gcp";
+import {
+    BackupBucket,
+    backupBucketName,
+    backupServiceAccountId,
+    BinaryAuthorizationPolicy,
+    DockerHubMirror,
+    dockerRepositoryId,
+    GkeCluster,
+    Network,
+    nodeServiceAccountId,
+    PLATFORM_APIS,
+    ProjectApis,
+    SecretsKey,
+    UiAddresses,
+} from "./components/gcp";
 import { ExistingCluster, NetworkIsolation, NO_POOLS, PoolLayout } from "./components/k8s";
 import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
@@ -25,10 +39,33 @@ function gkeCluster(settings: GkeSettings) {
             subnetCidr: settings.network.subnetCidr,
             podsCidr: settings.network.podsCidr,
             servicesCidr: settings.network.servicesCidr,
+            flowLogSampling: settings.flowLogSampling,
         },
         { dependsOn: apis },
     );
     const location = settings.regional ? settings.region : settings.zone;
+    // A stack that protects its data encrypts its Secrets in etcd with its own Cloud KMS key.
+    const secretsKey = config.deletionProtection
+        ? new SecretsKey("gke-secrets", { project: settings.project, region: settings.region }, { dependsOn: apis })
+        : undefined;
+    // The project's one Binary Authorization policy: what this stack pulls, by the addresses its components use.
+    const artifactRegistry = `${settings.region}-docker.pkg.dev/${settings.project}`;
+    const binaryAuthorization =
+        settings.binaryAuthorization === "enforce"
+            ? new BinaryAuthorizationPolicy(
+                  "binary-authorization",
+                  {
+                      project: settings.project,
+                      admit: [
+                          services.dockerHubMirror
+                              ? `${artifactRegistry}/${dockerRepositoryId("dockerhub", pulumi.getStack())}/bitnamilegacy/*`
+                              : `${services.imageRegistry}/bitnamilegacy/*`,
+                          ...(pipelineSettings.buildImages ? [`${artifactRegistry}/${dockerRepositoryId("pipeline", pulumi.getStack())}/*`] : []),
+                      ],
+                  },
+                  { dependsOn: apis },
+              )
+            : undefined;
     const gke = new GkeCluster(
         "gke",
         {
@@ -61,8 +98,13 @@ function gkeCluster(settings: GkeSettings) {
             nodeServiceAccountEmail: bootstrapped
                 ? `${nodeServiceAccountId("gke", pulumi.getStack())}@${settings.project}.iam.gserviceaccount.com`
                 : undefined,
+            maintenanceWindow: settings.maintenanceWindow,
+            maintenanceExclusions: settings.maintenanceExclusions,
+            secretsEncryptionKey: secretsKey?.keyName,
+            enforceBinaryAuthorization: binaryAuthorization !== undefined,
         },
-        { dependsOn: [...apis, network] },
+        // Images are admitted before the cluster enforces the policy.
+        { dependsOn: [...apis, network, ...(binaryAuthorization ? [binaryAuthorization] : [])] },
     );
     const mirror = services.dockerHubMirror
         ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region, existing: bootstrapped }, { dependsOn: apis })
@@ -136,6 +178,49 @@ const postgresql = new Postgresql(
         ...dataLifecycle,
     },
     dataBearing,
+);
+
+// Logical backups of every application database: to a Cloud Storage bucket on GKE, to a volume elsewhere.
+function backupTarget(): BackupTarget {
+    const backups = config.backups;
+    if (config.cluster.kind !== "gke") {
+        return { kind: "volume", size: backups.volumeSize, retain: config.deletionProtection };
+    }
+    const { project, region, projectSetup } = config.cluster;
+    if (projectSetup === "bootstrap") {
+        // CI's deployers hold no IAM or Storage admin role: bootstrap/ makes the bucket, the account and the grants.
+        const serviceAccountEmail = `${backupServiceAccountId(pulumi.getStack())}@${project}.iam.gserviceaccount.com`;
+        return { kind: "gcs", bucket: backupBucketName(project, pulumi.getStack()), serviceAccountEmail, scratchSize: backups.volumeSize };
+    }
+    const bucket = new BackupBucket("postgresql-backups", {
+        project,
+        region,
+        retentionDays: backups.retentionDays,
+        noncurrentDays: backups.noncurrentDays,
+        kubernetesServiceAccount: { namespace: "postgresql", name: BACKUP_SERVICE_ACCOUNT },
+        forceDestroy: !config.deletionProtection,
+        protect: config.deletionProtection,
+        // The cluster's creation makes the workload pool the Workload Identity grant names; the provider follows it.
+        workloadPoolReady: [target.provider],
+    });
+    return { kind: "gcs", bucket: bucket.name, serviceAccountEmail: bucket.serviceAccountEmail, scratchSize: backups.volumeSize };
+}
+const postgresqlBackup = new PostgresqlBackup(
+    "postgresql-backup",
+    {
+        namespace: postgresql.namespace.metadata.name,
+        host: postgresql.host,
+        port: postgresql.port,
+        databases: postgresql.databases,
+        adminPassword: postgresql.adminPassword,
+        imageRegistry: target.imageRegistry,
+        schedule: config.backups.schedule,
+        retentionDays: config.backups.retentionDays,
+        target: backupTarget(),
+        pools,
+    },
+    // Not protected as a whole: only its volume holds data (kept by retainOnDelete), and the CronJob must stay changeable.
+    { ...onCluster, dependsOn: [postgresql.schema] },
 );
 
 const kafka = new Kafka(
@@ -276,6 +361,13 @@ new NetworkIsolation(
                 to: postgresql.primaryPods,
                 ports: [postgresql.port],
                 why: "the schema Job creates databases and roles",
+            },
+            {
+                name: "backup",
+                from: postgresqlBackup.pods,
+                to: postgresql.primaryPods,
+                ports: [postgresql.port],
+                why: "the backup CronJob dumps every database",
             },
             { name: "sink-driver", from: streamingJob.driverPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "the sink's driver" },
             { name: "sink-executors", from: spark.workerPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "executors upsert rows" },

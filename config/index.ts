@@ -3,6 +3,7 @@ import { overlaps, parseCidr, Ipv4Block } from "./cidr";
 import { describeMachineType, MachineShape } from "./machineTypes";
 import { ConfigReader } from "./reader";
 import { PipelineSettings, readPipeline } from "./pipeline";
+import { BackupSettings, readBackups } from "./backups";
 import { readServices, ServiceSettings } from "./services";
 import { missingTools } from "./tools";
 
@@ -12,6 +13,15 @@ export const DISK_TYPES = ["pd-standard", "pd-balanced", "pd-ssd"] as const;
 export const CLUSTER_TARGETS = ["gke", "kubeconfig"] as const;
 /** Who makes the project-level pieces (APIs, node service account and its roles, Artifact Registry repositories). */
 export const PROJECT_SETUPS = ["program", "bootstrap"] as const;
+/**
+ * Binary Authorization of a GKE stack: `auto` enforces where deletionProtection is on and is off elsewhere;
+ * `enforce` enforces on any stack; `off` is refused where deletionProtection is on.
+ */
+export const BINARY_AUTHORIZATION_MODES = ["auto", "enforce", "off"] as const;
+/** Days of a maintenance window, as RFC 5545 BYDAY names them. */
+export const WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"] as const;
+/** What a maintenance exclusion holds back (GKE's exclusion scopes). */
+export const EXCLUSION_SCOPES = ["NO_UPGRADES", "NO_MINOR_UPGRADES", "NO_MINOR_OR_NODE_UPGRADES"] as const;
 
 export interface NetworkRanges {
     readonly subnetCidr: string;
@@ -60,6 +70,35 @@ export interface GkeSettings {
      * Usage admin role); the program uses them by their per-stack ids.
      */
     readonly projectSetup: (typeof PROJECT_SETUPS)[number];
+    /** When GKE may upgrade and repair automatically (config `maintenanceWindow`). */
+    readonly maintenanceWindow: MaintenanceWindow;
+    /** Periods without automatic upgrades (config `maintenanceExclusions`); empty by default. */
+    readonly maintenanceExclusions: readonly MaintenanceExclusion[];
+    /** Share of the subnet's flows VPC flow logs sample, 0 < x <= 1 (config `flowLogSampling`). */
+    readonly flowLogSampling: number;
+    /**
+     * Binary Authorization, resolved (config `binaryAuthorization`): `enforce` makes the cluster enforce the
+     * project's singleton policy, which this stack then manages; `off` leaves both alone.
+     */
+    readonly binaryAuthorization: "enforce" | "off";
+}
+
+/** A weekly recurring maintenance window in UTC (config `maintenanceWindow`, e.g. "SA,SU 03:00-11:00"). */
+export interface MaintenanceWindow {
+    readonly days: readonly (typeof WEEKDAYS)[number][];
+    /** HH:MM, UTC. */
+    readonly start: string;
+    /** HH:MM, UTC; at or before start, the window ends the next day. */
+    readonly end: string;
+}
+
+/** A period in which GKE holds back automatic upgrades (config `maintenanceExclusions`). */
+export interface MaintenanceExclusion {
+    readonly name: string;
+    /** RFC 3339 UTC, e.g. 2025-11-27T00:00:00Z. */
+    readonly start: string;
+    readonly end: string;
+    readonly scope: (typeof EXCLUSION_SCOPES)[number];
 }
 
 export interface KubeconfigSettings {
@@ -73,6 +112,8 @@ export interface PlatformConfig {
     readonly cluster: GkeSettings | KubeconfigSettings;
     readonly services: ServiceSettings;
     readonly pipeline: PipelineSettings;
+    /** PostgreSQL logical backups: schedule, retention, the local volume (config/backups.ts). */
+    readonly backups: BackupSettings;
     /**
      * Protects what holds data: GKE's deletion protection on the cluster, Pulumi's `protect` on the
      * Kafka and PostgreSQL components, and volumes kept when their StatefulSets go.
@@ -104,6 +145,7 @@ export function loadConfig(): PlatformConfig {
     const cluster = target === "kubeconfig" ? { kind: "kubeconfig" as const, context: reader.raw("kubeContext") ?? "" } : readGke(reader);
     const services = readServices(reader, target !== "kubeconfig");
     const pipeline = readPipeline(reader, target !== "kubeconfig");
+    const backups = readBackups(reader);
     const deletionProtection = reader.boolean("deletionProtection");
     checkPause(reader, target, deletionProtection);
     if (reader.problems.length === 0) {
@@ -119,6 +161,7 @@ export function loadConfig(): PlatformConfig {
         cluster: cluster as GkeSettings | KubeconfigSettings,
         services,
         pipeline,
+        backups: backups as BackupSettings,
         deletionProtection: deletionProtection!,
         zoneSpread: cluster.kind === "gke" && cluster.regional === true,
     };
@@ -144,7 +187,107 @@ function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
         network: readNetworkRanges(reader),
         authorizedNetworks: readAuthorizedNetworks(reader),
         projectSetup: reader.oneOf("projectSetup", PROJECT_SETUPS),
+        maintenanceWindow: readMaintenanceWindow(reader),
+        maintenanceExclusions: readMaintenanceExclusions(reader),
+        flowLogSampling: readFlowLogSampling(reader),
+        // deletionProtection is validated as a boolean by loadConfig.
+        binaryAuthorization: readBinaryAuthorization(reader, reader.raw("deletionProtection") === "true"),
     };
+}
+
+const HOUR_MINUTE = "([01][0-9]|2[0-3]):([0-5][0-9])";
+const WINDOW = new RegExp(`^([A-Z]{2}(?:,[A-Z]{2})*) ${HOUR_MINUTE}-${HOUR_MINUTE}$`);
+/** GKE: every window at least 4 hours long, and at least 48 hours of windows in any 32 days. */
+const MIN_WINDOW_MINUTES = 4 * 60;
+const MIN_HOURS_IN_32_DAYS = 48;
+
+function readMaintenanceWindow(reader: ConfigReader): MaintenanceWindow | undefined {
+    const value = reader.raw("maintenanceWindow");
+    const allowed = `days and a UTC time range such as "SA,SU 03:00-11:00" (days ${WEEKDAYS.join(", ")}; each window at least 4 hours, 48 hours in any 32 days)`;
+    const match = WINDOW.exec(value ?? "");
+    if (!match) {
+        return reader.reject("maintenanceWindow", value, allowed);
+    }
+    const days = match[1].split(",");
+    if (!days.every((day) => (WEEKDAYS as readonly string[]).includes(day)) || new Set(days).size !== days.length) {
+        return reader.reject("maintenanceWindow", value, allowed);
+    }
+    const minutes = (hours: string, mins: string) => Number(hours) * 60 + Number(mins);
+    const length = (minutes(match[4], match[5]) - minutes(match[2], match[3]) + 24 * 60) % (24 * 60) || 24 * 60;
+    // A weekly window: the fewest whole weeks in 32 days is 4.
+    if (length < MIN_WINDOW_MINUTES || (length / 60) * days.length * 4 < MIN_HOURS_IN_32_DAYS) {
+        return reader.reject("maintenanceWindow", value, allowed);
+    }
+    return { days: days as MaintenanceWindow["days"], start: `${match[2]}:${match[3]}`, end: `${match[4]}:${match[5]}` };
+}
+
+const EXCLUSION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/** GKE: a NO_UPGRADES exclusion lasts at most 30 days; the others at most 180 (end of support aside). */
+const MAX_EXCLUSION_DAYS: Record<(typeof EXCLUSION_SCOPES)[number], number> = {
+    NO_UPGRADES: 30,
+    NO_MINOR_UPGRADES: 180,
+    NO_MINOR_OR_NODE_UPGRADES: 180,
+};
+
+function readMaintenanceExclusions(reader: ConfigReader): MaintenanceExclusion[] | undefined {
+    const entries = reader.stringList("maintenanceExclusions");
+    if (entries === undefined) {
+        return undefined;
+    }
+    const exclusions: MaintenanceExclusion[] = [];
+    for (const entry of entries) {
+        const [name, period, scope, ...rest] = entry.trim().split(/\s+/);
+        const [start, end, ...more] = (period ?? "").split("/");
+        const startMs = Date.parse(start);
+        const endMs = Date.parse(end);
+        const scopeOk = (EXCLUSION_SCOPES as readonly string[]).includes(scope);
+        const ok =
+            rest.length === 0 &&
+            more.length === 0 &&
+            EXCLUSION_NAME.test(name ?? "") &&
+            UTC_TIME.test(start ?? "") &&
+            UTC_TIME.test(end ?? "") &&
+            !Number.isNaN(startMs) &&
+            !Number.isNaN(endMs) &&
+            startMs < endMs &&
+            scopeOk &&
+            (endMs - startMs) / 86_400_000 <= MAX_EXCLUSION_DAYS[scope as (typeof EXCLUSION_SCOPES)[number]];
+        if (!ok) {
+            reader.reject(
+                "maintenanceExclusions",
+                entry,
+                `"<name> <start>/<end> <scope>" such as "black-friday 2025-11-27T00:00:00Z/2025-12-01T00:00:00Z NO_UPGRADES": a lowercase name, UTC times with start before end, scope one of ${EXCLUSION_SCOPES.join(", ")} (NO_UPGRADES at most 30 days, the others 180)`,
+            );
+        } else if (exclusions.some((e) => e.name === name)) {
+            reader.reject("maintenanceExclusions", entry, "exclusions with distinct names");
+        } else {
+            exclusions.push({ name, start, end, scope: scope as MaintenanceExclusion["scope"] });
+        }
+    }
+    if (exclusions.length > 20) {
+        reader.reject("maintenanceExclusions", `${exclusions.length} exclusions`, "at most 20 exclusions (GKE's limit)");
+    }
+    return exclusions;
+}
+
+function readFlowLogSampling(reader: ConfigReader): number | undefined {
+    const value = reader.raw("flowLogSampling");
+    const parsed = Number(value);
+    const ok = value !== undefined && value.trim() !== "" && Number.isFinite(parsed) && parsed > 0 && parsed <= 1;
+    return ok ? parsed : reader.reject("flowLogSampling", value, "a number above 0 and at most 1, the share of flows VPC flow logs sample");
+}
+
+function readBinaryAuthorization(reader: ConfigReader, deletionProtection: boolean): GkeSettings["binaryAuthorization"] | undefined {
+    const mode = reader.oneOf("binaryAuthorization", BINARY_AUTHORIZATION_MODES);
+    if (mode === "off" && deletionProtection) {
+        return reader.reject(
+            "binaryAuthorization",
+            mode,
+            "auto or enforce on a stack with deletionProtection: true: a stack that protects its data runs only admitted images",
+        );
+    }
+    return mode === undefined ? undefined : mode === "enforce" || (mode === "auto" && deletionProtection) ? "enforce" : "off";
 }
 
 function readZone(reader: ConfigReader, region: string | undefined): string | undefined {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Topic reconciliation for the bitnami/kafka provisioning Job. components/data/kafkaTopicScript.ts
 # appends one `reconcile_topic` call per topic and passes the result as provisioning.postScript, which
 # the chart (32.4.3, templates/provisioning/job.yaml) pastes into the container's `/bin/bash -ec`

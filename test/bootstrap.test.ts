@@ -229,6 +229,7 @@ describe("bootstrap program", () => {
             services.map((s) => s.inputs.service).sort(),
             [
                 "artifactregistry",
+                "binaryauthorization",
                 "cloudkms",
                 "cloudresourcemanager",
                 "compute",

@@ -1,8 +1,62 @@
 import { strict as assert } from "assert";
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../components/gcp";
-import { byUrn, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
+import { GKE_SYSTEM_IMAGE_PATTERNS, NODE_SERVICE_ACCOUNT_ROLES, SECRETS_KEY_ROLE, SECRETS_KEY_ROTATION } from "../components/gcp";
+import { byUrn, ConfigOverrides, ofType, runStack, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
 import { parse } from "yaml";
 import { TYPES } from "../offline/resourceTypes";
+
+const KMS = {
+    keyRing: "gcp:kms/keyRing:KeyRing",
+    key: "gcp:kms/cryptoKey:CryptoKey",
+    keyGrant: "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+};
+const BINAUTHZ_POLICY = "gcp:binaryauthorization/policy:Policy";
+const isMap = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Every image a stack's workloads pull: the containers of the Kubernetes objects it creates, and every Bitnami
+ * image map ({ registry, repository }) in its Helm values, where the charts take their images from.
+ */
+function pulledImages(run: StackRun): string[] {
+    const images: string[] = [];
+    const walk = (value: unknown): void => {
+        if (Array.isArray(value)) {
+            value.forEach(walk);
+        } else if (isMap(value)) {
+            if (typeof value.image === "string") {
+                images.push(value.image);
+            }
+            if (typeof value.registry === "string" && typeof value.repository === "string") {
+                images.push(`${value.registry}/${value.repository}:${value.tag ?? value.digest ?? "latest"}`);
+            }
+            Object.values(value).forEach(walk);
+        }
+    };
+    for (const resource of run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:core/v1:"))) {
+        walk(resource.type === TYPES.helmRelease ? resource.inputs.values : resource.inputs.spec);
+    }
+    return [...new Set(images)];
+}
+
+/** Binary Authorization's name patterns: `*` matches within the last path segment, `**` anything after. */
+function admits(pattern: string, image: string): boolean {
+    if (pattern.endsWith("/**")) {
+        return image.startsWith(pattern.slice(0, -2));
+    }
+    if (pattern.endsWith("/*")) {
+        const prefix = pattern.slice(0, -1);
+        return image.startsWith(prefix) && !image.slice(prefix.length).includes("/");
+    }
+    return image === pattern;
+}
+
+async function refused(stack: string, overrides: ConfigOverrides, key: string): Promise<string> {
+    const run = await runStack(stack, overrides);
+    assert.equal(run.error?.name, "ConfigError", run.error?.stack ?? `accepted ${JSON.stringify(overrides)}`);
+    const problems = run.error!.message.split("\n").filter((line) => line.includes(`streaming-platform:${key} = `));
+    assert.equal(problems.length, 1, run.error!.message);
+    assert.deepEqual(ofType(run, TYPES.cluster), [], "nothing is created");
+    return problems[0];
+}
 
 /** The inputs of one node pool of a stack, by its resource name. */
 function pool(run: StackRun, name: string): any {
@@ -98,7 +152,7 @@ describe("GKE stacks", () => {
             });
 
             it("runs nodes as a dedicated service account holding only least-privilege roles", () => {
-                const account = single(run(), TYPES.serviceAccount);
+                const account = ofType(run(), TYPES.serviceAccount).find((a) => a.name === "gke-nodes")!; // not the backup uploader
                 const email = `${account.inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`;
                 const bindings = ofType(run(), TYPES.projectIamMember);
                 assert.deepEqual(bindings.map((b) => b.inputs.role).sort(), [...NODE_SERVICE_ACCOUNT_ROLES].sort());
@@ -230,5 +284,231 @@ describe("GKE stacks", () => {
         for (const nodePool of ofType(run, TYPES.nodePool)) {
             assert.ok(byUrn(run, nodePool.parent!)?.type.endsWith(":GkeCluster"));
         }
+    });
+
+    describe("cluster controls (issue 13, 1)", () => {
+        for (const stack of ["dev", "prod"]) {
+            it(`${stack}: closes the kubelet read-only port in the cluster's defaults, the default pool and every pool`, () => {
+                const cluster = single(runs[stack], TYPES.cluster).inputs;
+                assert.equal(cluster.nodePoolDefaults.nodeConfigDefaults.insecureKubeletReadonlyPortEnabled, "FALSE");
+                const pools = ofType(runs[stack], TYPES.nodePool);
+                assert.deepEqual(
+                    pools.map((p) => p.name),
+                    ["gke-pool", "gke-spot"],
+                );
+                for (const nodeConfig of [cluster.nodeConfig, ...pools.map((p) => p.inputs.nodeConfig)]) {
+                    assert.deepEqual(nodeConfig.kubeletConfig, { insecureKubeletReadonlyPortEnabled: "FALSE" });
+                }
+            });
+
+            it(`${stack}: turns the control plane's IP endpoint off when no authorized network is configured`, () => {
+                const cluster = single(runs[stack], TYPES.cluster).inputs;
+                assert.equal(cluster.controlPlaneEndpointsConfig.ipEndpointsConfig.enabled, false);
+                assert.equal(cluster.controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic, true, "the DNS endpoint stays the way in");
+            });
+
+            it(`${stack}: logs the subnet's flows, half of them sampled over 5 minutes by default`, () => {
+                assert.deepEqual(single(runs[stack], TYPES.subnetwork).inputs.logConfig, {
+                    aggregationInterval: "INTERVAL_5_MIN",
+                    flowSampling: 0.5,
+                    metadata: "INCLUDE_ALL_METADATA",
+                });
+            });
+
+            it(`${stack}: sets logging and monitoring components explicitly, with Managed Service for Prometheus`, () => {
+                const cluster = single(runs[stack], TYPES.cluster).inputs;
+                assert.deepEqual(cluster.loggingConfig, { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS"] });
+                assert.deepEqual(cluster.monitoringConfig, { enableComponents: ["SYSTEM_COMPONENTS"], managedPrometheus: { enabled: true } });
+            });
+
+            it(`${stack}: lets GKE upgrade only on weekends, 03:00-11:00 UTC, with no exclusion by default`, () => {
+                assert.deepEqual(single(runs[stack], TYPES.cluster).inputs.maintenancePolicy, {
+                    recurringWindow: { startTime: "2025-01-01T03:00:00Z", endTime: "2025-01-01T11:00:00Z", recurrence: "FREQ=WEEKLY;BYDAY=SA,SU" },
+                    maintenanceExclusions: [],
+                });
+            });
+        }
+
+        it("prod encrypts Secrets in etcd with its own Cloud KMS key, which only the GKE service agent may use", () => {
+            const run = runs.prod;
+            const cluster = single(run, TYPES.cluster);
+            const ring = single(run, KMS.keyRing);
+            const key = single(run, KMS.key);
+            const grant = single(run, KMS.keyGrant);
+            assert.deepEqual(cluster.inputs.databaseEncryption, { state: "ENCRYPTED", keyName: `${key.name}-id` });
+            assert.deepEqual([ring.inputs.project, ring.inputs.location], [TEST_PROJECT, "us-central1"], "the key is in the cluster's region");
+            assert.match(ring.inputs.name, /prod/, "each stack has its own ring: dev and prod may share a project");
+            assert.equal(key.inputs.keyRing, `${ring.name}-id`);
+            assert.equal(key.inputs.purpose, "ENCRYPT_DECRYPT");
+            assert.equal(key.inputs.rotationPeriod, SECRETS_KEY_ROTATION);
+            for (const kept of [ring, key]) {
+                assert.equal(kept.retainOnDelete, true, `${kept.name}: destroying key versions would make every Secret unreadable`);
+            }
+            // On the key only, not the project, and to GKE's service agent of the project only.
+            assert.deepEqual([grant.inputs.cryptoKeyId, grant.inputs.role], [`${key.name}-id`, SECRETS_KEY_ROLE]);
+            assert.match(grant.inputs.member, /^serviceAccount:service-[^@]+@container-engine-robot\.iam\.gserviceaccount\.com$/);
+            assert.ok(!ofType(run, TYPES.projectIamMember).some((b) => /cloudkms/.test(b.inputs.role)), "no project-wide KMS role");
+            assert.ok(waitsFor(run, cluster, grant), "the cluster must not use the key before the agent may");
+            for (const service of ["cloudkms.googleapis.com", "binaryauthorization.googleapis.com"]) {
+                const api = ofType(run, TYPES.projectService).find((s) => s.inputs.service === service);
+                assert.ok(api && waitsFor(run, ring, api) && waitsFor(run, cluster, api), service);
+            }
+        });
+
+        it("dev, which protects nothing, keeps Google's encryption and creates no key", () => {
+            assert.equal(single(runs.dev, TYPES.cluster).inputs.databaseEncryption, undefined);
+            assert.deepEqual(
+                Object.values(KMS).flatMap((type) => ofType(runs.dev, type)),
+                [],
+            );
+        });
+
+        const policyOf = (run: StackRun) => single(run, BINAUTHZ_POLICY).inputs;
+        const patternsOf = (run: StackRun) => policyOf(run).admissionWhitelistPatterns.map((p: { namePattern: string }) => p.namePattern);
+        const expectAdmitsExactlyItsImages = (run: StackRun, registries: string[]) => {
+            assert.deepEqual(patternsOf(run).sort(), [...registries, ...GKE_SYSTEM_IMAGE_PATTERNS].sort());
+            const images = pulledImages(run);
+            assert.ok(images.length >= 5, images.join(", "));
+            for (const image of images) {
+                assert.ok(
+                    patternsOf(run).some((pattern: string) => admits(pattern, image)),
+                    `${image} is pulled but not admitted`,
+                );
+            }
+            // Each registry pattern admits something the stack pulls: nothing more is admitted than is used.
+            for (const pattern of registries) {
+                assert.ok(
+                    images.some((image) => admits(pattern, image)),
+                    `${pattern} admits nothing the stack pulls`,
+                );
+            }
+        };
+
+        it("prod enforces a Binary Authorization policy that denies every image but those of its registries", () => {
+            const run = runs.prod;
+            const cluster = single(run, TYPES.cluster);
+            assert.deepEqual(cluster.inputs.binaryAuthorization, { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" });
+            const policy = single(run, BINAUTHZ_POLICY);
+            assert.equal(policy.inputs.project, TEST_PROJECT);
+            assert.deepEqual(policy.inputs.defaultAdmissionRule, { evaluationMode: "ALWAYS_DENY", enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" });
+            assert.equal(policy.inputs.globalPolicyEvaluationMode, "ENABLE", "GKE's own system images stay admitted");
+            assert.deepEqual(policy.inputs.clusterAdmissionRules ?? [], []);
+            expectAdmitsExactlyItsImages(run, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-prod/*`]);
+            assert.ok(waitsFor(run, cluster, policy), "the policy admits the images before the cluster enforces it");
+        });
+
+        it("admits the Docker Hub mirror instead of Docker Hub, and no pipeline repository without built images", async () => {
+            const run = await runStack("prod", { dockerHubMirror: true, buildImages: false });
+            assert.equal(run.error, undefined, run.error?.stack);
+            assert.equal(run.outputs.imageRegistry, `us-central1-docker.pkg.dev/${TEST_PROJECT}/dockerhub-prod`);
+            expectAdmitsExactlyItsImages(run, [`us-central1-docker.pkg.dev/${TEST_PROJECT}/dockerhub-prod/bitnamilegacy/*`]);
+        });
+
+        it("dev leaves Binary Authorization off and the project's policy alone unless told to enforce", async () => {
+            assert.equal(single(runs.dev, TYPES.cluster).inputs.binaryAuthorization, undefined);
+            assert.deepEqual(ofType(runs.dev, BINAUTHZ_POLICY), []);
+            const enforcing = await runStack("dev", { binaryAuthorization: "enforce" });
+            assert.equal(enforcing.error, undefined, enforcing.error?.stack);
+            assert.equal(single(enforcing, TYPES.cluster).inputs.binaryAuthorization.evaluationMode, "PROJECT_SINGLETON_POLICY_ENFORCE");
+            expectAdmitsExactlyItsImages(enforcing, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-dev/*`]);
+            // Protected, dev follows prod: key and policy.
+            const protectedDev = await runStack("dev", { deletionProtection: true });
+            assert.equal(single(protectedDev, TYPES.cluster).inputs.databaseEncryption.state, "ENCRYPTED");
+            assert.equal(single(protectedDev, TYPES.cluster).inputs.binaryAuthorization.evaluationMode, "PROJECT_SINGLETON_POLICY_ENFORCE");
+        });
+
+        it("takes the maintenance window, its exclusions and the flow log sampling from the config", async () => {
+            const run = await runStack("dev", {
+                maintenanceWindow: "FR,SA 22:00-04:00",
+                maintenanceExclusions: [
+                    "black-friday 2025-11-27T00:00:00Z/2025-12-01T00:00:00Z NO_UPGRADES",
+                    "year-end 2025-12-01T00:00:00Z/2026-01-15T00:00:00Z NO_MINOR_UPGRADES",
+                ],
+                flowLogSampling: 0.25,
+            });
+            assert.equal(run.error, undefined, run.error?.stack);
+            assert.deepEqual(single(run, TYPES.cluster).inputs.maintenancePolicy, {
+                recurringWindow: { startTime: "2025-01-01T22:00:00Z", endTime: "2025-01-02T04:00:00Z", recurrence: "FREQ=WEEKLY;BYDAY=FR,SA" },
+                maintenanceExclusions: [
+                    {
+                        exclusionName: "black-friday",
+                        startTime: "2025-11-27T00:00:00Z",
+                        endTime: "2025-12-01T00:00:00Z",
+                        exclusionOptions: { scope: "NO_UPGRADES" },
+                    },
+                    {
+                        exclusionName: "year-end",
+                        startTime: "2025-12-01T00:00:00Z",
+                        endTime: "2026-01-15T00:00:00Z",
+                        exclusionOptions: { scope: "NO_MINOR_UPGRADES" },
+                    },
+                ],
+            });
+            assert.equal(single(run, TYPES.subnetwork).inputs.logConfig.flowSampling, 0.25);
+        });
+
+        it("turns the IP endpoint on for configured authorized networks", async () => {
+            const run = await runStack("dev", { authorizedNetworks: ["203.0.113.0/24"] });
+            assert.equal(single(run, TYPES.cluster).inputs.controlPlaneEndpointsConfig.ipEndpointsConfig.enabled, true);
+        });
+
+        const invalid: [string, ConfigOverrides, string, RegExp][] = [
+            ["a window without days", { maintenanceWindow: "03:00-11:00" }, "maintenanceWindow", /"SA,SU 03:00-11:00"/],
+            ["a window on an unknown day", { maintenanceWindow: "SA,XX 03:00-11:00" }, "maintenanceWindow", /days MO, TU/],
+            ["a window shorter than 4 hours", { maintenanceWindow: "SA,SU 03:00-06:00" }, "maintenanceWindow", /at least 4 hours/],
+            ["a window under 48 hours in 32 days", { maintenanceWindow: "SU 00:00-08:00" }, "maintenanceWindow", /48 hours/],
+            ["a window at 25:00", { maintenanceWindow: "SA 25:00-11:00" }, "maintenanceWindow", /UTC time range/],
+            [
+                "an exclusion with an unknown scope",
+                { maintenanceExclusions: ["x 2025-11-27T00:00:00Z/2025-12-01T00:00:00Z NONE"] },
+                "maintenanceExclusions",
+                /NO_UPGRADES/,
+            ],
+            [
+                "an exclusion ending before it starts",
+                { maintenanceExclusions: ["x 2025-12-01T00:00:00Z/2025-11-27T00:00:00Z NO_UPGRADES"] },
+                "maintenanceExclusions",
+                /start before end/,
+            ],
+            [
+                "a NO_UPGRADES exclusion over 30 days",
+                { maintenanceExclusions: ["x 2025-11-01T00:00:00Z/2025-12-15T00:00:00Z NO_UPGRADES"] },
+                "maintenanceExclusions",
+                /30 days/,
+            ],
+            [
+                "an exclusion in local time",
+                { maintenanceExclusions: ["x 2025-11-27T00:00:00+01:00/2025-12-01T00:00:00Z NO_UPGRADES"] },
+                "maintenanceExclusions",
+                /UTC times/,
+            ],
+            [
+                "two exclusions of one name",
+                {
+                    maintenanceExclusions: [
+                        "x 2025-11-01T00:00:00Z/2025-11-02T00:00:00Z NO_UPGRADES",
+                        "x 2025-12-01T00:00:00Z/2025-12-02T00:00:00Z NO_UPGRADES",
+                    ],
+                },
+                "maintenanceExclusions",
+                /distinct names/,
+            ],
+            ["no flow sampled", { flowLogSampling: 0 }, "flowLogSampling", /above 0 and at most 1/],
+            ["more than every flow", { flowLogSampling: 1.5 }, "flowLogSampling", /above 0 and at most 1/],
+            ["a sampling rate that is no number", { flowLogSampling: "half" }, "flowLogSampling", /above 0 and at most 1/],
+            ["an unknown Binary Authorization mode", { binaryAuthorization: "audit" }, "binaryAuthorization", /one of auto, enforce, off/],
+        ];
+        for (const [what, overrides, key, allowed] of invalid) {
+            it(`refuses ${what}, naming ${key}`, async () => {
+                assert.match(await refused("dev", overrides, key), allowed);
+            });
+        }
+
+        it("refuses Binary Authorization off on a stack that protects its data, naming binaryAuthorization", async () => {
+            assert.match(await refused("prod", { binaryAuthorization: "off" }, "binaryAuthorization"), /deletionProtection/);
+            const unprotected = await runStack("prod", { binaryAuthorization: "off", deletionProtection: false });
+            assert.equal(unprotected.error, undefined, unprotected.error?.stack);
+            assert.deepEqual(ofType(unprotected, BINAUTHZ_POLICY), []);
+        });
     });
 });

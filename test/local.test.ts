@@ -56,6 +56,8 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
         // Without built images the dependencies arrive by ConfigMap instead.
         const withoutImages = kinds(dev).filter((kind) => !kind.startsWith("streaming-platform:pipeline:PipelineImages"));
         const mounted = ["kubernetes:core/v1:ConfigMap airflow-requirements", "kubernetes:core/v1:ConfigMap crypto-ticks-stream-code"];
+        // Backups stay on a volume instead of going to Cloud Storage.
+        mounted.push("kubernetes:core/v1:PersistentVolumeClaim postgresql-backup-volume");
         assert.deepEqual(kinds(run), [...withoutImages, ...mounted].sort());
         assert.equal(single(run, "streaming-platform:pipeline:StreamingJob").name, "crypto-ticks-stream");
         assert.equal(values(run, "kafka").controller.resources.requests.memory, "1Gi");

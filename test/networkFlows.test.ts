@@ -30,6 +30,8 @@ function pipelineFlows(pods: Pod[]): Flow[] {
     const runners = taskRunners.length > 0 ? taskRunners : airflow.filter((p) => p.workload.endsWith("/airflow-scheduler"));
     const schemaJob = pods.find((p) => p.workload.startsWith("Job/postgresql-schema-"));
     assert.ok(schemaJob, "the schema Job is rendered");
+    const backup = pods.find((p) => p.workload === "CronJob/postgresql-backup");
+    assert.ok(backup, "the backup CronJob is rendered");
     const rpc = driverPort(pods, "driver");
     const blocks = driverPort(pods, "block-manager");
     return [
@@ -39,6 +41,7 @@ function pipelineFlows(pods: Pod[]): Flow[] {
         ...airflow.map((p) => ({ from: p.workload, to: POSTGRESQL, port: 5432, why: "Airflow's metadata database" })),
         { from: DRIVER, to: POSTGRESQL, port: 5432, why: "the sink upserts rows" },
         { from: schemaJob.workload, to: POSTGRESQL, port: 5432, why: "the schema Job creates databases and roles" },
+        { from: backup.workload, to: POSTGRESQL, port: 5432, why: "the backup CronJob dumps every database" },
         { from: SPARK_WORKER, to: POSTGRESQL, port: 5432, why: "executors write the rows of their partitions" },
         { from: DRIVER, to: SPARK_MASTER, port: 7077, why: "the driver registers the application" },
         { from: SPARK_WORKER, to: DRIVER, port: rpc, why: "executors register with the driver" },

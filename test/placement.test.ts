@@ -14,6 +14,7 @@ const ROLES: Readonly<Record<string, PodRole>> = {
     "postgresql/postgresql-primary": "on-demand",
     "postgresql/postgresql-read": "on-demand",
     "postgresql/postgresql-schema": "on-demand",
+    "postgresql/postgresql-backup": "on-demand",
     "spark/spark-master": "on-demand",
     "spark/spark-worker": "spot",
     "spark/crypto-ticks-stream": "on-demand",

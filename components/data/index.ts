@@ -3,5 +3,6 @@ export * from "./bitnamiRelease";
 export * from "./charts";
 export * from "./kafka";
 export * from "./postgresql";
+export * from "./postgresqlBackup";
 export * from "./spark";
 export * from "./uiEndpoint";

@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
-import { postgresqlSchemaJob, SCHEMA_POD_LABELS } from "./postgresqlSchema";
+import { postgresqlSchemaJob, SCHEMA_POD_LABELS, SecretKey } from "./postgresqlSchema";
 import {
     containerResources,
     fixedNamespace,
@@ -74,6 +74,10 @@ export class Postgresql extends pulumi.ComponentResource {
     /** The schema Job's pods, which connect to the primary as the admin. */
     readonly schemaPods: PodSet;
     readonly credentials: Readonly<Record<string, DatabaseCredentials>>;
+    /** The application databases, in the order given. */
+    readonly databases: readonly string[];
+    /** The admin (postgres) password's Secret and key, for jobs that connect as the admin (the schema Job, backups). */
+    readonly adminPassword: SecretKey;
 
     /** How a client reaches one of the databases as its owner (the POSTGRES_* contract of pipeline/spark). */
     clientEnvironment(database: string): { environment: Record<string, string>; secretEnvironment: Record<string, pulumi.Output<string>> } {
@@ -94,6 +98,7 @@ export class Postgresql extends pulumi.ComponentResource {
         this.namespace = fixedNamespace(args.namespace, this);
         this.primaryPods = bitnamiPods(this.namespace.metadata.name, "postgresql", "primary");
         this.schemaPods = { namespace: this.namespace.metadata.name, labels: SCHEMA_POD_LABELS };
+        this.databases = [...args.databases];
         this.credentials = Object.fromEntries(
             args.databases.map((database) => [
                 database,
@@ -114,6 +119,7 @@ export class Postgresql extends pulumi.ComponentResource {
             },
             this,
         );
+        this.adminPassword = { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY };
         // A Secret, not the chart's initdb.scripts ConfigMap: the script carries the passwords.
         const script = pulumi
             .all(Object.values(this.credentials).map((c) => c.password.apply((password) => ({ database: c.database, password }))))
@@ -164,7 +170,7 @@ export class Postgresql extends pulumi.ComponentResource {
                 host: this.host,
                 port: this.port,
                 imageRegistry: args.imageRegistry,
-                adminPassword: { name: adminSecret.metadata.name, key: ADMIN_PASSWORD_KEY },
+                adminPassword: this.adminPassword,
                 script: { name: initdbSecret.metadata.name, key: INITDB_KEY },
                 scriptContent: script,
                 pools: args.pools,

@@ -35,6 +35,26 @@ export interface GkeSpotPoolArgs {
     readonly diskType: pulumi.Input<string>;
 }
 
+/** A weekly recurring maintenance window in UTC (config `maintenanceWindow`). */
+export interface GkeMaintenanceWindow {
+    /** RFC 5545 BYDAY days, such as SA and SU. */
+    readonly days: readonly string[];
+    /** HH:MM, UTC. */
+    readonly start: string;
+    /** HH:MM, UTC; at or before start, the window ends the next day. */
+    readonly end: string;
+}
+
+/** A period without automatic upgrades (config `maintenanceExclusions`). */
+export interface GkeMaintenanceExclusion {
+    readonly name: string;
+    /** RFC 3339 UTC. */
+    readonly start: string;
+    readonly end: string;
+    /** NO_UPGRADES, NO_MINOR_UPGRADES or NO_MINOR_OR_NODE_UPGRADES. */
+    readonly scope: string;
+}
+
 export interface GkeClusterArgs {
     /** Project the cluster, its node pool and node service account live in (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
@@ -70,6 +90,14 @@ export interface GkeClusterArgs {
      * NODE_SERVICE_ACCOUNT_ROLES). When unset the component creates the account and its role bindings itself.
      */
     readonly nodeServiceAccountEmail?: pulumi.Input<string>;
+    /** When GKE may upgrade and repair automatically (config `maintenanceWindow`). */
+    readonly maintenanceWindow: GkeMaintenanceWindow;
+    /** Periods without automatic upgrades (config `maintenanceExclusions`). */
+    readonly maintenanceExclusions?: readonly GkeMaintenanceExclusion[];
+    /** Cloud KMS key that encrypts Secrets in etcd (SecretsKey); unset, Google's own keys do. */
+    readonly secretsEncryptionKey?: pulumi.Input<string>;
+    /** Enforce the project's Binary Authorization policy (config `binaryAuthorization`). */
+    readonly enforceBinaryAuthorization?: boolean;
 }
 
 /** Roles a node needs to run, log, report metrics and pull images; nothing broader. */
@@ -86,6 +114,31 @@ export function nodeServiceAccountId(clusterName: string, stack: string): string
 }
 
 const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+
+/**
+ * The first day of a recurring window: a fixed date in the past, so the window never shows a diff; the
+ * weekly RRULE picks the days.
+ */
+const WINDOW_EPOCH = "2025-01-01";
+
+/** The maintenance policy of a window and its exclusions, as GKE takes it: RFC 3339 times and an RRULE. */
+export function maintenancePolicy(window: GkeMaintenanceWindow, exclusions: readonly GkeMaintenanceExclusion[] = []) {
+    const endsNextDay = window.end <= window.start;
+    const endDate = endsNextDay ? "2025-01-02" : WINDOW_EPOCH;
+    return {
+        recurringWindow: {
+            startTime: `${WINDOW_EPOCH}T${window.start}:00Z`,
+            endTime: `${endDate}T${window.end}:00Z`,
+            recurrence: `FREQ=WEEKLY;BYDAY=${window.days.join(",")}`,
+        },
+        maintenanceExclusions: exclusions.map((e) => ({
+            exclusionName: e.name,
+            startTime: e.start,
+            endTime: e.end,
+            exclusionOptions: { scope: e.scope },
+        })),
+    };
+}
 
 /**
  * A pool's size: autoscaled between its bounds, or, paused, autoscaling off and zero nodes per zone (GKE's
@@ -150,7 +203,10 @@ export class GkeCluster extends pulumi.ComponentResource {
             shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
             workloadMetadataConfig: { mode: "GKE_METADATA" },
             metadata: { "disable-legacy-endpoints": "true" },
+            // Port 10255 serves pod and node data without authentication.
+            kubeletConfig: { insecureKubeletReadonlyPortEnabled: "FALSE" },
         };
+        const ipEndpoint = pulumi.output(args.authorizedNetworks).apply((cidrs) => cidrs.length > 0);
 
         this.cluster = new gcp.container.Cluster(
             name,
@@ -170,12 +226,13 @@ export class GkeCluster extends pulumi.ComponentResource {
                 nodeConfig: shieldedNodeConfig,
                 privateClusterConfig: {
                     enablePrivateNodes: true,
-                    enablePrivateEndpoint: pulumi.output(args.authorizedNetworks).apply((cidrs) => cidrs.length === 0),
+                    enablePrivateEndpoint: ipEndpoint.apply((on) => !on),
                     masterIpv4CidrBlock: args.masterCidr,
                 },
                 controlPlaneEndpointsConfig: {
                     dnsEndpointConfig: { allowExternalTraffic: true },
-                    ipEndpointsConfig: { enabled: true },
+                    // Without authorized networks nobody is meant to use the IP endpoint: off.
+                    ipEndpointsConfig: { enabled: ipEndpoint },
                 },
                 masterAuthorizedNetworksConfig: {
                     gcpPublicCidrsAccessEnabled: false,
@@ -189,6 +246,16 @@ export class GkeCluster extends pulumi.ComponentResource {
                 datapathProvider: "ADVANCED_DATAPATH",
                 releaseChannel: { channel: args.releaseChannel },
                 enableShieldedNodes: true,
+                // New pools inherit the closed read-only port; each pool also sets it (shieldedNodeConfig).
+                nodePoolDefaults: { nodeConfigDefaults: { insecureKubeletReadonlyPortEnabled: "FALSE" } },
+                // Set explicitly, so a provider default that changes cannot turn logging or metrics down.
+                loggingConfig: { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS"] },
+                monitoringConfig: { enableComponents: ["SYSTEM_COMPONENTS"], managedPrometheus: { enabled: true } },
+                maintenancePolicy: maintenancePolicy(args.maintenanceWindow, args.maintenanceExclusions),
+                ...(args.secretsEncryptionKey !== undefined
+                    ? { databaseEncryption: { state: "ENCRYPTED", keyName: args.secretsEncryptionKey } }
+                    : {}),
+                ...(args.enforceBinaryAuthorization ? { binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" } } : {}),
                 deletionProtection: args.deletionProtection,
                 resourceLabels: { platform: "streaming-platform", stack: pulumi.getStack() },
             },

@@ -1,3 +1,4 @@
+export * from "./binaryAuthorization";
 export * from "./dockerHubMirror";
 export * from "./dockerRepository";
 export * from "./gkeCluster";
@@ -5,4 +6,6 @@ export * from "./kubeconfig";
 export * from "./naming";
 export * from "./network";
 export * from "./projectApis";
+export * from "./secretsKey";
 export * from "./uiAddresses";
+export * from "./backupBucket";

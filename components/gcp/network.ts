@@ -12,7 +12,12 @@ export interface NetworkArgs {
     readonly podsCidr: pulumi.Input<string>;
     /** Secondary range `services`, where Service ClusterIPs come from (config `servicesCidr`). */
     readonly servicesCidr: pulumi.Input<string>;
+    /** Share of the subnet's flows VPC flow logs sample, above 0 and at most 1 (config `flowLogSampling`). */
+    readonly flowLogSampling: pulumi.Input<number>;
 }
+
+/** Flows are aggregated over 5 minutes: the longest interval, so the fewest log entries. */
+export const FLOW_LOG_AGGREGATION_INTERVAL = "INTERVAL_5_MIN";
 
 /**
  * A custom-mode VPC with one subnet for a VPC-native cluster, and Cloud NAT so private
@@ -49,6 +54,12 @@ export class Network extends pulumi.ComponentResource {
                 network: this.network.id,
                 ipCidrRange: args.subnetCidr,
                 privateIpGoogleAccess: true,
+                // VPC flow logs: who talked to whom, for forensics and network policy reviews.
+                logConfig: {
+                    aggregationInterval: FLOW_LOG_AGGREGATION_INTERVAL,
+                    flowSampling: args.flowLogSampling,
+                    metadata: "INCLUDE_ALL_METADATA",
+                },
                 secondaryIpRanges: [
                     { rangeName: this.podsRangeName, ipCidrRange: args.podsCidr },
                     { rangeName: this.servicesRangeName, ipCidrRange: args.servicesCidr },

@@ -9,6 +9,9 @@ export const PLATFORM_APIS = [
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "artifactregistry.googleapis.com",
+    // The key that encrypts Secrets in etcd (SecretsKey) and the project's Binary Authorization policy.
+    "cloudkms.googleapis.com",
+    "binaryauthorization.googleapis.com",
 ] as const;
 
 export interface ProjectApisArgs {

@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+
+/**
+ * GKE's own system images, admitted besides Google's global policy (globalPolicyEvaluationMode ENABLE):
+ * Binary Authorization docs, "Exempt images" / "System images".
+ */
+export const GKE_SYSTEM_IMAGE_PATTERNS = ["gcr.io/gke-release/*", "gke.gcr.io/*"] as const;
+
+export interface BinaryAuthorizationPolicyArgs {
+    /** Project whose one (singleton) policy this is (config `gcp:project`). */
+    readonly project: pulumi.Input<string>;
+    /**
+     * Image name patterns of the registries the stack pulls from, such as docker.io/bitnamilegacy/*: `*`
+     * matches within one path segment, tag and digest included.
+     */
+    readonly admit: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * The project's Binary Authorization policy: it admits the stack's registries and GKE's system images and
+ * denies every other image. A project has exactly one such policy, for every enforcing cluster in it:
+ * only one stack per project may manage it (config `binaryAuthorization`).
+ */
+export class BinaryAuthorizationPolicy extends pulumi.ComponentResource {
+    readonly policy: gcp.binaryauthorization.Policy;
+
+    constructor(name: string, args: BinaryAuthorizationPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("streaming-platform:gcp:BinaryAuthorizationPolicy", name, {}, opts);
+        this.policy = new gcp.binaryauthorization.Policy(
+            name,
+            {
+                project: args.project,
+                description: `streaming-platform ${pulumi.getStack()}: the registries the stack pulls from, nothing else`,
+                globalPolicyEvaluationMode: "ENABLE",
+                admissionWhitelistPatterns: pulumi
+                    .output(args.admit)
+                    .apply((patterns) => [...new Set([...patterns, ...GKE_SYSTEM_IMAGE_PATTERNS])].map((namePattern) => ({ namePattern }))),
+                defaultAdmissionRule: { evaluationMode: "ALWAYS_DENY", enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" },
+            },
+            { parent: this },
+        );
+        this.registerOutputs({ policy: this.policy.id });
+    }
+}
