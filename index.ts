@@ -4,7 +4,7 @@ import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageCl
 import {
     BackupBucket,
     backupBucketName,
-    backupServiceAccountId,
+    backupServiceAccountEmail,
     BinaryAuthorizationPolicy,
     DockerHubMirror,
     dockerRepositoryId,
@@ -14,6 +14,8 @@ import {
     PLATFORM_APIS,
     ProjectApis,
     SecretsKey,
+    secretsKeyName,
+    secretsKeyRingId,
     UiAddresses,
 } from "./components/gcp";
 import { ExistingCluster, NetworkIsolation, NO_POOLS, PoolLayout } from "./components/k8s";
@@ -44,10 +46,17 @@ function gkeCluster(settings: GkeSettings) {
         { dependsOn: apis },
     );
     const location = settings.regional ? settings.region : settings.zone;
-    // A stack that protects its data encrypts its Secrets in etcd with its own Cloud KMS key.
-    const secretsKey = config.deletionProtection
-        ? new SecretsKey("gke-secrets", { project: settings.project, region: settings.region }, { dependsOn: apis })
-        : undefined;
+    // A stack that protects its data encrypts its Secrets in etcd with its own Cloud KMS key; with projectSetup
+    // bootstrap, bootstrap/ made the ring, the key and the GKE service agent's grant, and the cluster names the key.
+    const secretsKey =
+        config.deletionProtection && !bootstrapped
+            ? new SecretsKey("gke-secrets", { project: settings.project, region: settings.region }, { dependsOn: apis })
+            : undefined;
+    const secretsEncryptionKey = !config.deletionProtection
+        ? undefined
+        : bootstrapped
+          ? secretsKeyName(settings.project, settings.region, secretsKeyRingId("gke-secrets", pulumi.getStack()))
+          : secretsKey?.keyName;
     // The project's one Binary Authorization policy: what this stack pulls, by the addresses its components use.
     const artifactRegistry = `${settings.region}-docker.pkg.dev/${settings.project}`;
     const binaryAuthorization =
@@ -100,7 +109,7 @@ function gkeCluster(settings: GkeSettings) {
                 : undefined,
             maintenanceWindow: settings.maintenanceWindow,
             maintenanceExclusions: settings.maintenanceExclusions,
-            secretsEncryptionKey: secretsKey?.keyName,
+            secretsEncryptionKey,
             enforceBinaryAuthorization: binaryAuthorization !== undefined,
         },
         // Images are admitted before the cluster enforces the policy.
@@ -189,7 +198,7 @@ function backupTarget(): BackupTarget {
     const { project, region, projectSetup } = config.cluster;
     if (projectSetup === "bootstrap") {
         // CI's deployers hold no IAM or Storage admin role: bootstrap/ makes the bucket, the account and the grants.
-        const serviceAccountEmail = `${backupServiceAccountId(pulumi.getStack())}@${project}.iam.gserviceaccount.com`;
+        const serviceAccountEmail = backupServiceAccountEmail(project, pulumi.getStack());
         return { kind: "gcs", bucket: backupBucketName(project, pulumi.getStack()), serviceAccountEmail, scratchSize: backups.volumeSize };
     }
     const bucket = new BackupBucket("postgresql-backups", {

@@ -33,6 +33,61 @@ export function backupServiceAccountId(stack: string): string {
     return resourceId(`pg-backup-${stack}`, 30);
 }
 
+/** The uploading Google service account's email; with `projectSetup: bootstrap` the platform uses it by this address. */
+export function backupServiceAccountEmail(project: string, stack: string): string {
+    return `${backupServiceAccountId(stack)}@${project}.iam.gserviceaccount.com`;
+}
+
+/** The one role of the uploading account, on the bucket only: create objects; no read, overwrite or delete. */
+export const BACKUP_BUCKET_ROLE = "roles/storage.objectCreator";
+
+/** Workload Identity's name for a Kubernetes service account of the project's clusters (<project>.svc.id.goog). */
+export function workloadIdentityMember(project: string, ksa: { readonly namespace: string; readonly name: string }): string {
+    return `serviceAccount:${project}.svc.id.goog[${ksa.namespace}/${ksa.name}]`;
+}
+
+/** What the bucket's settings depend on; shared with bootstrap/, which creates the same bucket for `projectSetup: bootstrap`. */
+export interface BackupBucketSettings {
+    readonly project: string;
+    readonly region: string;
+    /** The platform stack the bucket belongs to. */
+    readonly stack: string;
+    readonly retentionDays: number;
+    readonly noncurrentDays: number;
+    readonly forceDestroy: boolean;
+}
+
+/** The backup bucket's arguments: private, versioned, backups deleted after the retention period. */
+export function backupBucketArgs(settings: BackupBucketSettings): gcp.storage.BucketArgs {
+    return {
+        project: settings.project,
+        name: backupBucketName(settings.project, settings.stack),
+        location: settings.region.toUpperCase(),
+        storageClass: "STANDARD",
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: "enforced",
+        versioning: { enabled: true },
+        forceDestroy: settings.forceDestroy,
+        lifecycleRules: [
+            // A live backup older than the retention period is deleted (becomes noncurrent, see below).
+            { action: { type: "Delete" }, condition: { age: settings.retentionDays, withState: "LIVE" } },
+            // A deleted or overwritten version is gone for good this many days later.
+            { action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: settings.noncurrentDays, withState: "ARCHIVED" } },
+        ],
+        labels: { "part-of": "streaming-platform", stack: resourceId(settings.stack, 63) },
+    };
+}
+
+/** The uploading Google service account's arguments; shared with bootstrap/. */
+export function backupServiceAccountArgs(project: string, stack: string): gcp.serviceaccount.AccountArgs {
+    return {
+        project,
+        accountId: backupServiceAccountId(stack),
+        displayName: `PostgreSQL backups of ${stack}`,
+        description: "Writes PostgreSQL logical backups to their bucket (Workload Identity of the backup CronJob)",
+    };
+}
+
 /**
  * A Cloud Storage bucket for PostgreSQL's logical backups and the only identity that may write to it:
  * a Google service account with roles/storage.objectCreator on this bucket alone (create objects; no
@@ -52,40 +107,22 @@ export class BackupBucket extends pulumi.ComponentResource {
         const stack = pulumi.getStack();
         this.bucket = new gcp.storage.Bucket(
             name,
-            {
+            backupBucketArgs({
                 project: args.project,
-                name: backupBucketName(args.project, stack),
-                location: args.region.toUpperCase(),
-                storageClass: "STANDARD",
-                uniformBucketLevelAccess: true,
-                publicAccessPrevention: "enforced",
-                versioning: { enabled: true },
+                region: args.region,
+                stack,
+                retentionDays: args.retentionDays,
+                noncurrentDays: args.noncurrentDays,
                 forceDestroy: args.forceDestroy,
-                lifecycleRules: [
-                    // A live backup older than the retention period is deleted (becomes noncurrent, see below).
-                    { action: { type: "Delete" }, condition: { age: args.retentionDays, withState: "LIVE" } },
-                    // A deleted or overwritten version is gone for good this many days later.
-                    { action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: args.noncurrentDays, withState: "ARCHIVED" } },
-                ],
-                labels: { "part-of": "streaming-platform", stack: resourceId(stack, 63) },
-            },
+            }),
             { parent: this, protect: args.protect },
         );
         this.name = this.bucket.name;
-        this.serviceAccount = new gcp.serviceaccount.Account(
-            name,
-            {
-                project: args.project,
-                accountId: backupServiceAccountId(stack),
-                displayName: `PostgreSQL backups of ${stack}`,
-                description: "Writes PostgreSQL logical backups to their bucket (Workload Identity of the backup CronJob)",
-            },
-            { parent: this },
-        );
+        this.serviceAccount = new gcp.serviceaccount.Account(name, backupServiceAccountArgs(args.project, stack), { parent: this });
         this.serviceAccountEmail = this.serviceAccount.email;
         new gcp.storage.BucketIAMMember(
             `${name}-object-creator`,
-            { bucket: this.bucket.name, role: "roles/storage.objectCreator", member: this.serviceAccount.member },
+            { bucket: this.bucket.name, role: BACKUP_BUCKET_ROLE, member: this.serviceAccount.member },
             { parent: this },
         );
         const ksa = args.kubernetesServiceAccount;
@@ -94,7 +131,7 @@ export class BackupBucket extends pulumi.ComponentResource {
             {
                 serviceAccountId: this.serviceAccount.name,
                 role: "roles/iam.workloadIdentityUser",
-                member: `serviceAccount:${args.project}.svc.id.goog[${ksa.namespace}/${ksa.name}]`,
+                member: workloadIdentityMember(args.project, ksa),
             },
             { parent: this, dependsOn: args.workloadPoolReady },
         );

@@ -7,6 +7,16 @@ import * as gcp from "@pulumi/gcp";
  */
 export const GKE_SYSTEM_IMAGE_PATTERNS = ["gcr.io/gke-release/*", "gke.gcr.io/*"] as const;
 
+/**
+ * What a deployer needs to write the policy with `projectSetup: bootstrap` (bootstrap/ grants it to the
+ * enforcing stack's deployer only): binaryauthorization.policy.get and .update, nothing else of Binary
+ * Authorization (no policy.setIamPolicy, no attestors). The policy is a project singleton, so there is no
+ * narrower place to grant it; it reaches no identity, and the holder's container.admin can already turn
+ * enforcement off on its cluster. The policy stays in the platform because what it admits follows the
+ * stack's own config (dockerHubMirror, imageRegistry, buildImages), which changes without bootstrap.
+ */
+export const BINARY_AUTHORIZATION_POLICY_ROLE = "roles/binaryauthorization.policyEditor";
+
 export interface BinaryAuthorizationPolicyArgs {
     /** Project whose one (singleton) policy this is (config `gcp:project`). */
     readonly project: pulumi.Input<string>;

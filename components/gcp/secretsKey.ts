@@ -18,6 +18,28 @@ export function secretsKeyRingId(name: string, stack: string): string {
     return resourceId(`${name}-${stack}-secrets`, 63);
 }
 
+/** The key's name in its ring. */
+export const SECRETS_KEY_NAME = "gke-secrets";
+
+/**
+ * The key's resource name, projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/gke-secrets: what the
+ * cluster's databaseEncryption.keyName takes. With `projectSetup: bootstrap` the platform uses bootstrap's key by it.
+ */
+export function secretsKeyName(project: string, region: string, keyRingId: string): string {
+    return `projects/${project}/locations/${region}/keyRings/${keyRingId}/cryptoKeys/${SECRETS_KEY_NAME}`;
+}
+
+/** The key's arguments; shared with bootstrap/, which creates the same key for `projectSetup: bootstrap`. */
+export function secretsCryptoKeyArgs(keyRing: pulumi.Input<string>, stack: string): gcp.kms.CryptoKeyArgs {
+    return {
+        keyRing,
+        name: SECRETS_KEY_NAME,
+        purpose: "ENCRYPT_DECRYPT",
+        rotationPeriod: SECRETS_KEY_ROTATION,
+        labels: { purpose: "gke-secrets", stack },
+    };
+}
+
 /** The GKE service agent of a project, which encrypts and decrypts the cluster's Secrets with the key. */
 export const gkeServiceAgent = (projectNumber: string | undefined) =>
     `serviceAccount:service-${projectNumber}@container-engine-robot.iam.gserviceaccount.com`;
@@ -47,13 +69,7 @@ export class SecretsKey extends pulumi.ComponentResource {
         );
         this.key = new gcp.kms.CryptoKey(
             `${name}-key`,
-            {
-                keyRing: this.keyRing.id,
-                name: "gke-secrets",
-                purpose: "ENCRYPT_DECRYPT",
-                rotationPeriod: SECRETS_KEY_ROTATION,
-                labels: { purpose: "gke-secrets", stack: pulumi.getStack() },
-            },
+            secretsCryptoKeyArgs(this.keyRing.id, pulumi.getStack()),
             kept,
         );
         const project = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this });
