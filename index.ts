@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Airflow, BACKUP_SERVICE_ACCOUNT, BackupTarget, chartImage, Kafka, Postgresql, PostgresqlBackup, Spark } from "./components/data";
+import { CLIENT_CA_DIR as POSTGRESQL_CA_DIR } from "./components/data/postgresqlTls";
 import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
 import {
     BackupBucket,
@@ -241,7 +242,8 @@ const kafka = new Kafka(
         memory: services.kafka.size.memory,
         storage: services.kafka.storage,
         topic: services.kafka.topic,
-        pipelineUser: "pipeline",
+        users: { producer: "producer", consumer: "consumer", admin: "topic-admin" },
+        consumerGroupPrefix: "crypto-ticks-stream",
         imageRegistry: target.imageRegistry,
         ...dataLifecycle,
     },
@@ -276,6 +278,7 @@ const airflow = new Airflow(
             database: airflowDatabase.database,
             username: airflowDatabase.username,
             password: airflowDatabase.password,
+            caCertificate: postgresql.caCertificate,
         },
         uiExposure: uiExposure("airflow"),
         imageRegistry: target.imageRegistry,
@@ -283,14 +286,14 @@ const airflow = new Airflow(
         dags: {
             files: dagFiles(),
             environment: {
-                ...kafka.clientEnvironment,
+                ...kafka.producer.environment,
                 CRYPTO_SOURCE: pipelineSettings.source,
                 CRYPTO_SYMBOLS: pipelineSettings.symbols.join(","),
                 CRYPTO_VS_CURRENCY: pipelineSettings.vsCurrency,
                 CRYPTO_POLL_SCHEDULE: pipelineSettings.pollSchedule,
                 ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
             },
-            secretEnvironment: kafka.clientSecretEnvironment,
+            secretEnvironment: kafka.producer.secretEnvironment,
             // Without a built image the pods install the DAG's dependencies when they start.
             requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
         },
@@ -301,6 +304,8 @@ const airflow = new Airflow(
 );
 
 const pipelineDatabase = postgresql.clientEnvironment("pipeline");
+// The CA the sink verifies PostgreSQL's certificate against (POSTGRES_SSLROOTCERT), in the driver's namespace.
+const pipelineDatabaseCa = postgresql.caConfigMap("spark-postgresql-ca", spark.namespace.metadata.name);
 // On a regional cluster the checkpoint must outlive a zone: a zonal PD would keep a driver rescheduled to
 // another zone Pending. A regional PD is replicated to two zones of the region (GKE "Provisioning regional
 // persistent disks"). Switching an existing claim to this class replaces the claim: the job then restarts
@@ -321,7 +326,7 @@ const streamingJob = new StreamingJob(
                   packages: sparkPackages(),
               },
         environment: {
-            ...kafka.clientEnvironment,
+            ...kafka.consumer.environment,
             ...pipelineDatabase.environment,
             SPARK_MASTER_URL: spark.masterUrl,
             TRIGGER_INTERVAL: pipelineSettings.triggerInterval,
@@ -329,7 +334,7 @@ const streamingJob = new StreamingJob(
             TICKS_TABLE: "crypto_ticks",
         },
         secretEnvironment: {
-            ...kafka.clientSecretEnvironment,
+            ...kafka.consumer.secretEnvironment,
             ...pipelineDatabase.secretEnvironment,
             SPARK_AUTHENTICATE_SECRET: spark.rpcSecret,
         },
@@ -341,6 +346,7 @@ const streamingJob = new StreamingJob(
         blockManagerPort: spark.blockManagerPort,
         podLabels: spark.clientPodLabels,
         pools,
+        configFiles: [{ name: "postgresql-ca", configMap: pipelineDatabaseCa.metadata.name, mountPath: POSTGRESQL_CA_DIR }],
         // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
     },
     { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] },

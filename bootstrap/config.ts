@@ -20,6 +20,25 @@ export interface BootstrapConfig {
     readonly stateBucketName: string;
     readonly stateBucketLocation: string;
     readonly deployerRoles: readonly string[];
+    /** What bootstrap must know of each stack's platform configuration (its Pulumi.<stack>.yaml over Pulumi.yaml's defaults). */
+    readonly platform: Readonly<Record<string, PlatformStackSettings>>;
+    /**
+     * A GKE cluster with Workload Identity exists in the project, so its workload pool (<project>.svc.id.goog)
+     * does: only then can the backup service accounts' Workload Identity grants be made (Google refuses a
+     * member of a missing pool). False on a new project until the first platform deployment.
+     */
+    readonly workloadPoolReady: boolean;
+}
+
+/** The platform settings of one stack that decide what bootstrap makes for it. */
+export interface PlatformStackSettings {
+    /** `deletionProtection`: the stack encrypts Secrets with a key bootstrap makes; its backup bucket is protected. */
+    readonly deletionProtection: boolean;
+    /** `binaryAuthorization` resolved as the platform does: `auto` enforces where deletionProtection is on. */
+    readonly enforcesBinaryAuthorization: boolean;
+    /** `backupRetentionDays` and `backupNoncurrentDays`: the backup bucket's lifecycle. */
+    readonly backupRetentionDays: number;
+    readonly backupNoncurrentDays: number;
 }
 
 /** Every problem in the stack configuration, each as `<key> = <value>: <what is allowed>`. */
@@ -62,6 +81,65 @@ export function platformGkeStacks(): string[] {
             return settings["streaming-platform:clusterTarget"] !== "kubeconfig";
         })
         .sort();
+}
+
+/** The platform's own settings of a stack: Pulumi.yaml's defaults, then Pulumi.<stack>.yaml. */
+function platformSettings(stack: string): Record<string, unknown> {
+    const read = (file: string) => parse(fs.readFileSync(path.join(PLATFORM_DIR, file), "utf8")) ?? {};
+    const project = read("Pulumi.yaml");
+    const defaults = Object.fromEntries(
+        Object.entries((project.config ?? {}) as Record<string, { default?: unknown }>).map(([key, spec]) => [key, spec?.default]),
+    );
+    const prefix = `${project.name}:`;
+    const own = Object.entries((read(`Pulumi.${stack}.yaml`).config ?? {}) as Record<string, unknown>)
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, value]) => [key.slice(prefix.length), value]);
+    return { ...defaults, ...Object.fromEntries(own) };
+}
+
+/**
+ * What bootstrap makes for a platform stack follows its committed configuration: the secrets key where
+ * deletionProtection is on, the Binary Authorization grant where it enforces, the backup bucket's lifecycle.
+ */
+export function platformStackSettings(
+    stack: string,
+    reject: (key: string, value: string | undefined, allowed: string) => void,
+): PlatformStackSettings | undefined {
+    const settings = platformSettings(stack);
+    const where = `Pulumi.${stack}.yaml`;
+    const text = (key: string) => (settings[key] === undefined || settings[key] === null ? undefined : String(settings[key]));
+    const flag = (key: string): boolean | undefined => {
+        const value = text(key);
+        if (value !== "true" && value !== "false") {
+            reject(`streaming-platform:${key} (${where})`, value, "true or false");
+            return undefined;
+        }
+        return value === "true";
+    };
+    const days = (key: string, max: number): number | undefined => {
+        const value = text(key);
+        if (value === undefined || !/^[1-9][0-9]*$/.test(value) || Number(value) > max) {
+            reject(`streaming-platform:${key} (${where})`, value, `a whole number of days from 1 to ${max}`);
+            return undefined;
+        }
+        return Number(value);
+    };
+    const deletionProtection = flag("deletionProtection");
+    const mode = text("binaryAuthorization");
+    if (mode !== "auto" && mode !== "enforce" && mode !== "off") {
+        reject(`streaming-platform:binaryAuthorization (${where})`, mode, "auto, enforce or off");
+    }
+    const backupRetentionDays = days("backupRetentionDays", 3650);
+    const backupNoncurrentDays = days("backupNoncurrentDays", 365);
+    if (deletionProtection === undefined || backupRetentionDays === undefined || backupNoncurrentDays === undefined) {
+        return undefined;
+    }
+    return {
+        deletionProtection,
+        enforcesBinaryAuthorization: mode === "enforce" || (mode === "auto" && deletionProtection),
+        backupRetentionDays,
+        backupNoncurrentDays,
+    };
 }
 
 /** Reads and validates the bootstrap stack's configuration; throws one ConfigError listing every problem. */
@@ -160,6 +238,30 @@ export function loadBootstrapConfig(): BootstrapConfig {
         }
     }
 
+    const platform: Record<string, PlatformStackSettings> = {};
+    for (const stack of stacks ?? []) {
+        if (known.includes(stack)) {
+            const settings = platformStackSettings(stack, reject);
+            if (settings) {
+                platform[stack] = settings;
+            }
+        }
+    }
+    // The project has one Binary Authorization policy, written by the stack that enforces it.
+    const enforcing = Object.keys(platform).filter((stack) => platform[stack].enforcesBinaryAuthorization);
+    if (enforcing.length > 1) {
+        reject(
+            ownKey("stacks"),
+            JSON.stringify(stacks),
+            `stacks of which at most one enforces Binary Authorization (${enforcing.join(", ")} do): the project has one policy; ` +
+                "set binaryAuthorization: off on all but one, or give each its own project and bootstrap stack",
+        );
+    }
+    const poolSetting = own.get("workloadPoolReady") ?? "false";
+    if (poolSetting !== "true" && poolSetting !== "false") {
+        reject(ownKey("workloadPoolReady"), poolSetting, "true once a platform cluster exists in the project, false before");
+    }
+
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
@@ -174,6 +276,8 @@ export function loadBootstrapConfig(): BootstrapConfig {
         stateBucketName,
         stateBucketLocation: locationSetting !== "" ? locationSetting : region!,
         deployerRoles,
+        platform,
+        workloadPoolReady: poolSetting === "true",
     };
 }
 

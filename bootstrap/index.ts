@@ -1,8 +1,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { dockerRepositoryId, NODE_SERVICE_ACCOUNT_ROLES, nodeServiceAccountId, PLATFORM_APIS } from "../components/gcp";
+import {
+    BACKUP_BUCKET_ROLE,
+    backupBucketArgs,
+    backupServiceAccountArgs,
+    BINARY_AUTHORIZATION_POLICY_ROLE,
+    dockerRepositoryId,
+    gkeServiceAgent,
+    NODE_SERVICE_ACCOUNT_ROLES,
+    nodeServiceAccountId,
+    PLATFORM_APIS,
+    SECRETS_KEY_ROLE,
+    secretsCryptoKeyArgs,
+    secretsKeyRingId,
+    workloadIdentityMember,
+} from "../components/gcp";
+import { BACKUP_SERVICE_ACCOUNT } from "../components/data/postgresqlBackup";
 import { loadBootstrapConfig } from "./config";
-import { PREVIEWER_PROJECT_ROLES } from "./roles";
+import { DEPLOYER_SECRETS_KEY_ROLE, PREVIEWER_PROJECT_ROLES } from "./roles";
 
 // Validated before anything is registered: a wrong repository id here would trust the wrong workflows.
 const config = loadBootstrapConfig();
@@ -23,6 +38,10 @@ const APIS = [
 const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 /** The cluster component's name in the platform program (index.ts): the node service account's id derives from it. */
 const PLATFORM_CLUSTER = "gke";
+/** The platform's SecretsKey component name (index.ts): the key ring's id derives from it. */
+const PLATFORM_SECRETS_KEY = "gke-secrets";
+/** The platform's PostgreSQL namespace, where the backup CronJob's Kubernetes service account is. */
+const POSTGRESQL_NAMESPACE = "postgresql";
 const DAY = 86400;
 /** Deleted or overwritten state stays restorable this long (soft delete), and noncurrent versions are kept this long. */
 const STATE_RETENTION_DAYS = 30;
@@ -128,7 +147,11 @@ for (const role of PREVIEWER_PROJECT_ROLES) {
 }
 new gcp.storage.BucketIAMMember("previewer-state", { bucket: stateBucket.name, role: "roles/storage.objectViewer", member: previewer.member });
 
+/** The project number names the GKE service agent (service-<number>@container-engine-robot.iam.gserviceaccount.com). */
+const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }).number;
+
 const stackSecretsProviders: Record<string, pulumi.Output<string>> = {};
+const stackResources: Record<string, pulumi.Output<Record<string, string>>> = {};
 const deployers: Record<string, pulumi.Output<string>> = {};
 const nodeAccounts: Record<string, pulumi.Output<string>> = {};
 for (const stack of config.stacks) {
@@ -231,6 +254,80 @@ for (const stack of config.stacks) {
         role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
         member: deployer.member,
     });
+    const platform = config.platform[stack];
+    const made: Record<string, pulumi.Output<string>> = {};
+
+    // Secrets in etcd (stacks with deletionProtection): the ring, key and grant the platform's SecretsKey makes
+    // with projectSetup: program, under the same ids; the cluster names the key. Never destroyed (retainOnDelete,
+    // protected): destroying a key's versions makes every Secret encrypted with them unreadable.
+    if (platform.deletionProtection) {
+        const ring = new gcp.kms.KeyRing(
+            `${PLATFORM_SECRETS_KEY}-${stack}-ring`,
+            { project, location: config.region, name: secretsKeyRingId(PLATFORM_SECRETS_KEY, stack) },
+            { ...kept, retainOnDelete: true },
+        );
+        const gkeKey = new gcp.kms.CryptoKey(`${PLATFORM_SECRETS_KEY}-${stack}-key`, secretsCryptoKeyArgs(ring.id, stack), {
+            ...kept,
+            retainOnDelete: true,
+        });
+        // GKE encrypts and decrypts the Secrets as its service agent (it exists once the container API is on): this key only.
+        new gcp.kms.CryptoKeyIAMMember(
+            `${PLATFORM_SECRETS_KEY}-${stack}-gke-agent`,
+            { cryptoKeyId: gkeKey.id, role: SECRETS_KEY_ROLE, member: projectNumber.apply(gkeServiceAgent) },
+            afterApis,
+        );
+        // The deployer only names the key in the cluster's databaseEncryption: it reads it, never encrypts with it.
+        new gcp.kms.CryptoKeyIAMMember(`deployer-${stack}-gke-secrets-viewer`, {
+            cryptoKeyId: gkeKey.id,
+            role: DEPLOYER_SECRETS_KEY_ROLE,
+            member: deployer.member,
+        });
+        made.gkeSecretsKey = gkeKey.id;
+    }
+
+    // The project's one Binary Authorization policy stays in the platform, since what it admits follows the stack's
+    // config; only the enforcing stack's deployer may write it (components/gcp/binaryAuthorization.ts says why).
+    if (platform.enforcesBinaryAuthorization) {
+        new gcp.projects.IAMMember(
+            `deployer-${stack}-${BINARY_AUTHORIZATION_POLICY_ROLE.split("/")[1]}`,
+            { project, role: BINARY_AUTHORIZATION_POLICY_ROLE, member: deployer.member },
+            afterApis,
+        );
+    }
+
+    // PostgreSQL backups: the bucket and its one writer, as the platform's BackupBucket makes them with projectSetup:
+    // program (components/gcp/backupBucket.ts), under the same names; protected like the platform protects it.
+    const backups = new gcp.storage.Bucket(
+        `pg-backups-${stack}`,
+        backupBucketArgs({
+            project,
+            region: config.region,
+            stack,
+            retentionDays: platform.backupRetentionDays,
+            noncurrentDays: platform.backupNoncurrentDays,
+            forceDestroy: !platform.deletionProtection,
+        }),
+        { ...afterApis, protect: platform.deletionProtection },
+    );
+    const backupAccount = new gcp.serviceaccount.Account(`pg-backup-${stack}`, backupServiceAccountArgs(project, stack), afterApis);
+    new gcp.storage.BucketIAMMember(`pg-backup-${stack}-object-creator`, {
+        bucket: backups.name,
+        role: BACKUP_BUCKET_ROLE,
+        member: backupAccount.member,
+    });
+    // The backup CronJob's Kubernetes service account acts as it. The member's pool exists once a cluster with
+    // Workload Identity does (workloadPoolReady; README "One-time setup", step 7).
+    if (config.workloadPoolReady) {
+        new gcp.serviceaccount.IAMMember(`pg-backup-${stack}-workload-identity`, {
+            serviceAccountId: backupAccount.name,
+            role: "roles/iam.workloadIdentityUser",
+            member: workloadIdentityMember(project, { namespace: POSTGRESQL_NAMESPACE, name: BACKUP_SERVICE_ACCOUNT }),
+        });
+    }
+    made.backupBucket = backups.name;
+    made.backupServiceAccount = backupAccount.email;
+    stackResources[stack] = pulumi.output(made);
+
     if (stack === config.previewStack) {
         new gcp.kms.CryptoKeyIAMMember("previewer-secrets", {
             cryptoKeyId: key.id,
@@ -256,6 +353,8 @@ export const stateBackendUrl = pulumi.interpolate`gs://${stateBucket.name}`;
 export const secretsProviders = pulumi.output(stackSecretsProviders);
 /** Per stack, the node service account the platform uses with projectSetup: bootstrap. */
 export const nodeServiceAccounts = pulumi.output(nodeAccounts);
+/** Per stack, what the platform uses by name with projectSetup: bootstrap: the backup bucket and account, the Secrets key. */
+export const platformResources = pulumi.output(stackResources);
 /** projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>. */
 export const workloadIdentityProvider = provider.name;
 export const gcpProject = project;

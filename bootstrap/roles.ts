@@ -25,6 +25,12 @@ export const DEPLOYER_PROJECT_ROLES = [
 export const PREVIEWER_PROJECT_ROLES = ["roles/container.viewer", "roles/compute.networkViewer"] as const;
 
 /**
+ * A deployer's role on its stack's Secrets key (stacks with deletionProtection): it names the key in the
+ * cluster's databaseEncryption and reads it; the GKE service agent, not the deployer, encrypts with it.
+ */
+export const DEPLOYER_SECRETS_KEY_ROLE = "roles/cloudkms.viewer";
+
+/**
  * Never granted to a CI identity on the project: basic roles, and every role that can reach another
  * identity's rights (set IAM policies, act as or mint tokens for any service account, grant project
  * roles, disable APIs, make a repository public). Storage and KMS roles belong on the bucket and keys.
@@ -43,6 +49,10 @@ export const FORBIDDEN_PROJECT_ROLES: ReadonlyArray<{ readonly pattern: RegExp; 
     {
         pattern: /^roles\/artifactregistry\.(admin|repoAdmin)$/,
         reason: "it can make a repository public or give it away; bootstrap creates the repositories and grants writer on them",
+    },
+    {
+        pattern: /^roles\/binaryauthorization\.(admin|policyAdmin)$/,
+        reason: "it can set who may change the Binary Authorization policy; bootstrap grants policyEditor to the enforcing stack's deployer only",
     },
     { pattern: /^roles\/(storage|cloudkms)\./, reason: "storage and KMS roles are granted on the state bucket and the stack's key only" },
 ];

@@ -6,6 +6,7 @@ import { PipelineSettings, readPipeline } from "./pipeline";
 import { BackupSettings, readBackups } from "./backups";
 import { readServices, ServiceSettings } from "./services";
 import { missingTools } from "./tools";
+import { checkImageLock } from "./imageLock";
 
 export const PROJECT_NAMESPACE = "streaming-platform";
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE"] as const;
@@ -148,6 +149,7 @@ export function loadConfig(): PlatformConfig {
     const backups = readBackups(reader);
     const deletionProtection = reader.boolean("deletionProtection");
     checkPause(reader, target, deletionProtection);
+    checkImageLock(reader);
     if (reader.problems.length === 0) {
         for (const [key, value, allowed] of missingTools({ dockerEngine: pipeline.buildImages, gkeAuthPlugin: target === "gke" })) {
             reader.reject(key, value, allowed);

@@ -16,3 +16,6 @@ SELECT format('ALTER DATABASE %I OWNER TO %I', :'db', :'owner') \gexec
 -- PUBLIC may connect to a new database by default; only its owner may connect to ours.
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db') \gexec
 SELECT format('GRANT ALL ON DATABASE %I TO %I', :'db', :'owner') \gexec
+-- Nobody but the admin connects to the maintenance databases (pg_hba.conf admits no application role there
+-- either). Revoking what is not granted is no error, so this stays idempotent.
+REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;

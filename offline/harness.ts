@@ -138,6 +138,16 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             const repository = String(inputs.imageName).replace(/:[^:/]+$/, "");
             return { repoDigest: `${repository}@sha256:${fakeRandom(name, 32).toString("hex")}` };
         }
+        // PEM-shaped stand-ins, distinct per resource; the private key is recorded among the generated secrets.
+        case TYPES.tlsPrivateKey:
+            return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${fakeRandom(name, 48).toString("base64")}\n-----END PRIVATE KEY-----\n` };
+        case TYPES.tlsCertRequest:
+            return {
+                certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\n${fakeRandom(name, 48).toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`,
+            };
+        case TYPES.tlsSelfSignedCert:
+        case TYPES.tlsLocallySignedCert:
+            return { certPem: `-----BEGIN CERTIFICATE-----\n${fakeRandom(name, 48).toString("base64")}\n-----END CERTIFICATE-----\n` };
         case TYPES.address:
             // A documentation-range address (RFC 5737), distinct per resource.
             return { address: `198.51.100.${fakeRandom(name, 1)[0]}` };
@@ -277,7 +287,7 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
         {
             newResource: (args) => {
                 const computed = computedState(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
-                if (args.type.startsWith("random:")) {
+                if (args.type.startsWith("random:") || args.type === TYPES.tlsPrivateKey) {
                     generated.push(...Object.values(computed).map(String));
                 }
                 return {

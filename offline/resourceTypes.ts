@@ -28,4 +28,8 @@ export const TYPES = {
     image: "docker:index/image:Image",
     randomPassword: "random:index/randomPassword:RandomPassword",
     randomBytes: "random:index/randomBytes:RandomBytes",
+    tlsPrivateKey: "tls:index/privateKey:PrivateKey",
+    tlsSelfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
+    tlsCertRequest: "tls:index/certRequest:CertRequest",
+    tlsLocallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
 } as const;

@@ -3,7 +3,17 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { dockerRepositoryId, NODE_SERVICE_ACCOUNT_ROLES, nodeServiceAccountId } from "../components/gcp";
+import {
+    backupBucketArgs,
+    backupBucketName,
+    backupServiceAccountEmail,
+    dockerRepositoryId,
+    NODE_SERVICE_ACCOUNT_ROLES,
+    nodeServiceAccountId,
+    SECRETS_KEY_ROTATION,
+    secretsKeyName,
+    secretsKeyRingId,
+} from "../components/gcp";
 import { DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
 import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
@@ -49,6 +59,7 @@ interface Registered {
     readonly custom: boolean;
     readonly inputs: Record<string, any>;
     readonly protect: boolean;
+    readonly retainOnDelete: boolean;
     readonly dependsOn: readonly string[];
 }
 
@@ -123,7 +134,7 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
                 const { id, state } = computed(args.type, args.name, args.inputs);
                 return { id: args.custom ? id : undefined, state: { name: args.inputs.name ?? args.name, ...args.inputs, ...state } };
             },
-            call: (args) => args.inputs,
+            call: (args) => (args.token === "gcp:organizations/getProject:getProject" ? { ...args.inputs, number: PROJECT_NUMBER } : args.inputs),
         },
         PROJECT_NAME,
         "ci",
@@ -139,6 +150,7 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
                 custom: req.getCustom(),
                 inputs: req.getObject()?.toJavaScript() ?? {},
                 protect: req.getProtect() === true,
+                retainOnDelete: req.getRetainondelete() === true,
                 dependsOn: req.getDependenciesList(),
             }),
         recordFailure,
@@ -165,6 +177,11 @@ async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
 }
 
 const ofType = (run: BootstrapRun, type: string) => run.resources.filter((r) => r.type === type);
+const named = (run: BootstrapRun, type: string, name: string) => {
+    const found = ofType(run, type).filter((r) => r.name === name);
+    assert.equal(found.length, 1, `expected exactly one ${type} named ${name}, found ${found.length}`);
+    return found[0];
+};
 function single(run: BootstrapRun, type: string): Registered {
     const found = ofType(run, type);
     assert.equal(found.length, 1, `expected exactly one ${type}, found ${found.length}`);
@@ -189,6 +206,12 @@ describe("bootstrap program", () => {
     const POOL = `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-actions`;
     const KEY = (stack: string) => `projects/${TEST_PROJECT}/locations/us-central1/keyRings/pulumi/cryptoKeys/pulumi-secrets-${stack}`;
     const BUCKET = `${TEST_PROJECT}-pulumi-state`;
+    /** What bootstrap makes for the platform's PostgreSQL backups and prod's Secrets, under the platform's own names. */
+    const BACKUPS = { dev: backupBucketName(TEST_PROJECT, "dev"), prod: backupBucketName(TEST_PROJECT, "prod") };
+    const BACKUP_SA = { dev: backupServiceAccountEmail(TEST_PROJECT, "dev"), prod: backupServiceAccountEmail(TEST_PROJECT, "prod") };
+    const GKE_KEY = secretsKeyName(TEST_PROJECT, "us-central1", secretsKeyRingId("gke-secrets", "prod"));
+    const GKE_AGENT = `serviceAccount:service-${PROJECT_NUMBER}@container-engine-robot.iam.gserviceaccount.com`;
+    const BACKUP_KSA = `serviceAccount:${TEST_PROJECT}.svc.id.goog[postgresql/postgresql-backup]`;
     /** Every grant as "<member> <role> on <where>". */
     const grants = (r: BootstrapRun) =>
         r.resources
@@ -262,7 +285,7 @@ describe("bootstrap program", () => {
     });
 
     it("keeps state in a protected, private, versioned bucket with 30 days of soft delete and history pruned by age", () => {
-        const bucket = single(run, T.bucket);
+        const bucket = named(run, T.bucket, "pulumi-state");
         assert.equal(bucket.protect, true, "the state bucket must be protected");
         assert.equal(bucket.inputs.name, BUCKET);
         assert.equal(bucket.inputs.location, "us-central1");
@@ -277,10 +300,10 @@ describe("bootstrap program", () => {
     });
 
     it("gives each stack its own protected, rotated KMS key in gcp:region", () => {
-        const ring = single(run, T.keyRing);
+        const ring = named(run, T.keyRing, "pulumi");
         assert.equal(ring.protect, true);
         assert.equal(ring.inputs.location, "us-central1");
-        const keys = ofType(run, T.cryptoKey);
+        const keys = ofType(run, T.cryptoKey).filter((k) => k.name.startsWith("pulumi-secrets-"));
         assert.deepEqual(keys.map((k) => k.inputs.name).sort(), ["pulumi-secrets-dev", "pulumi-secrets-prod"]);
         for (const key of keys) {
             assert.equal(key.protect, true);
@@ -318,6 +341,19 @@ describe("bootstrap program", () => {
             `${DEPLOYER[stack]} roles/artifactregistry.reader on repository dockerhub-${stack}`,
             `${DEPLOYER[stack]} roles/storage.objectUser on bucket ${BUCKET}`,
             `${DEPLOYER[stack]} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${KEY(stack)}`,
+            // prod sets deletionProtection: its cluster names the Secrets key bootstrap made, and it enforces Binary Authorization.
+            ...(stack === "prod"
+                ? [
+                      `${DEPLOYER.prod} roles/cloudkms.viewer on key ${GKE_KEY}`,
+                      `${DEPLOYER.prod} roles/binaryauthorization.policyEditor on project ${TEST_PROJECT}`,
+                  ]
+                : []),
+        ];
+        // Not CI identities: what GKE and the backup CronJob act as, each granted on one resource.
+        const platform = [
+            `${GKE_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
+            `serviceAccount:${BACKUP_SA.dev} roles/storage.objectCreator on bucket ${BACKUPS.dev}`,
+            `serviceAccount:${BACKUP_SA.prod} roles/storage.objectCreator on bucket ${BACKUPS.prod}`,
         ];
         const previewer = [
             ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role} on project ${TEST_PROJECT}`),
@@ -328,7 +364,7 @@ describe("bootstrap program", () => {
             grants(run)
                 .filter((g) => !g.includes("workloadIdentityUser"))
                 .sort(),
-            [...previewer, ...deployer("dev"), ...deployer("prod"), ...nodeRoles("dev"), ...nodeRoles("prod")].sort(),
+            [...previewer, ...deployer("dev"), ...deployer("prod"), ...nodeRoles("dev"), ...nodeRoles("prod"), ...platform].sort(),
         );
     });
 
@@ -371,11 +407,109 @@ describe("bootstrap program", () => {
         );
     });
 
+    it("makes the Secrets key of each stack with deletionProtection (prod) under the ids the platform's SecretsKey uses", () => {
+        const rings = ofType(run, T.keyRing).filter((r) => r.name !== "pulumi");
+        assert.deepEqual(
+            rings.map((r) => r.inputs.name),
+            [secretsKeyRingId("gke-secrets", "prod")],
+            "dev sets no deletionProtection",
+        );
+        const ring = rings[0];
+        assert.equal(ring.inputs.location, "us-central1", "the cluster's region, as application-layer encryption requires");
+        const key = named(run, T.cryptoKey, "gke-secrets-prod-key");
+        assert.equal(`${key.inputs.keyRing}/cryptoKeys/${key.inputs.name}`, GKE_KEY);
+        assert.equal(key.inputs.purpose, "ENCRYPT_DECRYPT");
+        assert.equal(key.inputs.rotationPeriod, SECRETS_KEY_ROTATION);
+        assert.deepEqual(key.inputs.labels, { purpose: "gke-secrets", stack: "prod" });
+        for (const kept of [ring, key]) {
+            assert.ok(kept.protect && kept.retainOnDelete, `${kept.name}: protected and never destroyed`);
+        }
+        const onKey = grants(run).filter((g) => g.endsWith(`on key ${GKE_KEY}`));
+        assert.deepEqual(
+            onKey.sort(),
+            [
+                `${GKE_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
+                `${DEPLOYER.prod} roles/cloudkms.viewer on key ${GKE_KEY}`,
+            ].sort(),
+            "only GKE encrypts with it; the deployer reads it",
+        );
+    });
+
+    it("makes each stack's backup bucket and its one writer as the platform's BackupBucket does", () => {
+        for (const [stack, retentionDays, protect] of [
+            ["dev", 30, false],
+            ["prod", 30, true],
+        ] as const) {
+            const bucket = named(run, T.bucket, `pg-backups-${stack}`);
+            assert.deepEqual(
+                bucket.inputs,
+                JSON.parse(
+                    JSON.stringify(
+                        backupBucketArgs({
+                            project: TEST_PROJECT,
+                            region: "us-central1",
+                            stack,
+                            retentionDays,
+                            noncurrentDays: 7,
+                            forceDestroy: !protect,
+                        }),
+                    ),
+                ),
+            );
+            assert.equal(bucket.inputs.publicAccessPrevention, "enforced");
+            assert.equal(bucket.protect, protect, `${stack}: protected as its deletionProtection says`);
+            const account = named(run, T.account, `pg-backup-${stack}`);
+            assert.equal(`${account.inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`, BACKUP_SA[stack]);
+            assert.deepEqual(
+                grants(run).filter((g) => g.includes(BACKUP_SA[stack]) || g.includes(BACKUPS[stack])),
+                [`serviceAccount:${BACKUP_SA[stack]} roles/storage.objectCreator on bucket ${BACKUPS[stack]}`],
+                "nothing else may use the bucket or act as its writer",
+            );
+        }
+    });
+
+    it("lets the backup CronJob's Kubernetes service account act as its stack's writer once workloadPoolReady", async () => {
+        assert.deepEqual(
+            grants(run).filter((g) => g.includes(".svc.id.goog")),
+            [],
+            "a new project has no workload pool yet",
+        );
+        const ready = await runBootstrap({ workloadPoolReady: "true" });
+        assert.equal(ready.error, undefined, ready.error?.stack);
+        assert.deepEqual(
+            grants(ready)
+                .filter((g) => g.includes(".svc.id.goog"))
+                .sort(),
+            [
+                `${BACKUP_KSA} roles/iam.workloadIdentityUser on account ${BACKUP_SA.dev}`,
+                `${BACKUP_KSA} roles/iam.workloadIdentityUser on account ${BACKUP_SA.prod}`,
+            ],
+        );
+    });
+
+    it("grants Binary Authorization's policyEditor only to the enforcing stack's deployer, and nothing project-wide beyond the role sets", () => {
+        const ci = [PREVIEWER, DEPLOYER.dev, DEPLOYER.prod];
+        const projectWide = ofType(run, T.projectIam)
+            .filter((b) => ci.includes(b.inputs.member))
+            .map((b) => `${b.inputs.member} ${b.inputs.role}`);
+        const expected = [
+            ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role}`),
+            ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.dev} ${role}`),
+            ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.prod} ${role}`),
+            `${DEPLOYER.prod} roles/binaryauthorization.policyEditor`,
+        ];
+        assert.deepEqual(projectWide.sort(), expected.sort());
+        for (const grant of projectWide) {
+            assert.doesNotMatch(grant.split(" ")[1], /^roles\/(binaryauthorization\.(admin|policyAdmin)|cloudkms\.|storage\.|iam\.)/, grant);
+        }
+    });
+
     it("exports the GitHub variables the workflows read, the secrets providers and the node accounts", () => {
         assert.deepEqual(Object.keys(run.outputs).sort(), [
             "gcpProject",
             "githubVariables",
             "nodeServiceAccounts",
+            "platformResources",
             "secretsProviders",
             "stateBackendUrl",
             "workloadIdentityProvider",
@@ -397,6 +531,10 @@ describe("bootstrap program", () => {
             assert.ok(workflowsText.includes(`vars.${name}`), `no workflow reads ${name}`);
         }
         assert.deepEqual(run.outputs.secretsProviders, { dev: `gcpkms://${KEY("dev")}`, prod: `gcpkms://${KEY("prod")}` });
+        assert.deepEqual(run.outputs.platformResources, {
+            dev: { backupBucket: BACKUPS.dev, backupServiceAccount: BACKUP_SA.dev },
+            prod: { backupBucket: BACKUPS.prod, backupServiceAccount: BACKUP_SA.prod, gkeSecretsKey: GKE_KEY },
+        });
     });
 
     it("follows the configured repository, ids, bucket name and location", async () => {
@@ -414,9 +552,17 @@ describe("bootstrap program", () => {
             "assertion.repository_id == '987' && assertion.repository_owner_id == '654'",
         );
         assert.ok(grants(other).some((g) => g.endsWith("repo:Other-Org/data.platform_2:environment:dev") || /environment:dev/.test(g)));
-        assert.equal(single(other, T.bucket).inputs.location, "EU");
+        assert.equal(named(other, T.bucket, "pulumi-state").inputs.location, "EU");
         assert.equal(other.outputs.stateBackendUrl, "gs://acme-tfstate");
-        assert.equal(ofType(other, T.cryptoKey).length, 1);
+        assert.deepEqual(
+            ofType(other, T.cryptoKey).map((k) => k.name),
+            ["pulumi-secrets-dev"],
+            "dev sets no deletionProtection: no Secrets key",
+        );
+        assert.deepEqual(
+            ofType(other, T.bucket).map((b) => b.inputs.name),
+            ["acme-tfstate", BACKUPS.dev],
+        );
     });
 
     it("takes a replacement set of deployer roles", async () => {
@@ -425,8 +571,14 @@ describe("bootstrap program", () => {
         assert.deepEqual(
             ofType(other, T.projectIam)
                 .filter((b) => /deployer/.test(b.inputs.member))
-                .map((b) => b.inputs.role),
-            ["roles/container.admin", "roles/container.admin"],
+                .map((b) => `${b.inputs.member.split(/[:@]/)[1]} ${b.inputs.role}`)
+                .sort(),
+            [
+                "platform-deployer-dev roles/container.admin",
+                "platform-deployer-prod roles/binaryauthorization.policyEditor",
+                "platform-deployer-prod roles/container.admin",
+            ],
+            "the enforcing stack's policy grant is not one of deployerRoles",
         );
     });
 
@@ -486,6 +638,18 @@ describe("bootstrap program", () => {
             const message = await refused({ deployerRoles: ["roles/storage.admin"] });
             assert.match(message, /deployerRoles = "roles\/storage.admin": a role other than this one: storage and KMS roles/);
         });
+
+        it("a workloadPoolReady that is not true or false", async () => {
+            const message = await refused({ workloadPoolReady: "yes" });
+            assert.match(message, /workloadPoolReady = "yes": true once a platform cluster exists/);
+        });
+
+        for (const role of ["roles/binaryauthorization.admin", "roles/binaryauthorization.policyAdmin"]) {
+            it(`${role} in deployerRoles`, async () => {
+                const message = await refused({ deployerRoles: [role] });
+                assert.ok(message.includes(`deployerRoles = "${role}": a role other than this one`), message);
+            });
+        }
 
         it("a malformed bucket name or location", async () => {
             const message = await refused({ stateBucketName: "Acme_State!", stateBucketLocation: "moon" });

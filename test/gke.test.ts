@@ -247,7 +247,7 @@ describe("GKE stacks", () => {
         const spot = pool(runs.dev, "gke-spot");
         assert.equal(spot.nodeConfig.spot, true);
         assert.equal(spot.nodeConfig.machineType, "e2-standard-2");
-        assert.equal(spot.autoscaling.totalMinNodeCount, 0, "stateless compute may scale to nothing");
+        assert.equal(spot.autoscaling.totalMinNodeCount, 1, "one Spot node stays up for the worker that prefers it");
     });
 
     it("prod is a regional, protected cluster on on-demand nodes", () => {
@@ -261,7 +261,7 @@ describe("GKE stacks", () => {
         assert.deepEqual([data.autoscaling.totalMinNodeCount, data.autoscaling.totalMaxNodeCount], [3, 6], "one node per zone at least");
         const spot = pool(runs.prod, "gke-spot");
         assert.equal(spot.nodeConfig.spot, true);
-        assert.deepEqual([spot.autoscaling.totalMinNodeCount, spot.autoscaling.totalMaxNodeCount], [0, 3]);
+        assert.deepEqual([spot.autoscaling.totalMinNodeCount, spot.autoscaling.totalMaxNodeCount], [1, 3]);
     });
 
     it("opens the IP endpoint only to configured authorized networks", async () => {

@@ -44,6 +44,7 @@ case " $* " in
 esac
 `,
     "kafka-configs.sh": FAKE_PRELUDE,
+    "kafka-acls.sh": FAKE_PRELUDE,
 };
 
 interface ScriptRun {
@@ -298,12 +299,14 @@ describe("the stacks' Kafka topic provisioning", function () {
             assert.ok(release(run, "kafka").dependencies.includes(guards[0].urn), "the release must wait for the partition check");
         });
 
-        it(`${stack}: hands the chart the reconcile script as provisioning.postScript`, () => {
+        it(`${stack}: hands the chart the reconcile script as provisioning.postScript, before the access script`, () => {
             const provisioning = values(runs[stack], "kafka").provisioning;
             assert.equal(provisioning.enabled, true);
             assert.equal(provisioning.useHelmHooks, true);
-            assert.equal(provisioning.postScript.trimEnd().split("\n").at(-1), call);
-            assert.equal(provisioning.postScript, topicReconcileScript([provisioning.topics[0]]), "the topic is declared once");
+            const topicPart = topicReconcileScript([provisioning.topics[0]]);
+            assert.ok(provisioning.postScript.startsWith(topicPart), "the topic is declared once");
+            assert.equal(topicPart.trimEnd().split("\n").at(-1), call);
+            assert.ok(provisioning.postScript.indexOf(call) < provisioning.postScript.indexOf("\nupsert_scram_user "));
         });
 
         it(`${stack}: the rendered provisioning hook Job reconciles the topic on every install and upgrade`, () => {
@@ -327,10 +330,14 @@ describe("the stacks' Kafka topic provisioning", function () {
             const kafka = new FakeKafka("crypto-ticks");
             try {
                 const [command, ...args] = [...container.command, ...container.args];
+                // The client users' passwords, which the Job reads from the kafka-sasl Secret.
+                const passwords = Object.fromEntries(
+                    container.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => [e.name, `${e.name.toLowerCase()}-value`]),
+                );
                 const run = (env: Record<string, string> = {}) => {
                     assert.equal(command, "/bin/bash");
                     assert.deepEqual(args.slice(0, 1), ["-ec"]);
-                    return kafka.run(args[1], { KAFKA_SERVICE: service, ...env });
+                    return kafka.run(args[1], { KAFKA_SERVICE: service, ...passwords, ...env });
                 };
                 const created = run();
                 assert.equal(created.status, 0, created.stderr);
@@ -349,7 +356,10 @@ describe("the stacks' Kafka topic provisioning", function () {
                     raised.calls.includes(`kafka-topics.sh ${CLIENT} --alter --topic crypto-ticks --partitions ${partitions}`),
                     raised.calls.join("\n"),
                 );
-                assert.match(raised.calls.at(-1)!, /^kafka-configs\.sh .* --entity-name crypto-ticks --add-config min\.insync\.replicas=\d$/);
+                assert.ok(
+                    raised.calls.some((c) => /^kafka-configs\.sh .* --entity-name crypto-ticks --add-config min\.insync\.replicas=\d$/.test(c)),
+                    raised.calls.join("\n"),
+                );
 
                 kafka.setPartitions(partitions + 1);
                 const refused = run();

@@ -92,13 +92,18 @@ describe("pipeline on the platform", () => {
             assert.equal(env.CRYPTO_SYMBOLS, "bitcoin,solana");
             assert.equal(env.KAFKA_BOOTSTRAP_SERVERS, "kafka.kafka.svc.cluster.local:9092");
             assert.equal(env.KAFKA_TOPIC, "crypto-ticks");
-            assert.equal(env.KAFKA_SASL_USERNAME, "pipeline");
+            assert.equal(env.KAFKA_SASL_USERNAME, "producer");
+            assert.equal(env.KAFKA_SECURITY_PROTOCOL, "SASL_SSL");
             assert.match(env.KAFKA_SASL_MECHANISM, /^SCRAM-SHA-(256|512)$/);
             assert.equal(env.CRYPTO_POLL_SCHEDULE, "*/1 * * * *");
             const secret = secretNamed(run, "airflow", values(run, "airflow").extraEnvVarsSecret);
             assert.ok(secret.secretInputs.has("stringData"));
             const kafkaSasl = secretNamed(run, "kafka", values(run, "kafka").sasl.existingSecret);
-            assert.deepEqual(secret.inputs.stringData, { KAFKA_SASL_PASSWORD: kafkaSasl.inputs.stringData["client-passwords"] });
+            const kafkaTls = secretNamed(run, "kafka", values(run, "kafka").tls.existingSecret);
+            assert.deepEqual(secret.inputs.stringData, {
+                KAFKA_SASL_PASSWORD: kafkaSasl.inputs.stringData["producer-password"],
+                KAFKA_SSL_CA_PEM: kafkaTls.inputs.stringData["ca.crt"],
+            });
             assert.ok(!JSON.stringify(values(run, "airflow")).includes(secret.inputs.stringData.KAFKA_SASL_PASSWORD));
         });
 
@@ -113,7 +118,8 @@ describe("pipeline on the platform", () => {
                 assert.equal(configMap.inputs.data[mount.subPath], repoFile("requirements-airflow.txt"));
                 assert.match(configMap.inputs.data[mount.subPath], /^confluent-kafka==\d+\.\d+\.\d+$/m, "requirements are pinned");
             }
-            assert.equal(values(runs.dev, "airflow").extraVolumeMounts, undefined, "the built image already has them");
+            const builtMounts: any[] = values(runs.dev, "airflow").extraVolumeMounts ?? [];
+            assert.ok(!builtMounts.some((m) => m.mountPath === "/bitnami/python/requirements.txt"), "the built image already has them");
         });
     });
 
@@ -201,7 +207,9 @@ describe("pipeline on the platform", () => {
         it("reads Kafka and writes PostgreSQL as the pipeline users, with passwords only in its Secret", () => {
             const run = runs.devWithoutBuild;
             const env = envOf(driver(run));
-            assert.equal(env.KAFKA_SASL_USERNAME, "pipeline");
+            assert.equal(env.KAFKA_SASL_USERNAME, "consumer");
+            assert.equal(env.KAFKA_SECURITY_PROTOCOL, "SASL_SSL");
+            assert.equal(env.KAFKA_GROUP_ID_PREFIX, "crypto-ticks-stream");
             assert.equal(env.POSTGRES_HOST, "postgresql-primary.postgresql.svc.cluster.local");
             assert.equal(env.POSTGRES_DB, "pipeline");
             assert.equal(env.POSTGRES_USER, "pipeline");
@@ -211,7 +219,8 @@ describe("pipeline on the platform", () => {
             const secret = secretNamed(run, "spark", secretRef.secretRef.name);
             assert.ok(secret.secretInputs.has("stringData"));
             const data = secret.inputs.stringData;
-            assert.deepEqual(Object.keys(data).sort(), ["KAFKA_SASL_PASSWORD", "POSTGRES_PASSWORD", "SPARK_AUTHENTICATE_SECRET"]);
+            assert.deepEqual(Object.keys(data).sort(), ["KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_PEM", "POSTGRES_PASSWORD", "SPARK_AUTHENTICATE_SECRET"]);
+            assert.equal(data.KAFKA_SASL_PASSWORD, secretNamed(run, "kafka", "kafka-sasl").inputs.stringData["consumer-password"]);
             const init = Object.values<string>(
                 secretNamed(run, "postgresql", values(run, "postgresql").primary.initdb.scriptsSecret).inputs.stringData,
             )[0];
@@ -248,7 +257,7 @@ describe("pipeline on the platform", () => {
             for (const run of [runs.local, runs.devWithoutBuild]) {
                 const pod = streamingJob(run).inputs.spec.template.spec;
                 assert.equal(driver(run).image, chartImage("spark", "docker.io"));
-                const codeVolume = pod.volumes.find((v: any) => v.configMap);
+                const codeVolume = pod.volumes.find((v: any) => v.name === "code");
                 const code = kubernetesObject(run, TYPES.configMap, "spark", codeVolume.configMap.name);
                 assert.deepEqual(code.inputs.data, {
                     ...Object.fromEntries(JOB_FILES.map((f) => [f, repoFile("spark", f)])),

@@ -99,9 +99,15 @@ describe("placement on the node pools (rendered manifests)", function () {
             assert.equal(spot.inputs.nodeConfig.spot, true);
             assert.deepEqual(spot.inputs.nodeConfig.labels, { [POOL_LABEL]: SPOT_POOL });
             assert.deepEqual(spot.inputs.nodeConfig.taints, [{ key: SPOT_TAINT.key, value: SPOT_TAINT.value, effect: "NO_SCHEDULE" }]);
-            assert.equal(spot.inputs.autoscaling.totalMinNodeCount, 0, `${stack}: the Spot pool may scale to zero`);
+            assert.equal(spot.inputs.autoscaling.totalMinNodeCount, 1, `${stack}: one Spot node stays up for the workers that prefer it`);
             assert.equal(spot.inputs.autoscaling.locationPolicy, "ANY");
         }
+    });
+
+    it("lets the Spot pool scale to zero when configured so", async () => {
+        const { run } = await renderStack("dev", { spotMinCount: 0 });
+        const spot = ofType(run, TYPES.nodePool).find((p) => p.inputs.nodeConfig.spot === true)!;
+        assert.equal(spot.inputs.autoscaling.totalMinNodeCount, 0);
     });
 
     it("places nothing on an existing cluster, whose nodes carry none of the pool labels", async () => {

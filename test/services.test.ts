@@ -177,19 +177,22 @@ describe("data services", () => {
             assert.ok(randomIds.every((r) => r.inputs.length === 16));
         });
 
-        it("authenticates every listener and gives the pipeline its own SCRAM user", () => {
+        it("authenticates and encrypts every listener and gives each client its own SCRAM user (test/kafkaSecurity.test.ts: ACLs, TLS)", () => {
             const run = runs.dev;
             const kafka = values(run, "kafka");
             for (const listener of ["client", "controller", "interbroker"]) {
-                assert.equal(kafka.listeners[listener].protocol, "SASL_PLAINTEXT", listener);
+                assert.equal(kafka.listeners[listener].protocol, "SASL_SSL", listener);
             }
             assert.match(kafka.sasl.enabledMechanisms, /SCRAM-SHA-512/);
-            assert.deepEqual(kafka.sasl.client.users, ["pipeline"]);
+            assert.deepEqual(kafka.sasl.client.users, ["topic-admin", "producer", "consumer"]);
             const secret = secretNamed(run, "kafka", kafka.sasl.existingSecret);
             assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), [
+                "admin-password",
                 "client-passwords",
+                "consumer-password",
                 "controller-password",
                 "inter-broker-password",
+                "producer-password",
                 "system-user-password",
             ]);
             const passwords = secret.inputs.stringData;

@@ -701,7 +701,7 @@ process.exit(Number(process.env.FAKE_REPORT_STATUS || 0));`,
     kubectl: `${FAKE_PRELUDE}
 const line = args.join(" ");
 const env = process.env;
-if (/get secret/.test(line)) process.stdout.write(Buffer.from(/client-passwords/.test(line) ? "kafka-password" : "admin-password").toString("base64"));
+if (/get secret/.test(line)) process.stdout.write(Buffer.from(/consumer-password/.test(line) ? "kafka-password" : /data\\.ca/.test(line) ? "-----BEGIN CERTIFICATE-----\\nQ0E=\\n-----END CERTIFICATE-----\\n" : "admin-password").toString("base64"));
 if (args.includes("exec") && /kafka-console-consumer/.test(line)) {
     fs.writeFileSync(path.join(dir, "consumer.properties"), fs.readFileSync(0));
     process.stdout.write(env.FAKE_MESSAGES || "");
@@ -1067,12 +1067,12 @@ describe(".github/scripts", function () {
             const consume = run.calls.find((c) => /kafka-console-consumer/.test(c)) ?? "";
             assert.match(
                 consume,
-                /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --from-beginning .*--consumer\.config \/dev\/stdin/,
+                /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --group crypto-ticks-stream-e2e-check-\S+ --from-beginning .*--consumer\.config \/dev\/stdin/,
             );
             assert.doesNotMatch(consume, /kafka-password/, "the password is not on a command line");
             assert.match(
                 fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
-                /sasl\.mechanism=SCRAM-SHA-512\n.*username="pipeline" password="kafka-password";/,
+                /^security\.protocol=SASL_SSL\nssl\.truststore\.type=PEM\nssl\.truststore\.certificates=-----BEGIN CERTIFICATE----- \\\nQ0E= \\\n-----END CERTIFICATE-----\nsasl\.mechanism=SCRAM-SHA-512\n.*username="consumer" password="kafka-password";/,
             );
         });
 

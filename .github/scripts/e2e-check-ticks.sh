@@ -17,7 +17,8 @@
 # some must have been produced after it (the kill), or the check would prove nothing.
 # Environment (all optional): STACK (local), SINCE, CHECK_TIMEOUT_SECONDS (300), INTERVAL_SECONDS
 # (20), KAFKA_NAMESPACE (kafka), KAFKA_POD (kafka-controller-0), KAFKA_TOPIC (crypto-ticks),
-# KAFKA_SECRET (kafka-sasl), KAFKA_USER (pipeline), KAFKA_IDLE_MS (20000), pg_query's PG_* variables.
+# KAFKA_SECRET (kafka-sasl), KAFKA_USER (consumer), KAFKA_TLS_SECRET (kafka-tls), KAFKA_GROUP_PREFIX
+# (crypto-ticks-stream), KAFKA_IDLE_MS (20000), pg_query's PG_* variables.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -30,16 +31,23 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # The topic from its beginning, one message value per line, read with the console consumer inside the
-# Kafka pod as the pipeline's SCRAM user. The client config goes in on stdin, so the password never
-# is on a command line; the consumer stops after KAFKA_IDLE_MS without a new message.
-password="$(kubectl -n "$namespace" get secret "${KAFKA_SECRET:-kafka-sasl}" -o jsonpath='{.data.client-passwords}' | base64 -d)"
+# Kafka pod as the pipeline's consumer (its ACLs: Read on the topic and on groups with its prefix, under a
+# fresh group each run), over TLS verifying the broker against the platform's CA. The client config goes in
+# on stdin, so the password never is on a command line; the consumer stops after KAFKA_IDLE_MS without a
+# new message.
+password="$(kubectl -n "$namespace" get secret "${KAFKA_SECRET:-kafka-sasl}" -o jsonpath='{.data.consumer-password}' | base64 -d)"
 mask "$password"
+# A properties value spans lines with a trailing backslash; the PEM's line breaks do not matter to Kafka.
+ca="$(kubectl -n "$namespace" get secret "${KAFKA_TLS_SECRET:-kafka-tls}" -o jsonpath='{.data.ca\.crt}' | base64 -d | sed -e '$!s/$/ \\/')"
 kubectl -n "$namespace" exec -i "${KAFKA_POD:-kafka-controller-0}" -c kafka -- \
-  /opt/bitnami/kafka/bin/kafka-console-consumer.sh --bootstrap-server localhost:9092 --topic "$topic" \
+  /opt/bitnami/kafka/bin/kafka-console-consumer.sh --bootstrap-server "kafka.$namespace.svc.cluster.local:9092" --topic "$topic" \
+  --group "${KAFKA_GROUP_PREFIX:-crypto-ticks-stream}-e2e-check-$(date +%s)-$RANDOM" \
   --from-beginning --timeout-ms "${KAFKA_IDLE_MS:-20000}" --consumer.config /dev/stdin >"$work/messages.jsonl" <<PROPERTIES
-security.protocol=SASL_PLAINTEXT
+security.protocol=SASL_SSL
+ssl.truststore.type=PEM
+ssl.truststore.certificates=$ca
 sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_USER:-pipeline}" password="$password";
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_USER:-consumer}" password="$password";
 PROPERTIES
 echo "read $(wc -l <"$work/messages.jsonl") messages from topic $topic"
 

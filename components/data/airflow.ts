@@ -16,6 +16,7 @@ import { PinnedImage } from "../pipeline/images";
 import { loadBalancerUrl, UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
 import { chartScheduling, PodRole, PoolLayout } from "../k8s/placement";
+import { caConfigMap, caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
 /** The external PostgreSQL database Airflow keeps its metadata in. */
 export interface AirflowDatabaseArgs {
@@ -29,6 +30,8 @@ export interface AirflowDatabaseArgs {
     readonly username: pulumi.Input<string>;
     /** The role's password; it goes into a Secret, never into Helm values. */
     readonly password: pulumi.Input<string>;
+    /** The CA certificate PostgreSQL's server certificate is signed with; every pod verifies the server against it. */
+    readonly caCertificate: pulumi.Input<string>;
 }
 
 /** DAGs shipped with the platform, and what their tasks need at run time. */
@@ -129,6 +132,13 @@ export class Airflow extends pulumi.ComponentResource {
             ),
             fixedSecret(DATABASE_SECRET, this.namespace, { password: args.database.password }, this),
         ];
+        // The metadata database over TLS, verifying the server: the chart builds sql_alchemy_conn itself, without
+        // connection options (airflow 25.0.2 templates/_init_containers_sidecars.tpl, prepare-config), so libpq's
+        // environment carries them. psycopg2 (libpq) and asyncpg, which Airflow 3 derives sql_alchemy_conn_async
+        // for, both read PGSSLMODE and PGSSLROOTCERT. extraEnvVars and extraVolumeMounts reach every Airflow
+        // container, the wait-for-db-migrations init container included.
+        const databaseCa = caConfigMap(`${name}-postgresql-ca`, this.namespace.metadata.name, args.database.caCertificate, this);
+        const ca = caVolume();
         secrets.push(fixedSecret(DAGS_ENV_SECRET, this.namespace, args.dags.secretEnvironment, this));
         const dagsConfigMap = new k8s.core.v1.ConfigMap(
             DAGS_CONFIGMAP,
@@ -218,20 +228,22 @@ export class Airflow extends pulumi.ComponentResource {
                         // Celery workers hold no state: a preempted task is retried (the DAG's retries).
                         ...(celery ? { worker: replicated("worker", "spot") } : {}),
                         dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
-                        extraEnvVars: Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({
-                            name,
-                            value,
-                        })),
+                        extraEnvVars: [
+                            ...Object.entries({ ...args.dags.environment, PYTHONPATH: EXTERNAL_DAGS_DIR }).map(([name, value]) => ({
+                                name,
+                                value,
+                            })),
+                            ...LIBPQ_TLS_ENV,
+                        ],
                         extraEnvVarsSecret: DAGS_ENV_SECRET,
-                        ...(requirements
-                            ? {
-                                  extraVolumes: [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }],
-                                  extraVolumeMounts: [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }],
-                              }
-                            : {}),
+                        extraVolumes: [...(requirements ? [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }] : []), ca.volume],
+                        extraVolumeMounts: [
+                            ...(requirements ? [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }] : []),
+                            ca.mount,
+                        ],
                     })),
             },
-            { parent: this, dependsOn: [...secrets, dagsConfigMap, ...(requirements ? [requirements] : [])] },
+            { parent: this, dependsOn: [...secrets, dagsConfigMap, databaseCa, ...(requirements ? [requirements] : [])] },
         );
 
         const ui: UiArgs = {

@@ -1,6 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { baseValues, BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues, isMap, mergeValues } from "./charts";
+import {
+    baseValues,
+    BITNAMI_CHART_REPOSITORY,
+    CHART_VERSIONS,
+    ChartName,
+    HelmValues,
+    imageKey,
+    isBitnamiImageBlock,
+    isMap,
+    mergeValues,
+    readImageLock,
+} from "./charts";
 
 export interface BitnamiReleaseArgs {
     /** Which pinned Bitnami chart to install; also the release's name. */
@@ -30,6 +41,24 @@ export function withImageRegistry(values: HelmValues, registry: string): HelmVal
 }
 
 /**
+ * Sets the locked digest (helm-values/images.lock.json) on every Bitnami image block that has one and no digest
+ * of its own; the charts then render registry/repository@digest. The tag stays, and so does the lock key: a
+ * digest names the same manifest on Docker Hub and on any mirror of it, so it holds after withImageRegistry.
+ */
+export function withImageDigests(values: HelmValues, digests: ReadonlyMap<string, string>): HelmValues {
+    const result: HelmValues = { ...values };
+    if (isBitnamiImageBlock(result) && !result.digest && digests.has(imageKey(result))) {
+        result.digest = digests.get(imageKey(result));
+    }
+    for (const [key, value] of Object.entries(result)) {
+        if (isMap(value)) {
+            result[key] = withImageDigests(value, digests);
+        }
+    }
+    return result;
+}
+
+/**
  * A Helm release of a pinned Bitnami chart. The release name is the chart name, so service names
  * (<chart>.<namespace>.svc) are stable, and `values` holds the effective values, so a preview
  * shows exactly what Helm will get.
@@ -37,7 +66,9 @@ export function withImageRegistry(values: HelmValues, registry: string): HelmVal
 export function bitnamiRelease(args: BitnamiReleaseArgs, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
     const values = pulumi
         .all([args.values, args.imageRegistry])
-        .apply(([overrides, registry]) => withImageRegistry(mergeValues(baseValues(args.chart), overrides as HelmValues), registry));
+        .apply(([overrides, registry]) =>
+            withImageRegistry(withImageDigests(mergeValues(baseValues(args.chart), overrides as HelmValues), readImageLock().digests), registry),
+        );
     return new k8s.helm.v3.Release(
         args.chart,
         {

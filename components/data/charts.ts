@@ -40,8 +40,80 @@ export function mergeValues(...layers: HelmValues[]): HelmValues {
     }, {});
 }
 
-/** The main image a chart runs, as pinned in helm-values/<chart>.yaml: what pipeline images build on. */
-export function chartImage(chart: ChartName, registry: string): string {
-    const image = baseValues(chart).image as { repository: string; tag: string };
-    return `${registry}/${image.repository}:${image.tag}`;
+/** A Bitnami image block of the values: a bitnamilegacy/ repository with a tag (and optionally a registry and a digest). */
+export interface BitnamiImageBlock {
+    registry?: string;
+    repository: string;
+    tag: string;
+    digest?: string;
+}
+
+export function isBitnamiImageBlock(value: HelmValues): value is HelmValues & BitnamiImageBlock {
+    return String(value.repository).startsWith("bitnamilegacy/") && "tag" in value;
+}
+
+/** How the lock names an image: where helm-values/<chart>.yaml pulls it from, e.g. docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10. */
+export const imageKey = (block: BitnamiImageBlock) => `${block.registry || "docker.io"}/${block.repository}:${block.tag}`;
+
+/** Every Bitnami image pinned in helm-values/<chart>.yaml, subchart blocks included, by its lock key. */
+export function pinnedImages(): Set<string> {
+    const found = new Set<string>();
+    const walk = (values: HelmValues) => {
+        if (isBitnamiImageBlock(values)) {
+            found.add(imageKey(values));
+        }
+        Object.values(values).filter(isMap).forEach(walk);
+    };
+    (Object.keys(CHART_VERSIONS) as ChartName[]).forEach((chart) => walk(baseValues(chart)));
+    return found;
+}
+
+/** The digest lock written by `npm run images:lock`: lock key of a pinned image -> its manifest digest, resolved from the registry. */
+export const IMAGES_LOCK_FILE = path.join(HELM_VALUES_DIR, "images.lock.json");
+export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+export interface ImageLock {
+    /** Lock key -> sha256 digest; only entries that are pinned and well formed. */
+    readonly digests: ReadonlyMap<string, string>;
+    /** What does not match the pins, each naming the file and the image; the program refuses to run with any. */
+    readonly problems: readonly string[];
+}
+
+/** Reads and checks the lock against the pinned tags. An empty lock ({}) is valid: the tags are used. */
+export function readImageLock(file: string = IMAGES_LOCK_FILE): ImageLock {
+    const shown = path.relative(path.resolve(HELM_VALUES_DIR, ".."), file);
+    const fix = "run `npm run images:lock` to resolve the pinned tags again";
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        return { digests: new Map(), problems: [`${shown}: not readable as JSON (${(error as Error).message}); ${fix}`] };
+    }
+    if (!isMap(parsed)) {
+        return { digests: new Map(), problems: [`${shown}: must be a JSON object of image -> digest; ${fix}`] };
+    }
+    const pinned = pinnedImages();
+    const digests = new Map<string, string>();
+    const problems: string[] = [];
+    for (const [image, digest] of Object.entries(parsed)) {
+        if (!pinned.has(image)) {
+            problems.push(`${shown}: ${image} is not an image pinned in helm-values/*.yaml; ${fix}`);
+        } else if (typeof digest !== "string" || !IMAGE_DIGEST.test(digest)) {
+            problems.push(`${shown}: ${image} has the digest ${JSON.stringify(digest)}, not sha256:<64 lowercase hex digits>; ${fix}`);
+        } else {
+            digests.set(image, digest);
+        }
+    }
+    return { digests, problems };
+}
+
+/**
+ * An image pinned in helm-values/<chart>.yaml (`at`: the dotted path of its block, `image` by default), from
+ * `registry`: by its locked digest (registry/repository:tag@digest) when the lock has one, else by tag.
+ * Used for what pipeline images build on and for the pods the program runs on a chart's image.
+ */
+export function chartImage(chart: ChartName, registry: string, at = "image"): string {
+    const image = at.split(".").reduce<any>((values, key) => values?.[key], baseValues(chart)) as BitnamiImageBlock;
+    const digest = readImageLock().digests.get(imageKey(image));
+    return `${registry}/${image.repository}:${image.tag}${digest ? `@${digest}` : ""}`;
 }

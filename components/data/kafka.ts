@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
+import { KafkaTls } from "./kafkaTls";
 import { KafkaTopicPartitions } from "./kafkaTopicPartitions";
-import { topicReconcileScript } from "./kafkaTopicScript";
+import { AclGrant, accessReconcileScript, ScramUser, topicReconcileScript } from "./kafkaTopicScript";
 import {
     containerResources,
     fixedNamespace,
@@ -39,8 +40,10 @@ export interface KafkaArgs {
     readonly storage: string;
     /** The pipeline's topic. */
     readonly topic: KafkaTopicArgs;
-    /** SCRAM user the pipeline produces and consumes as. */
-    readonly pipelineUser: string;
+    /** The SCRAM users of the pipeline's clients and of topic provisioning. */
+    readonly users: KafkaUsers;
+    /** Consumer group ids of the consumer start with this (the Spark job's `groupIdPrefix`); its ACL is on the prefix. */
+    readonly consumerGroupPrefix: string;
     /** Registry of the Bitnami images (config `imageRegistry`, or the Docker Hub mirror with `dockerHubMirror`). */
     readonly imageRegistry: pulumi.Input<string>;
     /** Keep the volumes when the release goes (config `deletionProtection`). */
@@ -51,32 +54,68 @@ export interface KafkaArgs {
     readonly pools?: PoolLayout;
 }
 
+/** One SCRAM user per client, so each holds only the access it needs. */
+export interface KafkaUsers {
+    /** Produces to the topic (Airflow's task): Write and Describe on it. */
+    readonly producer: string;
+    /** Reads the topic (the Spark job): Read and Describe on it, Read on its consumer group prefix. */
+    readonly consumer: string;
+    /** Provisions the topic and the other users' credentials and ACLs (the chart's provisioning Job). */
+    readonly admin: string;
+}
+
+const RELEASE = "kafka";
 const SASL_SECRET = "kafka-sasl";
 const KRAFT_SECRET = "kafka-kraft";
+/** ca.crt, tls.crt and tls.key of the brokers (chart tls.existingSecret, PEM). */
+export const TLS_SECRET = "kafka-tls";
+/** ca.crt, tls.crt and tls.key of the provisioning Job (chart provisioning.auth.tls.certificatesSecret). */
+export const PROVISIONING_TLS_SECRET = "kafka-provisioning-tls";
 const CLIENT_PORT = 9092;
+/** The chart's fixed names of the controller and inter-broker users (values sasl.controller.user, sasl.interbroker.user). */
+const CONTROLLER_USER = "controller_user";
+const INTER_BROKER_USER = "inter_broker_user";
+/** Environment variables of the provisioning Job with the client users' passwords. */
+const PRODUCER_PASSWORD_VARIABLE = "KAFKA_PRODUCER_PASSWORD";
+const CONSUMER_PASSWORD_VARIABLE = "KAFKA_CONSUMER_PASSWORD";
+
+/** How one pipeline client reaches the topic: the KAFKA_* contract of pipeline/dags and pipeline/spark. */
+export interface KafkaClient {
+    /** Plain environment: servers, topic, protocol, mechanism, user name. */
+    readonly environment: Readonly<Record<string, string>>;
+    /** Handed over by Secret: the password, and the CA certificate (PEM) that signs the brokers' certificate. */
+    readonly secretEnvironment: Readonly<Record<string, pulumi.Output<string>>>;
+}
 
 /** Writes survive one broker loss without blocking when there are replicas to spare. */
 export const minInSyncReplicas = (replicationFactor: number) => Math.min(2, Math.max(1, replicationFactor - 1));
 
 /**
- * Kafka in KRaft mode with every listener authenticated (SASL/SCRAM, the pipeline as one client user) and
- * the pipeline's topic provisioned: created, its partitions raised and its config applied on every deployment.
+ * Kafka in KRaft mode with every listener authenticated (SASL) and encrypted (TLS, certificates from
+ * kafkaTls.ts), every request authorized (StandardAuthorizer, no access without an ACL), one SCRAM user
+ * per client with ACLs on the pipeline's topic only, and the topic provisioned: created, its partitions
+ * raised and its config applied on every deployment, with the users' credentials and ACLs.
  */
 export class Kafka extends pulumi.ComponentResource {
     readonly namespace: k8s.core.v1.Namespace;
     readonly release: k8s.helm.v3.Release;
     readonly bootstrapServers: string;
     readonly topic: string;
-    readonly pipelineUser: string;
-    readonly pipelinePassword: pulumi.Output<string>;
+    readonly users: KafkaUsers;
     readonly saslMechanism = "SCRAM-SHA-512";
-    /** How a pipeline client reaches the topic (the KAFKA_* contract of pipeline/dags and pipeline/spark). */
+    /** The client listener's protocol (helm-values/kafka.yaml listeners.client). */
+    readonly securityProtocol = "SASL_SSL";
+    /** What every pipeline client shares: servers, topic, protocol, mechanism. */
     readonly clientEnvironment: Readonly<Record<string, string>>;
+    /** Airflow's task: produces to the topic. */
+    readonly producer: KafkaClient;
+    /** The Spark job: reads the topic, its group ids prefixed with KAFKA_GROUP_ID_PREFIX. */
+    readonly consumer: KafkaClient;
+    /** The CA certificate (PEM) clients verify the brokers with. */
+    readonly caCertPem: pulumi.Output<string>;
     /** The brokers' pods, which clients reach on clientPort. */
     readonly brokers: PodSet;
     readonly clientPort = CLIENT_PORT;
-    /** The client's password, to hand over by Secret. */
-    readonly clientSecretEnvironment: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Kafka", name, {}, opts);
@@ -84,19 +123,52 @@ export class Kafka extends pulumi.ComponentResource {
         // Combined controller+broker nodes (helm-values/kafka.yaml) carry the controller-eligible component.
         this.brokers = bitnamiPods(this.namespace.metadata.name, "kafka", "controller-eligible");
         this.topic = args.topic.name;
-        this.pipelineUser = args.pipelineUser;
-        this.pipelinePassword = generatedPassword(`${name}-pipeline-password`, this);
+        this.users = args.users;
+        const { producer, consumer, admin } = args.users;
+        if (new Set([producer, consumer, admin, CONTROLLER_USER, INTER_BROKER_USER]).size !== 5) {
+            throw new Error(`Kafka users must be distinct: ${JSON.stringify(args.users)}`);
+        }
+        // The producer keeps the password the single pipeline user had (its resource name too, so no new password).
+        const producerPassword = generatedPassword(`${name}-pipeline-password`, this);
+        const consumerPassword = generatedPassword(`${name}-consumer-password`, this);
+        const adminPassword = generatedPassword(`${name}-topic-admin-password`, this);
 
+        // sasl.client.users and client-passwords pair up by position; the chart's provisioning Job signs in as
+        // the first user with system-user-password, so the admin comes first.
+        const clientUsers = [admin, producer, consumer];
         const saslSecret = fixedSecret(
             SASL_SECRET,
             this.namespace,
             {
-                "client-passwords": this.pipelinePassword,
-                // The topic provisioning job signs in as the first client user with this key.
-                "system-user-password": this.pipelinePassword,
+                "client-passwords": pulumi.interpolate`${adminPassword},${producerPassword},${consumerPassword}`,
+                "system-user-password": adminPassword,
                 "inter-broker-password": generatedPassword(`${name}-inter-broker-password`, this),
                 "controller-password": generatedPassword(`${name}-controller-password`, this),
+                // Not read by the chart: the provisioning Job's environment and the e2e check read them by name.
+                "admin-password": adminPassword,
+                "producer-password": producerPassword,
+                "consumer-password": consumerPassword,
             },
+            this,
+        );
+
+        // Certificates from the program, kept in state: a helm upgrade never regenerates them (docs/runbook.md, rotation).
+        const certificates = new KafkaTls(
+            `${name}-tls`,
+            { namespace: args.namespace, release: RELEASE, replicas: args.replicas, provisioningClient: admin },
+            { parent: this },
+        );
+        this.caCertPem = certificates.caCertPem;
+        const tlsSecret = fixedSecret(
+            TLS_SECRET,
+            this.namespace,
+            { "ca.crt": certificates.caCertPem, "tls.crt": certificates.brokerCertPem, "tls.key": certificates.brokerKeyPem },
+            this,
+        );
+        const provisioningTlsSecret = fixedSecret(
+            PROVISIONING_TLS_SECRET,
+            this.namespace,
+            { "ca.crt": certificates.caCertPem, "tls.crt": certificates.provisioningCertPem, "tls.key": certificates.provisioningKeyPem },
             this,
         );
 
@@ -127,6 +199,20 @@ export class Kafka extends pulumi.ComponentResource {
             replicationFactor: args.topic.replicationFactor,
             config: { "min.insync.replicas": String(minInSyncReplicas(args.topic.replicationFactor)) },
         };
+        const scramUsers: ScramUser[] = [
+            { name: producer, passwordVariable: PRODUCER_PASSWORD_VARIABLE },
+            { name: consumer, passwordVariable: CONSUMER_PASSWORD_VARIABLE },
+        ];
+        // The pipeline's topic only; the admin needs no grant (a super user, see superUsers).
+        const grants: AclGrant[] = [
+            { user: producer, resourceType: "topic", resource: topic.name, patternType: "literal", operations: ["Write", "Describe"] },
+            { user: consumer, resourceType: "topic", resource: topic.name, patternType: "literal", operations: ["Read", "Describe"] },
+            { user: consumer, resourceType: "group", resource: args.consumerGroupPrefix, patternType: "prefixed", operations: ["Read"] },
+        ];
+        // Creating ACLs takes ALTER on the cluster, with which a principal can grant itself anything, and a
+        // principal must already hold it to grant it: so the topic admin is a super user beside the
+        // controller and inter-broker users, instead of an equally powerful user behind a bootstrap ACL.
+        const superUsers = [CONTROLLER_USER, INTER_BROKER_USER, admin].map((user) => `User:${user}`).join(";");
         this.release = bitnamiRelease(
             {
                 chart: "kafka",
@@ -135,12 +221,15 @@ export class Kafka extends pulumi.ComponentResource {
                 timeoutSeconds: 900,
                 values: {
                     existingKraftSecret: KRAFT_SECRET,
-                    sasl: { client: { users: [args.pipelineUser] }, existingSecret: SASL_SECRET },
+                    sasl: { client: { users: clientUsers }, existingSecret: SASL_SECRET },
+                    tls: { existingSecret: TLS_SECRET },
                     controller: {
                         replicaCount: args.replicas,
                         resources: containerResources(args.cpu, args.memory),
                         persistence: { size: args.storage },
                         persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
+                        // The Secret is ours, not the chart's: a new certificate restarts the nodes through this.
+                        podAnnotations: { "checksum/kafka-tls": certificates.fingerprint },
                         pdb: ONE_AT_A_TIME,
                         // Quorum: on-demand nodes only, never Spot.
                         ...chartScheduling("on-demand", args.pools),
@@ -154,6 +243,12 @@ export class Kafka extends pulumi.ComponentResource {
                         "transaction.state.log.replication.factor": internalReplication,
                         "transaction.state.log.min.isr": minInSyncReplicas(internalReplication),
                         "min.insync.replicas": minInSyncReplicas(internalReplication),
+                        // KRaft's authorizer: a request no ACL allows is refused, but for the super users.
+                        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                        "super.users": superUsers,
+                        "allow.everyone.if.no.acl.found": false,
+                        // Only the provisioning Job creates topics, with their partitions, replication and config.
+                        "auto.create.topics.enable": false,
                     },
                     provisioning: {
                         // Chart 32.4.3, templates/provisioning/job.yaml: `topics` only creates missing topics
@@ -165,31 +260,56 @@ export class Kafka extends pulumi.ComponentResource {
                         // writes to /shared/client.properties (111-113, 321-322): there reconcile_topic raises
                         // partitions and applies the config of an existing topic on every post-install and
                         // post-upgrade hook run (15-17), and any error fails the Job.
+                        // After the topic, the provisioning Job (as the admin, kafka-access-reconcile.sh) sets the
+                        // client users' SCRAM credentials from these variables and adds their ACLs, every run.
                         topics: [topic],
-                        postScript: topicReconcileScript([topic]),
+                        postScript: topicReconcileScript([topic]) + "\n" + accessReconcileScript(scramUsers, grants),
+                        extraEnvVars: [
+                            { name: PRODUCER_PASSWORD_VARIABLE, valueFrom: { secretKeyRef: { name: SASL_SECRET, key: "producer-password" } } },
+                            { name: CONSUMER_PASSWORD_VARIABLE, valueFrom: { secretKeyRef: { name: SASL_SECRET, key: "consumer-password" } } },
+                        ],
+                        // The chart's PEM client config (ssl.truststore.certificates and a key pair of the Job's own).
+                        auth: {
+                            tls: {
+                                type: "PEM",
+                                certificatesSecret: PROVISIONING_TLS_SECRET,
+                                caCert: "ca.crt",
+                                cert: "tls.crt",
+                                key: "tls.key",
+                                // Unencrypted key: the chart refuses these keys without a passwordsSecret.
+                                keyPasswordSecretKey: "",
+                                keystorePasswordSecretKey: "",
+                                truststorePasswordSecretKey: "",
+                            },
+                        },
                         // The update waits for this hook Job: a preemption must not fail it. The chart offers no affinity here.
                         ...chartNodeSelector("on-demand", args.pools),
                     },
                 },
             },
-            { parent: this, dependsOn: [saslSecret, kraftSecret, partitions] },
+            { parent: this, dependsOn: [saslSecret, kraftSecret, tlsSecret, provisioningTlsSecret, partitions] },
         );
 
-        this.bootstrapServers = `kafka.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
+        // A name in the brokers' certificate (kafkaTls.ts), which clients verify.
+        this.bootstrapServers = `${RELEASE}.${args.namespace}.svc.cluster.local:${CLIENT_PORT}`;
         this.clientEnvironment = {
             KAFKA_BOOTSTRAP_SERVERS: this.bootstrapServers,
             KAFKA_TOPIC: this.topic,
-            // The client listener's protocol (helm-values/kafka.yaml listeners.client).
-            KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
+            KAFKA_SECURITY_PROTOCOL: this.securityProtocol,
             KAFKA_SASL_MECHANISM: this.saslMechanism,
-            KAFKA_SASL_USERNAME: this.pipelineUser,
         };
-        this.clientSecretEnvironment = { KAFKA_SASL_PASSWORD: this.pipelinePassword };
+        const client = (user: string, password: pulumi.Output<string>, extra: Record<string, string> = {}): KafkaClient => ({
+            environment: { ...this.clientEnvironment, KAFKA_SASL_USERNAME: user, ...extra },
+            // The CA is not secret; it travels with the password because the charts' plain environment takes strings only.
+            secretEnvironment: { KAFKA_SASL_PASSWORD: password, KAFKA_SSL_CA_PEM: certificates.caCertPem },
+        });
+        this.producer = client(producer, producerPassword);
+        this.consumer = client(consumer, consumerPassword, { KAFKA_GROUP_ID_PREFIX: args.consumerGroupPrefix });
         this.registerOutputs({
             bootstrapServers: this.bootstrapServers,
             topic: this.topic,
-            pipelineUser: this.pipelineUser,
-            pipelinePassword: this.pipelinePassword,
+            users: this.users,
+            caCertPem: this.caCertPem,
         });
     }
 }

@@ -5,6 +5,17 @@ import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
 import { postgresqlSchemaJob, SCHEMA_POD_LABELS, SecretKey } from "./postgresqlSchema";
 import {
+    caConfigMap,
+    CLIENT_CA_PATH,
+    CLIENT_SSLMODE,
+    pgHbaConfiguration,
+    postgresqlCertificates,
+    REPLICATION_USER,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    TLS_SECRET,
+} from "./postgresqlTls";
+import {
     containerResources,
     fixedNamespace,
     fixedSecret,
@@ -78,8 +89,14 @@ export class Postgresql extends pulumi.ComponentResource {
     readonly databases: readonly string[];
     /** The admin (postgres) password's Secret and key, for jobs that connect as the admin (the schema Job, backups). */
     readonly adminPassword: SecretKey;
+    /** The CA certificate (public) the server's certificate is signed with, which every client verifies it against. */
+    readonly caCertificate: pulumi.Output<string>;
 
-    /** How a client reaches one of the databases as its owner (the POSTGRES_* contract of pipeline/spark). */
+    /**
+     * How a client reaches one of the databases as its owner (the POSTGRES_* contract of pipeline/spark): over TLS,
+     * verifying the server's certificate and name against the CA at POSTGRES_SSLROOTCERT, which the client
+     * mounts from caConfigMap.
+     */
     clientEnvironment(database: string): { environment: Record<string, string>; secretEnvironment: Record<string, pulumi.Output<string>> } {
         const credentials = this.credentials[database];
         return {
@@ -88,9 +105,16 @@ export class Postgresql extends pulumi.ComponentResource {
                 POSTGRES_PORT: String(this.port),
                 POSTGRES_DB: credentials.database,
                 POSTGRES_USER: credentials.username,
+                POSTGRES_SSLMODE: CLIENT_SSLMODE,
+                POSTGRES_SSLROOTCERT: CLIENT_CA_PATH,
             },
             secretEnvironment: { POSTGRES_PASSWORD: credentials.password },
         };
+    }
+
+    /** The CA certificate as the ConfigMap `postgresql-ca` in a client's namespace (mount it at CLIENT_CA_DIR). */
+    caConfigMap(name: string, namespace: pulumi.Input<string>): k8s.core.v1.ConfigMap {
+        return caConfigMap(name, namespace, this.caCertificate, this);
     }
 
     constructor(name: string, args: PostgresqlArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -125,7 +149,17 @@ export class Postgresql extends pulumi.ComponentResource {
             .all(Object.values(this.credentials).map((c) => c.password.apply((password) => ({ database: c.database, password }))))
             .apply(initdbScript);
         const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, { [INITDB_KEY]: script }, this);
+        // Generated once and kept in state: a deployment never rotates them (docs/runbook.md for a deliberate rotation).
+        const certificates = postgresqlCertificates(
+            `${name}-tls`,
+            { release: "postgresql", namespace: args.namespace, namespaceResource: this.namespace.metadata.name },
+            this,
+        );
+        this.caCertificate = certificates.caCertificate;
+        // For the schema Job and the backups, which run in this namespace.
+        const localCa = this.caConfigMap(`${name}-ca`, this.namespace.metadata.name);
 
+        const hba = pgHbaConfiguration(args.databases);
         const instance = {
             resources: containerResources(args.cpu, args.memory),
             persistence: { size: args.storage },
@@ -144,8 +178,22 @@ export class Postgresql extends pulumi.ComponentResource {
                     // Always the replication layout, with zero or more read replicas: the standalone layout names
                     // its StatefulSet and volume differently, so adding a replica later would start from an empty disk.
                     architecture: "replication",
-                    auth: { existingSecret: ADMIN_SECRET },
+                    auth: { existingSecret: ADMIN_SECRET, replicationUsername: REPLICATION_USER },
+                    // TLS with the program's certificates. No certCAFilename: with it the server would ask every client
+                    // for a certificate, the probes would present the server's own (templates/primary/statefulset.yaml
+                    // readinessProbe), and the image would put `hostssl all all 0.0.0.0/0 cert` first in the replicas'
+                    // pg_hba (bitnami/containers postgresql 17 libpostgresql.sh postgresql_tls_auth_configuration).
+                    // Clients authenticate by password; they verify the server with the CA from caConfigMap.
+                    tls: {
+                        enabled: true,
+                        certificatesSecret: TLS_SECRET,
+                        certFilename: TLS_CERT_FILE,
+                        certKeyFilename: TLS_KEY_FILE,
+                    },
                     primary: {
+                        // Mounted from the chart's ConfigMap and applied as is after initialisation (bitnami/containers
+                        // postgresql 17 postgresql-setup.sh: "Set custom pg_hba.conf after initialization").
+                        pgHbaConfiguration: hba,
                         // Kept, although the schema Job below is what keeps the databases in step: on the very first
                         // start the chart runs the same script once more (harmless, it is idempotent; unchecked, which
                         // the Job makes up for). Dropping it would change the primary's pod template (the initdb volume)
@@ -153,10 +201,23 @@ export class Postgresql extends pulumi.ComponentResource {
                         initdb: { scriptsSecret: INITDB_SECRET },
                         ...instance,
                     },
-                    readReplicas: { replicaCount: args.readReplicas, ...instance },
+                    readReplicas: {
+                        replicaCount: args.readReplicas,
+                        ...instance,
+                        // The chart has no pg_hba setting for the replicas: they get the primary's, from the ConfigMap the
+                        // chart renders for it, mounted where the image looks for a custom one (POSTGRESQL_MOUNTED_CONF_DIR),
+                        // as the chart mounts it on the primary. Without it a replica would accept password logins without TLS.
+                        extraVolumes: [
+                            {
+                                name: "pg-hba",
+                                configMap: { name: "postgresql-primary-configuration", items: [{ key: "pg_hba.conf", path: "pg_hba.conf" }] },
+                            },
+                        ],
+                        extraVolumeMounts: [{ name: "pg-hba", mountPath: "/bitnami/postgresql/conf" }],
+                    },
                 },
             },
-            { parent: this, dependsOn: [adminSecret, initdbSecret] },
+            { parent: this, dependsOn: [adminSecret, initdbSecret, certificates.secret] },
         );
 
         // In the replication layout the chart names the writable service <release>-primary.
@@ -175,7 +236,7 @@ export class Postgresql extends pulumi.ComponentResource {
                 scriptContent: script,
                 pools: args.pools,
             },
-            { parent: this, dependsOn: [this.release, adminSecret, initdbSecret] },
+            { parent: this, dependsOn: [this.release, adminSecret, initdbSecret, localCa] },
         );
         this.registerOutputs({ host: this.host, port: this.port, databases: args.databases, schema: this.schema.metadata.name });
     }

@@ -2,11 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { baseValues } from "./charts";
+import { chartImage } from "./charts";
 import { SecretKey } from "./postgresqlSchema";
 import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
 import { PodSet } from "../k8s/networkIsolation";
 import { podScheduling, PoolLayout } from "../k8s/placement";
+import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
 /** Where the archives go: a Cloud Storage bucket through Workload Identity (GKE), or a volume (local). */
 export type BackupTarget =
@@ -79,14 +80,9 @@ const CONTAINER_SECURITY: k8s.types.input.core.v1.SecurityContext = {
     readOnlyRootFilesystem: true,
 };
 
-/** A Bitnami image pinned in helm-values/postgresql.yaml (`image`, or `volumePermissions.image`: os-shell, which has curl). */
+/** A Bitnami image pinned in helm-values/postgresql.yaml (`image`, or `volumePermissions.image`: os-shell, which has curl), by its locked digest when there is one. */
 function postgresqlChartImage(which: "postgresql" | "os-shell", registry: string): string {
-    const values = baseValues("postgresql") as {
-        image: { repository: string; tag: string };
-        volumePermissions: { image: { repository: string; tag: string } };
-    };
-    const image = which === "postgresql" ? values.image : values.volumePermissions.image;
-    return `${registry}/${image.repository}:${image.tag}`;
+    return chartImage("postgresql", registry, which === "postgresql" ? "image" : "volumePermissions.image");
 }
 
 /**
@@ -166,6 +162,8 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
                 { name: "PGUSER", value: "postgres" },
                 { name: "PGCONNECT_TIMEOUT", value: "10" },
                 { name: "PGAPPNAME", value: "postgresql-backup" },
+                // TLS required, the server verified against the CA in the postgresql-ca ConfigMap (components/data/postgresqlTls.ts).
+                ...LIBPQ_TLS_ENV,
                 { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.adminPassword.name, key: args.adminPassword.key } } },
                 { name: "BACKUP_DATABASES", value: args.databases.join(" ") },
                 { name: "BACKUP_DIR", value: BACKUP_DIR },
@@ -174,7 +172,7 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
             ],
             resources: containerResources("100m", "256Mi"),
             securityContext: CONTAINER_SECURITY,
-            volumeMounts: mounts,
+            volumeMounts: [...mounts, caVolume().mount],
         };
         const upload = gcs && {
             name: "upload",
@@ -233,6 +231,7 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
                                             ? { name: "backup", persistentVolumeClaim: { claimName: this.volume!.metadata.name } }
                                             : { name: "backup", emptyDir: { sizeLimit: gcs!.scratchSize } },
                                         { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+                                        caVolume().volume,
                                     ],
                                 },
                             },

@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
 import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
 import { podScheduling, PoolLayout } from "../k8s/placement";
+import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
 /** A key of a Secret in the Job's namespace. */
 export interface SecretKey {
@@ -132,6 +133,8 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                                     { name: "PGDATABASE", value: "postgres" },
                                     { name: "PGCONNECT_TIMEOUT", value: "10" },
                                     { name: "PGAPPNAME", value: "postgresql-schema" },
+                                    // TLS required, the server verified against the CA in the postgresql-ca ConfigMap.
+                                    ...LIBPQ_TLS_ENV,
                                     {
                                         name: "PGPASSWORD",
                                         valueFrom: { secretKeyRef: { name: args.adminPassword.name, key: args.adminPassword.key } },
@@ -142,6 +145,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                                 volumeMounts: [
                                     { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
                                     { name: "tmp", mountPath: "/tmp" },
+                                    caVolume().mount,
                                 ],
                             },
                         ],
@@ -151,6 +155,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                                 secret: { secretName: args.script.name, items: [{ key: args.script.key, path: SCRIPT_FILE }], defaultMode: 0o440 },
                             },
                             { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+                            caVolume().volume,
                         ],
                     },
                 },

@@ -67,11 +67,7 @@ export class SecretsKey extends pulumi.ComponentResource {
             { project: args.project, location: args.region, name: secretsKeyRingId(name, pulumi.getStack()) },
             kept,
         );
-        this.key = new gcp.kms.CryptoKey(
-            `${name}-key`,
-            secretsCryptoKeyArgs(this.keyRing.id, pulumi.getStack()),
-            kept,
-        );
+        this.key = new gcp.kms.CryptoKey(`${name}-key`, secretsCryptoKeyArgs(this.keyRing.id, pulumi.getStack()), kept);
         const project = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this });
         this.serviceAgentGrant = new gcp.kms.CryptoKeyIAMMember(
             `${name}-gke-agent`,

@@ -44,6 +44,8 @@ export interface StreamingJobArgs {
     readonly podLabels?: Readonly<Record<string, string>>;
     /** Node pools to place the driver on: the on-demand pool, as a preempted driver stops the stream (components/k8s/placement.ts). */
     readonly pools?: PoolLayout;
+    /** ConfigMaps mounted read-only into the driver, such as the CA certificates its clients verify servers against. */
+    readonly configFiles?: readonly { readonly name: string; readonly configMap: pulumi.Input<string>; readonly mountPath: string }[];
 }
 
 const NAME = "crypto-ticks-stream";
@@ -124,6 +126,10 @@ export class StreamingJob extends pulumi.ComponentResource {
             { name: "checkpoint", mountPath: CHECKPOINT_DIR },
             { name: "tmp", mountPath: "/tmp" },
         ];
+        for (const file of args.configFiles ?? []) {
+            volumes.push({ name: file.name, configMap: { name: file.configMap, defaultMode: 0o444 } });
+            mounts.push({ name: file.name, mountPath: file.mountPath, readOnly: true });
+        }
         const codeEnv: k8s.types.input.core.v1.EnvVar[] = [];
         const initContainers: k8s.types.input.core.v1.Container[] = [];
         if (code && args.code) {

@@ -39,6 +39,7 @@ SYMBOL_PATTERNS = {
 CURRENCY_PATTERN = re.compile(r"^[a-z]{2,10}$")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 # Budget: a run must finish well inside the 1-minute schedule, so the worst
 # case (4 attempts x 10 s timeout + 1+2+4 s backoff) stays under ~50 s.
@@ -77,6 +78,8 @@ class Config:
     sasl_mechanism: str
     sasl_username: str
     sasl_password: str
+    # PEM of the CA that signs the brokers' certificate (KAFKA_SSL_CA_PEM); empty without TLS.
+    ssl_ca_pem: str
     source: str
     api_url: str
     symbols: tuple[str, ...]
@@ -129,10 +132,19 @@ def _symbols(environ: Mapping[str, str], source: str) -> tuple[str, ...]:
     return symbols
 
 
+def _ssl_ca_pem(environ: Mapping[str, str]) -> str:
+    """KAFKA_SSL_CA_PEM: the brokers' CA, required with TLS: the platform's CA is in no system store."""
+    pem = _require(environ, "KAFKA_SSL_CA_PEM")
+    if not PEM_CERTIFICATE.search(pem):
+        raise ConfigError("KAFKA_SSL_CA_PEM holds no PEM certificate")
+    return pem
+
+
 def load_config(environ: Mapping[str, str]) -> Config:
     """Read and validate every producer setting, failing on the first bad one."""
-    protocol = _choice(environ, "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", SECURITY_PROTOCOLS)
+    protocol = _choice(environ, "KAFKA_SECURITY_PROTOCOL", "SASL_SSL", SECURITY_PROTOCOLS)
     uses_sasl = protocol.startswith("SASL_")
+    ssl_ca_pem = _ssl_ca_pem(environ) if protocol.endswith("SSL") else ""
     source = _choice(environ, "CRYPTO_SOURCE", "coingecko", tuple(DEFAULT_URLS))
     symbols = _symbols(environ, source)
     currency = _get(environ, "CRYPTO_VS_CURRENCY", DEFAULT_CURRENCY[source]).lower()
@@ -152,6 +164,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         sasl_mechanism=_choice(environ, "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", SASL_MECHANISMS),
         sasl_username=_require(environ, "KAFKA_SASL_USERNAME") if uses_sasl else "",
         sasl_password=_require(environ, "KAFKA_SASL_PASSWORD") if uses_sasl else "",
+        ssl_ca_pem=ssl_ca_pem,
         source=source,
         api_url=api_url,
         symbols=symbols,
@@ -351,6 +364,16 @@ def producer_config(cfg: Config) -> dict[str, Any]:
         "message.timeout.ms": int(FLUSH_TIMEOUT_S * 1000),
         "linger.ms": 5,
     }
+    if cfg.security_protocol.endswith("SSL"):
+        # librdkafka verifies the broker's certificate and host name against this CA, inline: the
+        # task runners need no mounted file (ssl.ca.pem, librdkafka >= 1.7).
+        config.update(
+            {
+                "ssl.ca.pem": cfg.ssl_ca_pem,
+                "enable.ssl.certificate.verification": True,
+                "ssl.endpoint.identification.algorithm": "https",
+            }
+        )
     if cfg.security_protocol.startswith("SASL_"):
         config.update(
             {

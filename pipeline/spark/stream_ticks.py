@@ -26,8 +26,11 @@ import tick_sink
 log = logging.getLogger("stream_ticks")
 
 APP_NAME = "crypto-ticks-stream"
-# Kafka ACLs can grant the consumer-group Read on this prefix.
+# Kafka ACLs grant the consumer-group Read on this prefix (KAFKA_GROUP_ID_PREFIX, set by the platform
+# from the same value as the ACL); without it Spark would use spark-kafka-source-*.
 GROUP_ID_PREFIX = "crypto-ticks-stream"
+GROUP_ID_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 # Bounds the first batch after startingOffsets=earliest or a long outage, which
 # keeps collect() to the driver small; later batches are minutes of ticks.
 MAX_OFFSETS_PER_TRIGGER = 50_000
@@ -43,6 +46,11 @@ TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # tick_sink from a copy in Spark's file directory, where schema.sql is absent.
 DDL_PATH = Path(__file__).with_name("schema.sql")
 PG_CONNECT_TIMEOUT_S = 10
+# libpq sslmode values. The platform sets verify-full (components/data/postgresqlTls.ts): TLS, the server's
+# chain checked against POSTGRES_SSLROOTCERT and its name against POSTGRES_HOST. Unset means verify-full too,
+# so a missing setting never falls back to plaintext; disable and the like are for local runs only.
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PG_VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 
 
 class ConfigError(ValueError):
@@ -66,6 +74,11 @@ class JobConfig:
     pg_user: str
     pg_password: str
     table: str
+    pg_sslmode: str = "verify-full"
+    # PEM of the CA that signs the Kafka brokers' certificate (KAFKA_SSL_CA_PEM); empty without TLS.
+    kafka_ssl_ca_pem: str = ""
+    group_id_prefix: str = GROUP_ID_PREFIX
+    pg_sslrootcert: str = ""
 
 
 def _get(environ: Mapping[str, str], name: str, default: str = "") -> str:
@@ -87,11 +100,18 @@ def _checked(name: str, value: str, ok: bool, expectation: str) -> str:
 
 def load_job_config(environ: Mapping[str, str]) -> JobConfig:
     """Read and validate every job setting, failing on the first bad one."""
-    protocol = _get(environ, "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    protocol = _get(environ, "KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     _checked("KAFKA_SECURITY_PROTOCOL", protocol, protocol in SECURITY_PROTOCOLS, f"is not one of {SECURITY_PROTOCOLS}")
     mechanism = _get(environ, "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
     _checked("KAFKA_SASL_MECHANISM", mechanism, mechanism in LOGIN_MODULES, f"is not one of {tuple(LOGIN_MODULES)}")
     uses_sasl = protocol.startswith("SASL_")
+    # The brokers' CA is in no system store: required with TLS.
+    kafka_ca = _require(environ, "KAFKA_SSL_CA_PEM") if protocol.endswith("SSL") else ""
+    ca_ok = not kafka_ca or bool(PEM_CERTIFICATE.search(kafka_ca))
+    _checked("KAFKA_SSL_CA_PEM", "(not shown)", ca_ok, "must hold a PEM certificate")
+    group_prefix = _get(environ, "KAFKA_GROUP_ID_PREFIX", GROUP_ID_PREFIX)
+    prefix_ok = bool(GROUP_ID_PREFIX_RE.match(group_prefix))
+    _checked("KAFKA_GROUP_ID_PREFIX", group_prefix, prefix_ok, "must be letters, digits, '.', '_' or '-'")
     checkpoint = _require(environ, "CHECKPOINT_DIR")
     # A relative path would silently checkpoint into the container's working dir.
     _checked("CHECKPOINT_DIR", checkpoint, checkpoint.startswith("/") or "://" in checkpoint, "must be absolute")
@@ -104,6 +124,12 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
     _checked("POSTGRES_PORT", port, port.isdigit() and 0 < int(port) < 65536, "must be a TCP port")
     table = _get(environ, "TICKS_TABLE", "crypto_ticks")
     _checked("TICKS_TABLE", table, bool(TABLE_RE.match(table)), "must be a lower-case SQL identifier")
+    sslmode = _get(environ, "POSTGRES_SSLMODE", "verify-full")
+    _checked("POSTGRES_SSLMODE", sslmode, sslmode in PG_SSLMODES, f"must be one of {', '.join(PG_SSLMODES)}")
+    # Verifying the server needs the CA: required then, instead of libpq's ~/.postgresql/root.crt default.
+    sslrootcert = _require(environ, "POSTGRES_SSLROOTCERT") if sslmode in PG_VERIFYING_SSLMODES else _get(
+        environ, "POSTGRES_SSLROOTCERT"
+    )
     return JobConfig(
         bootstrap_servers=_require(environ, "KAFKA_BOOTSTRAP_SERVERS"),
         topic=_require(environ, "KAFKA_TOPIC"),
@@ -111,6 +137,8 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
         sasl_mechanism=mechanism,
         sasl_username=_require(environ, "KAFKA_SASL_USERNAME") if uses_sasl else "",
         sasl_password=_require(environ, "KAFKA_SASL_PASSWORD") if uses_sasl else "",
+        kafka_ssl_ca_pem=kafka_ca,
+        group_id_prefix=group_prefix,
         checkpoint_dir=checkpoint,
         trigger_interval=trigger,
         starting_offsets=offsets,
@@ -120,6 +148,8 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
         pg_user=_require(environ, "POSTGRES_USER"),
         pg_password=_require(environ, "POSTGRES_PASSWORD"),
         table=table,
+        pg_sslmode=sslmode,
+        pg_sslrootcert=sslrootcert,
     )
 
 
@@ -139,11 +169,17 @@ def kafka_read_options(cfg: JobConfig) -> dict[str, str]:
         "subscribe": cfg.topic,
         "startingOffsets": cfg.starting_offsets,
         "maxOffsetsPerTrigger": str(MAX_OFFSETS_PER_TRIGGER),
-        "groupIdPrefix": GROUP_ID_PREFIX,
+        "groupIdPrefix": cfg.group_id_prefix,
         # Ticks that expired from the topic before we read them are gone either
         # way; stopping the stream forever over them would help no one.
         "failOnDataLoss": "false",
     }
+    if cfg.security_protocol.endswith("SSL"):
+        # The CA inline (Kafka's SslConfigs ssl.truststore.certificates, PEM, clients >= 2.7): the options travel
+        # with the plan to the executors on the Spark workers, so no file has to be mounted there.
+        options["kafka.ssl.truststore.type"] = "PEM"
+        options["kafka.ssl.truststore.certificates"] = cfg.kafka_ssl_ca_pem
+        options["kafka.ssl.endpoint.identification.algorithm"] = "https"
     if cfg.security_protocol.startswith("SASL_"):
         options["kafka.sasl.mechanism"] = cfg.sasl_mechanism
         options["kafka.sasl.jaas.config"] = jaas_config(cfg.sasl_mechanism, cfg.sasl_username, cfg.sasl_password)
@@ -151,6 +187,8 @@ def kafka_read_options(cfg: JobConfig) -> dict[str, str]:
 
 
 def pg_connect_kwargs(cfg: JobConfig) -> dict[str, Any]:
+    """psycopg2.connect keywords: explicit sslmode/sslrootcert, so PGSSL* in the environment cannot weaken them."""
+    tls = {"sslmode": cfg.pg_sslmode, **({"sslrootcert": cfg.pg_sslrootcert} if cfg.pg_sslrootcert else {})}
     return {
         "host": cfg.pg_host,
         "port": cfg.pg_port,
@@ -159,6 +197,7 @@ def pg_connect_kwargs(cfg: JobConfig) -> dict[str, Any]:
         "password": cfg.pg_password,
         "connect_timeout": PG_CONNECT_TIMEOUT_S,
         "application_name": APP_NAME,
+        **tls,
     }
 
 

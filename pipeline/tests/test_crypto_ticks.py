@@ -3,6 +3,7 @@
 import ast
 import json
 import math
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -19,11 +20,14 @@ from conftest import PIPELINE
 NOW = datetime(2025, 3, 1, 12, 0, 30, 250000, tzinfo=timezone.utc)
 STAMP = int(datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp())
 
+# Shape only: load_config checks that a certificate is there, librdkafka parses it (the real-client test).
+FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----\n"
 BASE_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
     "KAFKA_TOPIC": "crypto.ticks",
     "KAFKA_SASL_USERNAME": "producer",
     "KAFKA_SASL_PASSWORD": "s3cret",
+    "KAFKA_SSL_CA_PEM": FAKE_CA_PEM,
     "CRYPTO_SYMBOLS": "bitcoin,ethereum",
 }
 
@@ -62,8 +66,9 @@ class FakeProducer:
 
 def test_config_defaults():
     cfg = config()
-    assert cfg.security_protocol == "SASL_PLAINTEXT"
+    assert cfg.security_protocol == "SASL_SSL"
     assert cfg.sasl_mechanism == "SCRAM-SHA-512"
+    assert cfg.ssl_ca_pem == FAKE_CA_PEM.strip()
     assert cfg.source == "coingecko"
     assert cfg.vs_currency == "usd"
     assert cfg.api_url == ct.DEFAULT_URLS["coingecko"]
@@ -79,10 +84,15 @@ def test_plaintext_needs_no_credentials():
     env = {k: v for k, v in BASE_ENV.items() if not k.startswith("KAFKA_SASL")}
     cfg = ct.load_config({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"})
     assert "sasl.username" not in ct.producer_config(cfg)
+    assert not any(key.startswith("ssl.") for key in ct.producer_config(cfg))
 
 
 @pytest.mark.parametrize(
-    "name", ["KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "CRYPTO_SYMBOLS"]
+    "name",
+    [
+        "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_PEM",
+        "CRYPTO_SYMBOLS",
+    ],
 )
 def test_missing_required_variable_is_named(name):
     with pytest.raises(ct.ConfigError, match=f"^{name} is required"):
@@ -94,6 +104,7 @@ def test_missing_required_variable_is_named(name):
     [
         ("KAFKA_SECURITY_PROTOCOL", "SASL_PLAIN"),
         ("KAFKA_SASL_MECHANISM", "GSSAPI"),
+        ("KAFKA_SSL_CA_PEM", "/etc/ssl/kafka-ca.crt"),
         ("CRYPTO_SOURCE", "kraken"),
         ("CRYPTO_SYMBOLS", "bitcoin,Ether eum"),
         ("CRYPTO_SYMBOLS", " , "),
@@ -389,17 +400,40 @@ def test_producer_config_is_idempotent_and_sasl():
     conf = ct.producer_config(config())
     assert conf["enable.idempotence"] is True
     assert conf["acks"] == "all"
-    assert (conf["security.protocol"], conf["sasl.mechanism"]) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    assert (conf["security.protocol"], conf["sasl.mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
     assert (conf["sasl.username"], conf["sasl.password"]) == ("producer", "s3cret")
 
 
-def test_real_client_accepts_the_producer_config():
-    # librdkafka rejects unknown or invalid properties at construction time.
+def test_producer_config_verifies_the_broker_against_the_platform_ca():
+    conf = ct.producer_config(config())
+    assert conf["ssl.ca.pem"] == FAKE_CA_PEM.strip()
+    assert conf["enable.ssl.certificate.verification"] is True
+    assert conf["ssl.endpoint.identification.algorithm"] == "https"
+    assert "ssl.ca.location" not in conf, "inline: no file to mount into the task runners"
+
+
+@pytest.fixture(scope="module")
+def real_ca_pem(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    work = tmp_path_factory.mktemp("ca")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test kafka CA",
+         "-keyout", str(work / "ca.key"), "-out", str(work / "ca.crt")],
+        check=True, capture_output=True,
+    )
+    return (work / "ca.crt").read_text()
+
+
+def test_real_client_accepts_the_producer_config(real_ca_pem):
+    # librdkafka rejects unknown or invalid properties, and a CA it cannot parse, at construction time.
     import confluent_kafka  # Debian's python3-confluent-kafka; the image pins its own
-    cfg = config(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{pg_local.free_port()}")
+    cfg = config(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{pg_local.free_port()}", KAFKA_SSL_CA_PEM=real_ca_pem)
     producer = ct.make_producer(cfg)
     assert isinstance(producer, confluent_kafka.Producer)
     assert producer.flush(0) == 0
+    with pytest.raises(confluent_kafka.KafkaException, match="ssl.ca.pem"):
+        ct.make_producer(config(KAFKA_SSL_CA_PEM=FAKE_CA_PEM))
 
 
 def test_module_imports_without_kafka_client():

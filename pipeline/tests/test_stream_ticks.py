@@ -11,22 +11,26 @@ import stream_ticks as st
 import tick_sink as ts
 from conftest import PIPELINE
 
+KAFKA_CA_PEM = "-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----"
 ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka-0:9092,kafka-1:9092",
     "KAFKA_TOPIC": "crypto.ticks",
     "KAFKA_SASL_USERNAME": "spark",
     "KAFKA_SASL_PASSWORD": "pw",
+    "KAFKA_SSL_CA_PEM": KAFKA_CA_PEM,
     "CHECKPOINT_DIR": "/checkpoints/crypto-ticks",
     "POSTGRES_HOST": "postgres",
     "POSTGRES_DB": "market",
     "POSTGRES_USER": "writer",
     "POSTGRES_PASSWORD": "pg-pw",
+    "POSTGRES_SSLROOTCERT": "/etc/postgresql-ca/ca.crt",
 }
 
 
 def test_defaults():
     cfg = st.load_job_config(ENV)
-    assert (cfg.security_protocol, cfg.sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    assert (cfg.security_protocol, cfg.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert (cfg.kafka_ssl_ca_pem, cfg.group_id_prefix) == (KAFKA_CA_PEM, st.GROUP_ID_PREFIX)
     assert (cfg.trigger_interval, cfg.starting_offsets) == ("30 seconds", "earliest")
     assert (cfg.pg_port, cfg.table) == (5432, "crypto_ticks")
 
@@ -34,7 +38,8 @@ def test_defaults():
 @pytest.mark.parametrize(
     "name",
     [
-        "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "CHECKPOINT_DIR",
+        "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_PEM",
+        "CHECKPOINT_DIR",
         "POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD",
     ],
 )
@@ -49,6 +54,8 @@ def test_missing_required_variable_is_named(name):
     [
         ("KAFKA_SECURITY_PROTOCOL", "SASL"),
         ("KAFKA_SASL_MECHANISM", "OAUTHBEARER"),
+        ("KAFKA_SSL_CA_PEM", "/etc/kafka-ca/ca.crt"),
+        ("KAFKA_GROUP_ID_PREFIX", "crypto ticks"),
         ("CHECKPOINT_DIR", "checkpoints"),
         ("TRIGGER_INTERVAL", "30s"),
         ("STARTING_OFFSETS", "beginning"),
@@ -75,11 +82,15 @@ def test_accepted_variants(name, value):
     assert value in st.load_job_config({**ENV, name: value}).__dict__.values()
 
 
-def test_kafka_options_with_scram():
+def test_kafka_options_with_scram_over_tls():
     options = st.kafka_read_options(st.load_job_config(ENV))
     assert options == {
         "kafka.bootstrap.servers": "kafka-0:9092,kafka-1:9092",
-        "kafka.security.protocol": "SASL_PLAINTEXT",
+        "kafka.security.protocol": "SASL_SSL",
+        # Inline, so the options carry the CA to the executors: no file on the Spark workers.
+        "kafka.ssl.truststore.type": "PEM",
+        "kafka.ssl.truststore.certificates": KAFKA_CA_PEM,
+        "kafka.ssl.endpoint.identification.algorithm": "https",
         "kafka.sasl.mechanism": "SCRAM-SHA-512",
         "kafka.sasl.jaas.config": (
             'org.apache.kafka.common.security.scram.ScramLoginModule required username="spark" password="pw";'
@@ -101,9 +112,17 @@ def test_jaas_escapes_quotes_and_backslashes():
 
 
 def test_plaintext_has_no_sasl_options():
-    env = {k: v for k, v in ENV.items() if not k.startswith("KAFKA_SASL")}
+    env = {k: v for k, v in ENV.items() if not k.startswith("KAFKA_SASL") and k != "KAFKA_SSL_CA_PEM"}
     options = st.kafka_read_options(st.load_job_config({**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}))
-    assert not [k for k in options if "sasl" in k]
+    assert not [k for k in options if "sasl" in k or "ssl" in k]
+
+
+def test_group_id_prefix_is_the_one_the_acl_grants():
+    # The platform sets KAFKA_GROUP_ID_PREFIX to the prefix its consumer-group ACL names; Spark's
+    # default, spark-kafka-source-*, would be refused by the authorizer.
+    options = st.kafka_read_options(st.load_job_config({**ENV, "KAFKA_GROUP_ID_PREFIX": "ticks-reader"}))
+    assert options["groupIdPrefix"] == "ticks-reader"
+    assert "kafka.group.id" not in options
 
 
 def test_module_imports_without_pyspark():
@@ -134,7 +153,8 @@ class FakeBatch:
 
 def test_batch_writer_upserts_into_postgres(pg_dsn, pg_conn, ticks_table, caplog):
     ts.apply_ddl(pg_conn, ticks_table)
-    cfg = st.load_job_config({**ENV, "TICKS_TABLE": ticks_table})
+    # The session's server has no TLS; test_pg_hba.py runs the writer over verify-full against one that has.
+    cfg = st.load_job_config({**ENV, "TICKS_TABLE": ticks_table, "POSTGRES_SSLMODE": "disable"})
     dsn = psycopg2.extensions.parse_dsn(pg_dsn)
 
     def connect(**kwargs):
@@ -154,3 +174,26 @@ def test_batch_writer_upserts_into_postgres(pg_dsn, pg_conn, ticks_table, caplog
     with pg_conn.cursor() as cur:
         cur.execute(f'SELECT symbol, price FROM "{ticks_table}"')
         assert cur.fetchall() == [("bitcoin", 5)]
+
+
+def test_postgres_tls_defaults_to_verify_full_with_the_ca():
+    kwargs = st.pg_connect_kwargs(st.load_job_config(ENV))
+    assert (kwargs["sslmode"], kwargs["sslrootcert"]) == ("verify-full", "/etc/postgresql-ca/ca.crt")
+
+
+@pytest.mark.parametrize("sslmode", ["verify-full", "verify-ca"])
+def test_verifying_the_server_requires_the_ca(sslmode):
+    env = {k: v for k, v in ENV.items() if k != "POSTGRES_SSLROOTCERT"}
+    with pytest.raises(st.ConfigError, match="^POSTGRES_SSLROOTCERT is required"):
+        st.load_job_config({**env, "POSTGRES_SSLMODE": sslmode})
+
+
+def test_an_unknown_sslmode_is_named():
+    with pytest.raises(st.ConfigError, match="^POSTGRES_SSLMODE="):
+        st.load_job_config({**ENV, "POSTGRES_SSLMODE": "on"})
+
+
+def test_a_local_run_may_turn_tls_off_explicitly():
+    env = {k: v for k, v in ENV.items() if k != "POSTGRES_SSLROOTCERT"}
+    kwargs = st.pg_connect_kwargs(st.load_job_config({**env, "POSTGRES_SSLMODE": "disable"}))
+    assert kwargs["sslmode"] == "disable" and "sslrootcert" not in kwargs
