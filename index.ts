@@ -2,6 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { Airflow, BACKUP_SERVICE_ACCOUNT, BackupTarget, chartImage, Kafka, Postgresql, PostgresqlBackup, Spark } from "./components/data";
 import { CLIENT_CA_DIR as POSTGRESQL_CA_DIR } from "./components/data/postgresqlTls";
 import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
+import { AIRFLOW_SERVICE_ACCOUNT, AirflowTaskLogs } from "./components/data/airflow";
+import { EventLogTarget, SPARK_HISTORY_SERVICE_ACCOUNT, SparkHistory } from "./components/data/sparkHistory";
+import { LOG_PREFIXES, LogBucket, logBucketName, logServiceAccountEmail, LogWriter } from "./components/gcp/logBucket";
+import { DRIVER_SERVICE_ACCOUNT } from "./components/pipeline/streamingJob";
+import { PipelineMonitoring } from "./components/gcp/monitoring";
+import { GKE_BACKUP_API, GKE_BACKUP_NAMESPACES, GkeBackup } from "./components/gcp/gkeBackup";
 import {
     BackupBucket,
     backupBucketName,
@@ -19,7 +25,7 @@ import {
     secretsKeyRingId,
     UiAddresses,
 } from "./components/gcp";
-import { ExistingCluster, NetworkIsolation, NO_POOLS, PoolLayout } from "./components/k8s";
+import { ExistingCluster, NetworkIsolation, NO_POOLS, PodMonitorings, PoolLayout, scrapeFlows } from "./components/k8s";
 import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
@@ -27,8 +33,8 @@ const config = loadConfig();
 const services = config.services;
 const pipelineSettings = config.pipeline;
 
-/** APIs the GKE stacks call; enabled before anything that needs them. */
-const REQUIRED_APIS = PLATFORM_APIS;
+/** APIs the GKE stacks call; enabled before anything that needs them. Backup for GKE only where deletionProtection is on. */
+const REQUIRED_APIS = [...PLATFORM_APIS, ...(config.deletionProtection ? [GKE_BACKUP_API] : [])];
 
 function gkeCluster(settings: GkeSettings) {
     // With projectSetup bootstrap, bootstrap/ enabled the APIs and made the node service account and repositories.
@@ -112,10 +118,29 @@ function gkeCluster(settings: GkeSettings) {
             maintenanceExclusions: settings.maintenanceExclusions,
             secretsEncryptionKey,
             enforceBinaryAuthorization: binaryAuthorization !== undefined,
+            backupAgent: config.deletionProtection,
         },
         // Images are admitted before the cluster enforces the policy.
         { dependsOn: [...apis, network, ...(binaryAuthorization ? [binaryAuthorization] : [])] },
     );
+    // A stack that protects its data also backs up the data namespaces, volumes and Secrets included, with Backup for GKE.
+    // With projectSetup bootstrap the backups use Google-managed encryption: granting the Backup for GKE agent on
+    // bootstrap's key is bootstrap's to do (docs/runbook.md, "Restore from Backup for GKE").
+    if (config.deletionProtection) {
+        new GkeBackup(
+            "gke-backup",
+            {
+                project: settings.project,
+                region: settings.region,
+                cluster: gke.cluster.id,
+                namespaces: GKE_BACKUP_NAMESPACES,
+                schedule: config.gkeBackup.schedule,
+                retainDays: config.gkeBackup.retainDays,
+                encryptionKey: secretsKey?.keyName,
+            },
+            { dependsOn: apis },
+        );
+    }
     const mirror = services.dockerHubMirror
         ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region, existing: bootstrapped }, { dependsOn: apis })
         : undefined;
@@ -250,6 +275,55 @@ const kafka = new Kafka(
     dataBearing,
 );
 
+// Logs that outlive pods: Airflow task logs and Spark event logs in a Cloud Storage bucket on GKE, on volumes elsewhere.
+function logTargets(): {
+    bucket?: pulumi.Output<string>;
+    airflow: AirflowTaskLogs;
+    spark: EventLogTarget;
+    driverServiceAccount?: pulumi.Input<string>;
+} {
+    const logs = config.logs;
+    if (config.cluster.kind !== "gke") {
+        const volume = { kind: "volume" as const, size: logs.volumeSize, retain: config.deletionProtection };
+        return { airflow: volume, spark: volume };
+    }
+    const { project, region, projectSetup } = config.cluster;
+    let bucket: pulumi.Output<string>;
+    let email: (writer: LogWriter) => pulumi.Input<string>;
+    if (projectSetup === "bootstrap") {
+        // As with the backup bucket: bootstrap/ makes the bucket, its spark-events/ marker, the accounts and the grants.
+        bucket = pulumi.output(logBucketName(project, pulumi.getStack()));
+        email = (writer) => logServiceAccountEmail(writer, project, pulumi.getStack());
+    } else {
+        const logBucket = new LogBucket("logs", {
+            project,
+            region,
+            retentionDays: logs.retentionDays,
+            kubernetesServiceAccounts: {
+                airflow: { namespace: "airflow", name: AIRFLOW_SERVICE_ACCOUNT },
+                "spark-events": { namespace: "spark", name: DRIVER_SERVICE_ACCOUNT },
+                "spark-history": { namespace: "spark", name: SPARK_HISTORY_SERVICE_ACCOUNT },
+            },
+            forceDestroy: !config.deletionProtection,
+            protect: config.deletionProtection,
+            workloadPoolReady: [target.provider],
+        });
+        bucket = logBucket.name;
+        email = (writer) => logBucket.serviceAccountEmails[writer];
+    }
+    return {
+        bucket,
+        airflow: { kind: "gcs", folder: pulumi.interpolate`gs://${bucket}/${LOG_PREFIXES.airflow}`, serviceAccountEmail: email("airflow") },
+        spark: {
+            kind: "gcs",
+            dir: pulumi.interpolate`gs://${bucket}/${LOG_PREFIXES.sparkEvents}`,
+            historyServiceAccountEmail: email("spark-history"),
+        },
+        driverServiceAccount: email("spark-events"),
+    };
+}
+const logTarget = logTargets();
+
 const spark = new Spark(
     "spark",
     {
@@ -260,6 +334,20 @@ const spark = new Spark(
         workerMemoryGiB: services.spark.workerMemoryGiB,
         uiExposure: uiExposure("spark"),
         imageRegistry: target.imageRegistry,
+        pools,
+    },
+    onCluster,
+);
+
+// The UIs of finished and restarted drivers, from their event logs.
+const sparkHistory = new SparkHistory(
+    "spark-history",
+    {
+        namespace: spark.namespace.metadata.name,
+        image: target.imageRegistry.apply((registry) => chartImage("spark", registry)),
+        target: logTarget.spark,
+        retentionDays: config.logs.retentionDays,
+        driverPodLabels: { app: "crypto-ticks-stream" },
         pools,
     },
     onCluster,
@@ -298,6 +386,7 @@ const airflow = new Airflow(
             requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
         },
         image: target.images?.airflow,
+        taskLogs: logTarget.airflow,
         // Airflow migrates its database on start: PostgreSQL must be ready first.
     },
     { ...onCluster, dependsOn: [postgresql.schema] },
@@ -347,10 +436,20 @@ const streamingJob = new StreamingJob(
         podLabels: spark.clientPodLabels,
         pools,
         configFiles: [{ name: "postgresql-ca", configMap: pipelineDatabaseCa.metadata.name, mountPath: POSTGRESQL_CA_DIR }],
+        eventLog: { ...sparkHistory.driverEventLog, gcpServiceAccount: logTarget.driverServiceAccount },
         // Started once its topic, its table's database and the master exist, instead of crash-looping until then.
     },
     { ...onCluster, dependsOn: [kafka.release, postgresql.schema, spark.release] },
 );
+
+// Every exporter (each chart's and the streaming job's), scraped on GKE stacks by Managed Service for Prometheus'
+// managed collection: a PodMonitoring each and the collectors' ingress (flows below). The local stack has no
+// collectors and gets neither: its exporters serve the same ports, reachable by kubectl port-forward.
+const scrapeTargets = [kafka.metrics, postgresql.metrics, spark.metrics, airflow.metrics, streamingJob.metrics];
+const managedPrometheus = config.cluster.kind === "gke";
+if (managedPrometheus) {
+    new PodMonitorings("scrapes", { targets: scrapeTargets, intervalSeconds: config.monitoring.scrapeIntervalSeconds }, onCluster);
+}
 
 // Every namespace denies ingress but for these flows (and what each chart admits inside its release).
 const uiClients = services.uiExposure.type === "LoadBalancer" ? { cidrs: services.uiExposure.sourceRanges } : undefined;
@@ -400,6 +499,7 @@ new NetworkIsolation(
                 ports: [...streamingJob.driverPorts],
                 why: "executors connect back to the driver",
             },
+            ...(managedPrometheus ? scrapeFlows(scrapeTargets) : []),
             ...(uiClients
                 ? [
                       {
@@ -417,6 +517,27 @@ new NetworkIsolation(
     onCluster,
 );
 
+// Alerts, their email channels and the dashboard, on GKE stacks only (Cloud Monitoring; the local stack has none).
+const monitoring =
+    config.cluster.kind === "gke" && target.outputs
+        ? new PipelineMonitoring("monitoring", {
+              project: config.cluster.project,
+              clusterName: target.outputs.clusterName,
+              namespaces: { kafka: "kafka", postgresql: "postgresql", spark: "spark", airflow: "airflow" },
+              pipeline: {
+                  dagId: "crypto_prices",
+                  streamingJob: "crypto-ticks-stream",
+                  symbols: pipelineSettings.symbols,
+                  pollIntervalSeconds: config.monitoring.pollIntervalSeconds,
+                  triggerIntervalSeconds: config.monitoring.triggerIntervalSeconds,
+                  freshnessPolls: config.monitoring.freshnessPolls,
+              },
+              alertPolicies: config.monitoring.alertPolicies,
+              alertEmails: config.monitoring.alertEmails,
+              runbookBaseUrl: config.monitoring.runbookBaseUrl,
+          })
+        : undefined;
+
 export const clusterName = target.outputs?.clusterName;
 export const clusterLocation = target.outputs?.clusterLocation;
 export const networkName = target.outputs?.networkName;
@@ -429,8 +550,20 @@ export const airflowAdminUser = airflow.adminUser;
 export const airflowAdminPassword = airflow.adminPassword;
 export const sparkMasterUi = spark.ui;
 export const sparkMasterUrl = spark.masterUrl;
+/** The Spark History Server: finished and restarted drivers' UIs, from event logs in logBucket (GKE) or on a volume. */
+export const sparkHistoryUi = {
+    inClusterUrl: sparkHistory.inClusterUrl,
+    portForwardCommand: sparkHistory.portForwardCommand,
+    localUrl: sparkHistory.localUrl,
+};
+/** Airflow task logs (airflow/) and Spark event logs (spark-events/); none on a stack without Cloud Storage. */
+export const logBucket = logTarget.bucket;
 export const kafkaBootstrapServers = kafka.bootstrapServers;
 export const kafkaTopic = kafka.topic;
 export const postgresqlService = `${postgresql.host}:${postgresql.port}`;
 export const streamingJobLogsCommand = pulumi.interpolate`kubectl -n ${streamingJob.deployment.metadata.namespace} logs deploy/${streamingJob.deployment.metadata.name} -f`;
 export const pipelineImages = target.images && { airflow: target.images.airflow.reference, sparkJob: target.images.sparkJob.reference };
+/** GKE stacks: the alert policies and where they notify ("none configured" when alertEmails is empty). */
+export const alerting = monitoring?.summary;
+/** GKE stacks: the pipeline-health dashboard in the Cloud Console. */
+export const monitoringDashboardUrl = monitoring?.dashboardUrl;

@@ -4,6 +4,9 @@ import { describeMachineType, MachineShape } from "./machineTypes";
 import { ConfigReader } from "./reader";
 import { PipelineSettings, readPipeline } from "./pipeline";
 import { BackupSettings, readBackups } from "./backups";
+import { MonitoringSettings, readMonitoring } from "./monitoring";
+import { GkeBackupSettings, readGkeBackup } from "./gkeBackup";
+import { LogSettings, readLogs } from "./logs";
 import { readServices, ServiceSettings } from "./services";
 import { missingTools } from "./tools";
 import { checkImageLock } from "./imageLock";
@@ -115,6 +118,12 @@ export interface PlatformConfig {
     readonly pipeline: PipelineSettings;
     /** PostgreSQL logical backups: schedule, retention, the local volume (config/backups.ts). */
     readonly backups: BackupSettings;
+    /** Backup for GKE's schedule and retention, used on stacks with deletionProtection (config/gkeBackup.ts). */
+    readonly gkeBackup: GkeBackupSettings;
+    /** Alerts, their notification channels and the dashboard of a GKE stack (config/monitoring.ts). */
+    readonly monitoring: MonitoringSettings;
+    /** Airflow task logs and Spark event logs: the bucket's retention, the local volumes (config/logs.ts). */
+    readonly logs: LogSettings;
     /**
      * Protects what holds data: GKE's deletion protection on the cluster, Pulumi's `protect` on the
      * Kafka and PostgreSQL components, and volumes kept when their StatefulSets go.
@@ -147,6 +156,9 @@ export function loadConfig(): PlatformConfig {
     const services = readServices(reader, target !== "kubeconfig");
     const pipeline = readPipeline(reader, target !== "kubeconfig");
     const backups = readBackups(reader);
+    const monitoring = readMonitoring(reader, target !== "kubeconfig");
+    const gkeBackup = readGkeBackup(reader);
+    const logs = readLogs(reader);
     const deletionProtection = reader.boolean("deletionProtection");
     checkPause(reader, target, deletionProtection);
     checkImageLock(reader);
@@ -164,6 +176,9 @@ export function loadConfig(): PlatformConfig {
         services,
         pipeline,
         backups: backups as BackupSettings,
+        monitoring: monitoring as MonitoringSettings,
+        gkeBackup: gkeBackup as GkeBackupSettings,
+        logs: logs as LogSettings,
         deletionProtection: deletionProtection!,
         zoneSpread: cluster.kind === "gke" && cluster.regional === true,
     };

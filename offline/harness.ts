@@ -202,7 +202,7 @@ for (const tool of ["docker", "gke-gcloud-auth-plugin"]) {
 }
 
 /**
- * Runs an evaluation with the fake deployment tools first on the PATH, and without source-mapped stacks:
+ * Runs an evaluation with the fake deployment tools first on the PATH, and without (source-mapped) stacks:
  * Pulumi records the source position of every resource and a stack trace for every promise it tracks,
  * and ts-node's source-map support maps each frame, half of an evaluation's time. The mocks need no
  * positions, and while the program runs, stacks keep the transpiled positions (close to the sources').
@@ -213,9 +213,16 @@ async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise
     const searchPath = process.env.PATH;
     process.env.PATH = `${FAKE_TOOLS_DIR}${path.delimiter}${searchPath}`;
     delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+    // Pulumi captures a stack for every promise it tracks; the frames cost more than the evaluation itself.
+    // EVALUATION_STACK_TRACES=1 keeps them for debugging an error the program throws.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (!process.env.EVALUATION_STACK_TRACES) {
+        Error.stackTraceLimit = 0;
+    }
     try {
         return await evaluation();
     } finally {
+        Error.stackTraceLimit = stackTraceLimit;
         Error.prepareStackTrace = prepare;
         process.env.PATH = searchPath;
     }

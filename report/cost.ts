@@ -3,6 +3,7 @@ import * as path from "path";
 import { ofType, StackRun } from "../offline/harness";
 import { Capacity, NodePool } from "./capacity";
 import { TYPES } from "../offline/resourceTypes";
+import { Operations, operationsCost } from "./operations";
 
 export const PRICES_FILE = path.join(__dirname, "prices.json");
 
@@ -18,6 +19,15 @@ export interface PriceTable {
     readonly persistentDiskGibMonth: Readonly<Record<string, number | string>> & { source: string };
     readonly cloudNat: { perVmHour: number; maxGatewayHour: number; ipHour: number; dataGib: number; assumedDataGibMonth: number; source: string };
     readonly loadBalancer: { first5RulesHour: number; additionalRuleHour: number; source: string };
+    readonly cloudStorage: { standardGibMonth: number; assumedDumpGib: number; source: string };
+    readonly backupForGke: { perPodMonth: number; storageGibMonth: number; assumedDailyChangeShare: number; source: string };
+    readonly managedPrometheus: {
+        perMillionSamples: number;
+        defaultScrapeIntervalSeconds: number;
+        assumedSeriesPerTarget: Readonly<Record<string, number>>;
+        source: string;
+    };
+    readonly cloudMonitoring: { alertConditionMonth: number; dashboardMonth: number; source: string };
     readonly managedAlternative: ManagedSetup;
     /** The managed setup at the availability prod has: Cloud SQL HA, Composer with two schedulers, Kafka across three zones. */
     readonly managedHaAlternative: ManagedSetup;
@@ -83,7 +93,7 @@ const round = (amount: number) => Math.round(amount * 100) / 100;
 
 const managedTotal = (setup: ManagedSetup) => round(setup.items.reduce((total, item) => total + item.monthly, 0));
 
-export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTable): CostEstimate | string {
+export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTable, operations?: Operations): CostEstimate | string {
     const pool: NodePool | undefined = capacity.nodePool;
     if (!pool) {
         return "the stack runs on an existing cluster: nothing it creates is billed by Google Cloud";
@@ -148,13 +158,25 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
             atMaxNodes: natGateway(totalNodes("max")) + nat.ipHour * hours + natData,
         },
         fixed("load balancers", `${balancers} Service(s) of type LoadBalancer`, lbMonthly),
+        // Metrics, alerting and backups: the same running or paused (samples are scraped from pods that run; paused, fewer).
+        ...(operations
+            ? operationsCost(operations, prices)
+                  .filter((l) => !(paused && l.item === "Managed Prometheus samples"))
+                  .map((l) => fixed(l.item, l.basis, l.monthly))
+            : []),
     ].map((line) => ({ ...line, atMinNodes: round(line.atMinNodes), atMaxNodes: round(line.atMaxNodes) }));
 
     const sum = (pick: (l: CostLine) => number) => round(lines.reduce((total, l) => total + pick(l), 0));
     const total = { atMinNodes: sum((l) => l.atMinNodes), atMaxNodes: sum((l) => l.atMaxNodes) };
     const freeTierCredit = isZonal(run) ? round(Math.min(prices.gke.freeTierCreditMonth, prices.gke.clusterFeeHour * hours)) : 0;
     const withFreeTier = { atMinNodes: round(total.atMinNodes - freeTierCredit), atMaxNodes: round(total.atMaxNodes - freeTierCredit) };
-    const pausedTotal = round(prices.gke.clusterFeeHour * hours + capacity.volumeGiB * pvPrice + nat.ipHour * hours + lbMonthly);
+    // Paused, no pod runs and nothing is scraped: the samples go, alerting and backups stay.
+    const operationsMonthly = operations
+        ? operationsCost(operations, prices)
+              .filter((l) => l.item !== "Managed Prometheus samples")
+              .reduce((total, l) => total + round(l.monthly), 0)
+        : 0;
+    const pausedTotal = round(prices.gke.clusterFeeHour * hours + capacity.volumeGiB * pvPrice + nat.ipHour * hours + lbMonthly + operationsMonthly);
     const managedAlternativeMonthly = managedTotal(prices.managedAlternative);
     const managedHaAlternativeMonthly = managedTotal(prices.managedHaAlternative);
     return {
@@ -172,7 +194,7 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
         pausedMonthly: {
             total: pausedTotal,
             withFreeTier: round(pausedTotal - freeTierCredit),
-            basis: "GKE cluster fee, persistent volumes, the NAT IP address and load balancers; no nodes, boot disks or NAT traffic",
+            basis: "GKE cluster fee, persistent volumes, the NAT IP address, load balancers, alerting and backups; no nodes, boot disks, NAT traffic or scraped samples",
         },
         pricesCompiledOn: prices.compiledOn,
     };

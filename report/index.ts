@@ -4,6 +4,7 @@ import { estimateCost, PriceTable } from "./cost";
 import { Report } from "./render";
 import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";
+import { stackOperations } from "./operations";
 
 /** Capacity and cost of an evaluated stack. */
 export function buildReport(stack: string, run: StackRun, prices: PriceTable): Report {
@@ -14,12 +15,14 @@ export function buildReport(stack: string, run: StackRun, prices: PriceTable): R
         pools.find((p) => p.role === "on-demand"),
         pools.find((p) => p.role === "spot"),
     );
+    const operations = stackOperations(run, workloads, prices);
     return {
         stack,
         fits: fit.problems.length === 0,
         workloads,
         capacity: fit,
         sparkMemory: stackSparkMemory(run),
-        cost: estimateCost(run, fit, prices),
+        operations,
+        cost: estimateCost(run, fit, prices, operations),
     };
 }

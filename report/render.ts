@@ -1,6 +1,7 @@
 import { Capacity, FitCheck, REQUIRED_HEADROOM } from "./capacity";
 import { CostEstimate, PriceTable } from "./cost";
 import { Workload } from "./workloads";
+import { Operations } from "./operations";
 import { SparkMemoryPlan } from "../components/data/sparkMemory";
 
 export interface Report {
@@ -10,6 +11,8 @@ export interface Report {
     readonly capacity: Capacity;
     /** JVM heaps in the Spark pods, as the components set them. */
     readonly sparkMemory?: SparkMemoryPlan;
+    /** Exporters, PodMonitorings, jobs, buckets, alerting and backups the stack runs. */
+    readonly operations: Operations;
     /** The estimate, or why there is none. */
     readonly cost: CostEstimate | string;
 }
@@ -179,6 +182,23 @@ function sections(report: Report, prices: PriceTable): Section[] {
     } else {
         result.push({ title: "Fit", lines: ["The stack deploys into an existing cluster: its capacity is not known here."] });
     }
+    const ops = report.operations;
+    result.push({
+        title: "Operations: exporters, jobs, buckets, alerting, backups",
+        table: {
+            head: ["exporter", "namespace", "targets", "status"],
+            rows: ops.exporters.map((e) => [e.name, e.namespace, `${e.targets}`, e.status]),
+        },
+        lines: [
+            `exporters: ${ops.exporters.length} (${ops.exporters.filter((e) => e.status === "planned").length} planned, not rendered yet); PodMonitorings: ${ops.podMonitorings}; scrape interval ${ops.scrapeIntervalSeconds}s`,
+            `jobs: ${ops.jobs.length}${ops.jobs.length > 0 ? ` (${ops.jobs.join(", ")})` : ""}`,
+            `buckets: ${ops.buckets.length}${ops.buckets.length > 0 ? ` (${ops.buckets.join(", ")})` : ""}${ops.postgresqlBackup && !ops.postgresqlBackup.bucketMadeHere ? "; the PostgreSQL backup bucket is bootstrap/'s" : ""}`,
+            `alert policies: ${ops.alertPolicies} (${ops.alertConditions} conditions); dashboards: ${ops.dashboards}`,
+            ops.gkeBackup
+                ? `Backup for GKE: ${ops.gkeBackup.namespaces.join(", ")}, ${ops.gkeBackup.pods} pod(s), ${ops.gkeBackup.volumeGiB} GiB of volumes, kept ${ops.gkeBackup.retainDays} days`
+                : "Backup for GKE: off (stacks with deletionProtection only)",
+        ],
+    });
     if (typeof cost === "string") {
         result.push({ title: "Monthly cost", lines: [cost] });
     } else {

@@ -127,6 +127,11 @@ describe("configuration validation", () => {
         assert.match(message, /uiExposure = "LoadBalancer": ClusterIP when clusterTarget is kubeconfig/);
     });
 
+    it("refuses a scrape interval Managed Prometheus would bill out of proportion or that misses alerts", async () => {
+        const message = await refused("dev", { metricsScrapeInterval: 1 });
+        assert.match(message, /metricsScrapeInterval = "1": an integer/);
+    });
+
     it("refuses malformed resource quantities", async () => {
         const message = await refused("dev", { kafkaMemory: "2GB", postgresqlCpu: "-1", kafkaStorage: "10Mi" });
         assert.match(message, /kafkaMemory = "2GB": a memory quantity in Mi or Gi/);

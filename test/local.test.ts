@@ -54,10 +54,17 @@ describe("local stack (an existing kubeconfig context, no Google Cloud)", () => 
             Object.keys(CHART_VERSIONS).sort(),
         );
         // Without built images the dependencies arrive by ConfigMap instead.
-        const withoutImages = kinds(dev).filter((kind) => !kind.startsWith("streaming-platform:pipeline:PipelineImages"));
+        const withoutImages = kinds(dev)
+            .filter((kind) => !kind.startsWith("streaming-platform:pipeline:PipelineImages"))
+            // Managed Prometheus is GKE's: no PodMonitorings and no collector ingress on local (test/monitoring.test.ts).
+            .filter((kind) => !kind.includes(":PodMonitoring ") && !kind.includes("NetworkPolicy network-scrape-"))
+            // The driver's Workload Identity service account writes event logs to Cloud Storage on GKE only.
+            .filter((kind) => kind !== "kubernetes:core/v1:ServiceAccount crypto-ticks-stream-service-account");
         const mounted = ["kubernetes:core/v1:ConfigMap airflow-requirements", "kubernetes:core/v1:ConfigMap crypto-ticks-stream-code"];
         // Backups stay on a volume instead of going to Cloud Storage.
         mounted.push("kubernetes:core/v1:PersistentVolumeClaim postgresql-backup-volume");
+        // So do Airflow's task logs and Spark's event logs.
+        mounted.push("kubernetes:core/v1:PersistentVolumeClaim airflow-task-logs", "kubernetes:core/v1:PersistentVolumeClaim spark-history-events");
         assert.deepEqual(kinds(run), [...withoutImages, ...mounted].sort());
         assert.equal(single(run, "streaming-platform:pipeline:StreamingJob").name, "crypto-ticks-stream");
         assert.equal(values(run, "kafka").controller.resources.requests.memory, "1Gi");

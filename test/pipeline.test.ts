@@ -11,7 +11,7 @@ const DEPLOYMENT = TYPES.deployment;
 const PVC = TYPES.persistentVolumeClaim;
 const IMAGE = TYPES.image;
 const PIPELINE = path.join(PROJECT_ROOT, "pipeline");
-const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"];
+const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "job_metrics.py", "schema.sql", "packages.txt"];
 const DAG_ROLLING_COMPONENTS = ["web", "scheduler", "dagProcessor", "triggerer"];
 
 const repoFile = (...parts: string[]) => fs.readFileSync(path.join(PIPELINE, ...parts), "utf8");
@@ -191,7 +191,12 @@ describe("pipeline on the platform", () => {
                 assert.equal(env.SPARK_MASTER_URL, "spark://spark-master-svc.spark.svc.cluster.local:7077");
                 assert.deepEqual(env.POD_IP, { fieldRef: { fieldPath: "status.podIP" } }, "executors connect back to the pod IP");
                 const ports = Object.fromEntries(driver(run).ports.map((p: any) => [p.name, p.containerPort]));
-                assert.deepEqual(ports, { driver: Number(env.SPARK_DRIVER_PORT), "block-manager": Number(env.SPARK_BLOCKMANAGER_PORT), ui: 4040 });
+                assert.deepEqual(ports, {
+                    driver: Number(env.SPARK_DRIVER_PORT),
+                    "block-manager": Number(env.SPARK_BLOCKMANAGER_PORT),
+                    ui: 4040,
+                    metrics: Number(env.JOB_METRICS_PORT),
+                });
                 // Args, not command: the image's entrypoint must run first (test/sparkRuntime.test.ts).
                 assert.equal(driver(run).command, undefined);
                 assert.deepEqual(driver(run).args, ["bash", "/opt/pipeline/run-job.sh"]);
@@ -266,12 +271,16 @@ describe("pipeline on the platform", () => {
                 assert.equal(driver(run).volumeMounts.find((m: any) => m.name === codeVolume.name).mountPath, "/opt/pipeline");
                 const packages = envOf(driver(run)).SPARK_PACKAGES.split(",");
                 assert.ok(packages.includes("org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0"), packages.join());
-                const [install] = pod.initContainers;
+                const install = pod.initContainers.find((c: any) => c.name === "install-python-deps");
                 assert.ok(install.args.includes("/opt/pipeline/requirements-spark.txt"));
                 assert.equal(envOf(driver(run)).PYTHONPATH, install.args[install.args.indexOf("--target") + 1]);
             }
             const built = streamingJob(runs.dev).inputs.spec.template.spec;
-            assert.deepEqual(built.initContainers, []);
+            assert.deepEqual(
+                built.initContainers.map((c: any) => c.name),
+                ["fetch-gcs-connector"],
+                "nothing to install with a built image: only the Cloud Storage connector for the event log",
+            );
             assert.equal(envOf(driver(runs.dev)).SPARK_PACKAGES, undefined, "the built image carries the jars");
         });
 

@@ -18,12 +18,14 @@ const ROLES: Readonly<Record<string, PodRole>> = {
     "spark/spark-master": "on-demand",
     "spark/spark-worker": "spot",
     "spark/crypto-ticks-stream": "on-demand",
+    "spark/spark-history": "on-demand",
     "airflow/airflow-web": "on-demand",
     "airflow/airflow-scheduler": "on-demand",
     "airflow/airflow-dag-processor": "on-demand",
     "airflow/airflow-triggerer": "on-demand",
     "airflow/airflow-redis-master": "on-demand",
     "airflow/airflow-worker": "spot",
+    "airflow/airflow-statsd-metrics": "on-demand",
 };
 
 /** The schema Job carries its script's hash in its name. */

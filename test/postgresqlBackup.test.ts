@@ -11,6 +11,12 @@ import { TYPES } from "../offline/resourceTypes";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
 const BUCKET = "gcp:storage/bucket:Bucket";
+/** The backup bucket among the stack's buckets (the logs have their own). */
+function backupBucket(run: StackRun) {
+    const found = ofType(run, BUCKET).filter((b) => String(b.inputs.name).includes("pg-backups"));
+    assert.equal(found.length, 1, "one backup bucket");
+    return found[0];
+}
 const BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember";
 const ACCOUNT_IAM = "gcp:serviceaccount/iAMMember:IAMMember";
 const STACKS = ["dev", "prod", "local"];
@@ -103,7 +109,7 @@ describe("PostgreSQL backups", () => {
         describe(`${stack}: Cloud Storage through Workload Identity`, () => {
             it("a private, versioned bucket in the region with lifecycle rules from config", () => {
                 const run = runs[stack];
-                const bucket = single(run, BUCKET).inputs;
+                const bucket = backupBucket(run).inputs;
                 assert.equal(bucket.name, `${TEST_PROJECT}-pg-backups-${stack}`);
                 assert.equal(bucket.location, "US-CENTRAL1");
                 assert.equal(bucket.uniformBucketLevelAccess, true);
@@ -114,7 +120,7 @@ describe("PostgreSQL backups", () => {
                     { action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 7, withState: "ARCHIVED" } },
                 ]);
                 assert.equal(bucket.forceDestroy, stack !== "prod", "prod's backups outlive a destroy");
-                assert.equal(single(run, BUCKET).protect, stack === "prod");
+                assert.equal(backupBucket(run).protect, stack === "prod");
             });
 
             it("the uploader may only create objects in that bucket; only the backup KSA may act as it", () => {
@@ -122,14 +128,19 @@ describe("PostgreSQL backups", () => {
                 const account = ofType(run, TYPES.serviceAccount).find((a) => a.inputs.accountId === `pg-backup-${stack}`) as RecordedResource;
                 assert.ok(account);
                 const email = `pg-backup-${stack}@${TEST_PROJECT}.iam.gserviceaccount.com`;
-                const grants = ofType(run, BUCKET_IAM);
+                // Every grant that names the backup bucket, or the backup account anywhere.
+                const grants = ofType(run, BUCKET_IAM).filter(
+                    (g) => g.inputs.bucket === backupBucket(run).inputs.name || g.inputs.member === `serviceAccount:${email}`,
+                );
                 assert.deepEqual(
                     grants.map((g) => [g.inputs.bucket, g.inputs.role, g.inputs.member]),
-                    [[single(run, BUCKET).inputs.name, "roles/storage.objectCreator", `serviceAccount:${email}`]],
+                    [[backupBucket(run).inputs.name, "roles/storage.objectCreator", `serviceAccount:${email}`]],
                 );
                 const projectGrants = ofType(run, TYPES.projectIamMember).filter((g) => g.inputs.member === `serviceAccount:${email}`);
                 assert.deepEqual(projectGrants, [], "no project-wide role");
-                const identity = ofType(run, ACCOUNT_IAM).filter((g) => g.inputs.role === "roles/iam.workloadIdentityUser");
+                // Every grant on the backup account (the logs' accounts have their own).
+                const identity = ofType(run, ACCOUNT_IAM).filter((g) => g.dependencies.includes(account.urn));
+                assert.ok(identity.every((g) => g.inputs.role === "roles/iam.workloadIdentityUser"));
                 assert.equal(identity.length, 1);
                 assert.equal(identity[0].inputs.member, `serviceAccount:${TEST_PROJECT}.svc.id.goog[postgresql/postgresql-backup]`);
                 assert.ok(identity[0].dependencies.includes(account.urn) || waitsFor(run, identity[0], account));
@@ -154,7 +165,7 @@ describe("PostgreSQL backups", () => {
                 );
                 const upload = spec.containers[0];
                 assert.deepEqual(upload.command, ["sh", `/scripts/${BACKUP_SCRIPTS.upload}`]);
-                assert.equal(envOf(upload).BACKUP_BUCKET, single(run, BUCKET).inputs.name);
+                assert.equal(envOf(upload).BACKUP_BUCKET, backupBucket(run).inputs.name);
                 const shell = values(run, "postgresql").volumePermissions.image;
                 assert.equal(upload.image, `${shell.registry}/${shell.repository}:${shell.tag}`);
                 assert.ok(spec.volumes.find((v: any) => v.name === "backup").emptyDir, "dumps wait in scratch space");
@@ -188,7 +199,7 @@ describe("PostgreSQL backups", () => {
         const run = await evaluated("dev", { backupSchedule: "30 3 * * 0", backupRetentionDays: 14, backupNoncurrentDays: 3 });
         assert.equal(cronJob(run).inputs.spec.schedule, "30 3 * * 0");
         assert.deepEqual(
-            single(run, BUCKET).inputs.lifecycleRules.map((r: any) => r.condition),
+            backupBucket(run).inputs.lifecycleRules.map((r: any) => r.condition),
             [
                 { age: 14, withState: "LIVE" },
                 { daysSinceNoncurrentTime: 3, withState: "ARCHIVED" },

@@ -185,6 +185,42 @@ describe("capacity and cost report", () => {
             assert.equal(line(exposed, /load balancers/).atMinNodes, +(prices.loadBalancer.first5RulesHour * 730).toFixed(2));
         });
 
+        it("counts exporters, jobs and buckets and prices samples, alerting and backups with sources", async () => {
+            const dev = await reportOf("dev");
+            const ops = dev.operations;
+            assert.deepEqual(
+                ops.exporters.map((e) => e.series),
+                ["kafka-jmx", "postgres-exporter", "airflow-statsd", "spark", "streaming-job"],
+            );
+            assert.ok(ops.jobs.some((j) => /CronJob postgresql\/postgresql-backup/.test(j)));
+            assert.deepEqual(ops.buckets.includes("postgresql-backups"), true);
+            const gmp = prices.managedPrometheus;
+            const series = ops.exporters.reduce((n, e) => n + e.targets * gmp.assumedSeriesPerTarget[e.series], 0);
+            const samples = (series * 730 * 3600) / ops.scrapeIntervalSeconds;
+            assert.equal(line(dev, /^Managed Prometheus samples/).atMinNodes, +((samples / 1e6) * gmp.perMillionSamples).toFixed(2));
+            assert.equal(
+                line(dev, /^Cloud Monitoring alerting/).atMinNodes,
+                +(ops.alertConditions * prices.cloudMonitoring.alertConditionMonth).toFixed(2),
+            );
+            assert.equal(line(dev, /^PostgreSQL backup bucket/).atMinNodes, +(prices.cloudStorage.assumedDumpGib * 37 * 0.02).toFixed(2));
+            assert.equal(line(dev, /^Backup for GKE/), undefined, "dev has no Backup for GKE");
+            const prod = await reportOf("prod");
+            assert.deepEqual(prod.operations.gkeBackup, { namespaces: ["kafka", "postgresql"], pods: 5, volumeGiB: 500, retainDays: 14 });
+            const b = prices.backupForGke;
+            assert.equal(
+                line(prod, /^Backup for GKE/).atMinNodes,
+                +(5 * b.perPodMonth + 500 * (1 + 14 * b.assumedDailyChangeShare) * b.storageGibMonth).toFixed(2),
+            );
+            for (const section of [prices.cloudStorage, prices.backupForGke, prices.managedPrometheus, prices.cloudMonitoring]) {
+                assert.match(section.source, /https:\/\/cloud\.google\.com\//);
+            }
+            const text = (await runReport(["prod"])).stdout;
+            assert.match(text, /== Operations: exporters, jobs, buckets, alerting, backups/);
+            assert.match(text, /Backup for GKE: kafka, postgresql, 5 pod\(s\)/);
+            assert.match((await runReport(["dev", "--markdown"])).stdout, /\| Managed Prometheus samples \|/);
+            assert.ok(JSON.parse((await runReport(["dev", "--json"])).stdout).operations.exporters.length === 5);
+        });
+
         it("compares with the managed alternative, every figure with a source", () => {
             for (const item of prices.managedAlternative.items) {
                 assert.ok(item.monthly > 0 && item.sources.length > 0 && item.sources.every((s) => s.startsWith("https://")), item.service);

@@ -375,7 +375,9 @@ describe("data services", () => {
             for (const chart of ["airflow", "spark"] as const) {
                 assert.equal(values(run, chart).service, undefined, `${chart} keeps its ClusterIP Service`);
             }
-            const balancers = ofType(run, TYPES.service).map((s) => s.inputs.spec);
+            const balancers = ofType(run, TYPES.service)
+                .map((s) => s.inputs.spec)
+                .filter((spec) => spec.type === "LoadBalancer");
             assert.equal(balancers.length, 2);
             assert.ok(balancers.every((spec) => spec.type === "LoadBalancer" && spec.loadBalancerSourceRanges.join() === "203.0.113.0/24"));
             assert.match((run.outputs.airflowUi as Record<string, string>).exposure, /LoadBalancer http:\/\/[0-9.]+:80 open to 203.0.113.0\/24/);

@@ -11,7 +11,14 @@ function physicalName(resource: RecordedResource): string | undefined {
     const names = NAMING_INPUTS.filter((key) => resource.inputs[key] !== undefined).map((key) => `${key}=${resource.inputs[key]}`);
     return names.length === 0
         ? undefined
-        : [resource.type, resource.inputs.project, resource.inputs.location ?? resource.inputs.region ?? "", ...names].join(" ");
+        : // An object is named within its bucket.
+          [
+              resource.type,
+              resource.inputs.project,
+              resource.inputs.location ?? resource.inputs.region ?? "",
+              resource.inputs.bucket ?? "",
+              ...names,
+          ].join(" ");
 }
 
 describe("dev and prod in one Google Cloud project", () => {

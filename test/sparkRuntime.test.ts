@@ -194,7 +194,7 @@ describe("Spark runtime: entrypoint, memory, block manager, checkpoint", () => {
                 allowVolumeExpansion: true,
                 reclaimPolicy: "Retain",
             });
-            const claim = ofType(run, PVC).find((c) => c.inputs.metadata.namespace === "spark")!;
+            const claim = ofType(run, PVC).find((c) => c.inputs.metadata.name.startsWith("crypto-ticks-stream-checkpoint"))!;
             assert.equal(claim.inputs.spec.storageClassName, metadata.name);
             assert.equal(quantityMiB(claim.inputs.spec.resources.requests.storage) >= 10 * 1024, true);
             const volume = pod(run).spec.volumes.find((v: any) => v.persistentVolumeClaim);
@@ -210,7 +210,7 @@ describe("Spark runtime: entrypoint, memory, block manager, checkpoint", () => {
             for (const stack of ["dev", "local"]) {
                 const run = runs[stack];
                 assert.equal(ofType(run, STORAGE_CLASS).length, 0, stack);
-                const claim = ofType(run, PVC).find((c) => c.inputs.metadata.namespace === "spark")!;
+                const claim = ofType(run, PVC).find((c) => c.inputs.metadata.name.startsWith("crypto-ticks-stream-checkpoint"))!;
                 assert.equal(claim.inputs.spec.storageClassName, undefined, stack);
                 assert.equal(claim.inputs.metadata.name, "crypto-ticks-stream-checkpoint", "the existing claim stays");
             }

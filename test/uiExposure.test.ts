@@ -30,7 +30,9 @@ describe("UIs on LoadBalancers", () => {
             );
             assert.deepEqual(schemaProblems(service), []);
         }
-        const reserved = run.resources.filter((r) => r.type === TYPES.service).map((r) => r.inputs.spec.loadBalancerIP);
+        const reserved = run.resources
+            .filter((r) => r.type === TYPES.service && r.inputs.spec.type === "LoadBalancer")
+            .map((r) => r.inputs.spec.loadBalancerIP);
         assert.equal(new Set(reserved).size, 2);
         assert.ok(reserved.every((ip) => typeof ip === "string" && ip.length > 0));
     });

@@ -15,6 +15,7 @@ import { contentHash, FileSet } from "../pipeline/assets";
 import { PinnedImage } from "../pipeline/images";
 import { loadBalancerUrl, UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { ScrapeTarget } from "../k8s/monitoring";
 import { chartScheduling, PodRole, PoolLayout } from "../k8s/placement";
 import { caConfigMap, caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
@@ -49,6 +50,27 @@ export interface AirflowDagsArgs {
     readonly requirements?: string;
 }
 
+/**
+ * Where task logs go so the UI can show them after the task's pod is gone: Airflow's remote logging to Cloud
+ * Storage (the google provider's GCS task handler) as a Google service account through Workload Identity, or
+ * a PersistentVolumeClaim every Airflow pod mounts (stacks without Cloud Storage).
+ */
+export type AirflowTaskLogs =
+    | {
+          readonly kind: "gcs";
+          /** remote_base_log_folder: gs://<log bucket>/airflow */
+          readonly folder: pulumi.Input<string>;
+          /** The Google service account allowed to read and write the log bucket, bound to AIRFLOW_SERVICE_ACCOUNT. */
+          readonly serviceAccountEmail: pulumi.Input<string>;
+      }
+    | {
+          readonly kind: "volume";
+          /** Size of the claim (config `logVolumeSize`). */
+          readonly size: string;
+          /** Keep the claim when the stack goes (config `deletionProtection`). */
+          readonly retain: boolean;
+      };
+
 export interface AirflowArgs {
     /** Namespace created for Airflow. */
     readonly namespace: string;
@@ -75,6 +97,8 @@ export interface AirflowArgs {
     readonly dags: AirflowDagsArgs;
     /** An image built on the chart's, by digest (config `buildImages`); the chart's own image when absent. */
     readonly image?: pulumi.Input<PinnedImage>;
+    /** Where task logs are kept beyond their pod; absent: in each pod's emptyDir, as the chart does. */
+    readonly taskLogs?: AirflowTaskLogs;
 }
 
 const CREDENTIALS_SECRET = "airflow-credentials";
@@ -92,6 +116,39 @@ const EXTERNAL_DAGS_DIR = "/opt/bitnami/airflow/dags/external";
 /** Where the Bitnami image looks for extra packages to pip-install at start. */
 const REQUIREMENTS_PATH = "/bitnami/python/requirements.txt";
 export const AIRFLOW_ADMIN_USER = "admin";
+/** The chart's service account of every Airflow pod, named so Workload Identity can bind it (serviceAccount.name). */
+export const AIRFLOW_SERVICE_ACCOUNT = "airflow";
+/** The connection remote logging uses: no key, so the google provider takes Application Default Credentials (Workload Identity). */
+export const AIRFLOW_LOG_CONNECTION = "google_cloud_default";
+/** Where task logs are written on a stack without Cloud Storage: the task-logs claim (the chart's own logs dir is an emptyDir). */
+export const AIRFLOW_TASK_LOG_DIR = "/opt/bitnami/airflow/task-logs";
+
+/** The chart values that keep task logs beyond their pod (AirflowTaskLogs). */
+function taskLogValues(logs: AirflowTaskLogs | undefined, claimName: pulumi.Input<string> | undefined) {
+    const gcs = logs?.kind === "gcs" ? logs : undefined;
+    return pulumi.all([gcs?.folder, gcs?.serviceAccountEmail, claimName]).apply(([folder, email, claim]) => ({
+        serviceAccount: {
+            create: true,
+            name: AIRFLOW_SERVICE_ACCOUNT,
+            // The pods call no Kubernetes API; the GKE metadata server gives their Google token by this account's name.
+            automountServiceAccountToken: false,
+            annotations: email ? { "iam.gke.io/gcp-service-account": email } : {},
+        },
+        env: folder
+            ? [
+                  { name: "AIRFLOW__LOGGING__REMOTE_LOGGING", value: "True" },
+                  { name: "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER", value: folder },
+                  { name: "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", value: AIRFLOW_LOG_CONNECTION },
+                  // A google_cloud_platform connection without key or key path: google.auth.default(), the metadata server.
+                  { name: `AIRFLOW_CONN_${AIRFLOW_LOG_CONNECTION.toUpperCase()}`, value: "google-cloud-platform://" },
+              ]
+            : claim
+              ? [{ name: "AIRFLOW__LOGGING__BASE_LOG_FOLDER", value: AIRFLOW_TASK_LOG_DIR }]
+              : [],
+        volumes: claim ? [{ name: "task-logs", persistentVolumeClaim: { claimName: claim } }] : [],
+        mounts: claim ? [{ name: "task-logs", mountPath: AIRFLOW_TASK_LOG_DIR }] : [],
+    }));
+}
 
 /** Airflow 3 on an external PostgreSQL, with every credential generated and handed over by Secret. */
 export class Airflow extends pulumi.ComponentResource {
@@ -105,6 +162,8 @@ export class Airflow extends pulumi.ComponentResource {
     readonly uiPort = 8080;
     /** Where tasks run: the Celery workers, or the scheduler with the LocalExecutor. */
     readonly taskRunnerPods: PodSet;
+    /** The chart's statsd exporter, fed by every Airflow component (helm-values/airflow.yaml metrics): port "metrics". */
+    readonly metrics: ScrapeTarget;
     readonly adminUser = AIRFLOW_ADMIN_USER;
     readonly adminPassword: pulumi.Output<string>;
 
@@ -114,6 +173,14 @@ export class Airflow extends pulumi.ComponentResource {
         this.pods = { namespace: this.namespace.metadata.name, labels: { "app.kubernetes.io/instance": "airflow" } };
         this.webPods = bitnamiPods(this.namespace.metadata.name, "airflow", "web");
         this.taskRunnerPods = bitnamiPods(this.namespace.metadata.name, "airflow", args.executor === "CeleryExecutor" ? "worker" : "scheduler");
+        this.metrics = {
+            name: "airflow",
+            pods: bitnamiPods(this.namespace.metadata.name, "airflow", "metrics"),
+            portName: "metrics",
+            port: 9102,
+            path: "/metrics",
+            why: "Airflow's statsd exporter",
+        };
         this.adminPassword = generatedPassword(`${name}-admin-password`, this);
 
         const secrets = [
@@ -177,6 +244,20 @@ export class Airflow extends pulumi.ComponentResource {
                 ? zoneSpread({ "app.kubernetes.io/instance": "airflow", "app.kubernetes.io/component": component }, false)
                 : [],
         });
+        // Task logs on a claim every Airflow pod mounts: ReadWriteOnce, so it needs the single-node clusters the
+        // local stacks run on (kind, Docker Desktop); with Cloud Storage, remote logging needs no volume.
+        const taskLogClaim =
+            args.taskLogs?.kind === "volume"
+                ? new k8s.core.v1.PersistentVolumeClaim(
+                      `${name}-task-logs`,
+                      {
+                          metadata: { name: "airflow-task-logs", namespace: this.namespace.metadata.name },
+                          spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: args.taskLogs.size } } },
+                      },
+                      { parent: this, retainOnDelete: args.taskLogs.retain },
+                  )
+                : undefined;
+        const taskLogs = taskLogValues(args.taskLogs, taskLogClaim?.metadata.name);
         this.release = bitnamiRelease(
             {
                 chart: "airflow",
@@ -193,11 +274,13 @@ export class Airflow extends pulumi.ComponentResource {
                         args.database.username,
                         args.image,
                         loadBalancerUrl(args.uiExposure),
+                        taskLogs,
                     ])
-                    .apply(([host, port, database, user, image, baseUrl]) => ({
+                    .apply(([host, port, database, user, image, baseUrl, logs]) => ({
                         ...(image ? { image: { registry: image.registry, repository: image.repository, digest: image.digest } } : {}),
                         executor: args.executor,
                         auth: { existingSecret: CREDENTIALS_SECRET },
+                        serviceAccount: logs.serviceAccount,
                         externalDatabase: {
                             host,
                             port,
@@ -225,6 +308,8 @@ export class Airflow extends pulumi.ComponentResource {
                         scheduler: replicated("scheduler", "on-demand"),
                         dagProcessor: placed("on-demand"),
                         triggerer: placed("on-demand"),
+                        // The statsd exporter: what it holds is lost when it moves, so on-demand like the scheduler.
+                        metrics: chartScheduling("on-demand", args.pools),
                         // Celery workers hold no state: a preempted task is retried (the DAG's retries).
                         ...(celery ? { worker: replicated("worker", "spot") } : {}),
                         dags: { enabled: true, existingConfigmap: DAGS_CONFIGMAP },
@@ -234,12 +319,18 @@ export class Airflow extends pulumi.ComponentResource {
                                 value,
                             })),
                             ...LIBPQ_TLS_ENV,
+                            ...logs.env,
                         ],
                         extraEnvVarsSecret: DAGS_ENV_SECRET,
-                        extraVolumes: [...(requirements ? [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }] : []), ca.volume],
+                        extraVolumes: [
+                            ...(requirements ? [{ name: "requirements", configMap: { name: REQUIREMENTS_CONFIGMAP } }] : []),
+                            ca.volume,
+                            ...logs.volumes,
+                        ],
                         extraVolumeMounts: [
                             ...(requirements ? [{ name: "requirements", mountPath: REQUIREMENTS_PATH, subPath: "requirements.txt" }] : []),
                             ca.mount,
+                            ...logs.mounts,
                         ],
                     })),
             },

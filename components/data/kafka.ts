@@ -15,6 +15,7 @@ import {
     zoneSpread,
 } from "../k8s/kubernetesObjects";
 import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { ScrapeTarget } from "../k8s/monitoring";
 import { chartNodeSelector, chartScheduling, PoolLayout } from "../k8s/placement";
 
 /** The pipeline's topic, created and reconciled on every deployment. */
@@ -116,12 +117,15 @@ export class Kafka extends pulumi.ComponentResource {
     /** The brokers' pods, which clients reach on clientPort. */
     readonly brokers: PodSet;
     readonly clientPort = CLIENT_PORT;
+    /** The JMX exporter beside every node (helm-values/kafka.yaml metrics.jmx): container port "metrics". */
+    readonly metrics: ScrapeTarget;
 
     constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:Kafka", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
         // Combined controller+broker nodes (helm-values/kafka.yaml) carry the controller-eligible component.
         this.brokers = bitnamiPods(this.namespace.metadata.name, "kafka", "controller-eligible");
+        this.metrics = { name: "kafka", pods: this.brokers, portName: "metrics", port: 5556, path: "/metrics", why: "Kafka's JMX exporter" };
         this.topic = args.topic.name;
         this.users = args.users;
         const { producer, consumer, admin } = args.users;

@@ -25,6 +25,7 @@ import {
     zoneSpread,
 } from "../k8s/kubernetesObjects";
 import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { ScrapeTarget } from "../k8s/monitoring";
 import { chartScheduling, PoolLayout } from "../k8s/placement";
 
 export interface PostgresqlArgs {
@@ -82,6 +83,8 @@ export class Postgresql extends pulumi.ComponentResource {
     readonly port = 5432;
     /** The primary's pods, the only ones that accept writes. */
     readonly primaryPods: PodSet;
+    /** postgres-exporter beside the primary and each read replica (helm-values/postgresql.yaml metrics): port "http-metrics". */
+    readonly metrics: ScrapeTarget;
     /** The schema Job's pods, which connect to the primary as the admin. */
     readonly schemaPods: PodSet;
     readonly credentials: Readonly<Record<string, DatabaseCredentials>>;
@@ -121,6 +124,14 @@ export class Postgresql extends pulumi.ComponentResource {
         super("streaming-platform:data:Postgresql", name, {}, opts);
         this.namespace = fixedNamespace(args.namespace, this);
         this.primaryPods = bitnamiPods(this.namespace.metadata.name, "postgresql", "primary");
+        this.metrics = {
+            name: "postgresql",
+            pods: bitnamiPods(this.namespace.metadata.name, "postgresql"),
+            portName: "http-metrics",
+            port: 9187,
+            path: "/metrics",
+            why: "postgres-exporter",
+        };
         this.schemaPods = { namespace: this.namespace.metadata.name, labels: SCHEMA_POD_LABELS };
         this.databases = [...args.databases];
         this.credentials = Object.fromEntries(

@@ -5,6 +5,7 @@ import { fixedNamespace, fixedSecret, generatedPassword } from "../k8s/kubernete
 import { UiArgs, UiEndpoint, uiEndpoint, UiExposureArgs, uiLoadBalancer } from "./uiEndpoint";
 import { jvmMemory, sparkClusterMemory, SparkClusterMemory } from "./sparkMemory";
 import { bitnamiPods, PodSet } from "../k8s/networkIsolation";
+import { ScrapeTarget } from "../k8s/monitoring";
 import { chartScheduling, PoolLayout } from "../k8s/placement";
 
 export interface SparkArgs {
@@ -45,6 +46,8 @@ export class Spark extends pulumi.ComponentResource {
     /** The master's pods (RPC on masterPort) and the workers' pods, where executors run. */
     readonly masterPods: PodSet;
     readonly workerPods: PodSet;
+    /** Master and workers serve Spark's PrometheusServlet on their web UI port "http" (helm-values/spark.yaml metrics). */
+    readonly metrics: ScrapeTarget;
     readonly masterPort = 7077;
     /** The master's web UI port, in its pod. */
     readonly uiPort = 8080;
@@ -65,6 +68,14 @@ export class Spark extends pulumi.ComponentResource {
         this.namespace = fixedNamespace(args.namespace, this);
         this.masterPods = bitnamiPods(this.namespace.metadata.name, "spark", "master");
         this.workerPods = bitnamiPods(this.namespace.metadata.name, "spark", "worker");
+        this.metrics = {
+            name: "spark",
+            pods: bitnamiPods(this.namespace.metadata.name, "spark"),
+            portName: "http",
+            port: 8080,
+            path: "/metrics/",
+            why: "Spark's master and workers",
+        };
         this.rpcSecret = generatedPassword(`${name}-rpc-secret`, this);
         const secret = fixedSecret(SECRETS, this.namespace, { [this.rpcSecretKey]: this.rpcSecret }, this);
 

@@ -98,6 +98,8 @@ export interface GkeClusterArgs {
     readonly secretsEncryptionKey?: pulumi.Input<string>;
     /** Enforce the project's Binary Authorization policy (config `binaryAuthorization`). */
     readonly enforceBinaryAuthorization?: boolean;
+    /** Turn on the Backup for GKE agent add-on, which a BackupPlan (GkeBackup) needs (stacks with deletionProtection). */
+    readonly backupAgent?: boolean;
 }
 
 /** Roles a node needs to run, log, report metrics and pull images; nothing broader. */
@@ -256,6 +258,7 @@ export class GkeCluster extends pulumi.ComponentResource {
                     ? { databaseEncryption: { state: "ENCRYPTED", keyName: args.secretsEncryptionKey } }
                     : {}),
                 ...(args.enforceBinaryAuthorization ? { binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" } } : {}),
+                ...(args.backupAgent ? { addonsConfig: { gkeBackupAgentConfig: { enabled: true } } } : {}),
                 deletionProtection: args.deletionProtection,
                 resourceLabels: { platform: "streaming-platform", stack: pulumi.getStack() },
             },

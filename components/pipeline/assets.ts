@@ -6,7 +6,7 @@ import * as path from "path";
 export const PIPELINE_DIR = path.resolve(__dirname, "..", "..", "pipeline");
 
 /** What the streaming job runs, from pipeline/spark. */
-export const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "schema.sql", "packages.txt"] as const;
+export const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "job_metrics.py", "schema.sql", "packages.txt"] as const;
 
 export type FileSet = Record<string, string>;
 

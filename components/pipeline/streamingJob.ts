@@ -4,7 +4,9 @@ import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjec
 import { driverMemory, jvmMemory, quantityMiB } from "../data/sparkMemory";
 import { contentHash, FileSet } from "./assets";
 import { PodSet } from "../k8s/networkIsolation";
+import { ScrapeTarget } from "../k8s/monitoring";
 import { podScheduling, PoolLayout } from "../k8s/placement";
+import { EVENT_LOG_MOUNT, GCS_CONNECTOR_JAR, gcsConnectorFetch } from "../data/sparkHistory";
 
 /** Job code shipped by ConfigMap when no image was built: the pod installs what it needs at start. */
 export interface MountedJobCode {
@@ -46,13 +48,29 @@ export interface StreamingJobArgs {
     readonly pools?: PoolLayout;
     /** ConfigMaps mounted read-only into the driver, such as the CA certificates its clients verify servers against. */
     readonly configFiles?: readonly { readonly name: string; readonly configMap: pulumi.Input<string>; readonly mountPath: string }[];
+    /** Where the driver writes Spark event logs for the History Server (components/data/sparkHistory.ts); absent: none. */
+    readonly eventLog?: {
+        /** spark.eventLog.dir: gs://<log bucket>/spark-events, or file:/spark-events on the claim below. */
+        readonly dir: pulumi.Input<string>;
+        /** The claim shared with the History Server, mounted at /spark-events (stacks without Cloud Storage). */
+        readonly claimName?: pulumi.Input<string>;
+        /** Fetch the GCS connector at start and put it on the driver's classpath (gs:// directory). */
+        readonly gcsConnector: boolean;
+        /** The Google service account allowed to write the log bucket, bound to DRIVER_SERVICE_ACCOUNT by Workload Identity. */
+        readonly gcpServiceAccount?: pulumi.Input<string>;
+    };
 }
+
+/** The driver's Kubernetes service account when it writes event logs to Cloud Storage (Workload Identity). */
+export const DRIVER_SERVICE_ACCOUNT = "crypto-ticks-stream";
 
 const NAME = "crypto-ticks-stream";
 const CODE_DIR = "/opt/pipeline";
 const DEPS_DIR = "/opt/pipeline-deps";
 const CHECKPOINT_DIR = "/checkpoint";
 const DRIVER_PORT = 7078;
+/** Where pipeline/spark/job_metrics.py serves the job's Prometheus metrics (JOB_METRICS_PORT), at /metrics. */
+const METRICS_PORT = 9108;
 /**
  * The container runs under the image's ENTRYPOINT, /opt/bitnami/scripts/spark/entrypoint.sh, which writes an
  * nss_wrapper passwd entry for the non-root uid, exports LD_PRELOAD and then execs its arguments
@@ -73,6 +91,8 @@ export class StreamingJob extends pulumi.ComponentResource {
     /** The driver's pod, which executors connect back to on its driver and block manager ports. */
     readonly driverPods: PodSet;
     readonly driverPorts: readonly number[];
+    /** The driver's Prometheus metrics (crypto_ticks_*): container port name, number and path. */
+    readonly metrics: ScrapeTarget;
     readonly checkpoint: k8s.core.v1.PersistentVolumeClaim;
 
     constructor(name: string, args: StreamingJobArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -148,10 +168,49 @@ export class StreamingJob extends pulumi.ComponentResource {
             });
         }
 
+        // Event logs, which the Spark History Server rebuilds the driver's UI from once the pod is gone.
+        const eventLogEnv: k8s.types.input.core.v1.EnvVar[] = [];
+        if (args.eventLog) {
+            eventLogEnv.push({ name: "EVENT_LOG_DIR", value: args.eventLog.dir });
+            if (args.eventLog.claimName) {
+                volumes.push({ name: "events", persistentVolumeClaim: { claimName: args.eventLog.claimName } });
+                mounts.push({ name: "events", mountPath: EVENT_LOG_MOUNT });
+            }
+            if (args.eventLog.gcsConnector) {
+                const connector = gcsConnectorFetch(args.image);
+                volumes.push(connector.volume);
+                mounts.push(connector.mount);
+                initContainers.push(connector.initContainer);
+                eventLogEnv.push({ name: "EVENT_LOG_CLASSPATH", value: GCS_CONNECTOR_JAR });
+            }
+        }
+        const serviceAccount = args.eventLog?.gcpServiceAccount
+            ? new k8s.core.v1.ServiceAccount(
+                  `${name}-service-account`,
+                  {
+                      metadata: {
+                          ...metadata(""),
+                          name: DRIVER_SERVICE_ACCOUNT,
+                          annotations: { "iam.gke.io/gcp-service-account": args.eventLog.gcpServiceAccount },
+                      },
+                      automountServiceAccountToken: false,
+                  },
+                  { parent: this },
+              )
+            : undefined;
+
         const driver = driverMemory(quantityMiB(args.memory));
         const labels = { ...args.podLabels, app: NAME };
         this.driverPods = { namespace: args.namespace, labels: { app: NAME } };
         this.driverPorts = [DRIVER_PORT, args.blockManagerPort];
+        this.metrics = {
+            name: NAME,
+            pods: this.driverPods,
+            portName: "metrics",
+            port: METRICS_PORT,
+            path: "/metrics",
+            why: "the streaming job's crypto_ticks_* metrics",
+        };
         this.deployment = new k8s.apps.v1.Deployment(
             name,
             {
@@ -168,8 +227,10 @@ export class StreamingJob extends pulumi.ComponentResource {
                         },
                         spec: {
                             securityContext: { runAsNonRoot: true, runAsUser: 1001, fsGroup: 1001, seccompProfile: { type: "RuntimeDefault" } },
-                            // The driver calls no Kubernetes API: no token to steal.
+                            // The driver calls no Kubernetes API: no token to steal. Its Google identity (event logs on
+                            // Cloud Storage) comes from the GKE metadata server by the service account's name alone.
                             automountServiceAccountToken: false,
+                            ...(serviceAccount ? { serviceAccountName: serviceAccount.metadata.name } : {}),
                             ...podScheduling("on-demand", args.pools),
                             initContainers,
                             containers: [
@@ -186,6 +247,8 @@ export class StreamingJob extends pulumi.ComponentResource {
                                         { name: "SPARK_EXECUTOR_MEMORY", value: jvmMemory(args.executor.memoryMiB) },
                                         { name: "SPARK_EXECUTOR_CORES", value: String(args.executor.cores) },
                                         { name: "CHECKPOINT_DIR", value: `${CHECKPOINT_DIR}/crypto-ticks` },
+                                        { name: "JOB_METRICS_PORT", value: String(METRICS_PORT) },
+                                        ...eventLogEnv,
                                         ...codeEnv,
                                         ...Object.entries(args.environment).map(([envName, value]) => ({ name: envName, value })),
                                     ],
@@ -194,6 +257,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                                         { name: "driver", containerPort: DRIVER_PORT },
                                         { name: "block-manager", containerPort: args.blockManagerPort },
                                         { name: "ui", containerPort: 4040 },
+                                        { name: "metrics", containerPort: METRICS_PORT },
                                     ],
                                     resources: containerResources(args.cpu, args.memory),
                                     securityContext: RESTRICTED_CONTAINER,

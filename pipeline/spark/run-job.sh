@@ -48,6 +48,22 @@ auth_conf="$(mktemp "${TMPDIR:-/tmp}/spark-auth.XXXXXX")"
 chmod 600 "$auth_conf"
 printf 'spark.authenticate true\nspark.authenticate.secret %s\n' "$SPARK_AUTHENTICATE_SECRET" > "$auth_conf"
 
+# Event logs, from which the Spark History Server rebuilds this driver's UI once its pod is gone
+# (components/data/sparkHistory.ts): EVENT_LOG_DIR is gs://<log bucket>/spark-events on GKE, written
+# through the GCS connector fetched to EVENT_LOG_CLASSPATH, which spark.driver.extraClassPath puts on
+# the driver JVM's own classpath, where Hadoop finds gs:// file systems; or file:/spark-events on a
+# volume shared with the History Server. Unset: no event log.
+event_log=()
+if [[ -n "${EVENT_LOG_DIR:-}" ]]; then
+  [[ "$EVENT_LOG_DIR" =~ ^(gs|file):/ ]] || { echo "run-job.sh: EVENT_LOG_DIR=$EVENT_LOG_DIR is neither gs://bucket/path nor file:/path" >&2; exit 64; }
+  event_log=(--conf spark.eventLog.enabled=true --conf "spark.eventLog.dir=$EVENT_LOG_DIR")
+  if [[ "$EVENT_LOG_DIR" == gs:* ]]; then
+    : "${EVENT_LOG_CLASSPATH:?EVENT_LOG_CLASSPATH is required with a gs:// EVENT_LOG_DIR (the GCS connector jar)}"
+    [[ -f "$EVENT_LOG_CLASSPATH" ]] || { echo "run-job.sh: $EVENT_LOG_CLASSPATH missing (the GCS connector for $EVENT_LOG_DIR)" >&2; exit 66; }
+    event_log+=(--conf "spark.driver.extraClassPath=$EVENT_LOG_CLASSPATH")
+  fi
+fi
+
 # exec: spark-submit replaces this shell, so it receives the pod's SIGTERM itself.
 # --driver-memory becomes the client-mode driver JVM's -Xmx (apache/spark v4.0.0
 # launcher/src/main/java/org/apache/spark/launcher/SparkSubmitCommandBuilder.java); without it 1g,
@@ -65,6 +81,7 @@ exec "$spark_home/bin/spark-submit" \
   --conf spark.driver.bindAddress=0.0.0.0 \
   --conf "spark.driver.port=$SPARK_DRIVER_PORT" \
   --conf "spark.blockManager.port=$SPARK_BLOCKMANAGER_PORT" \
+  ${event_log[@]+"${event_log[@]}"} \
   "${deps[@]}" \
   --py-files "$here/tick_sink.py" \
   "$here/stream_ticks.py"

@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import job_metrics
 import tick_sink
 
 log = logging.getLogger("stream_ticks")
@@ -34,6 +36,8 @@ PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICAT
 # Bounds the first batch after startingOffsets=earliest or a long outage, which
 # keeps collect() to the driver small; later batches are minutes of ticks.
 MAX_OFFSETS_PER_TRIGGER = 50_000
+# How often main() refreshes the consumer lag from the query's last progress.
+PROGRESS_POLL_S = 15
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 LOGIN_MODULES = {
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
@@ -201,11 +205,18 @@ def pg_connect_kwargs(cfg: JobConfig) -> dict[str, Any]:
     }
 
 
-def make_batch_writer(cfg: JobConfig, connect: Callable[..., Any]) -> Callable[[Any, int], None]:
+def make_batch_writer(
+    cfg: JobConfig,
+    connect: Callable[..., Any],
+    metrics: job_metrics.JobMetrics = job_metrics.METRICS,
+    clock: Callable[[], float] = time.time,
+) -> Callable[[Any, int], None]:
     """foreachBatch callback. An exception fails the query; after the restart
-    Spark re-runs the batch from the checkpoint and the upsert absorbs it."""
+    Spark re-runs the batch from the checkpoint and the upsert absorbs it.
+    Each committed batch is also counted in `metrics` (job_metrics.py)."""
 
     def write(batch_df: Any, batch_id: int) -> None:
+        started = clock()
         rows = [row.asDict() for row in batch_df.collect()]
         # A connection per batch (every TRIGGER_INTERVAL) survives database restarts.
         with closing(connect(**pg_connect_kwargs(cfg))) as conn:
@@ -213,6 +224,18 @@ def make_batch_writer(cfg: JobConfig, connect: Callable[..., Any]) -> Callable[[
         log.info(
             "batch %d: received=%d malformed=%d duplicates=%d written=%d",
             batch_id, result.received, result.malformed, result.duplicates, result.written,
+        )
+        finished = clock()
+        # Every valid tick of a committed batch is in the table afterwards (inserted, updated or already newer).
+        valid, _ = tick_sink.split_valid(rows)
+        metrics.record_batch(
+            received=result.received,
+            malformed=result.malformed,
+            duplicates=result.duplicates,
+            written=result.written,
+            duration_seconds=finished - started,
+            finished_at=finished,
+            newest_event_times=job_metrics.newest_event_times(valid),
         )
 
     return write
@@ -225,9 +248,20 @@ def spark_schema() -> Any:
     return StructType([StructField(name, types[kind], nullable=True) for name, kind in tick_sink.TICK_FIELDS])
 
 
+def await_with_lag(query: Any, metrics: job_metrics.JobMetrics, poll_s: float = PROGRESS_POLL_S) -> None:
+    """Waits for the query to end (raising its failure), refreshing the consumer lag from its last progress."""
+    while not query.awaitTermination(poll_s):
+        lag = job_metrics.consumer_lag(job_metrics.progress_dict(query.lastProgress))
+        if lag:
+            metrics.set_consumer_lag(lag)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_job_config(os.environ)
+    port = job_metrics.metrics_port(os.environ)
+    if port:
+        job_metrics.serve(job_metrics.METRICS, port)
 
     import psycopg2
     from pyspark.sql import SparkSession
@@ -252,7 +286,7 @@ def main() -> None:
         .queryName(APP_NAME)
         .start()
     )
-    query.awaitTermination()
+    await_with_lag(query, job_metrics.METRICS)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def imports(tree):
 
 def test_uses_airflow3_sdk_and_delegates_to_crypto_ticks(tree):
     assert imports(tree) == {
-        "os", "datetime.timedelta", "pendulum", "airflow.sdk.dag", "airflow.sdk.task", "crypto_ticks"
+        "os", "datetime.timedelta", "pendulum", "airflow.sdk.dag", "airflow.sdk.task", "airflow.stats.Stats",
+        "crypto_ticks",
     }
 
 
@@ -69,9 +70,13 @@ def test_task_only_calls_crypto_ticks(tree):
     [dag_func] = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     [task_func] = [n for n in dag_func.body if isinstance(n, ast.FunctionDef)]
     assert [ast.unparse(d) for d in task_func.decorator_list] == ["task(execution_timeout=timedelta(seconds=90))"]
-    [statement] = task_func.body
-    assert isinstance(statement, ast.Return)
-    assert ast.unparse(statement.value) == "crypto_ticks.run_from_env(os.environ)"
+    # One run_from_env call, its counts sent to StatsD (test_dag_metrics.py runs the task), returned.
+    calls = [
+        ast.unparse(n) for n in ast.walk(task_func)
+        if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("crypto_ticks.")
+    ]
+    assert calls == ["crypto_ticks.run_from_env(os.environ)"]
+    assert isinstance(task_func.body[-1], ast.Return) and ast.unparse(task_func.body[-1].value) == "counts"
     # The task is instantiated inside the DAG and the DAG at module level.
     assert ast.unparse(dag_func.body[-1]) == f"{task_func.name}()"
     assert ast.unparse(tree.body[-1]) == f"{dag_func.name}()"

@@ -122,3 +122,45 @@ def test_rpc_secret_reaches_spark_through_a_private_file_not_argv(spark_home, ba
             "spark.authenticate true",
             "spark.authenticate.secret rpc-secret-for-tests",
         ]
+
+
+def event_log_confs(args):
+    return {c for c in option(args, "--conf") if c.startswith(("spark.eventLog.", "spark.driver.extraClassPath="))}
+
+
+def test_no_event_log_without_event_log_dir(spark_home, baked_jars):
+    result = run_job(spark_home)
+    assert result.returncode == 0, result.stderr
+    assert event_log_confs(result.stdout.splitlines()) == set()
+
+
+def test_event_log_on_a_volume(spark_home, baked_jars):
+    result = run_job(spark_home, EVENT_LOG_DIR="file:/spark-events")
+    assert result.returncode == 0, result.stderr
+    assert event_log_confs(result.stdout.splitlines()) == {
+        "spark.eventLog.enabled=true",
+        "spark.eventLog.dir=file:/spark-events",
+    }
+
+
+def test_event_log_on_cloud_storage_puts_the_connector_on_the_driver_classpath(spark_home, baked_jars, tmp_path):
+    connector = tmp_path / "gcs-connector.jar"
+    connector.write_bytes(b"jar")
+    result = run_job(spark_home, EVENT_LOG_DIR="gs://logs-bucket/spark-events", EVENT_LOG_CLASSPATH=str(connector))
+    assert result.returncode == 0, result.stderr
+    assert event_log_confs(result.stdout.splitlines()) == {
+        "spark.eventLog.enabled=true",
+        "spark.eventLog.dir=gs://logs-bucket/spark-events",
+        f"spark.driver.extraClassPath={connector}",
+    }
+
+
+@pytest.mark.parametrize("env, code", [
+    ({"EVENT_LOG_DIR": "gs://logs-bucket/spark-events"}, 1),
+    ({"EVENT_LOG_DIR": "gs://logs-bucket/spark-events", "EVENT_LOG_CLASSPATH": "/nonexistent/gcs.jar"}, 66),
+    ({"EVENT_LOG_DIR": "/spark-events"}, 64),
+])
+def test_event_log_refuses_a_gcs_dir_without_connector_or_an_unknown_scheme(spark_home, baked_jars, env, code):
+    result = run_job(spark_home, **env)
+    assert result.returncode == code, result.stderr
+    assert "spark-submit" not in result.stdout

@@ -43,9 +43,13 @@ def stub_airflow():
     sdk.dag, sdk.task = dag, task
     airflow = types.ModuleType("airflow")
     airflow.sdk = sdk
+    # airflow.stats.Stats (airflow-core/src/airflow/stats.py in 3.0): the StatsD facade tasks send metrics through.
+    stats = types.ModuleType("airflow.stats")
+    stats.Stats = types.SimpleNamespace(incr=lambda *args, **kwargs: None, gauge=lambda *args, **kwargs: None)
+    airflow.stats = stats
     pendulum = types.ModuleType("pendulum")
     pendulum.datetime = lambda *args, **kwargs: (args, kwargs)
-    sys.modules.update({"airflow": airflow, "airflow.sdk": sdk, "pendulum": pendulum})
+    sys.modules.update({"airflow": airflow, "airflow.sdk": sdk, "airflow.stats": stats, "pendulum": pendulum})
 
 
 stub_airflow()
