@@ -123,9 +123,9 @@ function gkeCluster(settings: GkeSettings) {
         // Images are admitted before the cluster enforces the policy.
         { dependsOn: [...apis, network, ...(binaryAuthorization ? [binaryAuthorization] : [])] },
     );
-    // A stack that protects its data also backs up the data namespaces, volumes and Secrets included, with Backup for GKE.
-    // With projectSetup bootstrap the backups use Google-managed encryption: granting the Backup for GKE agent on
-    // bootstrap's key is bootstrap's to do (docs/runbook.md, "Restore from Backup for GKE").
+    // A stack that protects its data also backs up the data namespaces, volumes and Secrets included, with Backup for GKE,
+    // encrypted with the Secrets key. With projectSetup bootstrap, bootstrap/ enabled the API, granted the Backup for GKE
+    // agent on its key and the deployer gkebackup.backupAdmin: the plan only names the key.
     if (config.deletionProtection) {
         new GkeBackup(
             "gke-backup",
@@ -136,7 +136,8 @@ function gkeCluster(settings: GkeSettings) {
                 namespaces: GKE_BACKUP_NAMESPACES,
                 schedule: config.gkeBackup.schedule,
                 retainDays: config.gkeBackup.retainDays,
-                encryptionKey: secretsKey?.keyName,
+                encryptionKey: secretsEncryptionKey,
+                encryptionKeyGranted: bootstrapped,
             },
             { dependsOn: apis },
         );

@@ -24,7 +24,7 @@ export interface BootstrapConfig {
     readonly platform: Readonly<Record<string, PlatformStackSettings>>;
     /**
      * A GKE cluster with Workload Identity exists in the project, so its workload pool (<project>.svc.id.goog)
-     * does: only then can the backup service accounts' Workload Identity grants be made (Google refuses a
+     * does: only then can the backup and log service accounts' Workload Identity grants be made (Google refuses a
      * member of a missing pool). False on a new project until the first platform deployment.
      */
     readonly workloadPoolReady: boolean;
@@ -39,6 +39,8 @@ export interface PlatformStackSettings {
     /** `backupRetentionDays` and `backupNoncurrentDays`: the backup bucket's lifecycle. */
     readonly backupRetentionDays: number;
     readonly backupNoncurrentDays: number;
+    /** `logRetentionDays`: the log bucket's lifecycle. */
+    readonly logRetentionDays: number;
 }
 
 /** Every problem in the stack configuration, each as `<key> = <value>: <what is allowed>`. */
@@ -99,7 +101,8 @@ function platformSettings(stack: string): Record<string, unknown> {
 
 /**
  * What bootstrap makes for a platform stack follows its committed configuration: the secrets key where
- * deletionProtection is on, the Binary Authorization grant where it enforces, the backup bucket's lifecycle.
+ * deletionProtection is on (and Backup for GKE's grants), the Binary Authorization grant where it enforces, the
+ * backup and log buckets' lifecycles.
  */
 export function platformStackSettings(
     stack: string,
@@ -131,7 +134,13 @@ export function platformStackSettings(
     }
     const backupRetentionDays = days("backupRetentionDays", 3650);
     const backupNoncurrentDays = days("backupNoncurrentDays", 365);
-    if (deletionProtection === undefined || backupRetentionDays === undefined || backupNoncurrentDays === undefined) {
+    const logRetentionDays = days("logRetentionDays", 3650);
+    if (
+        deletionProtection === undefined ||
+        backupRetentionDays === undefined ||
+        backupNoncurrentDays === undefined ||
+        logRetentionDays === undefined
+    ) {
         return undefined;
     }
     return {
@@ -139,6 +148,7 @@ export function platformStackSettings(
         enforcesBinaryAuthorization: mode === "enforce" || (mode === "auto" && deletionProtection),
         backupRetentionDays,
         backupNoncurrentDays,
+        logRetentionDays,
     };
 }
 

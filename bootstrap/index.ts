@@ -16,8 +16,21 @@ import {
     workloadIdentityMember,
 } from "../components/gcp";
 import { BACKUP_SERVICE_ACCOUNT } from "../components/data/postgresqlBackup";
+import { AIRFLOW_SERVICE_ACCOUNT } from "../components/data/airflow";
+import { SPARK_HISTORY_SERVICE_ACCOUNT } from "../components/data/sparkHistory";
+import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
+import {
+    LOG_BUCKET_ROLES,
+    LOG_WRITERS,
+    logBucketArgs,
+    logBucketRoleSuffix,
+    logServiceAccountArgs,
+    LogWriter,
+    sparkEventsMarkerArgs,
+} from "../components/gcp/logBucket";
+import { GKE_BACKUP_API, gkeBackupServiceAgent } from "../components/gcp/gkeBackup";
 import { loadBootstrapConfig } from "./config";
-import { DEPLOYER_SECRETS_KEY_ROLE, PREVIEWER_PROJECT_ROLES } from "./roles";
+import { DEPLOYER_GKE_BACKUP_ROLE, DEPLOYER_SECRETS_KEY_ROLE, PREVIEWER_PROJECT_ROLES } from "./roles";
 
 // Validated before anything is registered: a wrong repository id here would trust the wrong workflows.
 const config = loadBootstrapConfig();
@@ -33,6 +46,8 @@ const APIS = [
         "storage.googleapis.com",
         "cloudresourcemanager.googleapis.com",
         ...PLATFORM_APIS,
+        // Backup for GKE, as the platform enables it with projectSetup: program: only for stacks with deletionProtection.
+        ...(Object.values(config.platform).some((stack) => stack.deletionProtection) ? [GKE_BACKUP_API] : []),
     ]),
 ];
 const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
@@ -42,6 +57,12 @@ const PLATFORM_CLUSTER = "gke";
 const PLATFORM_SECRETS_KEY = "gke-secrets";
 /** The platform's PostgreSQL namespace, where the backup CronJob's Kubernetes service account is. */
 const POSTGRESQL_NAMESPACE = "postgresql";
+/** The Kubernetes service account each log writer's Google service account acts for (the platform's index.ts binds the same). */
+const LOG_KUBERNETES_SERVICE_ACCOUNTS: Readonly<Record<LogWriter, { namespace: string; name: string }>> = {
+    airflow: { namespace: "airflow", name: AIRFLOW_SERVICE_ACCOUNT },
+    "spark-events": { namespace: "spark", name: DRIVER_SERVICE_ACCOUNT },
+    "spark-history": { namespace: "spark", name: SPARK_HISTORY_SERVICE_ACCOUNT },
+};
 const DAY = 86400;
 /** Deleted or overwritten state stays restorable this long (soft delete), and noncurrent versions are kept this long. */
 const STATE_RETENTION_DAYS = 30;
@@ -151,7 +172,7 @@ new gcp.storage.BucketIAMMember("previewer-state", { bucket: stateBucket.name, r
 const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }).number;
 
 const stackSecretsProviders: Record<string, pulumi.Output<string>> = {};
-const stackResources: Record<string, pulumi.Output<Record<string, string>>> = {};
+const stackResources: Record<string, pulumi.Output<unknown>> = {};
 const deployers: Record<string, pulumi.Output<string>> = {};
 const nodeAccounts: Record<string, pulumi.Output<string>> = {};
 for (const stack of config.stacks) {
@@ -255,7 +276,7 @@ for (const stack of config.stacks) {
         member: deployer.member,
     });
     const platform = config.platform[stack];
-    const made: Record<string, pulumi.Output<string>> = {};
+    const made: Record<string, pulumi.Input<unknown>> = {};
 
     // Secrets in etcd (stacks with deletionProtection): the ring, key and grant the platform's SecretsKey makes
     // with projectSetup: program, under the same ids; the cluster names the key. Never destroyed (retainOnDelete,
@@ -283,6 +304,20 @@ for (const stack of config.stacks) {
             member: deployer.member,
         });
         made.gkeSecretsKey = gkeKey.id;
+
+        // Backup for GKE (components/gcp/gkeBackup.ts): the plan encrypts its backups, Secrets included, with this
+        // key, which the Backup for GKE service agent must use (it exists once the gkebackup API is on): this key only.
+        new gcp.kms.CryptoKeyIAMMember(
+            `${PLATFORM_SECRETS_KEY}-${stack}-gkebackup-agent`,
+            { cryptoKeyId: gkeKey.id, role: SECRETS_KEY_ROLE, member: projectNumber.apply(gkeBackupServiceAgent) },
+            afterApis,
+        );
+        // The deployer creates, updates and deletes the stack's BackupPlan; roles.ts says why on the project.
+        new gcp.projects.IAMMember(
+            `deployer-${stack}-${DEPLOYER_GKE_BACKUP_ROLE.split("/")[1]}`,
+            { project, role: DEPLOYER_GKE_BACKUP_ROLE, member: deployer.member },
+            afterApis,
+        );
     }
 
     // The project's one Binary Authorization policy stays in the platform, since what it admits follows the stack's
@@ -326,6 +361,42 @@ for (const stack of config.stacks) {
     }
     made.backupBucket = backups.name;
     made.backupServiceAccount = backupAccount.email;
+
+    // Logs (Airflow task logs, Spark event logs): the bucket, its spark-events/ marker, one account per writer or
+    // reader with one role on this bucket only, as the platform's LogBucket makes them with projectSetup: program
+    // (components/gcp/logBucket.ts), under the same names; protected like the platform protects it.
+    const logs = new gcp.storage.Bucket(
+        `logs-${stack}`,
+        logBucketArgs({
+            project,
+            region: config.region,
+            stack,
+            retentionDays: platform.logRetentionDays,
+            forceDestroy: !platform.deletionProtection,
+        }),
+        { ...afterApis, protect: platform.deletionProtection },
+    );
+    new gcp.storage.BucketObject(`logs-${stack}-spark-events-dir`, sparkEventsMarkerArgs(logs.name));
+    const logAccounts: Partial<Record<LogWriter, pulumi.Output<string>>> = {};
+    for (const writer of LOG_WRITERS) {
+        const account = new gcp.serviceaccount.Account(`logs-${stack}-${writer}`, logServiceAccountArgs(writer, project, stack), afterApis);
+        new gcp.storage.BucketIAMMember(`logs-${stack}-${writer}-${logBucketRoleSuffix(writer)}`, {
+            bucket: logs.name,
+            role: LOG_BUCKET_ROLES[writer],
+            member: account.member,
+        });
+        // Behind workloadPoolReady like the backup account's: the member's pool exists once a cluster does.
+        if (config.workloadPoolReady) {
+            new gcp.serviceaccount.IAMMember(`logs-${stack}-${writer}-workload-identity`, {
+                serviceAccountId: account.name,
+                role: "roles/iam.workloadIdentityUser",
+                member: workloadIdentityMember(project, LOG_KUBERNETES_SERVICE_ACCOUNTS[writer]),
+            });
+        }
+        logAccounts[writer] = account.email;
+    }
+    made.logBucket = logs.name;
+    made.logServiceAccounts = logAccounts;
     stackResources[stack] = pulumi.output(made);
 
     if (stack === config.previewStack) {
@@ -353,7 +424,10 @@ export const stateBackendUrl = pulumi.interpolate`gs://${stateBucket.name}`;
 export const secretsProviders = pulumi.output(stackSecretsProviders);
 /** Per stack, the node service account the platform uses with projectSetup: bootstrap. */
 export const nodeServiceAccounts = pulumi.output(nodeAccounts);
-/** Per stack, what the platform uses by name with projectSetup: bootstrap: the backup bucket and account, the Secrets key. */
+/**
+ * Per stack, what the platform uses by name with projectSetup: bootstrap: the backup bucket and account, the log
+ * bucket and its accounts, the Secrets key (which also encrypts Backup for GKE's backups).
+ */
 export const platformResources = pulumi.output(stackResources);
 /** projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>. */
 export const workloadIdentityProvider = provider.name;

@@ -31,6 +31,15 @@ export const PREVIEWER_PROJECT_ROLES = ["roles/container.viewer", "roles/compute
 export const DEPLOYER_SECRETS_KEY_ROLE = "roles/cloudkms.viewer";
 
 /**
+ * The deployer's role for Backup for GKE, on stacks with deletionProtection: it creates, updates and deletes
+ * the stack's BackupPlan (components/gcp/gkeBackup.ts). Granted on the project because Google documents the
+ * project as its lowest resource: a plan cannot be granted on before it exists, and the one plan-level role
+ * (delegatedBackupAdmin) only manages backups inside a plan. backupAdmin rather than gkebackup.admin: it
+ * cannot create restore plans or restores (which write into clusters) nor Cloud KMS key handles.
+ */
+export const DEPLOYER_GKE_BACKUP_ROLE = "roles/gkebackup.backupAdmin";
+
+/**
  * Never granted to a CI identity on the project: basic roles, and every role that can reach another
  * identity's rights (set IAM policies, act as or mint tokens for any service account, grant project
  * roles, disable APIs, make a repository public). Storage and KMS roles belong on the bucket and keys.
@@ -53,6 +62,10 @@ export const FORBIDDEN_PROJECT_ROLES: ReadonlyArray<{ readonly pattern: RegExp; 
     {
         pattern: /^roles\/binaryauthorization\.(admin|policyAdmin)$/,
         reason: "it can set who may change the Binary Authorization policy; bootstrap grants policyEditor to the enforcing stack's deployer only",
+    },
+    {
+        pattern: /^roles\/gkebackup\.(admin|restoreAdmin|delegatedRestoreAdmin)$/,
+        reason: "it restores backups into clusters (Secrets included); bootstrap grants gkebackup.backupAdmin to protected stacks' deployers only",
     },
     { pattern: /^roles\/(storage|cloudkms)\./, reason: "storage and KMS roles are granted on the state bucket and the stack's key only" },
 ];

@@ -14,7 +14,19 @@ import {
     secretsKeyName,
     secretsKeyRingId,
 } from "../components/gcp";
-import { DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
+import { gkeBackupServiceAgent } from "../components/gcp/gkeBackup";
+import {
+    LOG_BUCKET_ROLES,
+    LOG_WRITERS,
+    logBucketArgs,
+    logBucketName,
+    logServiceAccountArgs,
+    logServiceAccountEmail,
+} from "../components/gcp/logBucket";
+import { AIRFLOW_SERVICE_ACCOUNT } from "../components/data/airflow";
+import { SPARK_HISTORY_SERVICE_ACCOUNT } from "../components/data/sparkHistory";
+import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
+import { DEPLOYER_GKE_BACKUP_ROLE, DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
 import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
 
@@ -40,6 +52,7 @@ const T = {
     service: TYPES.projectService,
     bucket: "gcp:storage/bucket:Bucket",
     bucketIam: "gcp:storage/bucketIAMMember:BucketIAMMember",
+    bucketObject: "gcp:storage/bucketObject:BucketObject",
     keyRing: "gcp:kms/keyRing:KeyRing",
     cryptoKey: "gcp:kms/cryptoKey:CryptoKey",
     cryptoKeyIam: "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
@@ -212,6 +225,18 @@ describe("bootstrap program", () => {
     const GKE_KEY = secretsKeyName(TEST_PROJECT, "us-central1", secretsKeyRingId("gke-secrets", "prod"));
     const GKE_AGENT = `serviceAccount:service-${PROJECT_NUMBER}@container-engine-robot.iam.gserviceaccount.com`;
     const BACKUP_KSA = `serviceAccount:${TEST_PROJECT}.svc.id.goog[postgresql/postgresql-backup]`;
+    /** The logs bucket and its three accounts, under the platform's own names (components/gcp/logBucket.ts). */
+    const LOGS = { dev: logBucketName(TEST_PROJECT, "dev"), prod: logBucketName(TEST_PROJECT, "prod") };
+    const LOG_SA = (writer: (typeof LOG_WRITERS)[number], stack: string) => logServiceAccountEmail(writer, TEST_PROJECT, stack);
+    const LOG_KSA = {
+        airflow: `serviceAccount:${TEST_PROJECT}.svc.id.goog[airflow/${AIRFLOW_SERVICE_ACCOUNT}]`,
+        "spark-events": `serviceAccount:${TEST_PROJECT}.svc.id.goog[spark/${DRIVER_SERVICE_ACCOUNT}]`,
+        "spark-history": `serviceAccount:${TEST_PROJECT}.svc.id.goog[spark/${SPARK_HISTORY_SERVICE_ACCOUNT}]`,
+    };
+    const GKE_BACKUP_AGENT = gkeBackupServiceAgent(PROJECT_NUMBER);
+    /** Each log account's one role, on its stack's log bucket. */
+    const logGrants = (stack: "dev" | "prod") =>
+        LOG_WRITERS.map((writer) => `serviceAccount:${LOG_SA(writer, stack)} ${LOG_BUCKET_ROLES[writer]} on bucket ${LOGS[stack]}`);
     /** Every grant as "<member> <role> on <where>". */
     const grants = (r: BootstrapRun) =>
         r.resources
@@ -257,6 +282,7 @@ describe("bootstrap program", () => {
                 "cloudresourcemanager",
                 "compute",
                 "container",
+                "gkebackup",
                 "iam",
                 "iamcredentials",
                 "logging",
@@ -346,14 +372,18 @@ describe("bootstrap program", () => {
                 ? [
                       `${DEPLOYER.prod} roles/cloudkms.viewer on key ${GKE_KEY}`,
                       `${DEPLOYER.prod} roles/binaryauthorization.policyEditor on project ${TEST_PROJECT}`,
+                      `${DEPLOYER.prod} roles/gkebackup.backupAdmin on project ${TEST_PROJECT}`,
                   ]
                 : []),
         ];
         // Not CI identities: what GKE and the backup CronJob act as, each granted on one resource.
         const platform = [
             `${GKE_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
+            `${GKE_BACKUP_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
             `serviceAccount:${BACKUP_SA.dev} roles/storage.objectCreator on bucket ${BACKUPS.dev}`,
             `serviceAccount:${BACKUP_SA.prod} roles/storage.objectCreator on bucket ${BACKUPS.prod}`,
+            ...logGrants("dev"),
+            ...logGrants("prod"),
         ];
         const previewer = [
             ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role} on project ${TEST_PROJECT}`),
@@ -429,9 +459,10 @@ describe("bootstrap program", () => {
             onKey.sort(),
             [
                 `${GKE_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
+                `${GKE_BACKUP_AGENT} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${GKE_KEY}`,
                 `${DEPLOYER.prod} roles/cloudkms.viewer on key ${GKE_KEY}`,
             ].sort(),
-            "only GKE encrypts with it; the deployer reads it",
+            "only GKE and Backup for GKE encrypt with it; the deployer reads it",
         );
     });
 
@@ -483,8 +514,64 @@ describe("bootstrap program", () => {
             [
                 `${BACKUP_KSA} roles/iam.workloadIdentityUser on account ${BACKUP_SA.dev}`,
                 `${BACKUP_KSA} roles/iam.workloadIdentityUser on account ${BACKUP_SA.prod}`,
-            ],
+                ...(["dev", "prod"] as const).flatMap((stack) =>
+                    LOG_WRITERS.map((writer) => `${LOG_KSA[writer]} roles/iam.workloadIdentityUser on account ${LOG_SA(writer, stack)}`),
+                ),
+            ].sort(),
         );
+    });
+
+    it("makes each stack's log bucket, its spark-events/ marker and its three accounts as the platform's LogBucket does", () => {
+        for (const [stack, protect] of [
+            ["dev", false],
+            ["prod", true],
+        ] as const) {
+            const bucket = named(run, T.bucket, `logs-${stack}`);
+            assert.deepEqual(
+                bucket.inputs,
+                JSON.parse(
+                    JSON.stringify(logBucketArgs({ project: TEST_PROJECT, region: "us-central1", stack, retentionDays: 30, forceDestroy: !protect })),
+                ),
+            );
+            assert.equal(bucket.inputs.name, LOGS[stack]);
+            assert.equal(bucket.inputs.publicAccessPrevention, "enforced");
+            assert.equal(bucket.protect, protect, `${stack}: protected as its deletionProtection says`);
+            const marker = named(run, T.bucketObject, `logs-${stack}-spark-events-dir`);
+            assert.equal(marker.inputs.bucket, LOGS[stack]);
+            assert.equal(marker.inputs.name, "spark-events/");
+            for (const writer of LOG_WRITERS) {
+                const account = named(run, T.account, `logs-${stack}-${writer}`);
+                assert.deepEqual(account.inputs, { ...logServiceAccountArgs(writer, TEST_PROJECT, stack) });
+            }
+            // Only the three accounts, each with its one role, on the bucket; none of them anywhere else.
+            assert.deepEqual(
+                grants(run)
+                    .filter((g) => g.includes(LOGS[stack]) || LOG_WRITERS.some((writer) => g.includes(LOG_SA(writer, stack))))
+                    .sort(),
+                logGrants(stack).sort(),
+            );
+        }
+        const airflowRole = LOG_BUCKET_ROLES.airflow;
+        assert.equal(airflowRole, "roles/storage.objectAdmin", "on the bucket only, never on the project");
+    });
+
+    it("makes Backup for GKE work for protected stacks: the API, the agent on the Secrets key, backupAdmin for prod's deployer", () => {
+        assert.equal(DEPLOYER_GKE_BACKUP_ROLE, "roles/gkebackup.backupAdmin", "not gkebackup.admin, which also restores");
+        assert.ok(ofType(run, T.service).some((s) => s.inputs.service === "gkebackup.googleapis.com"));
+        const agent = named(run, T.cryptoKeyIam, "gke-secrets-prod-gkebackup-agent");
+        assert.equal(agent.inputs.cryptoKeyId, GKE_KEY);
+        assert.equal(agent.inputs.member, GKE_BACKUP_AGENT);
+        assert.equal(agent.inputs.role, "roles/cloudkms.cryptoKeyEncrypterDecrypter");
+        const backupAdmin = ofType(run, T.projectIam).filter((b) => /^roles\/gkebackup\./.test(b.inputs.role));
+        assert.deepEqual(
+            backupAdmin.map((b) => `${b.inputs.member} ${b.inputs.role} ${b.inputs.project} ${b.inputs.condition}`),
+            [`${DEPLOYER.prod} roles/gkebackup.backupAdmin ${TEST_PROJECT} undefined`],
+            "dev sets no deletionProtection: no plan, no role",
+        );
+        const apiUrn = named(run, T.service, "api-gkebackup").urn;
+        for (const grant of [agent, backupAdmin[0]]) {
+            assert.ok(grant.dependsOn.includes(apiUrn), `${grant.name} waits for the gkebackup API (its service agent)`);
+        }
     });
 
     it("grants Binary Authorization's policyEditor only to the enforcing stack's deployer, and nothing project-wide beyond the role sets", () => {
@@ -497,10 +584,15 @@ describe("bootstrap program", () => {
             ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.dev} ${role}`),
             ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.prod} ${role}`),
             `${DEPLOYER.prod} roles/binaryauthorization.policyEditor`,
+            `${DEPLOYER.prod} roles/gkebackup.backupAdmin`,
         ];
         assert.deepEqual(projectWide.sort(), expected.sort());
         for (const grant of projectWide) {
-            assert.doesNotMatch(grant.split(" ")[1], /^roles\/(binaryauthorization\.(admin|policyAdmin)|cloudkms\.|storage\.|iam\.)/, grant);
+            assert.doesNotMatch(
+                grant.split(" ")[1],
+                /^roles\/(binaryauthorization\.(admin|policyAdmin)|gkebackup\.(admin|restoreAdmin)|cloudkms\.|storage\.|iam\.)/,
+                grant,
+            );
         }
     });
 
@@ -531,9 +623,16 @@ describe("bootstrap program", () => {
             assert.ok(workflowsText.includes(`vars.${name}`), `no workflow reads ${name}`);
         }
         assert.deepEqual(run.outputs.secretsProviders, { dev: `gcpkms://${KEY("dev")}`, prod: `gcpkms://${KEY("prod")}` });
+        const logAccounts = (stack: string) => Object.fromEntries(LOG_WRITERS.map((writer) => [writer, LOG_SA(writer, stack)]));
         assert.deepEqual(run.outputs.platformResources, {
-            dev: { backupBucket: BACKUPS.dev, backupServiceAccount: BACKUP_SA.dev },
-            prod: { backupBucket: BACKUPS.prod, backupServiceAccount: BACKUP_SA.prod, gkeSecretsKey: GKE_KEY },
+            dev: { backupBucket: BACKUPS.dev, backupServiceAccount: BACKUP_SA.dev, logBucket: LOGS.dev, logServiceAccounts: logAccounts("dev") },
+            prod: {
+                backupBucket: BACKUPS.prod,
+                backupServiceAccount: BACKUP_SA.prod,
+                gkeSecretsKey: GKE_KEY,
+                logBucket: LOGS.prod,
+                logServiceAccounts: logAccounts("prod"),
+            },
         });
     });
 
@@ -560,8 +659,14 @@ describe("bootstrap program", () => {
             "dev sets no deletionProtection: no Secrets key",
         );
         assert.deepEqual(
-            ofType(other, T.bucket).map((b) => b.inputs.name),
-            ["acme-tfstate", BACKUPS.dev],
+            ofType(other, T.bucket)
+                .map((b) => b.inputs.name)
+                .sort(),
+            ["acme-tfstate", BACKUPS.dev, LOGS.dev].sort(),
+        );
+        assert.ok(
+            !ofType(other, T.service).some((s) => s.inputs.service === "gkebackup.googleapis.com"),
+            "no stack with deletionProtection: no Backup for GKE",
         );
     });
 
@@ -577,6 +682,7 @@ describe("bootstrap program", () => {
                 "platform-deployer-dev roles/container.admin",
                 "platform-deployer-prod roles/binaryauthorization.policyEditor",
                 "platform-deployer-prod roles/container.admin",
+                "platform-deployer-prod roles/gkebackup.backupAdmin",
             ],
             "the enforcing stack's policy grant is not one of deployerRoles",
         );
@@ -644,7 +750,12 @@ describe("bootstrap program", () => {
             assert.match(message, /workloadPoolReady = "yes": true once a platform cluster exists/);
         });
 
-        for (const role of ["roles/binaryauthorization.admin", "roles/binaryauthorization.policyAdmin"]) {
+        for (const role of [
+            "roles/binaryauthorization.admin",
+            "roles/binaryauthorization.policyAdmin",
+            "roles/gkebackup.admin",
+            "roles/gkebackup.restoreAdmin",
+        ]) {
             it(`${role} in deployerRoles`, async () => {
                 const message = await refused({ deployerRoles: [role] });
                 assert.ok(message.includes(`deployerRoles = "${role}": a role other than this one`), message);

@@ -56,10 +56,10 @@ describe("Backup for GKE", () => {
         assert.equal(plan.inputs.retentionPolicy.backupRetainDays, 35);
     });
 
-    it("with projectSetup bootstrap: the plan without the key (bootstrap/ grants nothing to the agent)", async () => {
+    it("with projectSetup bootstrap: the plan names bootstrap's key and grants nothing (bootstrap/ granted the agent)", async () => {
         const run = await evaluated("prod", { projectSetup: "bootstrap" });
         const plan = single(run, PLAN);
-        assert.equal(plan.inputs.backupConfig.encryptionKey, undefined);
+        assert.equal(plan.inputs.backupConfig.encryptionKey.gcpKmsEncryptionKey, cluster(run).databaseEncryption.keyName);
         assert.equal(ofType(run, KEY_GRANT).filter((g) => /gcp-sa-gkebackup/.test(g.inputs.member)).length, 0);
     });
 

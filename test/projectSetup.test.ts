@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
 import { BINARY_AUTHORIZATION_POLICY_ROLE, backupBucketName, backupServiceAccountEmail, secretsKeyName, secretsKeyRingId } from "../components/gcp";
 import { BACKUP_SERVICE_ACCOUNT } from "../components/data";
+import { LOG_WRITERS, logBucketName, logServiceAccountEmail, logServiceAccountId } from "../components/gcp/logBucket";
+import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
 import { ofType, single, StackRun, TEST_PROJECT } from "../offline/harness";
 import { evaluated, kubernetesObject } from "../offline/stackQueries";
 import { TYPES } from "../offline/resourceTypes";
@@ -20,6 +22,9 @@ const IAM = [
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
 ];
 const POLICY = "gcp:binaryauthorization/policy:Policy";
+const PLAN = "gcp:gkebackup/backupPlan:BackupPlan";
+/** What bootstrap/ makes for the logs: the LogBucket component and everything in it, the spark-events/ marker included. */
+const LOGS = ["streaming-platform:gcp:LogBucket", "gcp:storage/bucketObject:BucketObject"];
 
 const types = (run: StackRun, wanted: readonly string[]) => run.resources.filter((r) => wanted.includes(r.type)).map((r) => `${r.type}::${r.name}`);
 const backupPod = (run: StackRun) => single(run, "kubernetes:batch/v1:CronJob").inputs.spec.jobTemplate.spec.template.spec;
@@ -35,6 +40,45 @@ describe("projectSetup: bootstrap", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: creates no KMS key, bucket, service account or IAM grant`, () => {
             assert.deepEqual(types(runs[stack], [...KMS, BUCKET, ...IAM]), []);
+        });
+
+        it(`${stack}: makes no log bucket, marker, log service account or grant on them, no KMS grant and enables no API`, () => {
+            const run = runs[stack];
+            assert.deepEqual(types(run, LOGS), []);
+            assert.deepEqual(
+                run.resources.filter((r) => r.type === BUCKET && r.inputs.name === logBucketName(TEST_PROJECT, stack)),
+                [],
+            );
+            const logAccountIds = LOG_WRITERS.map((writer) => logServiceAccountId(writer, stack));
+            assert.deepEqual(
+                run.resources.filter((r) => r.type === TYPES.serviceAccount && logAccountIds.includes(r.inputs.accountId)),
+                [],
+            );
+            assert.deepEqual(
+                run.resources.filter((r) => IAM.includes(r.type) && /logs|gkebackup|agent/.test(`${r.name} ${JSON.stringify(r.inputs)}`)),
+                [],
+            );
+            assert.deepEqual(types(run, ["gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]), []);
+            assert.deepEqual(types(run, [TYPES.projectService]), [], "bootstrap/ enables the APIs, gkebackup included");
+        });
+
+        it(`${stack}: Airflow, the driver and the History Server use bootstrap's log bucket and accounts by name`, () => {
+            const run = runs[stack];
+            const airflow = run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.chart?.includes("airflow"))!;
+            const env = Object.fromEntries(airflow.inputs.values.extraEnvVars.map((e: any) => [e.name, e.value]));
+            assert.equal(env.AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER, `gs://${logBucketName(TEST_PROJECT, stack)}/airflow`);
+            assert.equal(
+                airflow.inputs.values.serviceAccount.annotations["iam.gke.io/gcp-service-account"],
+                logServiceAccountEmail("airflow", TEST_PROJECT, stack),
+            );
+            for (const [name, writer] of [
+                [DRIVER_SERVICE_ACCOUNT, "spark-events"],
+                ["spark-history", "spark-history"],
+            ] as const) {
+                const ksa = kubernetesObject(run, "kubernetes:core/v1:ServiceAccount", "spark", name);
+                assert.equal(ksa.inputs.metadata.annotations["iam.gke.io/gcp-service-account"], logServiceAccountEmail(writer, TEST_PROJECT, stack));
+            }
+            assert.equal(run.outputs.logBucket, logBucketName(TEST_PROJECT, stack));
         });
 
         it(`${stack}: the backup CronJob uploads to bootstrap's bucket as bootstrap's account`, () => {
@@ -55,6 +99,16 @@ describe("projectSetup: bootstrap", () => {
             cluster.inputs.databaseEncryption.keyName,
             `projects/${TEST_PROJECT}/locations/us-central1/keyRings/gke-secrets-prod-secrets/cryptoKeys/gke-secrets`,
         );
+    });
+
+    it("prod's Backup for GKE plan encrypts with bootstrap's Secrets key and grants nothing on it (bootstrap/ did)", () => {
+        const plan = single(runs.prod, PLAN);
+        assert.equal(
+            plan.inputs.backupConfig.encryptionKey.gcpKmsEncryptionKey,
+            secretsKeyName(TEST_PROJECT, "us-central1", secretsKeyRingId("gke-secrets", "prod")),
+        );
+        assert.deepEqual(types(runs.prod, ["gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]), []);
+        assert.deepEqual(ofType(runs.dev, PLAN), []);
     });
 
     it("dev keeps Google's encryption", () => {

@@ -36,6 +36,11 @@ export interface GkeBackupArgs {
      * service agent is granted on that key only. Unset: Google-managed encryption.
      */
     readonly encryptionKey?: pulumi.Input<string>;
+    /**
+     * The service agent's grant on encryptionKey exists already: bootstrap/ made it with the key
+     * (`projectSetup: bootstrap`), so the plan names the key and nothing here grants on it.
+     */
+    readonly encryptionKeyGranted?: boolean;
 }
 
 /**
@@ -50,7 +55,7 @@ export class GkeBackup extends pulumi.ComponentResource {
 
     constructor(name: string, args: GkeBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:gcp:GkeBackup", name, {}, opts);
-        if (args.encryptionKey !== undefined) {
+        if (args.encryptionKey !== undefined && !args.encryptionKeyGranted) {
             const project = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this });
             this.keyGrant = new gcp.kms.CryptoKeyIAMMember(
                 `${name}-agent-key`,

@@ -25,8 +25,20 @@ export const LOG_BUCKET_ROLES: Readonly<Record<LogWriter, string>> = {
     "spark-history": "roles/storage.objectViewer",
 };
 
+/** The tail of a bucket grant's resource name ("objectadmin", "objectviewer"), the same in the platform and bootstrap/. */
+export const logBucketRoleSuffix = (writer: LogWriter): string => LOG_BUCKET_ROLES[writer].split(".").pop()!.toLowerCase();
+
 /** Where each writes in the bucket. */
 export const LOG_PREFIXES = { airflow: "airflow", sparkEvents: "spark-events" } as const;
+
+/**
+ * The folder marker object under spark-events/: the History Server refuses a log directory that does not exist,
+ * and in Cloud Storage a directory is an object whose name ends in "/" (the GCS connector's directory marker).
+ * Shared with bootstrap/, which makes it with `projectSetup: bootstrap`.
+ */
+export function sparkEventsMarkerArgs(bucket: pulumi.Input<string>): gcp.storage.BucketObjectArgs {
+    return { bucket, name: `${LOG_PREFIXES.sparkEvents}/`, content: " ", contentType: "application/x-directory" };
+}
 
 /** The bucket's name: per project and stack, within Cloud Storage's 63 characters. */
 export function logBucketName(project: string, stack: string): string {
@@ -116,18 +128,12 @@ export class LogBucket extends pulumi.ComponentResource {
             { parent: this, protect: args.protect },
         );
         this.name = this.bucket.name;
-        // The History Server refuses a log directory that does not exist, and in Cloud Storage a directory is an
-        // object whose name ends in "/" (the GCS connector's directory marker).
-        new gcp.storage.BucketObject(
-            `${name}-spark-events-dir`,
-            { bucket: this.bucket.name, name: `${LOG_PREFIXES.sparkEvents}/`, content: " ", contentType: "application/x-directory" },
-            { parent: this },
-        );
+        new gcp.storage.BucketObject(`${name}-spark-events-dir`, sparkEventsMarkerArgs(this.bucket.name), { parent: this });
         const emails: Partial<Record<LogWriter, pulumi.Output<string>>> = {};
         for (const writer of LOG_WRITERS) {
             const account = new gcp.serviceaccount.Account(`${name}-${writer}`, logServiceAccountArgs(writer, args.project, stack), { parent: this });
             new gcp.storage.BucketIAMMember(
-                `${name}-${writer}-${LOG_BUCKET_ROLES[writer].split(".").pop()!.toLowerCase()}`,
+                `${name}-${writer}-${logBucketRoleSuffix(writer)}`,
                 { bucket: this.bucket.name, role: LOG_BUCKET_ROLES[writer], member: account.member },
                 { parent: this },
             );
