@@ -47,12 +47,16 @@ export function unpackedChart(chart: ChartName): string {
     const digest = createHash("sha256").update(fs.readFileSync(archive)).digest("hex").slice(0, 16);
     const target = path.join(os.tmpdir(), "streaming-platform-charts", `${path.basename(archive, ".tgz")}-${digest}`);
     if (!fs.existsSync(path.join(target, chart, "Chart.yaml"))) {
-        // Unpacked beside the target and renamed, so a concurrent or interrupted run never sees half a chart.
+        // Unpacked beside the target and renamed into place whole, so no process ever sees half a chart; when
+        // another process (npm test's other lane) got there first, its copy is the same and ours goes.
         fs.mkdirSync(path.dirname(target), { recursive: true });
         const staging = fs.mkdtempSync(`${target}.`);
         execFileSync("tar", ["-xzf", archive, "-C", staging]);
-        fs.rmSync(target, { recursive: true, force: true });
-        fs.renameSync(staging, target);
+        try {
+            fs.renameSync(staging, target);
+        } catch {
+            fs.rmSync(staging, { recursive: true, force: true });
+        }
     }
     unpacked.set(archive, path.join(target, chart));
     return path.join(target, chart);

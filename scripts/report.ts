@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CHART_ARCHIVE_DIRS, missingChartArchives } from "../offline/chartArchives";
+import type { ConfigOverrides } from "../offline/harness";
 
 const ROOT = path.resolve(__dirname, "..");
 const FORMATS = ["--json", "--markdown"];
@@ -19,8 +20,11 @@ export interface ReportOutcome {
 
 const refused = (message: string): ReportOutcome => ({ code: 2, stdout: "", stderr: `report: ${message}` });
 
-/** The report for command-line arguments, computed in this process. */
-export async function runReport(args: readonly string[]): Promise<ReportOutcome> {
+/**
+ * The report for command-line arguments, computed in this process; `overrides` change the stack's config
+ * the way `pulumi config set` would, for callers that ask what a change would cost.
+ */
+export async function runReport(args: readonly string[], overrides: ConfigOverrides = {}): Promise<ReportOutcome> {
     const stacks = fs
         .readdirSync(ROOT)
         .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
@@ -47,7 +51,7 @@ export async function runReport(args: readonly string[]): Promise<ReportOutcome>
     const { loadPrices } = await import("../report/cost");
     const { renderMarkdown, renderText } = await import("../report/render");
 
-    const run = await runStack(stack);
+    const run = await runStack(stack, overrides);
     if (run.error) {
         return refused(`stack ${stack} does not evaluate:\n${run.error.message}`);
     }

@@ -1,10 +1,12 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { CHART_VERSIONS, chartImage, mergeValues } from "../components/data";
+import { dagFiles } from "../components/pipeline";
 import { loadChartReference } from "../offline/chartReference";
 import { ofType, PROJECT_ROOT, single, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
-import { evaluated, evaluatedAfresh, evaluatedWithChangedFile, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
+import { evaluated, evaluatedWithChangedFile, kubernetesObject, release, secretNamed, values } from "../offline/stackQueries";
 import { TYPES } from "../offline/resourceTypes";
 
 const DEPLOYMENT = TYPES.deployment;
@@ -54,17 +56,18 @@ describe("pipeline on the platform", () => {
             }
         });
 
-        it("ships a second DAG dropped into pipeline/dags, but no bytecode cache", async () => {
-            const dags = path.join(PIPELINE, "dags");
-            const extra = [path.join(dags, "second_dag.py"), path.join(dags, "__pycache__")];
-            fs.writeFileSync(extra[0], "# a second DAG\n");
-            fs.mkdirSync(extra[1]);
-            fs.writeFileSync(path.join(extra[1], "crypto_ticks.cpython-312.pyc"), "bytecode");
+        it("ships a second DAG dropped into the dags folder, but no bytecode cache or dotfile", () => {
+            // A copy of pipeline/dags: the repository itself stays untouched while other tests read it.
+            const dags = fs.mkdtempSync(path.join(os.tmpdir(), "dags-"));
+            fs.cpSync(path.join(PIPELINE, "dags"), dags, { recursive: true });
+            fs.writeFileSync(path.join(dags, "second_dag.py"), "# a second DAG\n");
+            fs.mkdirSync(path.join(dags, "__pycache__"), { recursive: true });
+            fs.writeFileSync(path.join(dags, "__pycache__", "crypto_ticks.cpython-312.pyc"), "bytecode");
             try {
-                const run = await evaluatedAfresh("local");
-                assert.deepEqual(Object.keys(dagsConfigMap(run).inputs.data).sort(), ["crypto_prices_dag.py", "crypto_ticks.py", "second_dag.py"]);
+                assert.deepEqual(Object.keys(dagFiles(dags)).sort(), ["crypto_prices_dag.py", "crypto_ticks.py", "second_dag.py"]);
+                assert.deepEqual(dagFiles(), dagsConfigMap(runs.local).inputs.data, "the ConfigMap is what dagFiles reads");
             } finally {
-                extra.forEach((file) => fs.rmSync(file, { recursive: true, force: true }));
+                fs.rmSync(dags, { recursive: true, force: true });
             }
         });
 

@@ -1,7 +1,5 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
 import { buildReport } from "../report";
 import { gkeAllocatable } from "../report/allocatable";
 import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
@@ -262,16 +260,11 @@ describe("capacity and cost report", () => {
         });
 
         it("exits 1 for a stack that does not fit, after printing why", async () => {
-            const stackFile = path.join(PROJECT_ROOT, "Pulumi.reporttest.yaml");
-            fs.writeFileSync(stackFile, "config:\n  streaming-platform:nodeMachineType: e2-standard-2\n");
-            try {
-                const result = await report("reporttest", "--markdown");
-                assert.equal(result.code, 1, result.stderr);
-                assert.match(result.stdout, /DOES NOT FIT/);
-                assert.match(result.stdout, /\| on-demand pool nodes \(e2-standard-2\) \|/);
-            } finally {
-                fs.rmSync(stackFile);
-            }
+            // As after `pulumi config set nodeMachineType e2-standard-2 -s dev`, without touching the stack file.
+            const result = await runReport(["dev", "--markdown"], { nodeMachineType: "e2-standard-2" });
+            assert.equal(result.code, 1, result.stderr);
+            assert.match(result.stdout, /DOES NOT FIT/);
+            assert.match(result.stdout, /\| on-demand pool nodes \(e2-standard-2\) \|/);
         });
 
         it("refuses an unknown stack or option, naming what is allowed", async () => {

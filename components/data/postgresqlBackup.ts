@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
 import { SecretKey } from "./postgresqlSchema";
-import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
+import { containerResources, RESTRICTED_CONTAINER, restrictedPodSecurity } from "../k8s/kubernetesObjects";
 import { PodSet } from "../k8s/networkIsolation";
 import { podScheduling, PoolLayout } from "../k8s/placement";
 import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
@@ -215,14 +215,7 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
                                     automountServiceAccountToken: false,
                                     enableServiceLinks: false,
                                     ...podScheduling("on-demand", args.pools),
-                                    securityContext: {
-                                        runAsNonRoot: true,
-                                        runAsUser: IMAGE_USER,
-                                        runAsGroup: IMAGE_USER,
-                                        // Group of the backup volume's files.
-                                        fsGroup: IMAGE_USER,
-                                        seccompProfile: { type: "RuntimeDefault" },
-                                    },
+                                    securityContext: restrictedPodSecurity(IMAGE_USER),
                                     // The dump first; the upload only after every database was dumped and checked.
                                     ...(upload ? { initContainers: [dump], containers: [upload] } : { containers: [dump] }),
                                     volumes: [

@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
-import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
+import { containerResources, RESTRICTED_CONTAINER, restrictedPodSecurity } from "../k8s/kubernetesObjects";
 import { podScheduling, PoolLayout } from "../k8s/placement";
 import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
@@ -110,14 +110,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                         ...podScheduling("on-demand", args.pools),
                         automountServiceAccountToken: false,
                         enableServiceLinks: false,
-                        securityContext: {
-                            runAsNonRoot: true,
-                            runAsUser: IMAGE_USER,
-                            runAsGroup: IMAGE_USER,
-                            // Group of the mounted script, which is readable by owner and group only.
-                            fsGroup: IMAGE_USER,
-                            seccompProfile: { type: "RuntimeDefault" },
-                        },
+                        securityContext: restrictedPodSecurity(IMAGE_USER),
                         containers: [
                             {
                                 name: "psql",

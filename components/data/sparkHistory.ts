@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { containerResources, RESTRICTED_CONTAINER } from "../k8s/kubernetesObjects";
+import { containerResources, RESTRICTED_CONTAINER, restrictedPodSecurity } from "../k8s/kubernetesObjects";
 import { podScheduling, PoolLayout } from "../k8s/placement";
 
 /**
@@ -206,13 +206,7 @@ export class SparkHistory extends pulumi.ComponentResource {
                             // It calls no Kubernetes API; the GKE metadata server gives its Google token by the service account.
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
-                            securityContext: {
-                                runAsNonRoot: true,
-                                runAsUser: IMAGE_USER,
-                                runAsGroup: IMAGE_USER,
-                                fsGroup: IMAGE_USER,
-                                seccompProfile: { type: "RuntimeDefault" },
-                            },
+                            securityContext: restrictedPodSecurity(IMAGE_USER),
                             ...scheduling,
                             ...(affinity ? { affinity } : {}),
                             initContainers: connector ? [connector.initContainer] : [],

@@ -17,6 +17,14 @@ export const RESTRICTED_CONTAINER = {
     seccompProfile: { type: "RuntimeDefault" },
 };
 
+/**
+ * The pod-level part of 'restricted' for a pod of ours running as the image's own non-root user, which also
+ * owns (as group) what the pod mounts.
+ */
+export function restrictedPodSecurity(user: number) {
+    return { runAsNonRoot: true, runAsUser: user, runAsGroup: user, fsGroup: user, seccompProfile: { type: "RuntimeDefault" } };
+}
+
 /** A namespace with a fixed name, so in-cluster addresses like <service>.<namespace>.svc stay stable. */
 export function fixedNamespace(name: string, parent: pulumi.Resource): k8s.core.v1.Namespace {
     return new k8s.core.v1.Namespace(

@@ -10,8 +10,9 @@ export const JOB_FILES = ["run-job.sh", "stream_ticks.py", "tick_sink.py", "job_
 
 export type FileSet = Record<string, string>;
 
+/** Files of a folder of pipeline/ (or of any absolute folder), by name. */
 export function readFiles(dir: string, names: readonly string[]): FileSet {
-    return Object.fromEntries(names.map((name) => [name, fs.readFileSync(path.join(PIPELINE_DIR, dir, name), "utf8")]));
+    return Object.fromEntries(names.map((name) => [name, fs.readFileSync(path.resolve(PIPELINE_DIR, dir, name), "utf8")]));
 }
 
 /** A ConfigMap holds at most 1 MiB; the API server refuses a larger one only at apply time. */
@@ -21,14 +22,13 @@ const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
  * Every Python file of pipeline/dags, copied into Airflow's dags folder: adding a DAG is adding a file.
  * Bytecode caches and editor leftovers are not DAGs, and the chart's copy drops dotfiles (.airflowignore).
  */
-export function dagFiles(): FileSet {
-    const dir = path.join(PIPELINE_DIR, "dags");
+export function dagFiles(dir = path.join(PIPELINE_DIR, "dags")): FileSet {
     const names = fs
         .readdirSync(dir, { withFileTypes: true })
         .filter((entry) => entry.isFile() && entry.name.endsWith(".py"))
         .map((entry) => entry.name)
         .sort();
-    const files = readFiles("dags", names);
+    const files = readFiles(dir, names);
     const size = Object.entries(files).reduce((total, [name, text]) => total + Buffer.byteLength(name) + Buffer.byteLength(text), 0);
     if (size > CONFIG_MAP_LIMIT_BYTES) {
         throw new Error(
