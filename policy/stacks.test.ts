@@ -1,11 +1,9 @@
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
-import { cliConfig, ConfigOverrides, ofType, onRegistration, RecordedResource, runStack, StackRun, TEST_PROJECT } from "../offline/harness";
+import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../offline/harness";
 import { Policy } from "@pulumi/policy";
-import { TYPES as SHARED_TYPES } from "../offline/resourceTypes";
+import { runBootstrap } from "../offline/bootstrap";
+import { evaluated } from "../offline/stackQueries";
 import {
     allowedImages,
     artifactRegistryNotPublic,
@@ -111,12 +109,6 @@ function asAnalyzed(resource: Analyzable): TestResource {
 /** What the pack reads of a registered resource, from the platform's harness or the bootstrap run below. */
 type Analyzable = Pick<RecordedResource, "type" | "inputs" | "urn" | "name" | "protect" | "parent"> &
     Partial<Pick<RecordedResource, "ignoreChanges" | "aliases">>;
-
-async function evaluated(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    const run = await runStack(stack, overrides);
-    assert.equal(run.error, undefined, run.error?.stack);
-    return run;
-}
 
 const describeFindings = (findings: Finding[]) => findings.map((f) => `${f.policy} on ${f.urn ?? "the stack"}: ${f.message}`).join("\n");
 
@@ -377,83 +369,9 @@ describe("the policy pack stops the platform going wrong", () => {
     }
 });
 
-/*
- * The bootstrap program (bootstrap/index.ts) under mocks, as test/bootstrap.test.ts runs it: its own project
- * name, config from its Pulumi.yaml, a project and a repository. Only what the pack reads is recorded.
- */
-const BOOTSTRAP_DIR = path.resolve(__dirname, "..", "bootstrap");
-// Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-
-async function runBootstrap(): Promise<{ resources: Analyzable[]; error?: Error }> {
-    const projectFile = parse(fs.readFileSync(path.join(BOOTSTRAP_DIR, "Pulumi.yaml"), "utf8"));
-    const resources: Analyzable[] = [];
-    const failures: Error[] = [];
-    const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
-    process.on("unhandledRejection", recordFailure);
-    pulumi.runtime.setAllConfig(
-        cliConfig(projectFile, [
-            {
-                "gcp:project": TEST_PROJECT,
-                [`${projectFile.name}:githubRepository`]: "acme/streaming-platform",
-                // Numeric ids the GitHub OIDC token carries, required since the bootstrap pins the repository by id.
-                [`${projectFile.name}:githubRepositoryId`]: "123456789",
-                [`${projectFile.name}:githubOwnerId`]: "987654321",
-            },
-        ]),
-        [],
-    );
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                const state: Record<string, unknown> = { name: args.inputs.name ?? args.name, ...args.inputs };
-                if (args.type === SHARED_TYPES.serviceAccount) {
-                    const email = `${args.inputs.accountId}@${args.inputs.project}.iam.gserviceaccount.com`;
-                    Object.assign(state, {
-                        email,
-                        member: `serviceAccount:${email}`,
-                        name: `projects/${args.inputs.project}/serviceAccounts/${email}`,
-                    });
-                }
-                return { id: args.custom ? `${args.name}-id` : undefined, state };
-            },
-            call: (args) => args.inputs,
-        },
-        projectFile.name,
-        "ci",
-        false,
-    );
-    onRegistration(
-        (req, res) =>
-            resources.push({
-                type: req.getType(),
-                name: req.getName(),
-                urn: res.getUrn(),
-                inputs: req.getObject()?.toJavaScript() ?? {},
-                protect: req.getProtect() === true,
-                parent: req.getParent() || undefined,
-            }),
-        recordFailure,
-    );
-    Object.keys(require.cache)
-        .filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep))
-        .forEach((file) => delete require.cache[file]);
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
-        require(path.join(BOOTSTRAP_DIR, "index.ts"));
-    } catch (e) {
-        recordFailure(e);
-    }
-    await settings.waitForRPCs();
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off("unhandledRejection", recordFailure);
-    return { resources, error: failures[0] };
-}
-
 describe("the bootstrap program under the pack's IAM rules", () => {
     const IAM_RULES = [noBroadProjectRoles, artifactRegistryNotPublic];
-    let resources: Analyzable[];
+    let resources: readonly Analyzable[];
     let bootstrap: Review;
     before(async () => {
         const run = await runBootstrap();

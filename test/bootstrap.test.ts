@@ -2,7 +2,6 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 import {
     backupBucketArgs,
     backupBucketName,
@@ -27,26 +26,21 @@ import { AIRFLOW_SERVICE_ACCOUNT } from "../components/data/airflow";
 import { SPARK_HISTORY_SERVICE_ACCOUNT } from "../components/data/sparkHistory";
 import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
 import { DEPLOYER_GKE_BACKUP_ROLE, DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
-import { cliConfig, onRegistration, TEST_PROJECT } from "../offline/harness";
+import {
+    BootstrapRun,
+    BOOTSTRAP_DIR,
+    OWNER_ID,
+    Overrides,
+    PROJECT_NAME,
+    PROJECT_NUMBER,
+    projectFile,
+    Registered,
+    REPOSITORY,
+    REPOSITORY_ID,
+    runBootstrap,
+} from "../offline/bootstrap";
+import { TEST_PROJECT } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
-
-// Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-
-/*
- * A small, self-contained mock run of the bootstrap program (bootstrap/index.ts). test/harness.ts runs
- * the platform program from the repository root with its own project name, so it is not reused here.
- * Every run sets its own mocks and the whole config, like the harness does, and the suite clears
- * the config when done: nothing carries over to or from the other test files in the same process.
- */
-const BOOTSTRAP_DIR = path.resolve(__dirname, "..", "bootstrap");
-const projectFile = parse(fs.readFileSync(path.join(BOOTSTRAP_DIR, "Pulumi.yaml"), "utf8"));
-const PROJECT_NAME: string = projectFile.name;
-const PROJECT_NUMBER = "123456789012";
-const REPOSITORY = "acme/streaming-platform";
-const REPOSITORY_ID = "123456789";
-const OWNER_ID = "4242";
 
 const T = {
     service: TYPES.projectService,
@@ -64,130 +58,6 @@ const T = {
     repository: TYPES.repository,
     repositoryIam: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
 };
-
-interface Registered {
-    readonly type: string;
-    readonly name: string;
-    readonly urn: string;
-    readonly custom: boolean;
-    readonly inputs: Record<string, any>;
-    readonly protect: boolean;
-    readonly retainOnDelete: boolean;
-    readonly dependsOn: readonly string[];
-}
-
-interface BootstrapRun {
-    readonly resources: readonly Registered[];
-    readonly outputs: Record<string, unknown>;
-    readonly error?: Error;
-}
-
-type Overrides = Record<string, string | string[] | undefined>;
-
-/** Config as the CLI hands it over: Pulumi.yaml defaults, a project and a repository, then overrides. */
-function bootstrapConfig(overrides: Overrides): Record<string, string> {
-    return cliConfig(
-        projectFile,
-        [
-            {
-                "gcp:project": TEST_PROJECT,
-                [`${PROJECT_NAME}:githubRepository`]: REPOSITORY,
-                [`${PROJECT_NAME}:githubRepositoryId`]: REPOSITORY_ID,
-                [`${PROJECT_NAME}:githubOwnerId`]: OWNER_ID,
-            },
-        ],
-        overrides,
-    );
-}
-
-/** What Google Cloud would report back that the program reads: names, ids, emails. */
-function computed(type: string, name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
-    switch (type) {
-        case T.account: {
-            const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
-            return { id: name, state: { email, member: `serviceAccount:${email}`, name: `projects/${inputs.project}/serviceAccounts/${email}` } };
-        }
-        case T.pool:
-            return {
-                id: name,
-                state: { name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}` },
-            };
-        case T.provider:
-            return {
-                id: name,
-                state: {
-                    name: `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/${inputs.workloadIdentityPoolId}/providers/${inputs.workloadIdentityPoolProviderId}`,
-                },
-            };
-        case T.keyRing:
-            return { id: `projects/${inputs.project}/locations/${inputs.location}/keyRings/${inputs.name}`, state: {} };
-        case T.cryptoKey:
-            return { id: `${inputs.keyRing}/cryptoKeys/${inputs.name}`, state: {} };
-        case T.repository:
-            return {
-                id: `projects/${inputs.project}/locations/${inputs.location}/repositories/${inputs.repositoryId}`,
-                state: { name: inputs.repositoryId },
-            };
-        case T.bucket:
-            return { id: inputs.name, state: { url: `gs://${inputs.name}` } };
-        default:
-            return { id: `${name}-id`, state: {} };
-    }
-}
-
-async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
-    const resources: Registered[] = [];
-    const failures: Error[] = [];
-    const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
-    process.on("unhandledRejection", recordFailure);
-    pulumi.runtime.setAllConfig(bootstrapConfig(overrides), []);
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                const { id, state } = computed(args.type, args.name, args.inputs);
-                return { id: args.custom ? id : undefined, state: { name: args.inputs.name ?? args.name, ...args.inputs, ...state } };
-            },
-            call: (args) => (args.token === "gcp:organizations/getProject:getProject" ? { ...args.inputs, number: PROJECT_NUMBER } : args.inputs),
-        },
-        PROJECT_NAME,
-        "ci",
-        false,
-    );
-
-    onRegistration(
-        (req, res) =>
-            resources.push({
-                type: req.getType(),
-                name: req.getName(),
-                urn: res.getUrn(),
-                custom: req.getCustom(),
-                inputs: req.getObject()?.toJavaScript() ?? {},
-                protect: req.getProtect() === true,
-                retainOnDelete: req.getRetainondelete() === true,
-                dependsOn: req.getDependenciesList(),
-            }),
-        recordFailure,
-    );
-
-    Object.keys(require.cache)
-        .filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep))
-        .forEach((file) => delete require.cache[file]);
-    let exported: Record<string, unknown> = {};
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
-        exported = require(path.join(BOOTSTRAP_DIR, "index.ts"));
-    } catch (e) {
-        recordFailure(e);
-    }
-    const outputs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(exported)) {
-        outputs[key] = await (pulumi.output(value) as any).promise();
-    }
-    await settings.waitForRPCs();
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off("unhandledRejection", recordFailure);
-    return { resources, outputs, error: failures[0] };
-}
 
 const ofType = (run: BootstrapRun, type: string) => run.resources.filter((r) => r.type === type);
 const named = (run: BootstrapRun, type: string, name: string) => {

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
 import { SecretKey } from "./postgresqlSchema";
-import { containerResources, RESTRICTED_CONTAINER, restrictedPodSecurity } from "../k8s/kubernetesObjects";
+import { containerResources, readOnlyRestrictedContainer, restrictedPodSecurity } from "../k8s/kubernetesObjects";
 import { PodSet } from "../k8s/networkIsolation";
 import { podScheduling, PoolLayout } from "../k8s/placement";
 import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
@@ -70,15 +70,6 @@ const SCRIPT_DIR = "/scripts";
 const BACKUP_DIR = "/backup";
 /** The images' own user (Dockerfile `USER 1001`), as in the schema Job. */
 const IMAGE_USER = 1001;
-
-const CONTAINER_SECURITY: k8s.types.input.core.v1.SecurityContext = {
-    ...RESTRICTED_CONTAINER,
-    runAsNonRoot: true,
-    runAsUser: IMAGE_USER,
-    runAsGroup: IMAGE_USER,
-    privileged: false,
-    readOnlyRootFilesystem: true,
-};
 
 /** A Bitnami image pinned in helm-values/postgresql.yaml (`image`, or `volumePermissions.image`: os-shell, which has curl), by its locked digest when there is one. */
 function postgresqlChartImage(which: "postgresql" | "os-shell", registry: string): string {
@@ -171,7 +162,7 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
                 ...(local ? [{ name: "BACKUP_KEEP_DAYS", value: String(args.retentionDays) }] : []),
             ],
             resources: containerResources("100m", "256Mi"),
-            securityContext: CONTAINER_SECURITY,
+            securityContext: readOnlyRestrictedContainer(IMAGE_USER),
             volumeMounts: [...mounts, caVolume().mount],
         };
         const upload = gcs && {
@@ -184,7 +175,7 @@ export class PostgresqlBackup extends pulumi.ComponentResource {
                 { name: "BACKUP_DIR", value: BACKUP_DIR },
             ],
             resources: containerResources("50m", "64Mi"),
-            securityContext: CONTAINER_SECURITY,
+            securityContext: readOnlyRestrictedContainer(IMAGE_USER),
             volumeMounts: mounts,
         };
 

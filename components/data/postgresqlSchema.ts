@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { chartImage } from "./charts";
-import { containerResources, RESTRICTED_CONTAINER, restrictedPodSecurity } from "../k8s/kubernetesObjects";
+import { containerResources, readOnlyRestrictedContainer, restrictedPodSecurity } from "../k8s/kubernetesObjects";
 import { podScheduling, PoolLayout } from "../k8s/placement";
 import { caVolume, LIBPQ_TLS_ENV } from "./postgresqlTls";
 
@@ -57,16 +57,6 @@ export function schemaRevision(script: string): string {
 export function schemaJobName(script: string): string {
     return `postgresql-schema-${schemaRevision(script)}`;
 }
-
-/** The 'restricted' container settings, as the image's own user, with a read-only root: psql writes nothing. */
-const SCHEMA_CONTAINER: k8s.types.input.core.v1.SecurityContext = {
-    ...RESTRICTED_CONTAINER,
-    runAsNonRoot: true,
-    runAsUser: IMAGE_USER,
-    runAsGroup: IMAGE_USER,
-    privileged: false,
-    readOnlyRootFilesystem: true,
-};
 
 /**
  * A Job that applies the databases, roles and passwords to the running primary with psql, on every
@@ -134,7 +124,7 @@ export function postgresqlSchemaJob(name: string, args: PostgresqlSchemaArgs, op
                                     },
                                 ],
                                 resources: containerResources("50m", "64Mi"),
-                                securityContext: SCHEMA_CONTAINER,
+                                securityContext: readOnlyRestrictedContainer(IMAGE_USER),
                                 volumeMounts: [
                                     { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
                                     { name: "tmp", mountPath: "/tmp" },

@@ -17,6 +17,11 @@ export const RESTRICTED_CONTAINER = {
     seccompProfile: { type: "RuntimeDefault" },
 };
 
+/** 'restricted' for a container that runs as the image's own user and writes nothing outside its mounts. */
+export function readOnlyRestrictedContainer(user: number) {
+    return { ...RESTRICTED_CONTAINER, runAsNonRoot: true, runAsUser: user, runAsGroup: user, privileged: false, readOnlyRootFilesystem: true };
+}
+
 /**
  * The pod-level part of 'restricted' for a pod of ours running as the image's own non-root user, which also
  * owns (as group) what the pod mounts.
