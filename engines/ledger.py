@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 BATCH_LINE = re.compile(r"batch (\d+): received=(\d+) malformed=(\d+) duplicates=(\d+) written=(\d+)")
+# Spark writes a batch's offsets before it runs it (apache/spark v4.0.0 MicroBatchExecution.constructNextBatch
+# logs "Committed offsets for batch N"), and the sink logs its line once the batch's rows are committed.
+BATCH_STARTED = re.compile(r"Committed offsets for batch (\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,14 @@ class SinkLog:
         return sum(b[0] for b in self.batches.values())
 
 
+def batch_in_flight(log: str) -> int | None:
+    """The batch a driver had started and not yet written, from its log: where a kill lands mid-batch."""
+    started = [int(m[1]) for m in BATCH_STARTED.finditer(log)]
+    if not started or started[-1] in SinkLog.parse(log).batches:
+        return None
+    return started[-1]
+
+
 def sink_written(logs: Iterable[str]) -> int:
     """Rows the sink inserted or changed, over every driver incarnation's log."""
     return sum(SinkLog.parse(text).written for text in logs)
@@ -55,8 +66,13 @@ class Delivery:
     duplicates: int
 
     def summary(self) -> dict:
-        return {"acknowledged": self.acknowledged, "rows": self.rows, "lost": len(self.lost), "duplicates": self.duplicates,
-                "lost_examples": [[str(part) for part in key] for key in self.lost[:5]]}
+        return {
+            "acknowledged": self.acknowledged,
+            "rows": self.rows,
+            "lost": len(self.lost),
+            "duplicates": self.duplicates,
+            "lost_examples": [[str(part) for part in key] for key in self.lost[:5]],
+        }
 
     @property
     def ok(self) -> bool:

@@ -31,7 +31,9 @@ class TickLoad:
         # Event times at least a millisecond apart (the message's precision, crypto_ticks.iso_utc): distinct keys
         # however fast ticks are made; above 1,000 ticks/s they run ahead of the clock.
         now = datetime.now(timezone.utc)
-        self._next = max(self._next + timedelta(milliseconds=1), now.replace(microsecond=now.microsecond // 1000 * 1000))
+        self._next = max(
+            self._next + timedelta(milliseconds=1), now.replace(microsecond=now.microsecond // 1000 * 1000)
+        )
         quote = crypto_ticks.Quote(self.symbol, 1000.0 + len(self.acknowledged) % 100, "usd", "coingecko", self._next)
         message = crypto_ticks.build_message(quote, datetime.now(timezone.utc))
         if value is not None:
@@ -51,8 +53,12 @@ class TickLoad:
             message = self._message()
             while True:
                 try:
-                    self.producer.produce(self.cfg.topic, key=message["symbol"].encode(), value=crypto_ticks.encode_message(message),
-                                          on_delivery=self._on_delivery)
+                    self.producer.produce(
+                        self.cfg.topic,
+                        key=message["symbol"].encode(),
+                        value=crypto_ticks.encode_message(message),
+                        on_delivery=self._on_delivery,
+                    )
                     break
                 except BufferError:
                     self.producer.poll(0.1)
@@ -72,6 +78,7 @@ class TickLoad:
                     self.produce(due)
                     sent += due
                 self.producer.poll(0.05)
+
         self._stop.clear()
         self._thread = threading.Thread(target=loop, name=f"load-{self.symbol}", daemon=True)
         self._thread.start()

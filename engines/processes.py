@@ -16,14 +16,20 @@ class EngineError(RuntimeError):
 
 
 class Process:
-    def __init__(self, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ):
         self.name, self.argv, self.log_path = name, list(argv), log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log, "ab")
         # A session of its own, so a kill reaches the JVMs and Python workers a launcher script starts.
         self.popen = subprocess.Popen(
-            self.argv, stdout=self._log, stderr=subprocess.STDOUT, env=dict(env) if env is not None else None,
-            cwd=cwd, start_new_session=True,
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
         )
 
     def alive(self) -> bool:
@@ -39,13 +45,18 @@ class Process:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.alive():
-                raise EngineError(f"{self.name} exited with {self.popen.returncode} before {host}:{port} opened; {self.log_path}:\n{self.tail()}")
+                raise EngineError(
+                    f"{self.name} exited with {self.popen.returncode} before {host}:{port} opened; "
+                    f"{self.log_path}:\n{self.tail()}"
+                )
             try:
                 with socket.create_connection((host, port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.3)
-        raise EngineError(f"{self.name}: {host}:{port} did not open within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}")
+        raise EngineError(
+            f"{self.name}: {host}:{port} did not open within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}"
+        )
 
     def wait_for_log(self, pattern: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -53,15 +64,22 @@ class Process:
             if pattern in self.log_path.read_text(errors="replace"):
                 return
             if not self.alive():
-                raise EngineError(f"{self.name} exited with {self.popen.returncode} before logging {pattern!r}; {self.log_path}:\n{self.tail()}")
+                raise EngineError(
+                    f"{self.name} exited with {self.popen.returncode} before logging {pattern!r}; "
+                    f"{self.log_path}:\n{self.tail()}"
+                )
             time.sleep(0.5)
-        raise EngineError(f"{self.name} did not log {pattern!r} within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}")
+        raise EngineError(
+            f"{self.name} did not log {pattern!r} within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}"
+        )
 
     def wait(self, timeout_s: float) -> int:
         try:
             return self.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise EngineError(f"{self.name} still running after {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}") from None
+            raise EngineError(
+                f"{self.name} still running after {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}"
+            ) from None
 
     def kill(self) -> None:
         """kill -9 of the whole process group: what an OOM kill or a lost node does."""

@@ -94,31 +94,37 @@ class PodIdentity:
         return fields[path]
 
 
-def container_env(stack: RenderedStack, workload: Mapping[str, Any], container_spec: Mapping[str, Any], pod: PodIdentity) -> dict[str, str]:
+def container_env(
+    stack: RenderedStack, workload: Mapping[str, Any], container_spec: Mapping[str, Any], pod: PodIdentity
+) -> dict[str, str]:
     """The environment the kubelet gives a container: envFrom first, then env in order with $(VAR) expanded."""
     namespace = workload["metadata"].get("namespace") or pod.namespace
     env: dict[str, str] = {}
     for source in container_spec.get("envFrom") or []:
         prefix = source.get("prefix", "")
         if "secretRef" in source:
-            values = _optional(lambda: stack.secret_data(namespace, source["secretRef"]["name"]), source["secretRef"])
+            values = optional(lambda: stack.secret_data(namespace, source["secretRef"]["name"]), source["secretRef"])
         else:
-            values = _optional(lambda: stack.config_map_data(namespace, source["configMapRef"]["name"]), source["configMapRef"])
+            values = optional(
+                lambda: stack.config_map_data(namespace, source["configMapRef"]["name"]), source["configMapRef"]
+            )
         env.update({prefix + k: v for k, v in values.items()})
     for entry in container_spec.get("env") or []:
         name = entry["name"]
-        if "value" in entry:
+        if entry.get("value") is not None:
             env[name] = _expand(str(entry["value"]), env)
         elif "valueFrom" in entry:
             value = _value_from(stack, namespace, entry["valueFrom"], pod)
             if value is not None:
                 env[name] = value
         else:
+            # A variable with no value (or `value: null`, as some charts render) is set and empty.
             env[name] = ""
     return env
 
 
-def _optional(read, reference: Mapping[str, Any]) -> dict[str, str]:
+def optional(read, reference: Mapping[str, Any]) -> dict[str, str]:
+    """What a ConfigMap or Secret reference reads: nothing when the object is missing and the reference is optional."""
     try:
         return read()
     except LookupError:
@@ -130,10 +136,10 @@ def _optional(read, reference: Mapping[str, Any]) -> dict[str, str]:
 def _value_from(stack: RenderedStack, namespace: str, source: Mapping[str, Any], pod: PodIdentity) -> str | None:
     if "secretKeyRef" in source:
         ref = source["secretKeyRef"]
-        values = _optional(lambda: stack.secret_data(namespace, ref["name"]), ref)
+        values = optional(lambda: stack.secret_data(namespace, ref["name"]), ref)
     elif "configMapKeyRef" in source:
         ref = source["configMapKeyRef"]
-        values = _optional(lambda: stack.config_map_data(namespace, ref["name"]), ref)
+        values = optional(lambda: stack.config_map_data(namespace, ref["name"]), ref)
     elif "fieldRef" in source:
         return pod.field(source["fieldRef"]["fieldPath"])
     elif "resourceFieldRef" in source:
@@ -167,7 +173,12 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
 
 def service_names(service: str, namespace: str) -> list[str]:
     """The DNS names cluster DNS gives a Service (or a StatefulSet pod under its headless Service)."""
-    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"]
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}",
+    ]
 
 
 def selects(selector: Mapping[str, str] | None, labels: Mapping[str, str] | None) -> bool:

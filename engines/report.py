@@ -7,6 +7,7 @@ not hold, and the run's exit status follows it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +38,12 @@ class Report:
             "failures": [],
         }
         self.checks_passed = 0
+        self._began = time.monotonic()
+
+    def progress(self, text: str) -> None:
+        """A line on the console, so a person watching knows which step the run is in."""
+        elapsed = int(time.monotonic() - self._began)
+        print(f"engines: [{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", flush=True)
 
     def fail(self, check: str, why: str) -> None:
         self.data["failures"].append({"check": check, "why": why})

@@ -4,18 +4,22 @@ duplicate nothing, and how fast the pipeline is beside this machine's limit."""
 from __future__ import annotations
 
 import io
+import json
+import re
 import statistics
 import threading
 import time
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import psycopg2
+import pyspark
 import stream_ticks  # pipeline/spark: the job's own settings and connection code
 from confluent_kafka import Consumer, TopicPartition
 
 import ledger
+from kafka import librdkafka_config
 from load import TickLoad
 from watch import TableWatch, table_keys, wait_for_rows
 
@@ -24,7 +28,8 @@ from watch import TableWatch, table_keys, wait_for_rows
 BATCH_START_MARGIN_S = 0.3
 DAG_RUNS = 3
 FAULT_RATE_PER_S = 50
-BENCH_TICKS = 30_000
+# Three batches' worth (stream_ticks.MAX_OFFSETS_PER_TRIGGER each), which the job runs back to back.
+BENCH_TICKS = 3 * stream_ticks.MAX_OFFSETS_PER_TRIGGER
 LATENCY_RATE_PER_S = 100
 LATENCY_SECONDS = 60
 COPY_PAGE = 10_000
@@ -32,17 +37,10 @@ COPY_PAGE = 10_000
 
 def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
     """librdkafka settings for the streaming job's identity (its rendered KAFKA_* environment)."""
-    cfg = stream_ticks.load_job_config(env)
     return {
-        "bootstrap.servers": cfg.bootstrap_servers,
-        "security.protocol": cfg.security_protocol,
-        "sasl.mechanism": cfg.sasl_mechanism,
-        "sasl.username": cfg.sasl_username,
-        "sasl.password": cfg.sasl_password,
-        "ssl.ca.pem": cfg.kafka_ca,
-        "ssl.endpoint.identification.algorithm": "https",
+        **librdkafka_config(env),
         # The consumer's ACL admits groups under the job's prefix only.
-        "group.id": f"{cfg.group_prefix}-{group_suffix}",
+        "group.id": f"{stream_ticks.load_job_config(env).group_id_prefix}-{group_suffix}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
     }
@@ -50,46 +48,85 @@ def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
 
 class Scenario:
     def __init__(self, stack, report, job, broker, postgresql, airflow, prices):
-        self.report, self.job, self.broker, self.postgresql, self.airflow, self.prices = report, job, broker, postgresql, airflow, prices
+        self.report, self.job, self.broker, self.postgresql, self.airflow, self.prices = (
+            report,
+            job,
+            broker,
+            postgresql,
+            airflow,
+            prices,
+        )
         self.task_env = airflow.task_env()
         self.job_cfg = stream_ticks.load_job_config(job.env)
         self.trigger_s = _seconds(self.job_cfg.trigger_interval)
         self.table = self.job_cfg.table
         self.restarts = 0
-        self._supervising = threading.Event()
+        self._done = threading.Event()
+        # Held while the test itself kills and restarts the driver, so the kubelet does not restart it too.
+        self._driver = threading.Lock()
 
     def connect(self):
         return psycopg2.connect(**stream_ticks.pg_connect_kwargs(self.job_cfg))
 
     # --- the kubelet's part: a driver that exits is started again -------------------------------------
     def supervise(self) -> None:
-        self._supervising.set()
-
         def loop() -> None:
-            while self._supervising.is_set():
-                if not self.job.alive():
-                    self.restarts += 1
-                    self.job.restart()
-                time.sleep(2)
+            while not self._done.wait(2):
+                with self._driver:
+                    if not self._done.is_set() and not self.job.alive():
+                        self.restarts += 1
+                        self.job.restart()
 
         threading.Thread(target=loop, name="kubelet", daemon=True).start()
+
+    def stop_supervising(self) -> None:
+        self._done.set()
+        with self._driver:
+            pass
 
     def written(self) -> int:
         return ledger.sink_written(self.job.logs())
 
-    def versions(self, broker, spark_home, airflow_venv) -> None:
+    def versions(self) -> None:
+        """Each engine's own word for its version: the broker's start-up log (AppInfoParser), pyspark, Airflow,
+        the server."""
         with closing(self.connect()) as conn, conn.cursor() as cur:
             cur.execute("SHOW server_version")
             postgresql = cur.fetchone()[0]
-        self.report.set("versions", {
-            "kafka": broker.version(),
-            "spark": (spark_home / "VERSION").read_text().strip() if (spark_home / "VERSION").exists() else _pyspark_version(spark_home),
-            "airflow": self.airflow.version(),
-            "postgresql": postgresql,
-        })
+        kafka = re.search(r"Kafka version: (\S+)", self.broker.log.read_text(errors="replace"))
+        self.report.set(
+            "versions",
+            {
+                "kafka": kafka[1] if kafka else None,
+                "spark": pyspark.__version__,
+                "airflow": self.airflow.version(),
+                "postgresql": postgresql,
+            },
+        )
+
+    def provisioning_rerun(self) -> None:
+        """Every helm upgrade runs the provisioning Job again (a hook): the second run succeeds and changes
+        neither the topic nor the ACLs."""
+        self.report.progress("the provisioning Job again, as an upgrade runs it")
+        before = self._kafka_state()
+        self.broker.provision()
+        after = self._kafka_state()
+        self.report.check("provisioning_rerun", before == after, f"before:\n{before}\nafter:\n{after}")
+
+    def _kafka_state(self) -> tuple[str, set[tuple[str, str]]]:
+        """The topic's description and its ACLs as (resource, entry) pairs: kafka-acls lists them in no set order."""
+        topic = self.broker.tool("kafka-topics.sh", "--describe", "--topic", self.job_cfg.topic)
+        acls, resource = set(), ""
+        for line in self.broker.tool("kafka-acls.sh", "--list").splitlines():
+            if line.startswith("Current ACLs for resource"):
+                resource = line
+            elif line.strip():
+                acls.add((resource, line.strip()))
+        return topic, acls
 
     # --- rows move ----------------------------------------------------------------------------------------
     def dag(self) -> None:
+        self.report.progress("rows move: the DAG's runs")
         symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
         bag = self.airflow.dagbag()
         self.report.check("dagbag", not bag["errors"] and "crypto_prices" in bag["dag_ids"], f"DagBag: {bag}")
@@ -104,49 +141,89 @@ class Scenario:
         self.report.set("rows", delivery.rows)
         self.report.set("lost", len(delivery.lost))
         self.report.set("duplicates", delivery.duplicates)
-        self.report.check("rows_per_symbol", all(delivery.rows.get(s, 0) >= DAG_RUNS for s in symbols),
-                          f"rows per symbol {delivery.rows} for {DAG_RUNS} DAG runs of {symbols}")
+        self.report.check(
+            "rows_per_symbol",
+            all(delivery.rows.get(s, 0) >= DAG_RUNS for s in symbols),
+            f"rows per symbol {delivery.rows} for {DAG_RUNS} DAG runs of {symbols}",
+        )
         self.report.check("dag_delivery", delivery.ok, f"DAG ticks: {delivery.summary()}")
 
     def malformed(self) -> None:
-        """A bad record from the API is skipped by the DAG; a bad message in Kafka is dropped and counted by the sink."""
+        """A bad record from the API is skipped by the DAG; a bad message in Kafka is dropped and counted by the
+        sink, never written."""
+        self.report.progress("malformed ticks")
         symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
         self.prices.malformed(symbols[0])
         try:
             counts = self.airflow.run_dag()
         finally:
             self.prices.malformed(None)
-        self.report.check("malformed_source_skipped", counts.get("skipped") == 1 and counts.get("produced") == len(symbols) - 1,
-                          f"with one malformed API record the DAG run counted {counts}")
+        self.report.check(
+            "malformed_source_skipped",
+            counts.get("skipped") == 1 and counts.get("produced") == len(symbols) - 1,
+            f"with one malformed API record the DAG run counted {counts}",
+        )
         before = ledger.SinkLog.parse("".join(self.job.logs())).malformed
         load = TickLoad(self.task_env, "engines-malformed")
         load.produce_raw(b"not json")
-        load.produce_raw(b'{"symbol": "engines-malformed", "price": -1, "currency": "usd", "source": "coingecko",'
-                         b' "event_time": "2026-01-01T00:00:00.000Z", "ingest_time": "2026-01-01T00:00:00.000Z"}')
+        load.produce_raw(
+            b'{"symbol": "engines-malformed", "price": -1, "currency": "usd", "source": "coingecko",'
+            b' "event_time": "2026-01-01T00:00:00.000Z", "ingest_time": "2026-01-01T00:00:00.000Z"}'
+        )
         deadline = time.monotonic() + 3 * self.trigger_s + 30
         while time.monotonic() < deadline and ledger.SinkLog.parse("".join(self.job.logs())).malformed < before + 2:
             time.sleep(2)
         dropped = ledger.SinkLog.parse("".join(self.job.logs())).malformed - before
         in_table = len(table_keys(self.connect, self.table, "engines-malformed"))
-        self.report.set("malformed", {"api_record_skipped_by_dag": counts.get("skipped"), "kafka_records_dropped_by_sink": dropped,
-                                      "rows_in_table": in_table})
-        self.report.check("malformed_dropped_by_sink", dropped == 2 and in_table == 0,
-                          f"two malformed Kafka records: sink dropped {dropped}, table holds {in_table}")
+        self.report.set(
+            "malformed",
+            {
+                "api_record_skipped_by_dag": counts.get("skipped"),
+                "kafka_records_dropped_by_sink": dropped,
+                "rows_in_table": in_table,
+            },
+        )
+        self.report.check(
+            "malformed_dropped_by_sink",
+            dropped == 2 and in_table == 0,
+            f"two malformed Kafka records: sink dropped {dropped}, table holds {in_table}",
+        )
 
     # --- faults --------------------------------------------------------------------------------------------
     def driver_kill(self) -> None:
         def fault() -> dict:
-            self.wait_for_batch_start()
-            incarnation = len(self.job.logs())
-            self.job.kill()
-            self.job.restart()
+            with self._driver:
+                incarnation = len(self.job.logs())
+                killed_in = self.kill_during_batch()
+                self.job.restart()
             self.job.wait_until_streaming(timeout_s=300)
-            return {"new_driver_wrote": lambda: ledger.sink_written(self.job.logs()[incarnation:])}
+            return {
+                "killed_during_batch": killed_in,
+                "new_driver_wrote": lambda: ledger.sink_written(self.job.logs()[incarnation:]),
+            }
 
         self.fault("driver_kill", fault)
 
+    def kill_during_batch(self) -> int | None:
+        """kill -9 as soon as the driver has started a batch with rows; the batch it was in, if any."""
+        deadline = time.monotonic() + 3 * self.trigger_s
+        seen = ledger.batch_in_flight(self.job.logs()[-1])
+        while time.monotonic() < deadline:
+            in_flight = ledger.batch_in_flight(self.job.logs()[-1])
+            if in_flight is not None and in_flight != seen:
+                self.job.kill()
+                # What the killed driver's log says now: still unwritten, so the kill landed inside the batch.
+                return ledger.batch_in_flight(self.job.logs()[-1])
+            time.sleep(0.02)
+        self.job.kill()
+        return None
+
     def broker_restart(self) -> None:
-        self.fault("broker_restart", lambda: (self.broker.restart(), {})[1])
+        def fault() -> dict:
+            self.broker.restart()
+            return {}
+
+        self.fault("broker_restart", fault)
 
     def postgresql_restart(self) -> None:
         def fault() -> dict:
@@ -159,6 +236,7 @@ class Scenario:
         self.fault("postgresql_restart", fault)
 
     def fault(self, name: str, inject) -> None:
+        self.report.progress(f"fault: {name}")
         symbol = f"engines-{name.replace('_', '-')}"
         written, restarts = self.written(), self.restarts
         load = TickLoad(self.task_env, symbol)
@@ -170,13 +248,25 @@ class Scenario:
         table = wait_for_rows(self.connect, self.table, set(load.acknowledged), 4 * self.trigger_s + 120, symbol)
         self.settle()
         delivery = ledger.compare(load.acknowledged, table, self.written() - written)
-        outcome = {**delivery.summary(), "produce_failures": load.failed, "driver_restarts_by_kubelet": self.restarts - restarts}
+        outcome = {
+            **delivery.summary(),
+            "produce_failures": load.failed,
+            "driver_restarts_by_kubelet": self.restarts - restarts,
+        }
         for key, value in extra.items():
             outcome[key] = value() if callable(value) else value
         self.report.fault(name, outcome)
         self.report.check(f"faults.{name}", delivery.ok and delivery.acknowledged > 0, f"{name}: {outcome}")
+        if name == "driver_kill":
+            self.report.check(
+                "faults.driver_kill.mid_batch",
+                outcome["killed_during_batch"] is not None,
+                "the kill missed every batch",
+            )
         if "new_driver_wrote" in outcome:
-            self.report.check(f"faults.{name}.new_driver", outcome["new_driver_wrote"] > 0, "the restarted driver wrote nothing")
+            self.report.check(
+                f"faults.{name}.new_driver", outcome["new_driver_wrote"] > 0, "the restarted driver wrote nothing"
+            )
 
     def wait_for_batch_start(self, before_s: float = -BATCH_START_MARGIN_S) -> None:
         """Sleeps until `before_s` seconds before the next batch starts (negative: after it started)."""
@@ -192,16 +282,21 @@ class Scenario:
 
     # --- benchmark -------------------------------------------------------------------------------------------
     def benchmark(self) -> None:
+        self.report.progress("the benchmark and the baseline COPY")
         load = TickLoad(self.task_env, "engines-bench")
         watch = TableWatch(self.connect, self.table, "engines-bench").start()
-        started = time.time()
         load.produce(BENCH_TICKS)
         load.producer.flush(120)
         wait_for_rows(self.connect, self.table, set(load.acknowledged), 600, "engines-bench")
         time.sleep(1)
         watch.stop()
-        if self.report.check("benchmark.complete", set(load.acknowledged) <= set(watch.visible_at), "bench ticks missing from the table"):
-            self.report.set("throughput_rows_per_s", round(len(load.acknowledged) / (max(watch.visible_at.values()) - started), 1))
+        complete = set(load.acknowledged) <= set(watch.visible_at)
+        if self.report.check("benchmark.complete", complete, "bench ticks missing from the table"):
+            # A backlog: the first batch waits for its trigger, the rest follow back to back. Sustained throughput
+            # is what the later batches moved between the first batch's commit and the last one's.
+            first, last = min(watch.visible_at.values()), max(watch.visible_at.values())
+            later = sum(1 for seen in watch.visible_at.values() if seen > first)
+            self.report.set("throughput_rows_per_s", round(later / (last - first), 1) if last > first else None)
 
         latency = TickLoad(self.task_env, "engines-latency")
         watch = TableWatch(self.connect, self.table, "engines-latency").start()
@@ -211,20 +306,44 @@ class Scenario:
         wait_for_rows(self.connect, self.table, set(latency.acknowledged), 4 * self.trigger_s, "engines-latency")
         time.sleep(1)
         watch.stop()
-        delays = sorted((watch.visible_at[key] - key[1].timestamp()) * 1000 for key in latency.acknowledged if key in watch.visible_at)
-        if self.report.check("benchmark.latency", len(delays) == len(latency.acknowledged), "latency ticks missing from the table"):
-            self.report.set("latency_ms", {"p50": round(statistics.median(delays)), "p95": round(delays[int(0.95 * (len(delays) - 1))])})
+        delays = sorted(
+            (watch.visible_at[key] - key[1].timestamp()) * 1000
+            for key in latency.acknowledged
+            if key in watch.visible_at
+        )
+        if self.report.check(
+            "benchmark.latency", len(delays) == len(latency.acknowledged), "latency ticks missing from the table"
+        ):
+            self.report.set(
+                "latency_ms",
+                {"p50": round(statistics.median(delays)), "p95": round(delays[int(0.95 * (len(delays) - 1))])},
+            )
         self.report.set("baseline_copy_rows_per_s", self.baseline(len(load.acknowledged)))
-        self.report.set("benchmark", {"ticks": BENCH_TICKS, "latency_rate_per_s": LATENCY_RATE_PER_S, "latency_seconds": LATENCY_SECONDS,
-                                      "trigger_interval": self.job_cfg.trigger_interval, "load_average": _load_average()})
+        full = [p for p in spark_progress(self.job.logs()[-1]) if p[1] == stream_ticks.MAX_OFFSETS_PER_TRIGGER]
+        if full:
+            # How fast a full batch runs, trigger wait aside: what a shorter trigger could sustain.
+            rows, millis = sum(p[1] for p in full), sum(p[2] for p in full)
+            self.report.set("batch_processing_rows_per_s", round(rows / (millis / 1000), 1))
+        self.report.set(
+            "benchmark",
+            {
+                "ticks": BENCH_TICKS,
+                "latency_rate_per_s": LATENCY_RATE_PER_S,
+                "latency_seconds": LATENCY_SECONDS,
+                "trigger_interval": self.job_cfg.trigger_interval,
+                "load_average": _load_average(),
+            },
+        )
 
     def baseline(self, ticks: int) -> float:
         """The machine's limit: a plain consumer COPYing the bench ticks into a table like the job's."""
         consumer = Consumer(kafka_consumer_config(self.job.env, "engines-baseline"))
         with closing(self.connect()) as conn:
             with conn, conn.cursor() as cur:
-                cur.execute(f'DROP TABLE IF EXISTS "{self.table}_baseline"; '
-                            f'CREATE TABLE "{self.table}_baseline" (LIKE "{self.table}" INCLUDING ALL)')
+                cur.execute(
+                    f'DROP TABLE IF EXISTS "{self.table}_baseline"; '
+                    f'CREATE TABLE "{self.table}_baseline" (LIKE "{self.table}" INCLUDING ALL)'
+                )
             consumer.assign(self._partitions(consumer, offset_beginning=True))
             copied, started, page = 0, None, []
             while copied < ticks:
@@ -268,9 +387,18 @@ class Scenario:
         return [TopicPartition(self.job_cfg.topic, p, offset) for p in sorted(metadata.partitions)]
 
 
-def ledger_tick(value: bytes) -> tuple | None:
-    import json
+def spark_progress(log: str) -> list[tuple[int, int, int]]:
+    """(batchId, numInputRows, triggerExecution ms) of each StreamingQueryProgress the driver logged
+    (MicroBatchExecution logs "Streaming query made progress: {json}" after every batch)."""
+    progress = []
+    for block in log.split("Streaming query made progress:")[1:]:
+        fields = [re.search(rf'"{name}" : (\d+)', block) for name in ("batchId", "numInputRows", "triggerExecution")]
+        if all(fields):
+            progress.append(tuple(int(f[1]) for f in fields))
+    return progress
 
+
+def ledger_tick(value: bytes) -> tuple | None:
     try:
         message = json.loads(value)
         return (message["symbol"], datetime.fromisoformat(message["event_time"].replace("Z", "+00:00")), message)
@@ -281,7 +409,19 @@ def ledger_tick(value: bytes) -> tuple | None:
 def _copy(conn, table: str, ticks: list) -> None:
     buffer = io.StringIO()
     for symbol, event_time, message in ticks:
-        buffer.write(f"{symbol}\t{event_time.isoformat()}\t{message['price']}\t{message['currency']}\t{message['source']}\t{message['ingest_time']}\n")
+        buffer.write(
+            "\t".join(
+                [
+                    symbol,
+                    event_time.isoformat(),
+                    str(message["price"]),
+                    message["currency"],
+                    message["source"],
+                    message["ingest_time"],
+                ]
+            )
+            + "\n"
+        )
     buffer.seek(0)
     with conn, conn.cursor() as cur:
         cur.copy_expert(f'COPY "{table}" (symbol, event_time, price, currency, source, ingest_time) FROM STDIN', buffer)
@@ -292,15 +432,6 @@ def _seconds(interval: str) -> float:
     return float(amount) * {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}[unit.rstrip("s")]
 
 
-def _pyspark_version(spark_home) -> str:
-    import pyspark
-
-    return pyspark.__version__
-
-
 def _load_average() -> list[float]:
     with open("/proc/loadavg") as loadavg:
         return [float(x) for x in loadavg.read().split()[:3]]
-
-
-_ = timezone  # event times are compared as aware datetimes throughout

@@ -36,7 +36,8 @@ class TableWatch:
                 with closing(self.connect()) as conn, conn.cursor() as cur:
                     while not self._stop.wait(POLL_S):
                         cur.execute(
-                            f'SELECT event_time FROM "{self.table}" WHERE symbol = %s AND event_time > %s ORDER BY event_time',
+                            f'SELECT event_time FROM "{self.table}" WHERE symbol = %s AND event_time > %s '
+                            "ORDER BY event_time",
                             (self.symbol, newest),
                         )
                         conn.commit()
