@@ -204,7 +204,7 @@ class AirflowPod:
             if how == "run":
                 self.run_init(spec, container_env(self.stack, self.workload, spec, identity))
         spec = container(self.workload, main)
-        self.link_home(self.files.mounts(spec))
+        self.link_home(self.files.start_container(spec))
         return self.files.rebase_env(container_env(self.stack, self.workload, spec, identity), spec)
 
     def link_home(self, mounts: Mapping[str, Path]) -> None:
@@ -219,6 +219,7 @@ class AirflowPod:
         script = spec["args"][-1] if spec.get("args") else spec["command"][-1]
         # The image's shell libraries are not here; INIT_PRELUDE defines what the scripts use of them.
         body = "\n".join(line for line in script.splitlines() if not re.match(r"\s*\.\s+/opt/bitnami/scripts/", line))
+        self.files.start_container(spec)
         result = subprocess.run(
             ["bash", "-ec", INIT_PRELUDE + self.files.rebase(body, spec)],
             env={**self.files.rebase_env(env, spec), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},

@@ -289,6 +289,7 @@ def run_container(
     sandbox: Callable[[list[str]], list[str]],
 ) -> None:
     """Runs a rendered container's command+args (a `/bin/bash -ec <script>`) with its pod paths rewritten."""
+    files.start_container(spec)
     argv = [files.rebase(a, spec) for a in list(spec.get("command") or []) + list(spec.get("args") or [])]
     full_env = {**tools.image_env(), **files.rebase_env(env, spec)}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -490,7 +491,7 @@ class KafkaBroker:
             raise EngineError(f"kafka-storage format exited with {result.returncode}; {self.setup_log}")
 
     def _launch(self, conf: Path, env: dict[str, str]) -> None:
-        mounts = self.files.mounts(self.main)
+        mounts = self.files.start_container(self.main)
         log4j = self.work / POD / "log4j2.properties"
         log4j.write_text(BROKER_LOG4J2)
         argv = [
@@ -625,7 +626,7 @@ def _errors_collector() -> tuple[list, Callable]:
     return errors, errors.append
 
 
-def _metadata_errors(config: dict, topic: str, timeout_s: float) -> list:
+def metadata_errors(config: dict, topic: str, timeout_s: float) -> list:
     """Asks for the topic's metadata and returns the errors librdkafka reported on the way."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
@@ -732,7 +733,7 @@ def refusals(
     # No credentials: TLS to the SASL_SSL listener, no SASL handshake. The broker closes the connection
     # ("Unexpected Kafka request of type METADATA during SASL handshake").
     no_sasl = {k: v for k, v in consumer_cfg.items() if not k.startswith("sasl.")}
-    codes = _codes(_metadata_errors({**no_sasl, "security.protocol": "SSL"}, topic, timeout_s))
+    codes = _codes(metadata_errors({**no_sasl, "security.protocol": "SSL"}, topic, timeout_s))
     seen["kafka_unauthenticated"] = sorted(codes)
     refused["kafka_unauthenticated"] = bool(codes & {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_AUTHENTICATION"}) and (
         broker is None or _broker_logged(broker, log_mark, "during SASL handshake")
@@ -741,10 +742,20 @@ def refusals(
     # Plaintext bytes to the TLS listener: the broker's TLS handshake fails and it closes the connection.
     log_mark = broker.log.stat().st_size if broker else 0
     plaintext = {"bootstrap.servers": consumer_cfg["bootstrap.servers"], "security.protocol": "PLAINTEXT"}
-    codes = _codes(_metadata_errors(plaintext, topic, timeout_s))
+    codes = _codes(metadata_errors(plaintext, topic, timeout_s))
     seen["kafka_plaintext"] = sorted(codes)
     refused["kafka_plaintext"] = bool(codes & {"_TRANSPORT", "_ALL_BROKERS_DOWN"}) and (
         broker is None or _broker_logged(broker, log_mark, "SSL handshake failed")
+    )
+
+    # The producer's own password over PLAIN: the client listener's PLAIN users are the provisioning Job's admin
+    # alone (components/data/kafka.ts), so the pipeline's users sign in with SCRAM or not at all.
+    log_mark = broker.log.stat().st_size if broker else 0
+    codes = _codes(metadata_errors({**producer_cfg, "sasl.mechanism": "PLAIN"}, topic, timeout_s))
+    seen["kafka_client_plain"] = sorted(codes)
+    # librdkafka sees the broker close the connection (_TRANSPORT); the broker says why.
+    refused["kafka_client_plain"] = bool(codes & {"_AUTHENTICATION", "_TRANSPORT"}) and (
+        broker is None or _broker_logged(broker, log_mark, "Invalid username or password")
     )
 
     # The consumer user writing: its ACLs allow Read and Describe only.

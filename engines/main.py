@@ -107,6 +107,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
         scenario.broker_restart()
         scenario.postgresql_restart()
         scenario.benchmark()
+        scenario.password_rotation()
 
 
 if __name__ == "__main__":

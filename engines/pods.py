@@ -75,15 +75,6 @@ class PodFiles:
                     file.chmod(mode)
             if self.owner and not self._files_of(volume):
                 self.owner(target)
-        # The kubelet makes each subPath a container mounts as a folder of its volume (pkg/volume/util/subpath
-        # doSafeMakeDir), owned like the volume.
-        containers = [*(self.spec.get("initContainers") or []), *(self.spec.get("containers") or [])]
-        for mount in [m for c in containers for m in c.get("volumeMounts") or [] if m.get("subPath")]:
-            folder = self.volume(mount["name"]) / mount["subPath"]
-            if mount["name"] not in self.bound and not folder.exists():
-                folder.mkdir(parents=True)
-                if self.owner:
-                    self.owner(folder)
 
     def mounts(self, container_spec: Mapping) -> dict[str, Path]:
         """mountPath -> folder (or file, for a subPath) of one container; the image's paths beneath its mounts."""
@@ -92,6 +83,18 @@ class PodFiles:
             folder = self.volume(mount["name"])
             table[mount["mountPath"].rstrip("/") or "/"] = folder / mount["subPath"] if mount.get("subPath") else folder
         return table
+
+    def start_container(self, container_spec: Mapping) -> dict[str, Path]:
+        """The container's mounts as the kubelet makes them when it starts the container (not before: an init
+        container may write the file a later container mounts by subPath): a missing subPath becomes a folder of
+        its volume (pkg/volume/util/subpath doSafeMakeDir), owned like the volume."""
+        for mount in container_spec.get("volumeMounts") or []:
+            folder = self.volume(mount["name"]) / mount.get("subPath", "")
+            if mount.get("subPath") and mount["name"] not in self.bound and not folder.exists():
+                folder.mkdir(parents=True)
+                if self.owner:
+                    self.owner(folder)
+        return self.mounts(container_spec)
 
     def path(self, pod_path: str, container_spec: Mapping) -> Path:
         """Where a path of the container is here; an error for a path on no volume (the image's own files are not

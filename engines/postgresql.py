@@ -312,6 +312,7 @@ class PostgreSQL:
             path.chmod(0o755)
         self.files.lay_out()
         self._copy_certs()
+        self.files.start_container(self.container)
         self._create_default_config()
         self._initialize()
         self._custom_init_scripts()
@@ -320,6 +321,7 @@ class PostgreSQL:
     def _copy_certs(self) -> None:
         """The init container copy-certs: its own shell command, its mount paths rebased onto their folders."""
         init = container(self.statefulset, CERTS_INIT_CONTAINER, init=True)
+        self.files.start_container(init)
         argv = [self.files.rebase(arg, init) for arg in [*init.get("command", []), *init.get("args", [])]]
         self._run(argv, f"init container {CERTS_INIT_CONTAINER}: {argv}")
 

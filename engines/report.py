@@ -16,6 +16,7 @@ REFUSALS = (
     "kafka_plaintext",
     "kafka_consumer_writes",
     "kafka_producer_reads",
+    "kafka_client_plain",
     "postgresql_plaintext",
     "postgresql_wrong_database",
 )

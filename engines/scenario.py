@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
 import statistics
 import threading
 import time
@@ -19,7 +20,7 @@ import stream_ticks  # pipeline/spark: the job's own settings and connection cod
 from confluent_kafka import Consumer, TopicPartition
 
 import ledger
-from kafka import librdkafka_config
+from kafka import librdkafka_config, metadata_errors
 from load import TickLoad
 from watch import TableWatch, table_keys, wait_for_rows
 
@@ -48,6 +49,7 @@ def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
 
 class Scenario:
     def __init__(self, stack, report, job, broker, postgresql, airflow, prices):
+        self.stack = stack
         self.report, self.job, self.broker, self.postgresql, self.airflow, self.prices = (
             report,
             job,
@@ -279,6 +281,23 @@ class Scenario:
     def settle(self) -> None:
         """Waits one more trigger, so a batch still being logged is counted."""
         time.sleep(self.trigger_s + 5)
+
+    # --- credentials ----------------------------------------------------------------------------------------
+    def password_rotation(self) -> None:
+        """A new producer password in the program's Secret, and the provisioning Job the change reruns (its digest
+        is in the release's values): the broker takes the new password and refuses the old one at once."""
+        self.report.progress("a new producer password")
+        passwords = self.stack.find("Secret", "kafka", "kafka-sasl")["stringData"]
+        old, new = passwords["producer-password"], secrets.token_hex(16)
+        passwords["producer-password"] = new
+        self.broker.provision()
+        config = librdkafka_config(self.task_env)
+        signs_in = {
+            password: not metadata_errors({**config, "sasl.password": password}, self.job_cfg.topic, 6)
+            for password in (old, new)
+        }
+        self.report.set("password_rotation", {"new_accepted": signs_in[new], "old_refused": not signs_in[old]})
+        self.report.check("password_rotation", signs_in[new] and not signs_in[old], f"sign-in by password: {signs_in}")
 
     # --- benchmark -------------------------------------------------------------------------------------------
     def benchmark(self) -> None:

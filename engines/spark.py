@@ -358,6 +358,7 @@ class SparkDaemon:
 
     def start(self) -> None:
         self.files.lay_out()
+        self.files.start_container(self.container)
         write_bitnami_conf(self.env, Path(self.env["SPARK_CONF_DIR"]))
         argv = daemon_command(self.spark_home, self.env, pod_fqdn(self.workload, self.pod))
         self.process = Process(
@@ -491,6 +492,7 @@ class StreamingJob:
         """What the Deployment's new pod finds: its volumes laid out (the checkpoint and events claims kept), the
         connector jars baked and the init container's requirements in the venv."""
         self.files.lay_out()
+        self.files.start_container(self.container)
         (self.dir / "conf").mkdir(parents=True, exist_ok=True)
         missing = [str(j) for j in connector_jars(self.spark_home, self.code_dir) if not j.is_file()]
         if missing:

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -155,6 +156,12 @@ describe("the stacks' Kafka authorization and TLS", function () {
             assert.equal(props["ssl.endpoint.identification.algorithm"], "https");
             assert.equal(props["ssl.client.auth"], "none");
             assert.match(props["sasl.enabled.mechanisms"], /SCRAM-SHA-512/);
+            // PLAIN's passwords are read at pod start and stay valid until a restart: on the client listener only the
+            // provisioning Job's admin has one (the chart signs the Job in with PLAIN), the pipeline's users use SCRAM.
+            assert.equal(
+                props["listener.name.client.plain.sasl.jaas.config"],
+                'org.apache.kafka.common.security.plain.PlainLoginModule required user_topic-admin="password-placeholder-0";',
+            );
         });
 
         it(`${stack}: the nodes mount the program's certificate Secret, and the chart generates none`, () => {
@@ -198,6 +205,15 @@ describe("the stacks' Kafka authorization and TLS", function () {
             for (const cert of ofType(runs[stack], TYPES.tlsLocallySignedCert).filter((c) => c.name.startsWith("kafka-tls-"))) {
                 assert.ok(cert.inputs.validityPeriodHours >= 365 * 24, cert.name);
             }
+        });
+
+        it(`${stack}: a new producer or consumer password changes the release, so the provisioning Job runs and upserts it`, () => {
+            const passwords = secret(runs[stack], "kafka-sasl").inputs.stringData;
+            const job = findObject(rendered[stack].objects, "Job", "kafka", "kafka-provisioning");
+            const digest = createHash("sha256").update(`${passwords["producer-password"]}\n${passwords["consumer-password"]}`).digest("hex");
+            assert.equal(job.spec.template.metadata.annotations["checksum/client-passwords"], digest);
+            const release = ofType(runs[stack], TYPES.helmRelease).find((r) => r.inputs.name === "kafka")!;
+            assert.ok(!release.secretInputs.has("values"), "a digest, not a secret: previews keep showing the values");
         });
 
         it(`${stack}: the provisioning Job signs in as the topic admin over TLS and grants the clients their ACLs`, () => {

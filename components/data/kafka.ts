@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
@@ -253,6 +254,15 @@ export class Kafka extends pulumi.ComponentResource {
                         "allow.everyone.if.no.acl.found": false,
                         // Only the provisioning Job creates topics, with their partitions, replication and config.
                         "auto.create.topics.enable": false,
+                        // Producer and consumer sign in with SCRAM only: its credentials live in the metadata log, so
+                        // a password the provisioning Job upserts replaces the old one at once, with no restart. PLAIN
+                        // must stay enabled (chart 32.4.3 templates/_helpers.tpl kafka.validateValues.saslMechanisms
+                        // wants the controller and inter-broker mechanisms among sasl.enabledMechanisms), and while it
+                        // is, the chart's provisioning Job signs in with PLAIN (templates/provisioning/job.yaml,
+                        // prepare-config), so the client listener's only PLAIN user is the topic admin. The nodes'
+                        // prepare-config fills the placeholder as in the chart's own line (configure_kafka_sasl).
+                        // engines/kafka.py (refusal kafka_client_plain) holds the real broker to it.
+                        "listener.name.client.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required user_${admin}="password-placeholder-${clientUsers.indexOf(admin)}";`,
                     },
                     provisioning: {
                         // Chart 32.4.3, templates/provisioning/job.yaml: `topics` only creates missing topics
@@ -267,6 +277,18 @@ export class Kafka extends pulumi.ComponentResource {
                         // After the topic, the provisioning Job (as the admin, kafka-access-reconcile.sh) sets the
                         // client users' SCRAM credentials from these variables and adds their ACLs, every run.
                         topics: [topic],
+                        // The Job is a post-upgrade hook, and Helm upgrades only when the values change: a new
+                        // producer or consumer password in the Secret alone would never reach the brokers. Its
+                        // digest in the pod's annotations makes the change an upgrade. Not secret: a SHA-256 of
+                        // two random 32-character passwords reveals neither, and a secret would hide every value
+                        // of the release from previews.
+                        podAnnotations: {
+                            "checksum/client-passwords": pulumi.unsecret(
+                                pulumi
+                                    .all([producerPassword, consumerPassword])
+                                    .apply(([p, c]) => crypto.createHash("sha256").update(`${p}\n${c}`).digest("hex")),
+                            ),
+                        },
                         postScript: topicReconcileScript([topic]) + "\n" + accessReconcileScript(scramUsers, grants),
                         extraEnvVars: [
                             { name: PRODUCER_PASSWORD_VARIABLE, valueFrom: { secretKeyRef: { name: SASL_SECRET, key: "producer-password" } } },
