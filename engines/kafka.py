@@ -567,9 +567,6 @@ class KafkaBroker:
 
     # -- clients ---------------------------------------------------------------------------------------
 
-    def client_env(self, namespace: str, workload_kind: str, workload_name: str, container_name: str) -> dict[str, str]:
-        return client_env(self.stack, self.network, namespace, workload_kind, workload_name, container_name)
-
 
 def client_env(
     stack: RenderedStack,

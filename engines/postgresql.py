@@ -729,28 +729,6 @@ class PostgreSQL:
             (folder / key).write_text(text)
         return folder / "ca.crt"
 
-    def client_env(
-        self,
-        namespace: str = PIPELINE_CLIENT[0],
-        kind: str = PIPELINE_CLIENT[1],
-        workload: str = PIPELINE_CLIENT[2],
-        container_name: str = PIPELINE_CLIENT[3],
-    ) -> dict[str, str]:
-        """The env a client container gets (POSTGRES_* / PG*), its mount paths rebased onto the client pod's volumes
-        (PodFiles under <root>/clients/<namespace>/<workload>), the CA ConfigMap's volume bound to client_ca()."""
-        spec = self.stack.find(kind, namespace, workload)
-        client = container(spec, container_name)
-        ca_volumes = [
-            volume["name"]
-            for volume in pod_template(spec)["spec"].get("volumes") or []
-            if volume.get("configMap", {}).get("name") == CA_CONFIGMAP
-        ]
-        bind = {name: self.client_ca(namespace).parent for name in ca_volumes}
-        files = PodFiles(self.stack, spec, self.root / "clients" / namespace / workload, bind=bind)
-        files.lay_out()
-        pod = PodIdentity(workload, namespace, self.network.pod_ips.get((namespace, workload), "127.0.0.1"))
-        return files.rebase_env(container_env(self.stack, spec, client, pod), client)
-
     def role_password(self, role: str) -> str:
         """The password the server holds for a role: the admin's and the replication user's from Secret
         postgresql-admin (as the image sets them), an application role's from the rendered initdb script

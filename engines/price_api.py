@@ -96,11 +96,6 @@ class PriceApi:
             else:
                 raise ValueError(f"kind must be one of {MALFORMED_KINDS} or None, not {kind!r}")
 
-    def symbols(self, source: str) -> set[str]:
-        """The ids (CoinGecko) or pairs (Binance) the fixtures can answer for."""
-        body = self.fixtures[source]["body"]
-        return set(body) if source == "coingecko" else {entry["symbol"] for entry in body}
-
     # --- answers -------------------------------------------------------------------
 
     def answer(self, path: str) -> tuple[int, Any]:

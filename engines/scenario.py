@@ -24,9 +24,6 @@ from kafka import librdkafka_config, metadata_errors
 from load import TickLoad
 from watch import TableWatch, table_keys, wait_for_rows
 
-# The job commits a batch every TRIGGER_INTERVAL; Spark starts batches on multiples of it since the epoch
-# (apache/spark v4.0.0 ProcessingTimeExecutor.nextBatchTime), which lets a fault land inside a batch.
-BATCH_START_MARGIN_S = 0.3
 DAG_RUNS = 3
 FAULT_RATE_PER_S = 50
 # Three batches' worth (stream_ticks.MAX_OFFSETS_PER_TRIGGER each), which the job runs back to back.
@@ -50,14 +47,8 @@ def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
 class Scenario:
     def __init__(self, stack, report, job, broker, postgresql, airflow, prices):
         self.stack = stack
-        self.report, self.job, self.broker, self.postgresql, self.airflow, self.prices = (
-            report,
-            job,
-            broker,
-            postgresql,
-            airflow,
-            prices,
-        )
+        self.report, self.job, self.broker = report, job, broker
+        self.postgresql, self.airflow, self.prices = postgresql, airflow, prices
         self.task_env = airflow.task_env()
         self.job_cfg = stream_ticks.load_job_config(job.env)
         self.trigger_s = _seconds(self.job_cfg.trigger_interval)
@@ -270,8 +261,9 @@ class Scenario:
                 f"faults.{name}.new_driver", outcome["new_driver_wrote"] > 0, "the restarted driver wrote nothing"
             )
 
-    def wait_for_batch_start(self, before_s: float = -BATCH_START_MARGIN_S) -> None:
-        """Sleeps until `before_s` seconds before the next batch starts (negative: after it started)."""
+    def wait_for_batch_start(self, before_s: float) -> None:
+        """Sleeps until `before_s` seconds before the next batch starts: Spark starts batches on multiples of the
+        trigger interval since the epoch (apache/spark v4.0.0 ProcessingTimeExecutor.nextBatchTime)."""
         now = time.time()
         target = now - now % self.trigger_s + self.trigger_s - before_s
         if target - now < 1:

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Mapping
 
@@ -573,41 +571,9 @@ class StreamingJob:
         self.process.wait_for_log(f"Starting {JOB_WORKLOAD} [id = ", timeout_s)
         return time.monotonic() - self.started_at
 
-    def wait_for_batch(self, timeout_s: float, after: int = -1) -> float:
-        """Until the sink logs a batch with an id above `after` (stream_ticks.make_batch_writer's log line).
-        Returns seconds since start()."""
-        self._require_process()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            ids = [int(i) for i in re.findall(r"INFO stream_ticks: batch (\d+): received=", self.log())]
-            if any(i > after for i in ids):
-                return time.monotonic() - self.started_at
-            if not self.process.alive():
-                raise EngineError(
-                    f"{self.process.name} exited with {self.process.popen.returncode}; "
-                    f"{self.log_path}:\n{self.process.tail()}"
-                )
-            time.sleep(0.5)
-        raise EngineError(
-            f"{self.process.name}: no batch above {after} within {timeout_s:.0f} s; "
-            f"{self.log_path}:\n{self.process.tail()}"
-        )
-
     @property
     def metrics_port(self) -> int:
         return int(self.env.get("JOB_METRICS_PORT") or container_port(self.container, "metrics"))
-
-    def metrics(self) -> str:
-        """The job's Prometheus text (pipeline/spark/job_metrics.py) from its pod's metrics port."""
-        with urllib.request.urlopen(f"http://{self.ip}:{self.metrics_port}/metrics", timeout=5) as response:
-            return response.read().decode()
-
-    def counter(self, name: str) -> float:
-        """One unlabelled sample of metrics(), e.g. crypto_ticks_rows_written_total."""
-        match = re.search(rf"^{re.escape(name)} (\S+)$", self.metrics(), re.MULTILINE)
-        if not match:
-            raise LookupError(f"{name} not in the job's metrics")
-        return float(match.group(1))
 
     def _require_process(self) -> None:
         if self.process is None:

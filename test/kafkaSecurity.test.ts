@@ -211,7 +211,7 @@ describe("the stacks' Kafka authorization and TLS", function () {
             const passwords = secret(runs[stack], "kafka-sasl").inputs.stringData;
             const job = findObject(rendered[stack].objects, "Job", "kafka", "kafka-provisioning");
             const digest = createHash("sha256").update(`${passwords["producer-password"]}\n${passwords["consumer-password"]}`).digest("hex");
-            assert.equal(job.spec.template.metadata.annotations["checksum/client-passwords"], digest);
+            assert.equal(job.spec.template.metadata.annotations["checksum/client-passwords-digest"], digest);
             const release = ofType(runs[stack], TYPES.helmRelease).find((r) => r.inputs.name === "kafka")!;
             assert.ok(!release.secretInputs.has("values"), "a digest, not a secret: previews keep showing the values");
         });

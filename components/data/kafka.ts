@@ -283,7 +283,7 @@ export class Kafka extends pulumi.ComponentResource {
                         // two random 32-character passwords reveals neither, and a secret would hide every value
                         // of the release from previews.
                         podAnnotations: {
-                            "checksum/client-passwords": pulumi.unsecret(
+                            "checksum/client-passwords-digest": pulumi.unsecret(
                                 pulumi
                                     .all([producerPassword, consumerPassword])
                                     .apply(([p, c]) => crypto.createHash("sha256").update(`${p}\n${c}`).digest("hex")),
