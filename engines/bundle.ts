@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { computedState, RecordedResource } from "../offline/harness";
-import { renderStack } from "../offline/render";
+import { Manifest, renderStack } from "../offline/render";
 import { TYPES } from "../offline/resourceTypes";
 
 /** terraform-provider-tls `allowed_uses` → openssl extension values (internal/provider/common_cert.go). */
@@ -145,6 +145,19 @@ function substitute(value: unknown, real: Map<string, string>): unknown {
     return value;
 }
 
+/** A stand-in left anywhere (a Secret's base64 data included) would only show later, as a failed handshake. */
+function assertNoStandIns(objects: readonly Manifest[], standIns: string[]) {
+    const decoded = objects
+        .filter((o) => o.kind === "Secret" && o.data)
+        .flatMap((o) => Object.values(o.data as Record<string, string>).map((v) => Buffer.from(v, "base64").toString("utf8")));
+    const text = JSON.stringify(objects) + decoded.join("\n");
+    // A stand-in's body line (the mocks' random base64) is unique to it, and survives JSON escaping.
+    const left = standIns.filter((standIn) => text.includes(standIn.split("\n")[1]));
+    if (left.length) {
+        throw new Error(`${left.length} TLS stand-in(s) of the mocks are left in the rendered objects`);
+    }
+}
+
 async function main(stack: string, out: string) {
     const { run, objects, releases } = await renderStack(stack);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "engines-pki-"));
@@ -155,6 +168,7 @@ async function main(stack: string, out: string) {
             releases: releases.map((r) => ({ chart: r.chart, namespace: r.namespace })),
             objects: substitute(objects, real),
         };
+        assertNoStandIns(bundle.objects as Manifest[], [...real.keys()]);
         fs.writeFileSync(out, JSON.stringify(bundle, null, 1), { mode: 0o600 });
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -438,10 +438,6 @@ class KafkaBroker:
         if self.process:
             self.process.stop()
 
-    def kill(self) -> None:
-        if self.process:
-            self.process.kill()
-
     def restart(self) -> None:
         """A pod restart: SIGTERM, then a new pod on the same PersistentVolumeClaim (data dir kept)."""
         self.stop()
@@ -564,8 +560,6 @@ class KafkaBroker:
         identity = PodIdentity(PROVISIONING_JOB, NAMESPACE, JOB_POD_IP)
         env = container_env(self.stack, job, container(job, PROVISIONING_JOB), identity)
         return env["KAFKA_SERVICE"]
-
-    # -- clients ---------------------------------------------------------------------------------------
 
 
 def client_env(

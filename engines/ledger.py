@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 BATCH_LINE = re.compile(r"batch (\d+): received=(\d+) malformed=(\d+) duplicates=(\d+) written=(\d+)")
-# Spark writes a batch's offsets before it runs it (apache/spark v4.0.0 MicroBatchExecution.constructNextBatch
-# logs "Committed offsets for batch N"), and the sink logs its line once the batch's rows are committed.
-BATCH_STARTED = re.compile(r"Committed offsets for batch (\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -37,18 +34,6 @@ class SinkLog:
     @property
     def malformed(self) -> int:
         return sum(b[1] for b in self.batches.values())
-
-    @property
-    def received(self) -> int:
-        return sum(b[0] for b in self.batches.values())
-
-
-def batch_in_flight(log: str) -> int | None:
-    """The batch a driver had started and not yet written, from its log: where a kill lands mid-batch."""
-    started = [int(m[1]) for m in BATCH_STARTED.finditer(log)]
-    if not started or started[-1] in SinkLog.parse(log).batches:
-        return None
-    return started[-1]
 
 
 def sink_written(logs: Iterable[str]) -> int:

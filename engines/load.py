@@ -21,7 +21,6 @@ class TickLoad:
         self.symbol = symbol
         self.acknowledged: dict[tuple[str, datetime], float] = {}
         self.failed = 0
-        self._sent_at: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

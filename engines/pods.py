@@ -17,6 +17,7 @@ from rendered import RenderedStack, optional, pod_template
 
 # The kubelet's mode for projected files when a volume sets none (k8s.io/api core/v1 types.go).
 DEFAULT_MODE = 0o644
+PEM_BLOCK = re.compile(r"(-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----)", re.DOTALL)
 
 
 class PodFiles:
@@ -107,13 +108,18 @@ class PodFiles:
     def rebase(self, text: str, container_spec: Mapping) -> str:
         """The container's mount paths in `text` as this machine's folders: one pass, longest path first, only
         where a whole path starts and ends (`/certs` is not rewritten inside `/mounted-certs`, nor `/tmp` again
-        inside a folder it was rewritten to). Certificates are left alone: their base64 is not a path."""
+        inside a folder it was rewritten to). PEM blocks are left alone: their base64 may look like a path."""
         table = self.mounts(container_spec)
-        if not table or "-----BEGIN " in text:
+        if not table:
             return text
         paths = sorted(table, key=len, reverse=True)
         pattern = r"(?<![\w./-])(" + "|".join(map(re.escape, paths)) + r")(?=[/\s\"'`;:,)}*]|$)"
-        return re.sub(pattern, lambda match: str(table[match.group(1)]), text)
+        parts = PEM_BLOCK.split(text)
+        # split() with one group: the even parts are outside PEM blocks, the odd ones are the blocks.
+        return "".join(
+            part if index % 2 else re.sub(pattern, lambda match: str(table[match.group(1)]), part)
+            for index, part in enumerate(parts)
+        )
 
     def rebase_env(self, env: Mapping[str, str], container_spec: Mapping) -> dict[str, str]:
         return {name: self.rebase(value, container_spec) for name, value in env.items()}

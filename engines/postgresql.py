@@ -292,17 +292,6 @@ class PostgreSQL:
         self.process.stop()
         self.process = None
 
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.stop()
-            self.process = None
-
-    def restart(self) -> None:
-        """The pod restarted with its volume: same data dir, same configuration, no initialization."""
-        self.stop()
-        self.start()
-
     def _first_start(self) -> None:
         socket = self.socket_dir / f".s.PGSQL.{self.port}"
         if len(str(socket)) > 107:  # sun_path of a unix socket
@@ -761,11 +750,6 @@ class PostgreSQL:
         )
         kwargs.update(ssl)
         return psycopg2.connect(**kwargs)
-
-
-def refusals(pg: PostgreSQL) -> dict[str, bool]:
-    """What the running server refuses, each True only when the server itself refused by pg_hba.conf."""
-    return {name: refused for name, (refused, _) in refusal_evidence(pg).items()}
 
 
 def refusal_evidence(pg: PostgreSQL) -> dict[str, tuple[bool, list[str]]]:

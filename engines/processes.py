@@ -101,9 +101,3 @@ class Process:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:
             pass
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

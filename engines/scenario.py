@@ -10,8 +10,10 @@ import secrets
 import statistics
 import threading
 import time
+from collections import Counter
 from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -31,6 +33,7 @@ BENCH_TICKS = 3 * stream_ticks.MAX_OFFSETS_PER_TRIGGER
 LATENCY_RATE_PER_S = 100
 LATENCY_SECONDS = 60
 COPY_PAGE = 10_000
+READ_TIMEOUT_S = 180
 
 
 def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
@@ -54,9 +57,16 @@ class Scenario:
         self.trigger_s = _seconds(self.job_cfg.trigger_interval)
         self.table = self.job_cfg.table
         self.restarts = 0
+        # Each phase's account of acknowledged ticks against the table: the run's lost and duplicates are their sums.
+        self.accounts: dict[str, ledger.Delivery] = {}
         self._done = threading.Event()
         # Held while the test itself kills and restarts the driver, so the kubelet does not restart it too.
         self._driver = threading.Lock()
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols the DAG polls, as its pod's CRYPTO_SYMBOLS lists them."""
+        return [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
 
     def connect(self):
         return psycopg2.connect(**stream_ticks.pg_connect_kwargs(self.job_cfg))
@@ -66,9 +76,13 @@ class Scenario:
         def loop() -> None:
             while not self._done.wait(2):
                 with self._driver:
-                    if not self._done.is_set() and not self.job.alive():
-                        self.restarts += 1
+                    if self._done.is_set() or self.job.alive():
+                        continue
+                    try:
                         self.job.restart()
+                        self.restarts += 1
+                    except Exception as error:  # noqa: BLE001 - recorded; the kubelet tries again
+                        self.report.fail("kubelet", f"the driver did not start again: {type(error).__name__}: {error}")
 
         threading.Thread(target=loop, name="kubelet", daemon=True).start()
 
@@ -79,6 +93,9 @@ class Scenario:
 
     def written(self) -> int:
         return ledger.sink_written(self.job.logs())
+
+    def malformed_dropped(self) -> int:
+        return sum(ledger.SinkLog.parse(text).malformed for text in self.job.logs())
 
     def versions(self) -> None:
         """Each engine's own word for its version: the broker's start-up log (AppInfoParser), pyspark, Airflow,
@@ -119,21 +136,24 @@ class Scenario:
 
     # --- rows move ----------------------------------------------------------------------------------------
     def dag(self) -> None:
+        """Airflow runs the shipped DAG (its DagBag is checked by airflow_engine.dag_import_checks), the ticks of
+        every configured symbol reach the table."""
         self.report.progress("rows move: the DAG's runs")
-        symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
-        bag = self.airflow.dagbag()
-        self.report.check("dagbag", not bag["errors"] and "crypto_prices" in bag["dag_ids"], f"DagBag: {bag}")
+        symbols = self.symbols
         written = self.written()
         for _ in range(DAG_RUNS):
             counts = self.airflow.run_dag()
             self.report.check("dag_run", counts.get("produced") == len(symbols), f"a DAG run produced {counts}")
-        acknowledged = self.topic_keys(set(symbols))
+        in_topic = self.topic_keys(set(symbols))
+        acknowledged = set(in_topic)
+        # The DAG's producer is idempotent (crypto_ticks.producer_config): a retry must not write a tick twice.
+        twice = sum(count - 1 for count in in_topic.values())
+        self.report.check("dag_ticks_once_in_topic", twice == 0, f"{twice} DAG ticks are in the topic more than once")
         table = wait_for_rows(self.connect, self.table, acknowledged, timeout_s=3 * self.trigger_s + 60)
         self.settle()
         delivery = ledger.compare(acknowledged, {k for k in table if k[0] in symbols}, self.written() - written)
         self.report.set("rows", delivery.rows)
-        self.report.set("lost", len(delivery.lost))
-        self.report.set("duplicates", delivery.duplicates)
+        self.accounts["dag"] = delivery
         self.report.check(
             "rows_per_symbol",
             all(delivery.rows.get(s, 0) >= DAG_RUNS for s in symbols),
@@ -145,7 +165,7 @@ class Scenario:
         """A bad record from the API is skipped by the DAG; a bad message in Kafka is dropped and counted by the
         sink, never written."""
         self.report.progress("malformed ticks")
-        symbols = [s.strip() for s in self.task_env["CRYPTO_SYMBOLS"].split(",") if s.strip()]
+        symbols = self.symbols
         self.prices.malformed(symbols[0])
         try:
             counts = self.airflow.run_dag()
@@ -156,7 +176,7 @@ class Scenario:
             counts.get("skipped") == 1 and counts.get("produced") == len(symbols) - 1,
             f"with one malformed API record the DAG run counted {counts}",
         )
-        before = ledger.SinkLog.parse("".join(self.job.logs())).malformed
+        before = self.malformed_dropped()
         load = TickLoad(self.task_env, "engines-malformed")
         load.produce_raw(b"not json")
         load.produce_raw(
@@ -164,9 +184,9 @@ class Scenario:
             b' "event_time": "2026-01-01T00:00:00.000Z", "ingest_time": "2026-01-01T00:00:00.000Z"}'
         )
         deadline = time.monotonic() + 3 * self.trigger_s + 30
-        while time.monotonic() < deadline and ledger.SinkLog.parse("".join(self.job.logs())).malformed < before + 2:
+        while time.monotonic() < deadline and self.malformed_dropped() < before + 2:
             time.sleep(2)
-        dropped = ledger.SinkLog.parse("".join(self.job.logs())).malformed - before
+        dropped = self.malformed_dropped() - before
         in_table = len(table_keys(self.connect, self.table, "engines-malformed"))
         self.report.set(
             "malformed",
@@ -184,32 +204,45 @@ class Scenario:
 
     # --- faults --------------------------------------------------------------------------------------------
     def driver_kill(self) -> None:
+        """kill -9 of the driver after a batch's rows are in PostgreSQL and before Spark records the batch as done
+        (held there by SINK_HOLD_FILE): the new driver runs that batch again from the checkpoint, and the upsert
+        must write none of its rows a second time."""
+
         def fault() -> dict:
+            hold = Path(self.job.env["SINK_HOLD_FILE"])
             with self._driver:
                 incarnation = len(self.job.logs())
-                killed_in = self.kill_during_batch()
+                hold.touch()
+                try:
+                    held = self.wait_for_written_batch()
+                    self.job.kill()
+                finally:
+                    hold.unlink(missing_ok=True)
                 self.job.restart()
             self.job.wait_until_streaming(timeout_s=300)
+
+            def later() -> list[ledger.SinkLog]:
+                return [ledger.SinkLog.parse(text) for text in self.job.logs()[incarnation:]]
+
             return {
-                "killed_during_batch": killed_in,
-                "new_driver_wrote": lambda: ledger.sink_written(self.job.logs()[incarnation:]),
+                "killed_holding_batch": held,
+                "replayed_by_new_driver": lambda: any(held in log.batches for log in later()),
+                "new_driver_wrote": lambda: sum(log.written for log in later()),
             }
 
         self.fault("driver_kill", fault)
 
-    def kill_during_batch(self) -> int | None:
-        """kill -9 as soon as the driver has started a batch with rows; the batch it was in, if any."""
+    def wait_for_written_batch(self) -> int:
+        """The id of the next batch with rows that the sink writes and logs (and then holds)."""
+        before = set(ledger.SinkLog.parse(self.job.logs()[-1]).batches)
         deadline = time.monotonic() + 3 * self.trigger_s
-        seen = ledger.batch_in_flight(self.job.logs()[-1])
         while time.monotonic() < deadline:
-            in_flight = ledger.batch_in_flight(self.job.logs()[-1])
-            if in_flight is not None and in_flight != seen:
-                self.job.kill()
-                # What the killed driver's log says now: still unwritten, so the kill landed inside the batch.
-                return ledger.batch_in_flight(self.job.logs()[-1])
-            time.sleep(0.02)
-        self.job.kill()
-        return None
+            batches = ledger.SinkLog.parse(self.job.logs()[-1]).batches
+            written = [batch for batch, counts in batches.items() if batch not in before and counts[0] > 0]
+            if written:
+                return max(written)
+            time.sleep(0.2)
+        raise TimeoutError(f"no batch with rows within {3 * self.trigger_s:.0f} s")
 
     def broker_restart(self) -> None:
         def fault() -> dict:
@@ -241,6 +274,7 @@ class Scenario:
         table = wait_for_rows(self.connect, self.table, set(load.acknowledged), 4 * self.trigger_s + 120, symbol)
         self.settle()
         delivery = ledger.compare(load.acknowledged, table, self.written() - written)
+        self.accounts[name] = delivery
         outcome = {
             **delivery.summary(),
             "produce_failures": load.failed,
@@ -252,9 +286,15 @@ class Scenario:
         self.report.check(f"faults.{name}", delivery.ok and delivery.acknowledged > 0, f"{name}: {outcome}")
         if name == "driver_kill":
             self.report.check(
-                "faults.driver_kill.mid_batch",
-                outcome["killed_during_batch"] is not None,
-                "the kill missed every batch",
+                "faults.driver_kill.replayed",
+                outcome["replayed_by_new_driver"],
+                f"the new driver did not run batch {outcome['killed_holding_batch']} again",
+            )
+        if name == "postgresql_restart":
+            self.report.check(
+                "faults.postgresql_restart.hit_a_batch",
+                outcome["driver_restarts_by_kubelet"] > 0,
+                "no batch ran while PostgreSQL was down: the driver never failed",
             )
         if "new_driver_wrote" in outcome:
             self.report.check(
@@ -269,6 +309,13 @@ class Scenario:
         if target - now < 1:
             target += self.trigger_s
         time.sleep(target - now)
+
+    def totals(self) -> None:
+        """lost and duplicates over every phase that counted its ticks (the DAG's, the faults', the benchmark's)."""
+        self.report.set("lost", sum(len(delivery.lost) for delivery in self.accounts.values()))
+        self.report.set("duplicates", sum(delivery.duplicates for delivery in self.accounts.values()))
+        self.report.set("accounts", {phase: delivery.summary() for phase, delivery in self.accounts.items()})
+        self.report.check("no_tick_lost_or_written_twice", all(d.ok for d in self.accounts.values()), "see accounts")
 
     def settle(self) -> None:
         """Waits one more trigger, so a batch still being logged is counted."""
@@ -294,11 +341,12 @@ class Scenario:
     # --- benchmark -------------------------------------------------------------------------------------------
     def benchmark(self) -> None:
         self.report.progress("the benchmark and the baseline COPY")
+        written = self.written()
         load = TickLoad(self.task_env, "engines-bench")
         watch = TableWatch(self.connect, self.table, "engines-bench").start()
         load.produce(BENCH_TICKS)
         load.producer.flush(120)
-        wait_for_rows(self.connect, self.table, set(load.acknowledged), 600, "engines-bench")
+        table = wait_for_rows(self.connect, self.table, set(load.acknowledged), 600, "engines-bench")
         time.sleep(1)
         watch.stop()
         complete = set(load.acknowledged) <= set(watch.visible_at)
@@ -314,8 +362,12 @@ class Scenario:
         latency.start(LATENCY_RATE_PER_S)
         time.sleep(LATENCY_SECONDS)
         latency.stop()
-        wait_for_rows(self.connect, self.table, set(latency.acknowledged), 4 * self.trigger_s, "engines-latency")
-        time.sleep(1)
+        table |= wait_for_rows(
+            self.connect, self.table, set(latency.acknowledged), 4 * self.trigger_s, "engines-latency"
+        )
+        self.settle()
+        acknowledged = {**load.acknowledged, **latency.acknowledged}
+        self.accounts["benchmark"] = ledger.compare(acknowledged, table, self.written() - written)
         watch.stop()
         delays = sorted(
             (watch.visible_at[key] - key[1].timestamp()) * 1000
@@ -323,7 +375,9 @@ class Scenario:
             if key in watch.visible_at
         )
         if self.report.check(
-            "benchmark.latency", len(delays) == len(latency.acknowledged), "latency ticks missing from the table"
+            "benchmark.latency",
+            bool(delays) and len(delays) == len(latency.acknowledged),
+            f"{len(delays)} of {len(latency.acknowledged)} latency ticks seen in the table",
         ):
             self.report.set(
                 "latency_ms",
@@ -357,7 +411,8 @@ class Scenario:
                 )
             consumer.assign(self._partitions(consumer, offset_beginning=True))
             copied, started, page = 0, None, []
-            while copied < ticks:
+            deadline = time.monotonic() + READ_TIMEOUT_S
+            while copied < ticks and time.monotonic() < deadline:
                 for message in consumer.consume(1000, timeout=5):
                     if message.error():
                         continue
@@ -371,22 +426,28 @@ class Scenario:
                     page = []
             finished = time.time()
         consumer.close()
+        if copied < ticks:
+            raise TimeoutError(f"the baseline consumer read {copied} of {ticks} bench ticks in {READ_TIMEOUT_S} s")
         return round(copied / (finished - started), 1)
 
-    def topic_keys(self, symbols: set[str]) -> set[tuple[str, datetime]]:
-        """(symbol, event_time) of every message of these symbols the topic holds: what the broker acknowledged."""
+    def topic_keys(self, symbols: set[str]) -> Counter:
+        """How often the topic holds each (symbol, event_time) of these symbols: the ticks the broker acknowledged,
+        and any the producer wrote twice."""
         consumer = Consumer(kafka_consumer_config(self.job.env, "engines-ledger"))
         partitions = self._partitions(consumer, offset_beginning=True)
         ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in partitions}
         consumer.assign(partitions)
-        keys, done = set(), {p for p, end in ends.items() if end == 0}
+        keys, done = Counter(), {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + READ_TIMEOUT_S
         while len(done) < len(ends):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the topic's partitions {sorted(set(ends) - done)} not read to their end")
             for message in consumer.consume(1000, timeout=5):
                 if message.error():
                     continue
                 tick = ledger_tick(message.value())
                 if tick and tick[0] in symbols:
-                    keys.add((tick[0], tick[1]))
+                    keys[(tick[0], tick[1])] += 1
                 if message.offset() + 1 >= ends[message.partition()]:
                     done.add(message.partition())
         consumer.close()

@@ -84,6 +84,12 @@ ADAPTATIONS = [
     ),
     (
         "spark",
+        "the driver gets SINK_HOLD_FILE, a file that only the driver-kill fault creates",
+        "stream_ticks holds a batch whose rows are written while the file exists, so the kill lands between the "
+        "write to PostgreSQL and Spark's commit, the window a replay must not write twice",
+    ),
+    (
+        "spark",
         "SPARK_PACKAGES is unset for the driver",
         "the local stack sets it, so run-job.sh would resolve the jars with --packages from Maven Central, which the "
         "engines' namespace cannot reach; unset, run-job.sh takes the baked-jars path, as with the dev/prod image",
@@ -457,6 +463,8 @@ class StreamingJob:
         literal = {e["name"] for e in self.container.get("env") or [] if "value" in e}
         self.env = {k: self.files.rebase(v, self.container) if k in literal else v for k, v in rendered.items()}
         self.env.pop("SPARK_PACKAGES", None)
+        # The fault test's hold on a written batch (stream_ticks.JobConfig.hold_file): off until the file exists.
+        self.env["SINK_HOLD_FILE"] = str(self.dir / "hold-written-batch")
         tmp = self.files.mounts(self.container)["/tmp"]
         self.env.update(
             SPARK_HOME=str(self.spark_home),
@@ -551,9 +559,6 @@ class StreamingJob:
         """A new driver on the same checkpoint folder, as the Deployment's Recreate strategy starts its pod."""
         self.stop()
         self.start()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

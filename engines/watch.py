@@ -8,6 +8,8 @@ from contextlib import closing
 from datetime import datetime
 from typing import Callable
 
+import psycopg2
+
 # Often enough to resolve latency far below the job's trigger interval (30 s), rarely enough to stay cheap.
 POLL_S = 0.25
 
@@ -45,7 +47,7 @@ class TableWatch:
                         for (event_time,) in cur.fetchall():
                             self.visible_at.setdefault((self.symbol, event_time), seen)
                             newest = max(newest, event_time)
-            except Exception:  # noqa: BLE001 - the database restarts during the faults; poll again
+            except psycopg2.OperationalError:  # the database restarts during a fault: poll again
                 self._stop.wait(1)
 
 
@@ -61,7 +63,7 @@ def wait_for_rows(connect: Callable, table: str, wanted: set, timeout_s: float, 
     while True:
         try:
             have = table_keys(connect, table, symbol_prefix)
-        except Exception:  # noqa: BLE001 - a restarting database
+        except psycopg2.OperationalError:  # a restarting database
             have = set()
         if wanted <= have or time.monotonic() > deadline:
             return have

@@ -50,6 +50,7 @@ TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # tick_sink from a copy in Spark's file directory, where schema.sql is absent.
 DDL_PATH = Path(__file__).with_name("schema.sql")
 PG_CONNECT_TIMEOUT_S = 10
+HOLD_POLL_S = 0.1
 # libpq sslmode values. The platform sets verify-full (components/data/postgresqlTls.ts): TLS, the server's
 # chain checked against POSTGRES_SSLROOTCERT and its name against POSTGRES_HOST. Unset means verify-full too,
 # so a missing setting never falls back to plaintext; disable and the like are for local runs only.
@@ -83,6 +84,9 @@ class JobConfig:
     kafka_ssl_ca_pem: str = ""
     group_id_prefix: str = GROUP_ID_PREFIX
     pg_sslrootcert: str = ""
+    # For fault tests only (SINK_HOLD_FILE, never set by the platform): while this file exists, a batch whose rows
+    # are committed to PostgreSQL is held before Spark records it as done, so a kill lands in that window.
+    hold_file: str = ""
 
 
 def _get(environ: Mapping[str, str], name: str, default: str = "") -> str:
@@ -154,6 +158,7 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
         table=table,
         pg_sslmode=sslmode,
         pg_sslrootcert=sslrootcert,
+        hold_file=_get(environ, "SINK_HOLD_FILE"),
     )
 
 
@@ -237,6 +242,8 @@ def make_batch_writer(
             finished_at=finished,
             newest_event_times=job_metrics.newest_event_times(valid),
         )
+        while cfg.hold_file and os.path.exists(cfg.hold_file):
+            time.sleep(HOLD_POLL_S)
 
     return write
 

@@ -3,6 +3,7 @@
 import logging
 import subprocess
 import sys
+import threading
 
 import psycopg2
 import pytest
@@ -174,6 +175,28 @@ def test_batch_writer_upserts_into_postgres(pg_dsn, pg_conn, ticks_table, caplog
     with pg_conn.cursor() as cur:
         cur.execute(f'SELECT symbol, price FROM "{ticks_table}"')
         assert cur.fetchall() == [("bitcoin", 5)]
+
+
+def test_a_hold_file_keeps_a_written_batch_from_completing(tmp_path, monkeypatch):
+    """Only the fault tests set SINK_HOLD_FILE: the batch's rows are written and logged, then it waits."""
+    hold = tmp_path / "hold"
+    hold.touch()
+    cfg = st.load_job_config({**ENV, "SINK_HOLD_FILE": str(hold)})
+    assert st.load_job_config(ENV).hold_file == ""
+    monkeypatch.setattr(st.tick_sink, "write_batch", lambda conn, table, rows: st.tick_sink.BatchResult(0, 0, 0, 0))
+
+    class Conn:
+        def close(self):
+            pass
+
+    done = threading.Event()
+    write = st.make_batch_writer(cfg, lambda **_: Conn())
+    writer = threading.Thread(target=lambda: (write(FakeBatch([]), 1), done.set()))
+    writer.start()
+    assert not done.wait(0.5), "the batch completed while the hold file exists"
+    hold.unlink()
+    assert done.wait(5), "the batch did not complete once the hold file was gone"
+    writer.join()
 
 
 def test_postgres_tls_defaults_to_verify_full_with_the_ca():
