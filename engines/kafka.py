@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 from network import ClusterNetwork
 from pods import PodFiles
 from processes import EngineError, Process
-from rendered import CLUSTER_DOMAIN, PodIdentity, RenderedStack, container, container_env
+from rendered import CLUSTER_DOMAIN, PodIdentity, RenderedStack, bitnami_yes, container, container_env
 
 NAMESPACE = "kafka"
 STATEFULSET = "kafka-controller"
@@ -323,10 +323,6 @@ def image_env(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _is_yes(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "yes", "true")
-
-
 def storage_format_args(conf_file: Path, env: Mapping[str, str], data_dir: Path) -> list[str]:
     """The arguments libkafka.sh kafka_kraft_storage_initialize (kafka/4.0) gives `kafka-storage.sh format`."""
     conf = conf_file.read_text()
@@ -340,7 +336,7 @@ def storage_format_args(conf_file: Path, env: Mapping[str, str], data_dir: Path)
         # The image would generate one (kafka-storage.sh random-uuid); the chart always renders it.
         raise EngineError("no KAFKA_CLUSTER_ID in the rendered env (Secret kafka-kraft cluster-id)")
     args.append(f"--cluster-id={cluster_id}")
-    if _is_yes(env.get("KAFKA_KRAFT_BOOTSTRAP_SCRAM_USERS")):
+    if bitnami_yes(env.get("KAFKA_KRAFT_BOOTSTRAP_SCRAM_USERS")):
         users = re.split(r"[,;\s]+", env.get("KAFKA_CLIENT_USERS", "").strip())
         passwords = re.split(r"[,;\s]+", env.get("KAFKA_CLIENT_PASSWORDS", "").strip())
         for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
@@ -474,7 +470,7 @@ class KafkaBroker:
         # (and with them every KAFKA_CFG_* env) are skipped; storage is formatted when process.roles is set.
         if not re.search(r"^process.roles=", conf.read_text(), re.M):
             return
-        if _is_yes(env.get("KAFKA_SKIP_KRAFT_STORAGE_INIT")):
+        if bitnami_yes(env.get("KAFKA_SKIP_KRAFT_STORAGE_INIT")):
             return
         log_dir = re.search(r"^log\.dirs?=(.+)$", conf.read_text(), re.M).group(1).split(",")[0]
         args = storage_format_args(conf, env, Path(log_dir))

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
         prices = PriceApi(ip, port, ROOT / "engines" / "fixtures")
         running.callback(prices.stop)
         prices.start()
-        airflow = Airflow(stack, network, work / "airflow", cache / "venv-airflow", prices.url(host))
+        airflow = Airflow(stack, network, work / "airflow", cache / "venv-airflow", prices.url(host=host))
         airflow.prepare()
         for check, (ok, detail) in dag_import_checks(stack, work / "dag-imports", cache / "venv-airflow").items():
             report.check(f"dag_imports.{check}", ok, str(detail))

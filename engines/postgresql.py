@@ -36,7 +36,15 @@ from typing import Any, Mapping
 from network import ClusterNetwork
 from processes import EngineError, Process
 from pods import PodFiles
-from rendered import PodIdentity, RenderedStack, container, container_env, pod_template, service_names
+from rendered import (
+    PodIdentity,
+    RenderedStack,
+    bitnami_yes,
+    container,
+    container_env,
+    pod_template,
+    service_names,
+)
 
 NAMESPACE = "postgresql"
 STATEFULSET = "postgresql-primary"
@@ -406,7 +414,7 @@ class PostgreSQL:
         if int(self._setting("NUM_SYNCHRONOUS_REPLICAS", "0")) > 0:
             raise EngineError("synchronous replicas (postgresql_configure_synchronous_replication) are not reproduced")
         self._set_property("fsync", self._setting("FSYNC", "on"))  # postgresql_configure_fsync
-        if _yes(self._setting("ENABLE_TLS", "no")):
+        if bitnami_yes(self._setting("ENABLE_TLS", "no")):
             self._configure_tls()
         if replication_user:
             # postgresql_add_replication_to_pghba
@@ -416,7 +424,7 @@ class PostgreSQL:
                 f"host      replication     all             0.0.0.0/0               {method}\n"
                 f"host      replication     all             ::/0                    {method}\n",
             )
-        if _yes(self._setting("ENABLE_TLS", "no")) and self._setting("TLS_CA_FILE"):
+        if bitnami_yes(self._setting("ENABLE_TLS", "no")) and self._setting("TLS_CA_FILE"):
             raise EngineError(
                 "client certificates (POSTGRESQL_TLS_CA_FILE, postgresql_tls_auth_configuration) " "are not reproduced"
             )
@@ -446,7 +454,7 @@ class PostgreSQL:
         key = self.pod_path(self._setting("TLS_KEY_FILE"))
         key.chmod(0o600)
         self._set_property("ssl", "on")
-        if not _yes(self._setting("TLS_PREFER_SERVER_CIPHERS", "yes")):
+        if not bitnami_yes(self._setting("TLS_PREFER_SERVER_CIPHERS", "yes")):
             self._set_property("ssl_prefer_server_ciphers", "off")
         if self._setting("TLS_CRL_FILE"):
             self._set_property("ssl_crl_file", str(self.pod_path(self._setting("TLS_CRL_FILE"))))
@@ -801,8 +809,3 @@ def _server_reachable_dir(path: Path) -> Path:
 
 def _sql_string(value: str) -> str:
     return value.replace("'", "''")
-
-
-def _yes(value: str) -> bool:
-    """bitnami libvalidations.sh is_boolean_yes."""
-    return value.strip().lower() in ("1", "yes", "true")

@@ -76,9 +76,7 @@ class PriceApi:
 
     def url(self, source: str | None = None, host: str | None = None) -> str:
         """CRYPTO_API_URL for a source: the real API's path on this server, under `host` (a name that resolves to
-        this server's address) if given. Without a source, the base URL. url("prices.x") is url(host="prices.x")."""
-        if source is not None and source not in PATHS and host is None:
-            source, host = None, source
+        this server's address) if given. Without a source, the base URL."""
         return f"http://{host or self.host}:{self.port}{PATHS[source] if source else ''}"
 
     # --- faults --------------------------------------------------------------------

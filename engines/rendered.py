@@ -171,6 +171,11 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+def bitnami_yes(value: str | None) -> bool:
+    """The Bitnami images' is_boolean_yes (bitnami/containers scripts/libvalidations.sh): 1, yes or true, any case."""
+    return (value or "").lower() in ("1", "yes", "true")
+
+
 def service_names(service: str, namespace: str) -> list[str]:
     """The DNS names cluster DNS gives a Service (or a StatefulSet pod under its headless Service)."""
     return [

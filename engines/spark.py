@@ -25,7 +25,7 @@ from typing import Mapping
 from network import ClusterNetwork
 from pods import PodFiles
 from processes import EngineError, Process
-from rendered import PodIdentity, RenderedStack, container, container_env, pod_template
+from rendered import PodIdentity, RenderedStack, bitnami_yes, container, container_env, pod_template
 
 NAMESPACE = "spark"
 MASTER_WORKLOAD, WORKER_WORKLOAD, JOB_WORKLOAD = "spark-master", "spark-worker", "crypto-ticks-stream"
@@ -167,11 +167,6 @@ def connector_jars(spark_home: Path, code_dir: Path) -> list[Path]:
 # What the Bitnami image makes of the daemons' environment.
 
 
-def _is_boolean_yes(value: str | None) -> bool:
-    # bitnami/containers scripts/libvalidations.sh is_boolean_yes: ^(1|yes|true)$, case-insensitive.
-    return (value or "").strip().lower() in ("1", "yes", "true")
-
-
 def bitnami_spark_env(env: Mapping[str, str]) -> dict[str, str]:
     """spark-env.sh's defaults for the variables libspark.sh reads (bitnami/spark/4.1/.../spark-env.sh)."""
     defaults = {
@@ -197,9 +192,9 @@ def bitnami_validate(env: Mapping[str, str]) -> None:
         errors.append("Valid values for SPARK_METRICS_ENABLED are: true or false")
     if env["SPARK_MODE"] == "worker" and not env.get("SPARK_MASTER_URL"):
         errors.append("For worker nodes you need to specify the SPARK_MASTER_URL")
-    if _is_boolean_yes(env["SPARK_RPC_AUTHENTICATION_ENABLED"]) and not env["SPARK_RPC_AUTHENTICATION_SECRET"]:
+    if bitnami_yes(env["SPARK_RPC_AUTHENTICATION_ENABLED"]) and not env["SPARK_RPC_AUTHENTICATION_SECRET"]:
         errors.append("If you enable RPC authentication, you must provide the RPC authentication secret.")
-    if _is_boolean_yes(env["SPARK_SSL_ENABLED"]):
+    if bitnami_yes(env["SPARK_SSL_ENABLED"]):
         # The chart renders no keystores; the engines test has none to give the daemons either.
         errors.append("SPARK_SSL_ENABLED: the engines test does not provide the Bitnami image's JKS keystores")
     if errors:
@@ -216,19 +211,19 @@ def bitnami_spark_defaults(env: Mapping[str, str]) -> str:
     """spark-defaults.conf as libspark.sh spark_initialize writes it: the distribution's template (comments only)
     renamed, then spark_enable_rpc_authentication / _rpc_encryption / _local_storage_encryption append."""
     lines = ["# spark-defaults.conf as the Bitnami image's spark_initialize generates it (see engines/spark.py)"]
-    if _is_boolean_yes(env["SPARK_RPC_AUTHENTICATION_ENABLED"]):
+    if bitnami_yes(env["SPARK_RPC_AUTHENTICATION_ENABLED"]):
         lines += [
             "# Spark RPC Authentication settings",
             "spark.authenticate true",
             f"spark.authenticate.secret {_conf_value(env['SPARK_RPC_AUTHENTICATION_SECRET'])}",
         ]
-        if _is_boolean_yes(env["SPARK_RPC_ENCRYPTION_ENABLED"]):
+        if bitnami_yes(env["SPARK_RPC_ENCRYPTION_ENABLED"]):
             lines += [
                 "# Spark RPC Encryption settings",
                 "spark.network.crypto.enabled true",
                 "spark.network.crypto.keyLength 128",
             ]
-    if _is_boolean_yes(env["SPARK_LOCAL_STORAGE_ENCRYPTION_ENABLED"]):
+    if bitnami_yes(env["SPARK_LOCAL_STORAGE_ENCRYPTION_ENABLED"]):
         lines += [
             "# Spark Local Storate Encryption settings",
             "spark.io.encryption.enabled true",
@@ -240,7 +235,7 @@ def bitnami_spark_defaults(env: Mapping[str, str]) -> str:
 def bitnami_metrics_properties(env: Mapping[str, str]) -> str | None:
     """libspark.sh spark_enable_metrics: metrics.properties.template renamed, and its commented
     prometheusServlet lines set (replace_in_file of ^#*\\s*key.*). None when metrics are off."""
-    if not _is_boolean_yes(env["SPARK_METRICS_ENABLED"]):
+    if not bitnami_yes(env["SPARK_METRICS_ENABLED"]):
         return None
     return (
         "*.sink.prometheusServlet.class=org.apache.spark.metrics.sink.PrometheusServlet\n"
