@@ -33,7 +33,7 @@ from typing import Any, Mapping
 
 from pods import PodFiles
 from processes import EngineError, Process
-from rendered import PodIdentity, RenderedStack, container, container_env, pod_template
+from rendered import PodIdentity, RenderedStack, container, container_env, pod_name, pod_template
 
 NAMESPACE = "airflow"
 # AIRFLOW_HOME of the Bitnami image: bitnami/containers airflow/3 rootfs/opt/bitnami/scripts/airflow-env.sh.
@@ -292,7 +292,7 @@ def load_dagbag(venv: Path, env: Mapping[str, str], log: Path) -> dict:
 def pod_dagbag(stack: RenderedStack, name: str, work: Path, venv: Path, ip: str = "127.0.0.1") -> dict:
     """The DagBag of one Airflow workload's pod: its dags folder laid out as the chart does, its env."""
     pod_workload = workload(stack, name)
-    pod = f"{name}-0" if pod_workload["kind"] == "StatefulSet" else name
+    pod = pod_name(pod_workload)
     airflow_pod = AirflowPod(stack, pod_workload, work / name)
     pod_env = airflow_pod.start(name, PodIdentity(pod, NAMESPACE, ip))
     env = airflow_env(pod_env, airflow_pod, venv, work / name / METADATA_DB)
@@ -353,7 +353,7 @@ class Airflow:
         self.stack, self.work, self.venv, self.price_api_url = stack, Path(work), Path(venv), price_api_url
         self.runner = task_runner(stack)
         runner = workload(stack, self.runner)
-        pod = f"{self.runner}-0" if runner["kind"] == "StatefulSet" else self.runner
+        pod = pod_name(runner)
         self.identity = PodIdentity(pod, NAMESPACE, network.pod_ip(NAMESPACE, pod))
         self.pod = AirflowPod(stack, runner, self.work / "airflow" / self.runner)
         self.db = self.work / "airflow" / METADATA_DB

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 from network import ClusterNetwork
 from pods import PodFiles
 from processes import EngineError, Process
-from rendered import CLUSTER_DOMAIN, PodIdentity, RenderedStack, bitnami_yes, container, container_env
+from rendered import PodIdentity, RenderedStack, bitnami_yes, container, container_env, pod_fqdn, pod_name
 
 NAMESPACE = "kafka"
 STATEFULSET = "kafka-controller"
@@ -453,7 +453,7 @@ class KafkaBroker:
         )
 
     def _sandbox(self, argv: list[str]) -> list[str]:
-        return pod_sandbox(POD, self._pod_fqdn(), self.ip, self.work / POD, argv)
+        return pod_sandbox(POD, pod_fqdn(self.statefulset, POD), self.ip, self.work / POD, argv)
 
     def _main_config(self) -> tuple[Path, dict[str, str]]:
         """The main container's view: server.properties at its subPath mount, with pod paths rewritten."""
@@ -500,10 +500,6 @@ class KafkaBroker:
         ]
         argv = self._sandbox(argv)
         self.process = Process(POD, argv, self.log, env={**env, **self.tools.image_env()}, cwd=self.work / POD)
-
-    def _pod_fqdn(self) -> str:
-        """A StatefulSet pod's name under its headless Service (spec.serviceName)."""
-        return f"{POD}.{self.statefulset['spec']['serviceName']}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"
 
     # -- provisioning Job ------------------------------------------------------------------------------
 
@@ -568,7 +564,7 @@ def client_env(
 ) -> dict[str, str]:
     """The env the kubelet gives a client container, with its pod's loopback IP for fieldRefs."""
     workload = stack.find(workload_kind, namespace, workload_name)
-    pod = f"{workload_name}-0" if workload_kind == "StatefulSet" else workload_name
+    pod = pod_name(workload)
     ip = network.pod_ips.get((namespace, pod), "127.0.0.1")
     return container_env(stack, workload, container(workload, container_name), PodIdentity(pod, namespace, ip))
 

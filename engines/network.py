@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Mapping
 
-from rendered import RenderedStack, pod_template, selects, service_names, workloads
+from rendered import CLUSTER_DOMAIN, RenderedStack, pod_fqdn, pod_name, pod_template, selects, service_names, workloads
 
 HOSTS_FILE = Path("/etc/hosts")
 
@@ -28,14 +28,15 @@ class ClusterNetwork:
             namespace, name = workload["metadata"]["namespace"], workload["metadata"]["name"]
             replicas = max(int(workload["spec"].get("replicas", 1) or 1), 1)
             for ordinal in range(replicas):
-                pod = f"{name}-{ordinal}" if workload["kind"] == "StatefulSet" else name
+                pod = pod_name(workload, ordinal)
                 ip = f"127.{10 + index // 250}.{index % 250}.{ordinal + 1}"
                 self.pod_ips[(namespace, pod)] = ip
                 headless = workload["spec"].get("serviceName")
                 if headless:
-                    self.names[f"{pod}.{headless}.{namespace}.svc.cluster.local"] = ip
-                    self.names[f"{pod}.{headless}.{namespace}.svc"] = ip
-                    self.names[f"{pod}.{headless}.{namespace}"] = ip
+                    fqdn = pod_fqdn(workload, pod)
+                    short = fqdn.removesuffix(f".{CLUSTER_DOMAIN}")
+                    for dns in (fqdn, short, short.removesuffix(".svc")):
+                        self.names[dns] = ip
         for service in stack.of_kind("Service"):
             namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
             selector = service["spec"].get("selector")
@@ -43,13 +44,8 @@ class ClusterNetwork:
                 if workload["metadata"]["namespace"] == namespace and selects(
                     selector, pod_template(workload)["metadata"].get("labels")
                 ):
-                    first = (
-                        f"{workload['metadata']['name']}-0"
-                        if workload["kind"] == "StatefulSet"
-                        else workload["metadata"]["name"]
-                    )
                     for dns in service_names(name, namespace):
-                        self.names.setdefault(dns, self.pod_ips[(namespace, first)])
+                        self.names.setdefault(dns, self.pod_ips[(namespace, pod_name(workload))])
                     break
 
     def pod_ip(self, namespace: str, pod: str) -> str:

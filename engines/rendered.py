@@ -176,6 +176,17 @@ def bitnami_yes(value: str | None) -> bool:
     return (value or "").lower() in ("1", "yes", "true")
 
 
+def pod_name(workload: Mapping[str, Any], ordinal: int = 0) -> str:
+    """A workload's pod as the engines name it: <name>-<ordinal> for a StatefulSet, the workload's name otherwise."""
+    name = workload["metadata"]["name"]
+    return f"{name}-{ordinal}" if workload["kind"] == "StatefulSet" else name
+
+
+def pod_fqdn(workload: Mapping[str, Any], pod: str) -> str:
+    """`hostname -f` of a StatefulSet's pod: its name under the headless Service (spec.serviceName)."""
+    return f"{pod}.{workload['spec']['serviceName']}.{workload['metadata']['namespace']}.svc.{CLUSTER_DOMAIN}"
+
+
 def service_names(service: str, namespace: str) -> list[str]:
     """The DNS names cluster DNS gives a Service (or a StatefulSet pod under its headless Service)."""
     return [

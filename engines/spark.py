@@ -25,7 +25,7 @@ from typing import Mapping
 from network import ClusterNetwork
 from pods import PodFiles
 from processes import EngineError, Process
-from rendered import PodIdentity, RenderedStack, bitnami_yes, container, container_env, pod_template
+from rendered import PodIdentity, RenderedStack, bitnami_yes, container, container_env, pod_fqdn, pod_template
 
 NAMESPACE = "spark"
 MASTER_WORKLOAD, WORKER_WORKLOAD, JOB_WORKLOAD = "spark-master", "spark-worker", "crypto-ticks-stream"
@@ -295,11 +295,6 @@ def _java_env(java: str) -> dict[str, str]:
 def _base_env(java: str) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "JAVA_HOME")
     return {**{k: os.environ[k] for k in keep if k in os.environ}, **_java_env(java)}
-
-
-def pod_fqdn(workload: dict, pod: str) -> str:
-    """`hostname -f` in a StatefulSet pod: <pod>.<serviceName>.<namespace>.svc.cluster.local."""
-    return f"{pod}.{workload['spec']['serviceName']}.{workload['metadata']['namespace']}.svc.cluster.local"
 
 
 def container_port(container_spec: dict, name: str) -> int:
