@@ -5,8 +5,9 @@ import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { CHART_VERSIONS, ChartName } from "../components/data";
 import { chartArchive } from "./chartArchives";
-import { ConfigOverrides, runKey, StackRun } from "./harness";
+import { ConfigOverrides, PROJECT_ROOT, runKey, StackRun } from "./harness";
 import { helmBinary } from "./helm";
+import { programObjects } from "./programObjects";
 import { evaluated } from "./stackQueries";
 import { TYPES } from "./resourceTypes";
 
@@ -31,8 +32,8 @@ export interface RenderedStack {
     readonly objects: readonly Manifest[];
 }
 
-/** The Kubernetes version whose API the rendering assumes: GKE's REGULAR channel. */
-export const KUBE_VERSION = "1.33.0";
+/** The Kubernetes version whose API the rendering assumes: the one `npm run apiserver` builds (apiserver/go.mod), GKE's REGULAR channel default. */
+export const KUBE_VERSION = /^require k8s\.io\/kubernetes v(\S+)$/m.exec(fs.readFileSync(path.join(PROJECT_ROOT, "apiserver", "go.mod"), "utf8"))![1];
 
 /** `helm template` of one recorded Release with the pinned archive and the program's effective values. */
 export function renderRelease(release: { inputs: Record<string, any> }): RenderedRelease {
@@ -59,21 +60,6 @@ export function renderRelease(release: { inputs: Record<string, any> }): Rendere
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
-}
-
-const CLUSTER_SCOPED = new Set(["Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"]);
-
-/** The Kubernetes objects the program registers itself, from a type token like kubernetes:apps/v1:Deployment. */
-export function programObjects(run: StackRun): Manifest[] {
-    return run.resources
-        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== TYPES.helmRelease && r.custom)
-        .map((r) => {
-            const [, groupVersion, kind] = r.type.split(":");
-            const [group, version] = groupVersion.split("/");
-            const apiVersion = group === "core" ? version : `${group}/${version}`;
-            return { ...r.inputs, apiVersion, kind, metadata: r.inputs.metadata } as Manifest;
-        })
-        .filter((object) => CLUSTER_SCOPED.has(object.kind) || object.metadata?.namespace !== undefined);
 }
 
 const rendered = new Map<string, Promise<RenderedStack>>();

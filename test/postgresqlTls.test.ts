@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { ofType } from "../offline/harness";
-import { findObject, Manifest, ofKind, podTemplate, programObjects, renderRelease } from "../offline/render";
+import { programObjects } from "../offline/programObjects";
+import { findObject, Manifest, ofKind, podTemplate, renderRelease } from "../offline/render";
 import { evaluated } from "../offline/stackQueries";
 import { StackRun } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";

@@ -71,6 +71,15 @@ const SASL_SECRET = "kafka-sasl";
 const KRAFT_SECRET = "kafka-kraft";
 /** ca.crt, tls.crt and tls.key of the brokers (chart tls.existingSecret, PEM). */
 export const TLS_SECRET = "kafka-tls";
+/**
+ * keystore-password and truststore-password of the JKS stores each node builds from the PEM files at start
+ * (chart 32.4.3 templates/_init_containers.tpl 222-234). Ours, not the chart's: without tls.passwordsSecret,
+ * templates/tls-secret.yaml 46-61 renders kafka-tls-passwords through common.secrets.passwords.manage
+ * (charts/common templates/_secrets.tpl), which makes new random values in every client-side render (a diff
+ * in every preview) and fails the upgrade of a release deployed before TLS ("PASSWORDS ERROR"), whose
+ * Secret it looks up and does not find. templates/_helpers.tpl 241-245 skips that Secret when this is set.
+ */
+const TLS_PASSWORDS_SECRET = "kafka-tls-store-passwords";
 /** ca.crt, tls.crt and tls.key of the provisioning Job (chart provisioning.auth.tls.certificatesSecret). */
 export const PROVISIONING_TLS_SECRET = "kafka-provisioning-tls";
 const CLIENT_PORT = 9092;
@@ -170,6 +179,15 @@ export class Kafka extends pulumi.ComponentResource {
             { "ca.crt": certificates.caCertPem, "tls.crt": certificates.brokerCertPem, "tls.key": certificates.brokerKeyPem },
             this,
         );
+        const tlsPasswordsSecret = fixedSecret(
+            TLS_PASSWORDS_SECRET,
+            this.namespace,
+            {
+                "keystore-password": generatedPassword(`${name}-keystore-password`, this),
+                "truststore-password": generatedPassword(`${name}-truststore-password`, this),
+            },
+            this,
+        );
         const provisioningTlsSecret = fixedSecret(
             PROVISIONING_TLS_SECRET,
             this.namespace,
@@ -227,7 +245,7 @@ export class Kafka extends pulumi.ComponentResource {
                 values: {
                     existingKraftSecret: KRAFT_SECRET,
                     sasl: { client: { users: clientUsers }, existingSecret: SASL_SECRET },
-                    tls: { existingSecret: TLS_SECRET },
+                    tls: { existingSecret: TLS_SECRET, passwordsSecret: TLS_PASSWORDS_SECRET },
                     controller: {
                         replicaCount: args.replicas,
                         resources: containerResources(args.cpu, args.memory),
@@ -313,7 +331,7 @@ export class Kafka extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, dependsOn: [saslSecret, kraftSecret, tlsSecret, provisioningTlsSecret, partitions] },
+            { parent: this, dependsOn: [saslSecret, kraftSecret, tlsSecret, tlsPasswordsSecret, provisioningTlsSecret, partitions] },
         );
 
         // A name in the brokers' certificate (kafkaTls.ts), which clients verify.

@@ -1,0 +1,184 @@
+/**
+ * `npm run test:apiserver`: dev, prod and local deployed to a real kube-apiserver (apiserver/controlPlane.ts),
+ * fresh for each scenario: today's program installed and deployed a second time, and the upgrade from
+ * earlier landed mains. What the server refuses is reported in its own words.
+ */
+import { strict as assert } from "assert";
+import { once } from "events";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { StackDeployment, stackDeployment } from "../offline/stackDeployment";
+import { Cluster } from "./cluster";
+import { build, ControlPlane, freePorts, StartFailure } from "./controlPlane";
+import { changedBy, deploy, Finding, refusedPods } from "./deploy";
+import { deploymentAt } from "./earlierRelease";
+
+const STACKS = ["dev", "prod", "local"];
+/** Landed mains users may still run: before Kafka TLS (0853cb6), and before the client listener's changes (426098c). */
+const EARLIER_MAINS = ["0853cb6", "426098c"];
+
+/** Fails with every finding in the server's own words. */
+function assertNone(findings: Finding[], what: string): void {
+    if (findings.length > 0) {
+        assert.fail(`${what}:${findings.map((f) => `\n  ${f.subject}: ${f.message}`).join("")}`);
+    }
+}
+const namespacesOf = (deployment: StackDeployment) => [...new Set(deployment.releases.map((r) => r.namespace))];
+
+let cache: string;
+
+/** A fresh control plane for the suite's duration, with a Cluster on it and the CRDs the program's objects need. */
+function onFreshServer(): { cluster: () => Cluster } {
+    let plane: ControlPlane;
+    let cluster: Cluster;
+    before(async function () {
+        this.timeout(180_000);
+        plane = await new ControlPlane(cache, { ports: await freePorts() }).start();
+        cluster = new Cluster(path.join(cache, "bin"), plane.kubeconfigPath);
+        const crds = path.join(cache, "crds");
+        cluster.applyCustomResourceDefinitions(fs.readdirSync(crds).map((file) => path.join(crds, file)));
+    });
+    after(async function () {
+        this.timeout(60_000);
+        cluster?.remove();
+        await plane?.stop();
+    });
+    return { cluster: () => cluster };
+}
+
+before(function () {
+    // The first build on a machine takes about 10 minutes; later ones find the cache.
+    this.timeout(3_600_000);
+    cache = build();
+});
+
+describe("the control plane names why it cannot start", function () {
+    this.timeout(120_000);
+
+    it("a port in use, with the variable that moves it", async () => {
+        const ports = await freePorts();
+        const holder = net.createServer().listen(ports.apiserver, "127.0.0.1");
+        await once(holder, "listening");
+        try {
+            await assert.rejects(new ControlPlane(cache, { ports }).start(), {
+                name: "Error",
+                message: `port ${ports.apiserver} on 127.0.0.1 is in use: stop what holds it, or set APISERVER_PORT to a free port`,
+            });
+        } finally {
+            holder.close();
+        }
+    });
+
+    it("etcd, in etcd's own words", async () => {
+        // Client and peer on one port: free when checked, and etcd's second bind fails.
+        const ports = await freePorts();
+        await assert.rejects(new ControlPlane(cache, { ports: { ...ports, etcdPeer: ports.etcdClient } }).start(), (error: Error) => {
+            assert.ok(error instanceof StartFailure);
+            assert.match(error.message, /^etcd failed to start \(exit \d+\)/);
+            assert.match(error.message, /address already in use/);
+            return true;
+        });
+    });
+
+    it("the build, naming what it lacks", () => {
+        const withoutGo = (process.env.PATH ?? "").split(path.delimiter).filter((dir) => !fs.existsSync(path.join(dir, "go")));
+        assert.throws(() => build({ ...process.env, PATH: withoutGo.join(path.delimiter) }), {
+            message: "the build failed: the build needs Go (1.25 or later): none is on the PATH",
+        });
+    });
+});
+
+for (const stack of STACKS) {
+    describe(`${stack}, installed on a real API server`, function () {
+        this.timeout(600_000);
+        const server = onFreshServer();
+        let today: StackDeployment;
+        let installed: Finding[];
+        before(async () => {
+            today = await stackDeployment(stack);
+            installed = deploy(server.cluster(), today);
+        });
+
+        it("takes every object the program creates itself, applied server-side, and installs every release", () => {
+            assertNone(installed, "the server refused");
+        });
+
+        it("labels every release's namespace for Pod Security 'restricted'", () => {
+            for (const namespace of namespacesOf(today)) {
+                const labels = server.cluster().json(["get", "namespace", namespace]).metadata.labels ?? {};
+                assert.equal(labels["pod-security.kubernetes.io/enforce"], "restricted", `namespace ${namespace}`);
+            }
+        });
+
+        it("admits every Pod the controllers create", async () => {
+            assertNone(await refusedPods(server.cluster(), today), "Pods refused or never created");
+        });
+
+        it("changes nothing when deployed again with the same values", () => {
+            assertNone(
+                changedBy(server.cluster(), today, () => deploy(server.cluster(), today)),
+                "a second deploy changed",
+            );
+        });
+
+        // Once is enough to show the checks can fail.
+        if (stack === STACKS[0])
+            it("sees a change and a refused Pod when there is one", async () => {
+                const namespace = namespacesOf(today)[0];
+                const changedLabel = (d: StackDeployment) => ({
+                    ...d,
+                    objects: d.objects.map((o, i) =>
+                        i === 0 ? { ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, canary: "1" } } } : o,
+                    ),
+                });
+                const changed = changedBy(server.cluster(), today, () => deploy(server.cluster(), changedLabel(today)));
+                assert.deepEqual(
+                    changed.map((f) => f.message),
+                    ["changed: .metadata.labels.canary, .metadata.managedFields"],
+                );
+                // A container with no securityContext breaks 'restricted' four ways.
+                const canary = {
+                    apiVersion: "apps/v1",
+                    kind: "Deployment",
+                    metadata: { name: "unrestricted-canary", namespace },
+                    spec: {
+                        selector: { matchLabels: { app: "canary" } },
+                        template: { metadata: { labels: { app: "canary" } }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+                    },
+                };
+                assert.equal(server.cluster().apply(canary), undefined);
+                const refused = await refusedPods(server.cluster(), { releases: [], objects: [canary] });
+                assert.equal(refused.length, 1, JSON.stringify(refused));
+                assert.equal(refused[0].subject, `Deployment ${namespace}/unrestricted-canary`);
+                assert.match(refused[0].message, /violates PodSecurity "restricted:latest"/);
+            });
+    });
+
+    for (const commit of EARLIER_MAINS) {
+        describe(`${stack}, upgraded from ${commit} on a real API server`, function () {
+            this.timeout(600_000);
+            const server = onFreshServer();
+            let earlier: StackDeployment;
+            let today: StackDeployment;
+            let upgradeStarted: Date;
+            before(async () => {
+                earlier = deploymentAt(commit, stack);
+                today = await stackDeployment(stack);
+            });
+
+            it(`installs ${commit}`, () => {
+                assertNone(deploy(server.cluster(), earlier), `the server refused ${commit}`);
+            });
+
+            it("upgrades every release and object to today's values", () => {
+                upgradeStarted = new Date();
+                assertNone(deploy(server.cluster(), today, earlier), "the upgrade failed");
+            });
+
+            it("admits every Pod after the upgrade", async () => {
+                assertNone(await refusedPods(server.cluster(), today, upgradeStarted), "Pods refused or never created");
+            });
+        });
+    }
+}
