@@ -351,7 +351,19 @@ describe("policy pack rules", () => {
             );
         });
 
-        it("rejects a cluster without masterAuthorizedNetworksConfig", async () => {
+        it("accepts no masterAuthorizedNetworksConfig when there is no IP endpoint to guard", async () => {
+            await passes(
+                controlPlaneNotPublic,
+                cluster(
+                    variant(GOOD_CLUSTER, (p) => {
+                        delete p.masterAuthorizedNetworksConfig;
+                        p.controlPlaneEndpointsConfig.ipEndpointsConfig = { enabled: false };
+                    }),
+                ),
+            );
+        });
+
+        it("rejects a cluster without masterAuthorizedNetworksConfig while its IP endpoint is on", async () => {
             await violatesOn(
                 controlPlaneNotPublic,
                 cluster(

@@ -179,9 +179,14 @@ export const controlPlaneNotPublic: ResourceValidationPolicy = {
     validateResource: forTypes<ClusterProps>([TYPES.cluster], (cluster, _, reportViolation) => {
         const authorized = cluster.masterAuthorizedNetworksConfig;
         if (!authorized) {
+            // With no IP endpoint there is nothing for the block to guard, and the program leaves it out then: the
+            // provider reads a disabled block back as none, a diff in every preview.
+            if (cluster.controlPlaneEndpointsConfig?.ipEndpointsConfig?.enabled === false) {
+                return;
+            }
             // Without the block GKE turns authorized networks off and the IP endpoint accepts every address.
             reportViolation(
-                "masterAuthorizedNetworksConfig must be set: without it the control plane accepts every address (an empty cidrBlocks list admits no external network).",
+                "masterAuthorizedNetworksConfig must be set while the IP endpoint is on: without it the control plane accepts every address (an empty cidrBlocks list admits no external network).",
             );
             return;
         }

@@ -133,8 +133,8 @@ describe("GKE stacks", () => {
                 // No authorized networks configured: no public IP endpoint at all.
                 assert.equal(cluster.privateClusterConfig.enablePrivateEndpoint, true);
                 assert.equal(cluster.controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic, true);
-                assert.deepEqual(cluster.masterAuthorizedNetworksConfig.cidrBlocks ?? [], []);
-                assert.equal(cluster.masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled, false);
+                // Not sent at all: the provider reads a disabled block back as none, a diff in every preview.
+                assert.equal(cluster.masterAuthorizedNetworksConfig, undefined);
                 assert.equal(cluster.masterAuth.clientCertificateConfig.issueClientCertificate, false);
                 assert.equal(cluster.enableLegacyAbac, false);
             });
@@ -272,6 +272,7 @@ describe("GKE stacks", () => {
             cluster.masterAuthorizedNetworksConfig.cidrBlocks.map((b: { cidrBlock: string }) => b.cidrBlock),
             ["203.0.113.0/24"],
         );
+        assert.equal(cluster.masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled, false);
     });
 
     it("gives each node pool its configured disk and spot settings", async () => {
@@ -392,6 +393,17 @@ describe("GKE stacks", () => {
             assert.equal(policy.inputs.project, TEST_PROJECT);
             assert.deepEqual(policy.inputs.defaultAdmissionRule, { evaluationMode: "ALWAYS_DENY", enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" });
             assert.equal(policy.inputs.globalPolicyEvaluationMode, "ENABLE", "GKE's own system images stay admitted");
+            // GKE's system images sit at nested paths, which a trailing `*` does not reach.
+            for (const image of [
+                "gke.gcr.io/prometheus-engine/operator:v0.17.2-gke.3",
+                "gcr.io/gke-release/asm/mdp:1.0",
+                "gke.gcr.io/gke-metrics-agent:1.15",
+            ]) {
+                assert.ok(
+                    patternsOf(run).some((pattern: string) => admits(pattern, image)),
+                    `${image} is a GKE system image the policy must admit`,
+                );
+            }
             assert.deepEqual(policy.inputs.clusterAdmissionRules ?? [], []);
             expectAdmitsExactlyItsImages(run, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-prod/*`]);
             assert.ok(waitsFor(run, cluster, policy), "the policy admits the images before the cluster enforces it");

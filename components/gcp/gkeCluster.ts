@@ -236,12 +236,17 @@ export class GkeCluster extends pulumi.ComponentResource {
                     // Without authorized networks nobody is meant to use the IP endpoint: off.
                     ipEndpointsConfig: { enabled: ipEndpoint },
                 },
-                masterAuthorizedNetworksConfig: {
-                    gcpPublicCidrsAccessEnabled: false,
-                    cidrBlocks: pulumi
-                        .output(args.authorizedNetworks)
-                        .apply((cidrs) => cidrs.map((cidrBlock) => ({ cidrBlock, displayName: `authorized ${cidrBlock}` }))),
-                },
+                // Sent only with the IP endpoint on: with it off, GKE reports the block disabled and
+                // terraform-provider-google's flattenMasterAuthorizedNetworksConfig (resource_container_cluster.go)
+                // reads a disabled block back as none, so a block sent then shows as an update in every preview.
+                masterAuthorizedNetworksConfig: pulumi.output(args.authorizedNetworks).apply((cidrs) =>
+                    cidrs.length > 0
+                        ? {
+                              gcpPublicCidrsAccessEnabled: false,
+                              cidrBlocks: cidrs.map((cidrBlock) => ({ cidrBlock, displayName: `authorized ${cidrBlock}` })),
+                          }
+                        : undefined,
+                ),
                 masterAuth: { clientCertificateConfig: { issueClientCertificate: false } },
                 enableLegacyAbac: false,
                 workloadIdentityConfig: { workloadPool: pulumi.interpolate`${args.project}.svc.id.goog` },
