@@ -3,9 +3,11 @@ import * as gcp from "@pulumi/gcp";
 
 /**
  * GKE's own system images, admitted besides Google's global policy (globalPolicyEvaluationMode ENABLE):
- * Binary Authorization docs, "Exempt images" / "System images".
+ * Binary Authorization docs, "Exempt images" / "System images". They sit at nested paths (Managed
+ * Prometheus at gke.gcr.io/prometheus-engine/...), and a trailing `*` does not match `/`: only `**`
+ * matches subdirectories (google.cloud.binaryauthorization.v1.AdmissionWhitelistPattern.name_pattern).
  */
-export const GKE_SYSTEM_IMAGE_PATTERNS = ["gcr.io/gke-release/*", "gke.gcr.io/*"] as const;
+export const GKE_SYSTEM_IMAGE_PATTERNS = ["gcr.io/gke-release/**", "gke.gcr.io/**"] as const;
 
 /**
  * What a deployer needs to write the policy with `projectSetup: bootstrap` (bootstrap/ grants it to the
