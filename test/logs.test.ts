@@ -5,7 +5,7 @@ import { findObject, podTemplate, renderStack } from "../offline/render";
 import { evaluated, kubernetesObject } from "../offline/stackQueries";
 import { AIRFLOW_SERVICE_ACCOUNT, AIRFLOW_TASK_LOG_DIR } from "../components/data/airflow";
 import { GCS_CONNECTOR_JAR, SPARK_HISTORY_PORT } from "../components/data/sparkHistory";
-import { LOG_BUCKET_ROLES, logBucketName, logServiceAccountEmail } from "../components/gcp/logBucket";
+import { LOG_BUCKET_ROLES, logBucketName, logServiceAccountEmail, sparkEventsMarkerArgs } from "../components/gcp/logBucket";
 import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
 
 const BUCKET = "gcp:storage/bucket:Bucket";
@@ -42,6 +42,21 @@ describe("logs and UIs that outlive pods", () => {
                     bucket.inputs.lifecycleRules.map((r: any) => [r.action.type, r.condition.age]),
                     [["Delete", 30]],
                 );
+                // Cloud Storage applies a rule to an object whose name starts with one of matchesPrefix (none: every object).
+                const expires = (object: string) =>
+                    bucket.inputs.lifecycleRules.some((r: any) =>
+                        (r.condition.matchesPrefixes ?? [""]).some((prefix: string) => object.startsWith(prefix)),
+                    );
+                for (const log of [
+                    "airflow/dag_id=crypto_prices/run_id=manual__2026-12-01/task_id=fetch/attempt=1.log",
+                    "spark-events/app-20261201093000-0000",
+                    "spark-events/app-20261201093000-0001.zstd.inprogress",
+                    "spark-events/eventlog_v2_app-20261201093000-0002/events_1_app-20261201093000-0002.zstd",
+                    "spark-events/local-1764581400000",
+                ]) {
+                    assert.ok(expires(log), `${log} expires after logRetentionDays`);
+                }
+                assert.ok(!expires(sparkEventsMarkerArgs("bucket").name as string), "the spark-events/ marker never expires");
                 assert.equal(bucket.protect, stack === "prod");
             });
 

@@ -65,6 +65,19 @@ export interface LogBucketSettings {
     readonly forceDestroy: boolean;
 }
 
+/**
+ * What the Delete rule reaches: Airflow's task logs, and Spark's event logs, which are named by application
+ * id (core EventLogFileWriters.scala: SingleEventLogFileWriter writes `<appId>[.<codec>][.inprogress]`,
+ * RollingEventLogFilesWriter a folder `eventlog_v2_<appId>`). The standalone master names applications
+ * `app-...` (Master.newApplicationId), a local driver `local-...`, Kubernetes `spark-...`, YARN
+ * `application_...`. Never the `spark-events/` marker itself: once it expired, the driver and the History
+ * Server would fail at start (requireLogBaseDirAsDirectory), for example after dev was paused for a month.
+ */
+export const LOG_EXPIRY_PREFIXES = [
+    `${LOG_PREFIXES.airflow}/`,
+    ...["app-", "local-", "spark-", "application_", "eventlog_v2_"].map((appId) => `${LOG_PREFIXES.sparkEvents}/${appId}`),
+];
+
 /** The log bucket's arguments: private, unversioned (logs are not worth two copies), logs deleted after the retention. */
 export function logBucketArgs(settings: LogBucketSettings): gcp.storage.BucketArgs {
     return {
@@ -75,7 +88,7 @@ export function logBucketArgs(settings: LogBucketSettings): gcp.storage.BucketAr
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
         forceDestroy: settings.forceDestroy,
-        lifecycleRules: [{ action: { type: "Delete" }, condition: { age: settings.retentionDays } }],
+        lifecycleRules: [{ action: { type: "Delete" }, condition: { age: settings.retentionDays, matchesPrefixes: LOG_EXPIRY_PREFIXES } }],
         labels: { "part-of": "streaming-platform", stack: resourceId(settings.stack, 63) },
     };
 }
