@@ -23,7 +23,7 @@ const ALERTS: Record<string, RegExp[]> = {
         /kafka_controller_kafkacontroller_offlinepartitionscount_value/,
     ],
     PostgresqlDown: [/pg_up\{[^}]*\}\) == 0/, /absent\(pg_up/],
-    PostgresqlVolumeFilling: [/kubelet_volume_stats_used_bytes[^/]*\/ kubelet_volume_stats_capacity_bytes[^)]*\) > 0\.8/],
+    PostgresqlVolumeFilling: [/kubernetes_io:pod_volume_utilization\{[^}]*namespace_name="postgresql",volume_name="data"\}\) > 0\.8/],
     PodCrashLooping: [/kubernetes_io:container_restart_count\{[^}]*namespace_name=~"kafka\|postgresql\|spark\|airflow"/],
 };
 
@@ -175,6 +175,37 @@ describe("alerting: alert policies, notification channels and the dashboard (Clo
                 }
                 const freshness = tiles.find((tile) => tile.widget.title.startsWith("Freshness"));
                 assert.equal(freshness.widget.xyChart.thresholds[0].value, 330);
+            });
+
+            it("reads only metrics something collects: GKE's system metrics, or a PodMonitoring of the stack", () => {
+                const dashboard = JSON.parse(ofType(run, DASHBOARD)[0].inputs.dashboardJson);
+                const queries = [
+                    ...policies(run).flatMap((p) => p.queries),
+                    ...dashboard.mosaicLayout.tiles.flatMap((tile: any) =>
+                        (tile.widget.xyChart?.dataSets ?? []).map((d: any) => d.timeSeriesQuery.prometheusQuery),
+                    ),
+                ];
+                const metrics = new Set(queries.flatMap((query: string) => [...query.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1])));
+                const monitored = new Set(
+                    ofType(run, "kubernetes:monitoring.googleapis.com/v1:PodMonitoring").map(
+                        (m) => `${m.inputs.metadata.namespace}/${m.inputs.metadata.name}`,
+                    ),
+                );
+                // GKE collects its system metrics with SYSTEM_COMPONENTS; Managed Prometheus collects what a PodMonitoring
+                // selects, and kubelet or cAdvisor metrics only with kubelet scraping, which the program leaves off.
+                const cluster = ofType(run, "gcp:container/cluster:Cluster")[0].inputs;
+                assert.ok(cluster.monitoringConfig.enableComponents.includes("SYSTEM_COMPONENTS"));
+                const scrapedBy: [RegExp, string][] = [
+                    [/^kafka_/, "kafka/kafka"],
+                    [/^pg_/, "postgresql/postgresql"],
+                    [/^airflow_/, "airflow/airflow"],
+                    [/^crypto_ticks_/, "spark/crypto-ticks-stream"],
+                ];
+                for (const metric of metrics) {
+                    if (metric.startsWith("kubernetes_io:")) continue;
+                    const source = scrapedBy.find(([family]) => family.test(metric))?.[1];
+                    assert.ok(source && monitored.has(source), `${metric}: no PodMonitoring of the stack collects it`);
+                }
             });
 
             it("exports the dashboard's console URL", () => {

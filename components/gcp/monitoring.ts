@@ -96,6 +96,15 @@ export function runbookLink(runbookBaseUrl: string, anchor: string): string {
 /** A container restart counter of GKE's system metrics (kubernetes.io/container/restart_count). */
 const RESTARTS = "kubernetes_io:container_restart_count";
 
+/**
+ * The share of each PostgreSQL pod's data volume in use: GKE's system metric kubernetes.io/pod/volume/utilization
+ * (monitored resource k8s_pod, label volume_name), collected with SYSTEM_COMPONENTS. Not kubelet_volume_stats_*,
+ * which Managed Prometheus collects only with kubelet scraping (OperatorConfig kubeletScraping), which is off.
+ * `data` is the chart's volumeClaimTemplate (postgresql 16.7.27 templates/primary/statefulset.yaml, read/statefulset.yaml).
+ */
+const postgresqlVolumeUtilization = (cluster: string, namespace: string) =>
+    `kubernetes_io:pod_volume_utilization{monitored_resource="k8s_pod",cluster_name="${cluster}",namespace_name="${namespace}",volume_name="data"}`;
+
 /** Every alert of a stack's pipeline, with the cluster's name in every query. */
 export function pipelineAlerts(cluster: string, namespaces: PlatformNamespaces, pipeline: PipelineWatch): AlertSpec[] {
     const t = alertThresholds(pipeline);
@@ -223,7 +232,7 @@ export function pipelineAlerts(cluster: string, namespaces: PlatformNamespaces, 
             conditions: [
                 {
                     name: "volume above 80 %",
-                    query: `max by (persistentvolumeclaim) (${prom("kubelet_volume_stats_used_bytes", `,namespace="${namespaces.postgresql}"`)} / ${prom("kubelet_volume_stats_capacity_bytes", `,namespace="${namespaces.postgresql}"`)}) > 0.8`,
+                    query: `max by (pod_name) (${postgresqlVolumeUtilization(cluster, namespaces.postgresql)}) > 0.8`,
                     durationSeconds: 300,
                 },
             ],
@@ -379,10 +388,7 @@ export function pipelineDashboard(
         ]),
         chart("PostgreSQL health", "up / share", [
             line(`min(${prom("pg_up", `,namespace="${namespaces.postgresql}"`)})`, "pg_up (min)"),
-            line(
-                `max by (persistentvolumeclaim) (${prom("kubelet_volume_stats_used_bytes", `,namespace="${namespaces.postgresql}"`)} / ${prom("kubelet_volume_stats_capacity_bytes", `,namespace="${namespaces.postgresql}"`)})`,
-                "${labels.persistentvolumeclaim} used",
-            ),
+            line(`max by (pod_name) (${postgresqlVolumeUtilization(cluster, namespaces.postgresql)})`, "${labels.pod_name} data used"),
             line(`sum(${prom("pg_stat_database_numbackends", `,namespace="${namespaces.postgresql}"`)}) / 100`, "connections / 100"),
         ]),
         chart("Node CPU and memory (allocatable utilization)", "share of allocatable", [
