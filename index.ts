@@ -26,7 +26,7 @@ import {
     UiAddresses,
 } from "./components/gcp";
 import { ExistingCluster, NetworkIsolation, NO_POOLS, PodMonitorings, PoolLayout, scrapeFlows } from "./components/k8s";
-import { dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
+import { airflowRequirements, dagFiles, JOB_FILES, PipelineImages, readFiles, sparkPackages, StreamingJob } from "./components/pipeline";
 import { GkeSettings, KubeconfigSettings, loadConfig } from "./config";
 
 const config = loadConfig();
@@ -383,8 +383,9 @@ const airflow = new Airflow(
                 ...(pipelineSettings.apiUrl ? { CRYPTO_API_URL: pipelineSettings.apiUrl } : {}),
             },
             secretEnvironment: kafka.producer.secretEnvironment,
-            // Without a built image the pods install the DAG's dependencies when they start.
-            requirements: target.images ? undefined : readFiles(".", ["requirements-airflow.txt"])["requirements-airflow.txt"],
+            // Without a built image the pods install the DAG's dependencies when they start, and the Cloud
+            // Storage log handler's provider where task logs go there.
+            requirements: target.images ? undefined : airflowRequirements(logTarget.airflow.kind === "gcs"),
         },
         image: target.images?.airflow,
         taskLogs: logTarget.airflow,
@@ -484,8 +485,8 @@ new NetworkIsolation(
                 ports: [postgresql.port],
                 why: "the backup CronJob dumps every database",
             },
+            // Only the driver: each batch is collected to it and written there (pipeline/spark/stream_ticks.py), never by executors.
             { name: "sink-driver", from: streamingJob.driverPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "the sink's driver" },
-            { name: "sink-executors", from: spark.workerPods, to: postgresql.primaryPods, ports: [postgresql.port], why: "executors upsert rows" },
             {
                 name: "driver-to-master",
                 from: streamingJob.driverPods,

@@ -42,7 +42,6 @@ function pipelineFlows(pods: Pod[]): Flow[] {
         { from: DRIVER, to: POSTGRESQL, port: 5432, why: "the sink upserts rows" },
         { from: schemaJob.workload, to: POSTGRESQL, port: 5432, why: "the schema Job creates databases and roles" },
         { from: backup.workload, to: POSTGRESQL, port: 5432, why: "the backup CronJob dumps every database" },
-        { from: SPARK_WORKER, to: POSTGRESQL, port: 5432, why: "executors write the rows of their partitions" },
         { from: DRIVER, to: SPARK_MASTER, port: 7077, why: "the driver registers the application" },
         { from: SPARK_WORKER, to: DRIVER, port: rpc, why: "executors register with the driver" },
         { from: SPARK_WORKER, to: DRIVER, port: blocks, why: "executors fetch broadcast blocks from the driver" },
@@ -136,11 +135,78 @@ describe("network policies admit the pipeline's connections", () => {
         });
     }
 
+    for (const stack of ["dev", "prod", "local"]) {
+        it(`${stack}: Spark's executors cannot reach PostgreSQL: the sink writes from the driver only`, async () => {
+            const { objects } = await renderStack(stack);
+            const pods = podsOf(objects);
+            const worker = pods.find((p) => p.workload === SPARK_WORKER)!;
+            assert.ok(
+                !admits(
+                    objects,
+                    worker,
+                    pods.find((p) => p.workload === POSTGRESQL)!,
+                    5432,
+                ),
+            );
+        });
+
+        it(`${stack}: a pod of another namespace with a legitimate client's labels reaches neither Kafka nor PostgreSQL`, async () => {
+            const { objects } = await renderStack(stack);
+            const pods = podsOf(objects);
+            const pod = (workload: string) => pods.find((p) => p.workload === workload)!;
+            const clients = pipelineFlows(pods).filter((flow) => flow.to === KAFKA || flow.to === POSTGRESQL);
+            assert.ok(clients.length >= 4);
+            // Same labels, another namespace: only a namespace selector beside the pod selector keeps it out.
+            const impostors = clients.filter((flow) => admits(objects, { ...pod(flow.from), namespace: "default" }, pod(flow.to), flow.port));
+            assert.deepEqual(
+                impostors.map((flow) => `${flow.from} -> ${flow.to}:${flow.port}`),
+                [],
+            );
+        });
+    }
+
     it("Celery's broker and workers are reachable inside Airflow only", async () => {
         const { objects } = await renderStack("prod");
         assert.deepEqual(blocked(objects, internalFlows), []);
         const redis = podsOf(objects).find((p) => p.workload === "StatefulSet/airflow-redis-master")!;
         assert.ok(!admits(objects, STRANGER, redis, 6379));
+    });
+
+    it("sees an impostor when a policy admits its clients' labels from any namespace", async () => {
+        const { objects } = await renderStack("dev");
+        // What a reviewer once tried: the namespace selector of the DAG task's policy widened to every namespace.
+        const widened = objects.map((o) =>
+            o.kind === "NetworkPolicy" && o.metadata.name === "allow-airflow-tasks"
+                ? {
+                      ...o,
+                      spec: {
+                          ...o.spec,
+                          ingress: o.spec.ingress.map((rule: any) => ({
+                              ...rule,
+                              from: rule.from.map((peer: any) => ({ ...peer, namespaceSelector: {} })),
+                          })),
+                      },
+                  }
+                : o,
+        );
+        const pods = podsOf(widened);
+        const scheduler = pods.find((p) => p.workload === "StatefulSet/airflow-scheduler")!;
+        assert.ok(
+            !admits(
+                objects,
+                { ...scheduler, namespace: "default" },
+                pods.find((p) => p.workload === KAFKA)!,
+                9092,
+            ),
+        );
+        assert.ok(
+            admits(
+                widened,
+                { ...scheduler, namespace: "default" },
+                pods.find((p) => p.workload === KAFKA)!,
+                9092,
+            ),
+        );
     });
 
     it("sees a flow that no policy admits", async () => {

@@ -118,8 +118,15 @@ describe("pipeline on the platform", () => {
                 assert.ok(mount, "the Bitnami image pip-installs /bitnami/python/requirements.txt at start");
                 const volume = airflow.extraVolumes.find((v: any) => v.name === mount.name);
                 const configMap = kubernetesObject(run, TYPES.configMap, "airflow", volume.configMap.name);
-                assert.equal(configMap.inputs.data[mount.subPath], repoFile("requirements-airflow.txt"));
                 assert.match(configMap.inputs.data[mount.subPath], /^confluent-kafka==\d+\.\d+\.\d+$/m, "requirements are pinned");
+                // The Cloud Storage task log handler's provider, where logs go there: without it Airflow fails at start.
+                const remoteLogs = JSON.stringify(airflow).includes('{"name":"AIRFLOW__LOGGING__REMOTE_LOGGING","value":"True"}');
+                assert.equal(remoteLogs, run === runs.devWithoutBuild);
+                assert.equal(
+                    configMap.inputs.data[mount.subPath],
+                    repoFile("requirements-airflow.txt") + (remoteLogs ? repoFile("requirements-airflow-gcs.txt") : ""),
+                );
+                assert.equal(/^apache-airflow-providers-google==\d+\.\d+\.\d+$/m.test(configMap.inputs.data[mount.subPath]), remoteLogs);
             }
             const builtMounts: any[] = values(runs.dev, "airflow").extraVolumeMounts ?? [];
             assert.ok(!builtMounts.some((m) => m.mountPath === "/bitnami/python/requirements.txt"), "the built image already has them");

@@ -38,6 +38,15 @@ export function dagFiles(dir = path.join(PIPELINE_DIR, "dags")): FileSet {
     return files;
 }
 
+/**
+ * What Airflow's pods pip-install at start when no image is built: the DAG's requirements, and with task
+ * logs in Cloud Storage the provider of its log handler (pipeline/requirements-airflow-gcs.txt).
+ */
+export function airflowRequirements(cloudStorageLogs: boolean): string {
+    const files = ["requirements-airflow.txt", ...(cloudStorageLogs ? ["requirements-airflow-gcs.txt"] : [])];
+    return Object.values(readFiles(".", files)).join("");
+}
+
 /** A short digest of file contents; changes whenever any file does, so pods roll on a code change. */
 export function contentHash(files: FileSet): string {
     const hash = createHash("sha256");

@@ -30,7 +30,7 @@ export interface PipelineImagesArgs {
 }
 
 /** Files each image is built from (relative to pipeline/); their digest tags the image. */
-const AIRFLOW_CONTEXT = { "images/airflow": ["Dockerfile"], ".": ["requirements-airflow.txt"] };
+const AIRFLOW_CONTEXT = { "images/airflow": ["Dockerfile"], ".": ["requirements-airflow.txt", "requirements-airflow-gcs.txt"] };
 const SPARK_JOB_CONTEXT = {
     "images/spark-job": ["Dockerfile", "fetch_jars.py"],
     ".": ["requirements-spark.txt"],

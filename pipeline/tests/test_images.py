@@ -63,7 +63,7 @@ def test_fetch_jars_refuses_a_corrupted_jar(fake_maven, tmp_path):
     assert not (tmp_path / coordinate.jar_name).exists()
 
 
-@pytest.mark.parametrize("name", ["requirements-airflow.txt", "requirements-spark.txt"])
+@pytest.mark.parametrize("name", ["requirements-airflow.txt", "requirements-airflow-gcs.txt", "requirements-spark.txt"])
 def test_requirements_are_pinned(name):
     lines = [line for line in (PIPELINE / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
     assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line) for line in lines), lines
@@ -89,7 +89,8 @@ def test_dockerfile_base_image_is_a_build_arg_and_copies_exist(image):
 
 def test_airflow_image_installs_into_the_bitnami_venv():
     text = (IMAGES / "airflow" / "Dockerfile").read_text()
-    assert "/opt/bitnami/airflow/venv/bin/pip install --no-cache-dir -r /tmp/requirements-airflow.txt" in text
+    pip = "/opt/bitnami/airflow/venv/bin/pip install --no-cache-dir"
+    assert f"{pip} -r /tmp/requirements-airflow.txt -r /tmp/requirements-airflow-gcs.txt" in text
 
 
 def test_spark_job_image_ships_everything_run_job_needs():
