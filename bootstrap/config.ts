@@ -41,6 +41,8 @@ export interface PlatformStackSettings {
     readonly backupNoncurrentDays: number;
     /** `logRetentionDays`: the log bucket's lifecycle. */
     readonly logRetentionDays: number;
+    /** `alertPolicies`: the stack makes Cloud Monitoring alert policies (and their channels), so its deployer may. */
+    readonly alertPolicies: boolean;
 }
 
 /** Every problem in the stack configuration, each as `<key> = <value>: <what is allowed>`. */
@@ -135,7 +137,9 @@ export function platformStackSettings(
     const backupRetentionDays = days("backupRetentionDays", 3650);
     const backupNoncurrentDays = days("backupNoncurrentDays", 365);
     const logRetentionDays = days("logRetentionDays", 3650);
+    const alertPolicies = flag("alertPolicies");
     if (
+        alertPolicies === undefined ||
         deletionProtection === undefined ||
         backupRetentionDays === undefined ||
         backupNoncurrentDays === undefined ||
@@ -149,6 +153,7 @@ export function platformStackSettings(
         backupRetentionDays,
         backupNoncurrentDays,
         logRetentionDays,
+        alertPolicies,
     };
 }
 

@@ -30,7 +30,13 @@ import {
 } from "../components/gcp/logBucket";
 import { GKE_BACKUP_API, gkeBackupServiceAgent } from "../components/gcp/gkeBackup";
 import { loadBootstrapConfig } from "./config";
-import { DEPLOYER_GKE_BACKUP_ROLE, DEPLOYER_SECRETS_KEY_ROLE, PREVIEWER_PROJECT_ROLES } from "./roles";
+import {
+    DEPLOYER_ALERTING_ROLES,
+    DEPLOYER_DASHBOARD_ROLE,
+    DEPLOYER_GKE_BACKUP_ROLE,
+    DEPLOYER_SECRETS_KEY_ROLE,
+    PREVIEWER_PROJECT_ROLES,
+} from "./roles";
 
 // Validated before anything is registered: a wrong repository id here would trust the wrong workflows.
 const config = loadBootstrapConfig();
@@ -241,6 +247,10 @@ for (const stack of config.stacks) {
     );
     deployers[stack] = deployer.email;
     for (const role of config.deployerRoles) {
+        new gcp.projects.IAMMember(`deployer-${stack}-${role.split("/").pop()}`, { project, role, member: deployer.member }, afterApis);
+    }
+    // Cloud Monitoring: the stack's dashboard, and its alert policies and channels where it makes them (roles.ts).
+    for (const role of [DEPLOYER_DASHBOARD_ROLE, ...(config.platform[stack].alertPolicies ? DEPLOYER_ALERTING_ROLES : [])]) {
         new gcp.projects.IAMMember(`deployer-${stack}-${role.split("/").pop()}`, { project, role, member: deployer.member }, afterApis);
     }
     // GKE checks actAs on the node service account for whoever creates the cluster and node pool: on that account only.

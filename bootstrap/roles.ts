@@ -40,6 +40,45 @@ export const DEPLOYER_SECRETS_KEY_ROLE = "roles/cloudkms.viewer";
 export const DEPLOYER_GKE_BACKUP_ROLE = "roles/gkebackup.backupAdmin";
 
 /**
+ * Cloud Monitoring, project-wide (its dashboards, alert policies and channels have no narrower resource to
+ * grant on): every GKE stack makes a Dashboard (components/gcp/monitoring.ts), so each deployer may edit
+ * dashboards; a stack with `alertPolicies` on also makes AlertPolicies and, with `alertEmails`, email
+ * NotificationChannels. Editor roles only: none of them may read metrics or change another's access.
+ */
+export const DEPLOYER_DASHBOARD_ROLE = "roles/monitoring.dashboardEditor";
+export const DEPLOYER_ALERTING_ROLES = ["roles/monitoring.alertPolicyEditor", "roles/monitoring.notificationChannelEditor"] as const;
+
+/**
+ * Each Google Cloud resource type a deployer creates with `projectSetup: bootstrap`, the permission its
+ * creation checks (Google Cloud's IAM permissions reference), and the role bootstrap grants it through.
+ * test/bootstrap.test.ts holds every type the platform's stacks create to this table and each role to a grant.
+ */
+export const DEPLOYER_RESOURCE_GRANTS: ReadonlyArray<{ readonly type: string; readonly permission: string; readonly role: string }> = [
+    { type: "gcp:container/cluster:Cluster", permission: "container.clusters.create", role: "roles/container.admin" },
+    { type: "gcp:container/nodePool:NodePool", permission: "container.clusters.update", role: "roles/container.admin" },
+    { type: "gcp:compute/network:Network", permission: "compute.networks.create", role: "roles/compute.networkAdmin" },
+    { type: "gcp:compute/subnetwork:Subnetwork", permission: "compute.subnetworks.create", role: "roles/compute.networkAdmin" },
+    { type: "gcp:compute/router:Router", permission: "compute.routers.create", role: "roles/compute.networkAdmin" },
+    { type: "gcp:compute/routerNat:RouterNat", permission: "compute.routers.update", role: "roles/compute.networkAdmin" },
+    { type: "gcp:compute/address:Address", permission: "compute.addresses.create", role: "roles/compute.networkAdmin" },
+    { type: "gcp:monitoring/dashboard:Dashboard", permission: "monitoring.dashboards.create", role: DEPLOYER_DASHBOARD_ROLE },
+    { type: "gcp:monitoring/alertPolicy:AlertPolicy", permission: "monitoring.alertPolicies.create", role: DEPLOYER_ALERTING_ROLES[0] },
+    {
+        type: "gcp:monitoring/notificationChannel:NotificationChannel",
+        permission: "monitoring.notificationChannels.create",
+        role: DEPLOYER_ALERTING_ROLES[1],
+    },
+    { type: "gcp:gkebackup/backupPlan:BackupPlan", permission: "gkebackup.backupPlans.create", role: DEPLOYER_GKE_BACKUP_ROLE },
+    {
+        type: "gcp:binaryauthorization/policy:Policy",
+        permission: "binaryauthorization.policy.update",
+        role: "roles/binaryauthorization.policyEditor",
+    },
+    // On the stack's pipeline repository only.
+    { type: "docker:index/image:Image", permission: "artifactregistry.repositories.uploadArtifacts", role: "roles/artifactregistry.writer" },
+];
+
+/**
  * Never granted to a CI identity on the project: basic roles, and every role that can reach another
  * identity's rights (set IAM policies, act as or mint tokens for any service account, grant project
  * roles, disable APIs, make a repository public). Storage and KMS roles belong on the bucket and keys.

@@ -25,7 +25,15 @@ import {
 import { AIRFLOW_SERVICE_ACCOUNT } from "../components/data/airflow";
 import { SPARK_HISTORY_SERVICE_ACCOUNT } from "../components/data/sparkHistory";
 import { DRIVER_SERVICE_ACCOUNT } from "../components/pipeline/streamingJob";
-import { DEPLOYER_GKE_BACKUP_ROLE, DEPLOYER_PROJECT_ROLES, PREVIEWER_PROJECT_ROLES, RISKY_ROLES } from "../bootstrap/roles";
+import {
+    DEPLOYER_ALERTING_ROLES,
+    DEPLOYER_DASHBOARD_ROLE,
+    DEPLOYER_GKE_BACKUP_ROLE,
+    DEPLOYER_PROJECT_ROLES,
+    DEPLOYER_RESOURCE_GRANTS,
+    PREVIEWER_PROJECT_ROLES,
+    RISKY_ROLES,
+} from "../bootstrap/roles";
 import {
     BootstrapRun,
     BOOTSTRAP_DIR,
@@ -39,7 +47,8 @@ import {
     REPOSITORY_ID,
     runBootstrap,
 } from "../offline/bootstrap";
-import { TEST_PROJECT } from "../offline/harness";
+import { ConfigOverrides, TEST_PROJECT } from "../offline/harness";
+import { evaluated } from "../offline/stackQueries";
 import { TYPES } from "../offline/resourceTypes";
 
 const T = {
@@ -232,6 +241,10 @@ describe("bootstrap program", () => {
         const nodeRoles = (stack: "dev" | "prod") => NODE_SERVICE_ACCOUNT_ROLES.map((role) => `${NODES[stack]} ${role} on project ${TEST_PROJECT}`);
         const deployer = (stack: "dev" | "prod") => [
             ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER[stack]} ${role} on project ${TEST_PROJECT}`),
+            // Every stack's dashboard; prod's alert policies (Pulumi.dev.yaml turns dev's off).
+            ...[DEPLOYER_DASHBOARD_ROLE, ...(stack === "prod" ? DEPLOYER_ALERTING_ROLES : [])].map(
+                (role) => `${DEPLOYER[stack]} ${role} on project ${TEST_PROJECT}`,
+            ),
             `${DEPLOYER[stack]} roles/iam.serviceAccountUser on account gke-${stack}-nodes@${TEST_PROJECT}.iam.gserviceaccount.com`,
             `${DEPLOYER[stack]} roles/artifactregistry.writer on repository pipeline-${stack}`,
             `${DEPLOYER[stack]} roles/artifactregistry.reader on repository dockerhub-${stack}`,
@@ -453,6 +466,8 @@ describe("bootstrap program", () => {
             ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role}`),
             ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.dev} ${role}`),
             ...DEPLOYER_PROJECT_ROLES.map((role) => `${DEPLOYER.prod} ${role}`),
+            `${DEPLOYER.dev} ${DEPLOYER_DASHBOARD_ROLE}`,
+            ...[DEPLOYER_DASHBOARD_ROLE, ...DEPLOYER_ALERTING_ROLES].map((role) => `${DEPLOYER.prod} ${role}`),
             `${DEPLOYER.prod} roles/binaryauthorization.policyEditor`,
             `${DEPLOYER.prod} roles/gkebackup.backupAdmin`,
         ];
@@ -540,6 +555,32 @@ describe("bootstrap program", () => {
         );
     });
 
+    it("lets each deployer create every Google Cloud resource its stack declares: a role from the table, granted to it", async () => {
+        const typesOf = async (stack: string, overrides: ConfigOverrides) =>
+            new Set(
+                (await evaluated(stack, { projectSetup: "bootstrap", ...overrides })).resources
+                    .filter((r) => r.custom && /^(gcp|docker):/.test(r.type))
+                    .map((r) => r.type),
+            );
+        const granted = grants(run);
+        for (const stack of ["dev", "prod"] as const) {
+            // What the stack's config can add: UI addresses, and (prod, alerts on) email channels.
+            const types = new Set([
+                ...(await typesOf(stack, {})),
+                ...(await typesOf(stack, { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24"], alertEmails: ["ops@example.com"] })),
+            ]);
+            assert.ok(types.has("gcp:monitoring/dashboard:Dashboard"));
+            for (const type of types) {
+                const row = DEPLOYER_RESOURCE_GRANTS.find((r) => r.type === type);
+                assert.ok(row, `${type}, which ${stack} creates, is missing from DEPLOYER_RESOURCE_GRANTS`);
+                assert.ok(
+                    granted.some((g) => g.startsWith(`${DEPLOYER[stack]} ${row.role} on `)),
+                    `${stack}'s deployer creates ${type} (${row.permission}) but holds no ${row.role}`,
+                );
+            }
+        }
+    });
+
     it("takes a replacement set of deployer roles", async () => {
         const other = await runBootstrap({ deployerRoles: ["roles/container.admin"] });
         assert.equal(other.error, undefined, other.error?.stack);
@@ -550,11 +591,15 @@ describe("bootstrap program", () => {
                 .sort(),
             [
                 "platform-deployer-dev roles/container.admin",
+                "platform-deployer-dev roles/monitoring.dashboardEditor",
                 "platform-deployer-prod roles/binaryauthorization.policyEditor",
                 "platform-deployer-prod roles/container.admin",
                 "platform-deployer-prod roles/gkebackup.backupAdmin",
+                "platform-deployer-prod roles/monitoring.alertPolicyEditor",
+                "platform-deployer-prod roles/monitoring.dashboardEditor",
+                "platform-deployer-prod roles/monitoring.notificationChannelEditor",
             ],
-            "the enforcing stack's policy grant is not one of deployerRoles",
+            "the stacks' own grants (Binary Authorization, Backup for GKE, Cloud Monitoring) are not deployerRoles",
         );
     });
 

@@ -459,7 +459,8 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
         super("streaming-platform:gcp:PipelineMonitoring", name, {}, opts);
         const stack = pulumi.getStack();
         const cluster = pulumi.output(args.clusterName);
-        this.channels = args.alertEmails.map(
+        // Channels only notify for policies: none without them (and no Cloud Monitoring grant for them, bootstrap/roles.ts).
+        this.channels = (args.alertPolicies ? args.alertEmails : []).map(
             (email) =>
                 new gcp.monitoring.NotificationChannel(
                     `${name}-${channelName(email)}`,
