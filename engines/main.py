@@ -22,7 +22,7 @@ import adaptations  # noqa: E402
 from airflow_engine import Airflow, dag_import_checks  # noqa: E402
 from kafka import KafkaBroker, refusals as kafka_refusals  # noqa: E402
 from network import ClusterNetwork  # noqa: E402
-from postgresql import PostgreSQL, refusal_evidence  # noqa: E402
+from postgresql import PostgreSQL, exporter_evidence, refusal_evidence  # noqa: E402
 from price_api import PriceApi  # noqa: E402
 from rendered import RenderedStack  # noqa: E402
 from report import Report  # noqa: E402
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
         report.set(
             "refusal_evidence", {"kafka": kafka_seen, "postgresql": {k: v[1] for k, v in postgresql_seen.items()}}
         )
+        report.check("postgresql_exporter_verify_full", *exporter_evidence(postgresql))
 
         report.progress("the Spark master and worker, the price API, Airflow")
         cluster = SparkCluster(stack, network, work / "spark", spark_home)

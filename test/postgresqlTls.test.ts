@@ -51,6 +51,32 @@ describe("PostgreSQL TLS and pg_hba", () => {
         assert.equal(read.extraVolumeMounts[0].mountPath, "/bitnami/postgresql/conf");
     });
 
+    it("makes the read replicas verify the primary: walreceiver and probes with verify-full and the program's CA", async () => {
+        // dev has no replica; the Celery variant adds one.
+        const run = await evaluated("dev", { postgresqlReadReplicas: 1 });
+        const release = ofType(run, TYPES.helmRelease).find((r) => r.name === "postgresql")!;
+        const objects = [...renderRelease(release).objects, ...programObjects(run)];
+        const read = findObject(objects, "StatefulSet", "postgresql", "postgresql-read");
+        const spec = podTemplate(read).spec;
+        const env = envOf(spec.containers.find((c: any) => c.name === "postgresql"));
+        assert.equal(env.PGSSLMODE, "verify-full");
+        // The copy-certs init container copies every key of the TLS Secret next to the server's pair.
+        const copy = spec.initContainers.find((c: any) => c.name === "copy-certs");
+        assert.match([...(copy.command ?? []), ...(copy.args ?? [])].join(" "), /cp \/tmp\/certs\/\* \/opt\/bitnami\/postgresql\/certs\//);
+        assert.equal(spec.volumes.find((v: any) => v.name === "raw-certificates").secret.secretName, TLS_SECRET);
+        const ca = env.PGSSLROOTCERT as string;
+        assert.ok(ca.startsWith("/opt/bitnami/postgresql/certs/"));
+        assert.ok(
+            Object.keys(ofType(run, TYPES.secret).find((s) => s.inputs.metadata?.name === TLS_SECRET)!.inputs.stringData).includes(
+                ca.split("/").pop()!,
+            ),
+        );
+        // verify-full checks the name the replica dials, and the loopback address its probes and the exporter use.
+        const request = ofType(run, TYPES.tlsCertRequest).find((r) => r.name.startsWith("postgresql-tls-server"))!;
+        assert.ok(request.inputs.dnsNames.includes(env.POSTGRES_MASTER_HOST), env.POSTGRES_MASTER_HOST);
+        assert.deepEqual(request.inputs.ipAddresses, ["127.0.0.1"]);
+    });
+
     it("keeps the private key secret and the Secret by reference only", () => {
         const secret = ofType(stack.run, TYPES.secret).find((s) => s.inputs.metadata?.name === TLS_SECRET)!;
         assert.ok(secret.secretInputs.has("stringData"), "the Secret's data is a secret in state");

@@ -56,6 +56,24 @@ describe("every release renders with the pinned chart", () => {
                 );
             });
 
+            // Kubernetes keeps the last of two same-named variables, but Helm's three-way merge patches env by name
+            // and can drop both on an upgrade: a second definition is never a safe override.
+            it("declares no environment variable twice in any container", async () => {
+                const { objects } = await renderStack(stack, overrides);
+                const twice = objects
+                    .filter((o) => WORKLOAD_KINDS.includes(o.kind))
+                    .flatMap((workload) => {
+                        const spec = podTemplate(workload).spec;
+                        return [...spec.containers, ...(spec.initContainers ?? [])].flatMap((c: any) => {
+                            const names: string[] = (c.env ?? []).map((e: any) => e.name);
+                            return [...new Set(names.filter((n, i) => names.indexOf(n) !== i))].map(
+                                (n) => `${workload.metadata.namespace}/${workload.metadata.name} ${c.name}: ${n}`,
+                            );
+                        });
+                    });
+                assert.deepEqual(twice, []);
+            });
+
             it("gives every pod the Secrets, ConfigMaps, claims and service account it refers to", async () => {
                 const { objects } = await renderStack(stack, overrides);
                 const missing = objects

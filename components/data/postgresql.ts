@@ -8,9 +8,11 @@ import {
     caConfigMap,
     CLIENT_CA_PATH,
     CLIENT_SSLMODE,
+    LOOPBACK,
     pgHbaConfiguration,
     postgresqlCertificates,
     REPLICATION_USER,
+    TLS_CA_FILE,
     TLS_CERT_FILE,
     TLS_KEY_FILE,
     TLS_SECRET,
@@ -58,6 +60,15 @@ export interface DatabaseCredentials {
 }
 
 const ADMIN_SECRET = "postgresql-admin";
+/** Where the chart mounts ADMIN_SECRET (auth.usePasswordFiles). */
+const SECRETS_DIR = "/opt/bitnami/postgresql/secrets";
+const EXPORTER_CA_KEY = "ca.crt";
+/**
+ * The exporter's data source, a file: postgres_exporter reads DATA_SOURCE_URI_FILE before DATA_SOURCE_URI
+ * (cmd/postgres_exporter/datasource.go getDataSources), so the chart's own DATA_SOURCE_URI, with its fixed
+ * sslmode=disable, stays unread, and no name is declared twice in the container.
+ */
+const EXPORTER_DATA_SOURCE_KEY = "exporter-data-source-uri";
 const ADMIN_PASSWORD_KEY = "postgres-password";
 const INITDB_SECRET = "postgresql-initdb";
 const INITDB_KEY = "10-application-databases.sql";
@@ -145,12 +156,24 @@ export class Postgresql extends pulumi.ComponentResource {
             ]),
         );
 
+        // Generated once and kept in state: a deployment never rotates them (docs/runbook.md for a deliberate rotation).
+        const certificates = postgresqlCertificates(
+            `${name}-tls`,
+            { release: "postgresql", namespace: args.namespace, namespaceResource: this.namespace.metadata.name },
+            this,
+        );
+        this.caCertificate = certificates.caCertificate;
+        // The chart mounts this Secret at SECRETS_DIR in the server's and the exporter's containers (postgresql 16.7.27
+        // templates/primary/statefulset.yaml, read/statefulset.yaml: volume postgresql-password), the one place the
+        // exporter can read a file from: its data source and the CA it verifies the server with live here.
         const adminSecret = fixedSecret(
             ADMIN_SECRET,
             this.namespace,
             {
                 [ADMIN_PASSWORD_KEY]: generatedPassword(`${name}-admin-password`, this),
                 "replication-password": generatedPassword(`${name}-replication-password`, this),
+                [EXPORTER_CA_KEY]: certificates.caCertificate,
+                [EXPORTER_DATA_SOURCE_KEY]: `${LOOPBACK}:${this.port}/postgres?sslmode=verify-full&sslrootcert=${SECRETS_DIR}/${EXPORTER_CA_KEY}`,
             },
             this,
         );
@@ -160,13 +183,6 @@ export class Postgresql extends pulumi.ComponentResource {
             .all(Object.values(this.credentials).map((c) => c.password.apply((password) => ({ database: c.database, password }))))
             .apply(initdbScript);
         const initdbSecret = fixedSecret(INITDB_SECRET, this.namespace, { [INITDB_KEY]: script }, this);
-        // Generated once and kept in state: a deployment never rotates them (docs/runbook.md for a deliberate rotation).
-        const certificates = postgresqlCertificates(
-            `${name}-tls`,
-            { release: "postgresql", namespace: args.namespace, namespaceResource: this.namespace.metadata.name },
-            this,
-        );
-        this.caCertificate = certificates.caCertificate;
         // For the schema Job and the backups, which run in this namespace.
         const localCa = this.caConfigMap(`${name}-ca`, this.namespace.metadata.name);
 
@@ -225,7 +241,16 @@ export class Postgresql extends pulumi.ComponentResource {
                             },
                         ],
                         extraVolumeMounts: [{ name: "pg-hba", mountPath: "/bitnami/postgresql/conf" }],
+                        // The walreceiver's primary_conninfo names no sslmode (bitnami/containers postgresql 17
+                        // libpostgresql.sh postgresql_configure_recovery), so libpq takes these from the server's
+                        // environment: the replica verifies the primary's name (postgresql-primary, in the
+                        // certificate) against the CA the copy-certs init container puts beside the server's pair.
+                        extraEnvVars: [
+                            { name: "PGSSLMODE", value: "verify-full" },
+                            { name: "PGSSLROOTCERT", value: `/opt/bitnami/postgresql/certs/${TLS_CA_FILE}` },
+                        ],
                     },
+                    metrics: { extraEnvVars: [{ name: "DATA_SOURCE_URI_FILE", value: `${SECRETS_DIR}/${EXPORTER_DATA_SOURCE_KEY}` }] },
                 },
             },
             { parent: this, dependsOn: [adminSecret, initdbSecret, certificates.secret] },

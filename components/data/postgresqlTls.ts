@@ -14,6 +14,8 @@ export const TLS_SECRET = "postgresql-tls";
 export const TLS_CERT_FILE = "tls.crt";
 export const TLS_KEY_FILE = "tls.key";
 export const TLS_CA_FILE = "ca.crt";
+/** The address the servers' own sidecars and probes reach them at, named in the server certificate. */
+export const LOOPBACK = "127.0.0.1";
 /** The ConfigMap with the CA certificate that clients verify the server against, one in each client namespace. */
 export const CA_CONFIGMAP = "postgresql-ca";
 /** Where clients mount that ConfigMap, and the file their PGSSLROOTCERT / POSTGRES_SSLROOTCERT names. */
@@ -94,6 +96,8 @@ export function postgresqlCertificates(
             privateKeyPem: pulumi.secret(serverKey.privateKeyPem),
             subject: { commonName: dnsNames.find((n) => n.endsWith(".svc.cluster.local"))!, organization: "streaming-platform" },
             dnsNames,
+            // The exporter beside each server and the read replicas' probes connect over the pod's loopback, verify-full.
+            ipAddresses: [LOOPBACK],
         },
         opts,
     );
