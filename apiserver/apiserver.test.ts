@@ -15,7 +15,7 @@ import { changedBy, deploy, Finding, refusedPods } from "./deploy";
 import { deploymentAt } from "./earlierRelease";
 
 const STACKS = ["dev", "prod", "local"];
-/** Landed mains users may still run: before Kafka TLS (0853cb6), and before the client listener's changes (426098c). */
+/** Landed mains users may still run: 0853cb6 (2026-11-25, before Kafka had TLS) and 426098c (2026-11-30). */
 const EARLIER_MAINS = ["0853cb6", "426098c"];
 
 /** Fails with every finding in the server's own words. */
