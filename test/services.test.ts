@@ -260,7 +260,13 @@ describe("data services", () => {
             assert.equal(prodValues.readReplicas.replicaCount, 1);
             assert.deepEqual(prodValues.readReplicas.resources, prod.resources);
             const admin = secretNamed(runs.prod, "postgresql", prodValues.auth.existingSecret);
-            assert.deepEqual(Object.keys(admin.inputs.stringData).sort(), ["postgres-password", "replication-password"]);
+            // Beside the passwords, what the exporter reads from the same mount: its data source and the CA.
+            assert.deepEqual(Object.keys(admin.inputs.stringData).sort(), [
+                "ca.crt",
+                "exporter-data-source-uri",
+                "postgres-password",
+                "replication-password",
+            ]);
         });
 
         it("adds or removes read replicas without touching the primary's StatefulSet or volume", async () => {
