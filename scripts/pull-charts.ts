@@ -23,13 +23,26 @@ export function checkArchive(archive: string, chart: ChartName, version: string)
     }
 }
 
+/** A pull that failed, in one line: helm's own last words. */
+export class PullError extends Error {}
+
 /** Pulls every pinned chart into outDir, replacing an archive only once the new one is checked. */
 export function pullCharts(helm: string, outDir: string): string[] {
     fs.mkdirSync(outDir, { recursive: true });
     return (Object.entries(CHART_VERSIONS) as [ChartName, string][]).map(([chart, version]) => {
         const work = fs.mkdtempSync(path.join(os.tmpdir(), `chart-${chart}-`));
         try {
-            execFileSync(helm, ["pull", `${BITNAMI_CHART_REPOSITORY}/${chart}`, "--version", version, "--destination", work], { stdio: "inherit" });
+            try {
+                execFileSync(helm, ["pull", `${BITNAMI_CHART_REPOSITORY}/${chart}`, "--version", version, "--destination", work], {
+                    stdio: ["ignore", "inherit", "pipe"],
+                });
+            } catch (error: any) {
+                const said = String(error.stderr ?? error.message)
+                    .trim()
+                    .split("\n")
+                    .pop();
+                throw new PullError(`helm pull ${BITNAMI_CHART_REPOSITORY}/${chart} --version ${version} failed: ${said}`);
+            }
             const pulled = path.join(work, archiveName(chart));
             checkArchive(pulled, chart, version);
             const target = path.join(outDir, archiveName(chart));
@@ -42,7 +55,17 @@ export function pullCharts(helm: string, outDir: string): string[] {
 }
 
 if (require.main === module) {
-    for (const written of pullCharts(helmBinary(), CHART_ARCHIVE_DIRS[0])) {
-        console.log(`wrote ${path.relative(process.cwd(), written)}`);
+    try {
+        for (const written of pullCharts(helmBinary(), CHART_ARCHIVE_DIRS[0])) {
+            console.log(`wrote ${path.relative(process.cwd(), written)}`);
+        }
+    } catch (error) {
+        // One message and no stack trace: what failed, and how to place the archives without a route to the registry.
+        const archives = (Object.keys(CHART_VERSIONS) as ChartName[]).map(archiveName).join(", ");
+        console.error(
+            `charts:pull: ${(error as Error).message}\n` +
+                `Without a route to ${BITNAMI_CHART_REPOSITORY}, copy ${archives} (as \`helm pull\` saves them) into ${CHART_ARCHIVE_DIRS[0]} by hand.`,
+        );
+        process.exit(1);
     }
 }

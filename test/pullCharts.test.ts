@@ -1,9 +1,11 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CHART_VERSIONS, ChartName } from "../components/data";
 import { chartArchive } from "../offline/chartArchives";
+import { PROJECT_ROOT } from "../offline/harness";
 import { checkArchive, pullCharts } from "../scripts/pull-charts";
 
 /** A helm that answers `pull <ref> --version V --destination D` with the archive it is given for that chart. */
@@ -46,6 +48,31 @@ describe("npm run charts:pull", () => {
             /holds spark 10\.0\.3, not kafka 32\.4\.3/,
         );
         assert.deepEqual(fs.readdirSync(out), []);
+    });
+
+    it("without a route to the registry, says in one message what failed and where to put the archives by hand", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "offline-helm-"));
+        const helm = path.join(dir, "helm");
+        // What helm prints where the registry cannot be reached; `version` answers, so offline/helm.ts takes it.
+        fs.writeFileSync(
+            helm,
+            '#!/bin/sh\n[ "$1" = version ] && exit 0\necho "Error: failed to do request: dial tcp: lookup registry-1.docker.io: no such host" >&2\nexit 1\n',
+            { mode: 0o755 },
+        );
+        const result = spawnSync(path.join(PROJECT_ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", "scripts/pull-charts.ts"], {
+            cwd: PROJECT_ROOT,
+            env: { ...process.env, HELM: helm },
+            encoding: "utf8",
+        });
+        assert.equal(result.status, 1);
+        const lines = result.stderr.trim().split("\n");
+        assert.match(lines[0], /^charts:pull: helm pull oci:\/\/\S+\/kafka --version 32\.4\.3 failed: Error: failed to do request: .*no such host$/);
+        assert.match(
+            lines[1],
+            /copy kafka-32\.4\.3\.tgz, postgresql-16\.7\.27\.tgz, spark-10\.0\.3\.tgz, airflow-25\.0\.2\.tgz .* into \S+charts-cache by hand\.$/,
+        );
+        assert.equal(lines.length, 2, result.stderr);
+        assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
     });
 
     it("checks the pinned archives themselves", () => {
