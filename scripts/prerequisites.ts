@@ -1,7 +1,7 @@
 /**
  * What `npm test` needs beyond `npm ci`, checked before anything runs, with one message that says
  * how to get what is missing: the pinned chart archives (pulled when the registry is reachable),
- * helm, psql and shellcheck, and the pipeline's Python libraries (scripts/python names those).
+ * helm, psql, shellcheck and openssl, and the pipeline's Python libraries (scripts/python names those).
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
@@ -12,7 +12,7 @@ import { pullCharts } from "./pull-charts";
 const ROOT = path.resolve(__dirname, "..");
 
 /** Command-line tools the suite runs, with the Debian/Ubuntu package that has each. */
-const TOOLS: Record<string, string> = { psql: "postgresql-client", shellcheck: "shellcheck" };
+const TOOLS: Record<string, string> = { psql: "postgresql-client", shellcheck: "shellcheck", openssl: "openssl" };
 
 function onPath(tool: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status === 0;
@@ -43,7 +43,7 @@ function main(): void {
     }
     const missingTools = Object.keys(TOOLS).filter((tool) => !onPath(tool));
     if (missingTools.length > 0) {
-        problems.push(`${missingTools.join(" and ")} not found; on Debian/Ubuntu: apt-get install ${missingTools.map((t) => TOOLS[t]).join(" ")}`);
+        problems.push(`${missingTools.join(", ")} not found; on Debian/Ubuntu: apt-get install ${missingTools.map((t) => TOOLS[t]).join(" ")}`);
     }
     try {
         execFileSync(path.join(ROOT, "scripts", "python"), ["-c", ""], { stdio: ["ignore", "ignore", "pipe"] });

@@ -62,8 +62,6 @@ evaluated(process.env.PG_HBA_STACK)
     .finally(() => { fs.rmSync(harness.FAKE_TOOLS_DIR, { recursive: true, force: true }); process.exit(code); });
 """
 
-pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl CLI")
-
 
 def evaluate_product(out: Path) -> subprocess.Popen:
     """Starts the stack's evaluation (a few seconds); the caller sets up the server meanwhile."""
