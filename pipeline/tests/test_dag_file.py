@@ -41,10 +41,13 @@ def imports(tree):
 
 
 def test_uses_airflow3_sdk_and_delegates_to_crypto_ticks(tree):
-    assert imports(tree) == {
-        "os", "datetime.timedelta", "pendulum", "airflow.sdk.dag", "airflow.sdk.task", "airflow.stats.Stats",
-        "crypto_ticks",
-    }
+    # Airflow 3 authors DAGs through airflow.sdk; airflow.decorators and airflow.models are Airflow 2's paths,
+    # deprecated in 3. Whether the file imports at all is the engines' DagBag's to say (npm run test:engines).
+    found = imports(tree)
+    airflow = {name for name in found if name.split(".")[0] == "airflow"}
+    assert {"airflow.sdk.dag", "airflow.sdk.task"} <= airflow
+    assert all(name.startswith(("airflow.sdk.", "airflow.stats.")) for name in airflow), airflow
+    assert "crypto_ticks" in found
 
 
 def test_scheduling_arguments(dag_decorator):
