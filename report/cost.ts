@@ -1,46 +1,8 @@
-import * as fs from "fs";
-import * as path from "path";
 import { ofType, StackRun } from "../offline/harness";
 import { Capacity, NodePool } from "./capacity";
 import { TYPES } from "../offline/resourceTypes";
 import { Operations, operationsCost } from "./operations";
-
-export const PRICES_FILE = path.join(__dirname, "prices.json");
-
-export interface PriceTable {
-    readonly currency: string;
-    readonly region: string;
-    readonly compiledOn: string;
-    readonly hoursPerMonth: number;
-    readonly notes: readonly string[];
-    readonly machineFamilies: Readonly<Record<string, { vcpuHour: number; gibHour: number; source: string }>>;
-    readonly spot: { assumedDiscount: number; source: string; publishedE2?: { vcpuHour: number; gibHour: number; source: string } };
-    readonly gke: { clusterFeeHour: number; freeTierCreditMonth: number; source: string };
-    readonly persistentDiskGibMonth: Readonly<Record<string, number | string>> & { source: string };
-    readonly cloudNat: { perVmHour: number; maxGatewayHour: number; ipHour: number; dataGib: number; assumedDataGibMonth: number; source: string };
-    readonly loadBalancer: { first5RulesHour: number; additionalRuleHour: number; source: string };
-    readonly cloudStorage: { standardGibMonth: number; assumedDumpGib: number; source: string };
-    readonly backupForGke: { perPodMonth: number; storageGibMonth: number; assumedDailyChangeShare: number; source: string };
-    readonly managedPrometheus: {
-        perMillionSamples: number;
-        defaultScrapeIntervalSeconds: number;
-        assumedSeriesPerTarget: Readonly<Record<string, number>>;
-        source: string;
-    };
-    readonly cloudMonitoring: { alertConditionMonth: number; dashboardMonth: number; source: string };
-    readonly managedAlternative: ManagedSetup;
-    /** The managed setup at the availability prod has: Cloud SQL HA, Composer with two schedulers, Kafka across three zones. */
-    readonly managedHaAlternative: ManagedSetup;
-}
-
-export interface ManagedSetup {
-    readonly description: string;
-    readonly items: readonly { service: string; monthly: number; basis: string; sources: readonly string[] }[];
-}
-
-export function loadPrices(): PriceTable {
-    return JSON.parse(fs.readFileSync(PRICES_FILE, "utf8"));
-}
+import { ManagedSetup, PriceTable } from "./prices";
 
 export interface CostLine {
     readonly item: string;

@@ -1,6 +1,7 @@
 import { StackRun } from "../offline/harness";
 import { capacity, stackNodePools } from "./capacity";
-import { estimateCost, PriceTable } from "./cost";
+import { estimateCost } from "./cost";
+import { PriceTable } from "./prices";
 import { Report } from "./render";
 import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";

@@ -1,5 +1,6 @@
 import { Capacity, FitCheck, REQUIRED_HEADROOM } from "./capacity";
-import { CostEstimate, PriceTable } from "./cost";
+import { CostEstimate } from "./cost";
+import { PriceTable } from "./prices";
 import { Workload } from "./workloads";
 import { Operations } from "./operations";
 import { SparkMemoryPlan } from "../components/data/sparkMemory";
