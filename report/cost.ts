@@ -2,7 +2,7 @@ import { ofType, StackRun } from "../offline/harness";
 import { Capacity, NodePool } from "./capacity";
 import { TYPES } from "../offline/resourceTypes";
 import { Operations, operationsCost } from "./operations";
-import { ManagedSetup, PriceTable } from "./prices";
+import { ManagedSetup, PriceTable } from "./priceTable";
 
 export interface CostLine {
     readonly item: string;

@@ -1,7 +1,7 @@
 import { StackRun } from "../offline/harness";
 import { capacity, stackNodePools } from "./capacity";
 import { estimateCost } from "./cost";
-import { PriceTable } from "./prices";
+import { PriceTable } from "./priceTable";
 import { Report } from "./render";
 import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";

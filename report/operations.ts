@@ -1,7 +1,7 @@
 import { ofType, StackRun } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
 import { effectiveValues } from "./workloads";
-import type { PriceTable } from "./prices";
+import type { PriceTable } from "./priceTable";
 import { Workload } from "./workloads";
 
 /** One exporter Managed Service for Prometheus scrapes: its pods at minimum replicas and the series each exposes. */

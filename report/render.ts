@@ -1,6 +1,6 @@
 import { Capacity, FitCheck, REQUIRED_HEADROOM } from "./capacity";
 import { CostEstimate } from "./cost";
-import { PriceTable } from "./prices";
+import { PriceTable } from "./priceTable";
 import { Workload } from "./workloads";
 import { Operations } from "./operations";
 import { SparkMemoryPlan } from "../components/data/sparkMemory";

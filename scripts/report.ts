@@ -48,7 +48,7 @@ export async function runReport(args: readonly string[], overrides: ConfigOverri
     // Loaded only after the arguments are checked: they load the whole program and the charts.
     const { runStack } = await import("../offline/harness");
     const { buildReport } = await import("../report");
-    const { loadPrices } = await import("../report/prices");
+    const { loadPrices } = await import("../report/priceTable");
     const { renderMarkdown, renderText } = await import("../report/render");
 
     const run = await runStack(stack, overrides);

@@ -4,7 +4,7 @@ import { buildReport } from "../report";
 import { gkeAllocatable } from "../report/allocatable";
 import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
 import { CostEstimate } from "../report/cost";
-import { loadPrices } from "../report/prices";
+import { loadPrices } from "../report/priceTable";
 import { Report } from "../report/render";
 import { stackWorkloads } from "../report/workloads";
 import { sparkMemoryPlan } from "../components/data/sparkMemory";

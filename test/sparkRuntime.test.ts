@@ -6,7 +6,7 @@ import { ConfigOverrides, ofType, PROJECT_ROOT, runStack, StackRun } from "../of
 import { Manifest, renderRelease } from "../offline/render";
 import { evaluated, kubernetesObject, release, values } from "../offline/stackQueries";
 import { buildReport } from "../report";
-import { loadPrices } from "../report/prices";
+import { loadPrices } from "../report/priceTable";
 import { TYPES } from "../offline/resourceTypes";
 
 const DEPLOYMENT = TYPES.deployment;
