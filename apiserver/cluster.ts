@@ -14,12 +14,12 @@ import { chartArchive } from "../offline/chartArchives";
 import type { Manifest } from "../offline/render";
 import { ReleaseInstall } from "../offline/stackDeployment";
 
-/** Pulumi's field manager name prefix for server-side apply. */
+/** The field manager of server-side apply, as the provider names itself. */
 const FIELD_MANAGER = "pulumi-kubernetes";
 
 export class CommandFailure extends Error {}
 
-/** A failed step's own words: the tool's stderr, without the usage text some tools append. */
+/** A failed step in the tool's own words (its stderr). */
 function failure(command: string, error: any): CommandFailure {
     const said = String(error.stderr ?? error.message ?? error).trim();
     return new CommandFailure(`${command}: ${said}`);

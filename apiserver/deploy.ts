@@ -33,8 +33,9 @@ export function installOrder(releases: readonly ReleaseInstall[]): ReleaseInstal
 }
 
 /**
- * Deploys `target`, over `previous` when given (an update: objects and releases that `target` no longer
- * has are deleted afterwards, as the engine deletes them last). Returns what the server refused.
+ * Deploys `target`, over `previous` when given (an update: the program's objects that `target` no longer
+ * has are deleted afterwards, as the engine deletes them last; the releases are the same four at every
+ * commit). Returns what the server refused.
  */
 export function deploy(cluster: Cluster, target: StackDeployment, previous?: StackDeployment): Finding[] {
     const findings: Finding[] = [];
