@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { StackRun, ofType, TEST_PROJECT } from "../offline/harness";
+import { StackRun, ofType, TEST_PROJECT, waitsFor } from "../offline/harness";
 import { restrictedProblems } from "../offline/podSecurity";
 import { findObject, podTemplate, renderStack } from "../offline/render";
 import { evaluated, kubernetesObject } from "../offline/stackQueries";
@@ -183,6 +183,17 @@ describe("logs and UIs that outlive pods", () => {
             assert.match(envOf(spec.containers[0]).SPARK_HISTORY_OPTS, /logDirectory=file:\/spark-events .*cleaner.maxAge=30d/);
             const [term] = spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution;
             assert.deepEqual(term, { labelSelector: { matchLabels: { app: "crypto-ticks-stream" } }, topologyKey: "kubernetes.io/hostname" });
+        });
+
+        it("pulumi up does not wait for the History Server, whose pod cannot schedule before the driver's", () => {
+            const run = runs.local;
+            const historyDeployment = kubernetesObject(run, DEPLOYMENT, "spark", "spark-history");
+            const job = kubernetesObject(run, DEPLOYMENT, "spark", "crypto-ticks-stream");
+            // Nothing orders the two: awaited, the History Server could time the update out before the driver exists.
+            assert.ok(!waitsFor(run, historyDeployment, job));
+            assert.equal(historyDeployment.inputs.metadata.annotations?.["pulumi.com/skipAwait"], "true");
+            // On Cloud Storage the History Server stands alone, and an update waits for it as for any Deployment.
+            assert.equal(kubernetesObject(runs.dev, DEPLOYMENT, "spark", "spark-history").inputs.metadata.annotations, undefined);
         });
     });
 

@@ -194,7 +194,10 @@ export class SparkHistory extends pulumi.ComponentResource {
         this.deployment = new k8s.apps.v1.Deployment(
             name,
             {
-                metadata,
+                // Beside the driver, its pod cannot schedule before the driver's, and nothing makes the streaming job
+                // come first: `pulumi up` must not wait for it to be ready, or on a slow cluster it times out first
+                // (pulumi-kubernetes' pulumi.com/skipAwait annotation: create it, do not await its readiness).
+                metadata: sameNode ? { ...metadata, annotations: { "pulumi.com/skipAwait": "true" } } : metadata,
                 spec: {
                     replicas: 1,
                     strategy: { type: "Recreate" },
