@@ -4,6 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
+import { ofType, RecordedResource, waitsFor } from "../offline/harness";
+import { TYPES } from "../offline/resourceTypes";
+import { evaluated } from "../offline/stackQueries";
 
 // Checks the GitHub Actions workflows against the repository they run in (scripts, stacks, npm
 // scripts, policy pack) and against the rules in docs/ci.md, then runs the CI scripts against fake
@@ -354,6 +357,24 @@ describe("GitHub workflows", () => {
                 assert.ok(typeof minutes === "number" && minutes > 0 && minutes <= 180, `${w.file} ${id}: timeout-minutes ${minutes}`);
             }
         }
+    });
+
+    it("let e2e's pulumi up outlast the longest chain of Helm timeouts it waits for, and time out every step", async () => {
+        const run = await evaluated("local");
+        const releases = ofType(run, TYPES.helmRelease);
+        // An update waits for each release up to its timeout, after those it depends on.
+        const chain = (release: RecordedResource): number =>
+            Number(release.inputs.timeout) +
+            Math.max(0, ...releases.filter((other) => other !== release && waitsFor(run, release, other)).map(chain));
+        const longestMinutes = Math.max(...releases.map(chain)) / 60;
+        const [, job] = jobsOf(workflow("e2e"))[0];
+        const up = job.steps.find((step: Dict) => step.name === "pulumi up");
+        assert.ok(up["timeout-minutes"] > longestMinutes, `pulumi up: ${up["timeout-minutes"]} min, Helm may take ${longestMinutes} min`);
+        for (const step of job.steps.filter((step: Dict) => step.run)) {
+            assert.ok(step["timeout-minutes"] > 0, `${step.name}: no timeout`);
+        }
+        const steps = job.steps.reduce((total: number, step: Dict) => total + (step["timeout-minutes"] ?? 0), 0);
+        assert.ok(job["timeout-minutes"] >= steps, `the job's ${job["timeout-minutes"]} min end before its steps' ${steps}`);
     });
 
     it("grant no permission at workflow level and per job only what the job uses", () => {
