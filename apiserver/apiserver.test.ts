@@ -4,13 +4,16 @@
  * earlier landed mains. What the server refuses is reported in its own words.
  */
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
 import { once } from "events";
 import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
 import * as path from "path";
+import { PROJECT_ROOT } from "../offline/harness";
 import { StackDeployment, stackDeployment } from "../offline/stackDeployment";
 import { Cluster } from "./cluster";
-import { build, ControlPlane, freePorts, StartFailure } from "./controlPlane";
+import { build, ControlPlane, freePorts, PORT_VARIABLES, Ports, StartFailure } from "./controlPlane";
 import { changedBy, deploy, Finding, refusedPods } from "./deploy";
 import { deploymentAt } from "./earlierRelease";
 
@@ -51,6 +54,41 @@ before(function () {
     // The first build on a machine takes about 10 minutes; later ones find the cache.
     this.timeout(3_600_000);
     cache = build();
+});
+
+describe("npm run apiserver", function () {
+    this.timeout(120_000);
+
+    it("writes a kubeconfig to $KUBECONFIG_OUT, says when it is ready, and leaves nothing running after SIGTERM", async () => {
+        const ports = await freePorts();
+        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-out-")), "config");
+        const env = Object.fromEntries(Object.entries(PORT_VARIABLES).map(([key, [variable]]) => [variable, String(ports[key as keyof Ports])]));
+        const child = spawn(path.join(PROJECT_ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", "apiserver/main.ts"], {
+            cwd: PROJECT_ROOT,
+            env: { ...process.env, ...env, KUBECONFIG_OUT: kubeconfig },
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        const exited = once(child, "exit");
+        while (!output.includes("apiserver: ready at") && child.exitCode === null) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        assert.match(output, new RegExp(`ready at https://127\\.0\\.0\\.1:${ports.apiserver}; kubeconfig ${kubeconfig}`));
+        const namespaces = new Cluster(path.join(cache, "bin"), kubeconfig).json(["get", "namespaces"]).items.map((n: any) => n.metadata.name);
+        assert.ok(namespaces.includes("kube-system"), namespaces.join());
+        child.kill("SIGTERM");
+        const [code] = await exited;
+        assert.equal(code, 0);
+        assert.match(output, /SIGTERM: stopping\napiserver: stopped/);
+        // Every port the three held is free again: nothing is left running.
+        for (const port of Object.values(ports)) {
+            await new Promise<void>((resolve, reject) => {
+                const probe = net.createServer().once("error", reject);
+                probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+            });
+        }
+    });
 });
 
 describe("the control plane names why it cannot start", function () {
