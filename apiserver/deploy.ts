@@ -59,15 +59,17 @@ export function deploy(cluster: Cluster, target: StackDeployment, previous?: Sta
 
 const OWNING_KINDS = ["Deployment", "StatefulSet", "Job"];
 
+/** A release's objects as Helm installs them: what names no namespace goes into the release's. */
+const inRelease = (release: ReleaseInstall, objects: Manifest[]): Manifest[] =>
+    objects.map((o) => ({ ...o, metadata: { namespace: release.namespace, ...o.metadata } }));
+
 /** What the deploy should have left on the server: the program's objects, and each release's manifest and hooks. */
 export function expectedObjects(cluster: Cluster, deployment: StackDeployment): { objects: Manifest[]; findings: Finding[] } {
     const objects: Manifest[] = [...deployment.objects];
     const findings: Finding[] = [];
     for (const release of deployment.releases) {
         try {
-            // Helm installs what names no namespace into the release's.
-            const rendered = [...parseManifests(cluster.releaseManifest(release)), ...cluster.hooks(release)];
-            objects.push(...rendered.map((o) => ({ ...o, metadata: { namespace: release.namespace, ...o.metadata } })));
+            objects.push(...inRelease(release, [...parseManifests(cluster.releaseManifest(release)), ...cluster.hooks(release)]));
         } catch (error) {
             findings.push({ subject: `release ${release.namespace}/${release.name}`, message: `not installed: ${(error as Error).message}` });
         }
@@ -168,13 +170,17 @@ function content(object: any): any {
  * differ, and each release whose rendered manifest changed.
  */
 export function changedBy(cluster: Cluster, deployment: StackDeployment, again: () => Finding[]): Finding[] {
-    // Helm deletes and creates hook Jobs on every upgrade by design; an upgrade happens only when Pulumi sees a diff.
-    const objects = () => expectedObjects(cluster, deployment).objects.filter((o) => !o.metadata.annotations?.["helm.sh/hook"]);
-    const manifests = () => new Map(deployment.releases.map((r) => [r.name, cluster.releaseManifest(r)]));
-    const snapshot = () => new Map(cluster.live(objects()).map((o) => [key(o), o]));
-    const [beforeObjects, beforeManifests] = [snapshot(), manifests()];
+    // Each release's manifest read once, its objects taken from it. Hooks are left out (they are not in the
+    // manifest): Helm deletes and creates hook Jobs on every upgrade by design, and an upgrade happens only
+    // when Pulumi sees a diff.
+    const snapshot = () => {
+        const manifests = new Map(deployment.releases.map((r) => [r.name, cluster.releaseManifest(r)]));
+        const objects = [...deployment.objects, ...deployment.releases.flatMap((r) => inRelease(r, parseManifests(manifests.get(r.name)!)))];
+        return [new Map(cluster.live(objects).map((o) => [key(o), o])), manifests] as const;
+    };
+    const [beforeObjects, beforeManifests] = snapshot();
     const findings = again();
-    const [afterObjects, afterManifests] = [snapshot(), manifests()];
+    const [afterObjects, afterManifests] = snapshot();
     for (const [name, manifest] of beforeManifests) {
         if (afterManifests.get(name) !== manifest) findings.push({ subject: `release ${name}`, message: "helm rendered a different manifest" });
     }
