@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from "../offline/harness";
 import { StackDeployment, stackDeployment } from "../offline/stackDeployment";
 import { Cluster } from "./cluster";
 import { build, ControlPlane, freePorts, PORT_VARIABLES, Ports, StartFailure } from "./controlPlane";
-import { changedBy, deploy, Finding, refusedPods } from "./deploy";
+import { autoscalersUnableToScale, changedBy, deploy, Finding, refusedPods } from "./deploy";
 import { deploymentAt } from "./earlierRelease";
 
 const STACKS = ["dev", "prod", "local"];
@@ -153,6 +153,10 @@ for (const stack of STACKS) {
             assertNone(await refusedPods(server.cluster(), today), "Pods refused or never created");
         });
 
+        it("gives the HPA controller a target it can scale for every autoscaler", async () => {
+            assertNone(await autoscalersUnableToScale(server.cluster(), today), "autoscalers the HPA controller cannot use");
+        });
+
         it("changes nothing when deployed again with the same values", () => {
             assertNone(
                 changedBy(server.cluster(), today, () => deploy(server.cluster(), today)),
@@ -190,6 +194,22 @@ for (const stack of STACKS) {
                 assert.equal(refused.length, 1, JSON.stringify(refused));
                 assert.equal(refused[0].subject, `Deployment ${namespace}/unrestricted-canary`);
                 assert.match(refused[0].message, /violates PodSecurity "restricted:latest"/);
+                // A kind the REST mapper does not know (neither StatefulSet nor statefulset), as bitnami/charts#30834 reports.
+                const chartAutoscaler = {
+                    apiVersion: "autoscaling/v2",
+                    kind: "HorizontalPodAutoscaler",
+                    metadata: { name: "misspelt-kind-canary", namespace },
+                    spec: {
+                        scaleTargetRef: { apiVersion: "apps/v1", kind: "Statefulset", name: "spark-worker" },
+                        minReplicas: 1,
+                        maxReplicas: 2,
+                        metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
+                    },
+                };
+                assert.equal(server.cluster().apply(chartAutoscaler), undefined);
+                const unable = await autoscalersUnableToScale(server.cluster(), { releases: [], objects: [chartAutoscaler] });
+                assert.equal(unable.length, 1, JSON.stringify(unable));
+                assert.match(unable[0].message, /^FailedGetScale: .*no matches for kind "Statefulset" in group "apps"/);
             });
     });
 

@@ -137,6 +137,34 @@ export async function refusedPods(cluster: Cluster, deployment: StackDeployment,
     }
 }
 
+/**
+ * Every HorizontalPodAutoscaler of the deployment that kube-controller-manager's HPA controller cannot use: its
+ * AbleToScale condition False (FailedGetScale when the target's kind or name resolves to nothing), or no
+ * verdict within `seconds` (the controller syncs every 15 s). Without a metrics API here, ScalingActive stays
+ * False for every autoscaler: only whether it reaches its target's scale is judged.
+ */
+export async function autoscalersUnableToScale(cluster: Cluster, deployment: StackDeployment, seconds = 90): Promise<Finding[]> {
+    const autoscalers = expectedObjects(cluster, deployment).objects.filter((o) => o.kind === "HorizontalPodAutoscaler");
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        const verdicts = autoscalers.map((hpa) => {
+            const live = cluster.json(["get", "horizontalpodautoscaler", hpa.metadata.name, "--namespace", hpa.metadata.namespace!]);
+            const ableToScale = (live.status?.conditions ?? []).find((c: any) => c.type === "AbleToScale");
+            return { subject: key(hpa), ableToScale };
+        });
+        const undecided = verdicts.filter((v) => v.ableToScale === undefined);
+        if (undecided.length === 0 || Date.now() > deadline) {
+            return verdicts
+                .filter((v) => v.ableToScale?.status !== "True")
+                .map(({ subject, ableToScale }) => ({
+                    subject,
+                    message: ableToScale ? `${ableToScale.reason}: ${ableToScale.message}` : `no AbleToScale condition after ${seconds} s`,
+                }));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+}
+
 /** Field paths where two JSON values differ. */
 function differences(before: any, after: any, at = ""): string[] {
     if (JSON.stringify(before) === JSON.stringify(after)) return [];

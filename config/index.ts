@@ -197,7 +197,8 @@ function readGke(reader: ConfigReader): Unchecked<GkeSettings> {
         zone: readZone(reader, region),
         regional: reader.boolean("regional"),
         releaseChannel: reader.oneOf("releaseChannel", RELEASE_CHANNELS),
-        nodePool: readNodePool(reader),
+        // deletionProtection is validated as a boolean by loadConfig.
+        nodePool: readNodePool(reader, reader.raw("deletionProtection") === "true"),
         spotPool: readSpotPool(reader),
         // Validated, with its deletion-protection rule, by checkPause.
         paused: reader.raw("paused") === "true",
@@ -316,7 +317,7 @@ function readZone(reader: ConfigReader, region: string | undefined): string | un
     return zone !== undefined && new RegExp(`^${region}-[a-z]$`).test(zone) ? zone : reader.reject("gcp:zone", zone, allowed);
 }
 
-function readNodePool(reader: ConfigReader): NodePoolSettings | undefined {
+function readNodePool(reader: ConfigReader, deletionProtection: boolean): NodePoolSettings | undefined {
     const machineTypeName = reader.raw("nodeMachineType");
     const machine = describeMachineType(machineTypeName ?? "");
     if (typeof machine === "string") {
@@ -333,22 +334,23 @@ function readNodePool(reader: ConfigReader): NodePoolSettings | undefined {
         maxCount,
         diskSizeGb: reader.integer("nodeDiskSizeGb", 20, 65536),
         diskType: reader.oneOf("nodeDiskType", DISK_TYPES),
-        spot: readNodeSpot(reader),
+        spot: readNodeSpot(reader, deletionProtection),
     };
     return settings as NodePoolSettings;
 }
 
 /**
- * The node pool holds Kafka, PostgreSQL, the Airflow control plane and the streaming driver, which never
- * run on Spot: a Spot node pool would leave them nowhere else to go.
+ * The node pool holds Kafka, PostgreSQL, the Airflow control plane and the streaming driver. On Spot a
+ * preemption restarts them all at once (their volumes survive: they are persistent disks), which a stack whose
+ * data is disposable may trade for a node at 40 % of the price; a stack that protects its data may not.
  */
-function readNodeSpot(reader: ConfigReader): boolean | undefined {
+function readNodeSpot(reader: ConfigReader, deletionProtection: boolean): boolean | undefined {
     const spot = reader.boolean("nodeSpot");
-    if (spot === true) {
+    if (spot === true && deletionProtection) {
         return reader.reject(
             "nodeSpot",
             "true",
-            "false: the node pool holds Kafka, PostgreSQL and the Airflow scheduler, which never run on Spot (Spot-only stateful placement); set spotPool: true for a Spot pool for Spark and Celery workers",
+            "false where deletionProtection is on: the node pool holds Kafka's quorum and PostgreSQL, which a preemption would stop together; set spotPool: true for a Spot pool for Spark and Celery workers",
         );
     }
     return spot;

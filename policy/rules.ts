@@ -957,3 +957,55 @@ export const policies: Policies = [
     noLiteralCredentialsInHelmValues,
     loadBalancerSourceRanges,
 ];
+
+/**
+ * What a rule has to judge, and so where it applies: the programs and stacks that create resources of its
+ * types. Stack rules apply only where their condition holds; the rest apply wherever their resources are.
+ */
+export type Scope =
+    // Every stack of the platform (index.ts), local included: the Kubernetes objects and Helm releases it creates.
+    | "platform"
+    // The platform's stacks on Google Cloud (dev, prod): the cluster, its node pools, the node service account's
+    // project roles, the subnet.
+    | "platform-on-gke"
+    // Those of them that protect their data (prod, and dev with deletionProtection on).
+    | "platform-protecting-data"
+    // The bootstrap program (bootstrap/): the project roles and Artifact Registry access it grants the deployers.
+    | "bootstrap";
+
+/**
+ * Where each rule of `policies` applies, declared once here so that policy/stacks.test.ts derives from it
+ * which rules each stack must be judged by: a rule missing here fails that test rather than going unchecked.
+ */
+export const APPLIES_TO: Readonly<Record<string, readonly Scope[]>> = {
+    [privateNodes.name]: ["platform-on-gke"],
+    [controlPlaneNotPublic.name]: ["platform-on-gke"],
+    [ipEndpointOffWithoutAuthorizedNetworks.name]: ["platform-on-gke"],
+    [workloadIdentity.name]: ["platform-on-gke"],
+    [dedicatedNodeServiceAccount.name]: ["platform-on-gke"],
+    [shieldedNodes.name]: ["platform-on-gke"],
+    [secureBoot.name]: ["platform-on-gke"],
+    [nodeAutoUpgradeAndRepair.name]: ["platform-on-gke"],
+    [kubeletReadOnlyPortOff.name]: ["platform-on-gke"],
+    [releaseChannel.name]: ["platform-on-gke"],
+    [dataplaneV2.name]: ["platform-on-gke"],
+    [legacyAbacOff.name]: ["platform-on-gke"],
+    [noClientCertificates.name]: ["platform-on-gke"],
+    [loggingAndMonitoring.name]: ["platform-on-gke"],
+    [deletionProtection.name]: ["platform-protecting-data"],
+    [secretsEncryption.name]: ["platform-protecting-data"],
+    [binaryAuthorization.name]: ["platform-protecting-data"],
+    [noBroadProjectRoles.name]: ["platform-on-gke", "bootstrap"],
+    // The platform reads its images through the node service account's project role; only bootstrap grants
+    // access to a repository.
+    [artifactRegistryNotPublic.name]: ["bootstrap"],
+    [subnetFlowLogs.name]: ["platform-on-gke"],
+    [namespacePodSecurity.name]: ["platform"],
+    [noPrivilegedContainers.name]: ["platform"],
+    [noHostNamespaces.name]: ["platform"],
+    [noHostPathVolumes.name]: ["platform"],
+    [allowedImages.name]: ["platform"],
+    [pinnedChartVersions.name]: ["platform"],
+    [noLiteralCredentialsInHelmValues.name]: ["platform"],
+    [loadBalancerSourceRanges.name]: ["platform"],
+};

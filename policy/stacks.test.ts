@@ -1,40 +1,23 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../offline/harness";
-import { Policy } from "@pulumi/policy";
 import { runBootstrap } from "../offline/bootstrap";
 import { evaluated } from "../offline/stackQueries";
 import {
     allowedImages,
-    artifactRegistryNotPublic,
-    binaryAuthorization,
+    APPLIES_TO,
     controlPlaneNotPublic,
-    dataplaneV2,
-    dedicatedNodeServiceAccount,
     deletionProtection,
     ipEndpointOffWithoutAuthorizedNetworks,
-    kubeletReadOnlyPortOff,
-    legacyAbacOff,
     loadBalancerSourceRanges,
-    loggingAndMonitoring,
     namespacePodSecurity,
     noBroadProjectRoles,
-    noClientCertificates,
     noHostNamespaces,
     noHostPathVolumes,
-    noLiteralCredentialsInHelmValues,
-    nodeAutoUpgradeAndRepair,
     noPrivilegedContainers,
-    pinnedChartVersions,
     policies,
-    privateNodes,
-    releaseChannel,
-    secretsEncryption,
-    secureBoot,
-    shieldedNodes,
-    subnetFlowLogs,
+    Scope,
     TYPES,
-    workloadIdentity,
 } from "./rules";
 import { evaluate, evaluateStack, isStackPolicy, TestResource } from "./testing";
 
@@ -57,10 +40,10 @@ interface Review {
  * Runs every rule of the pack on the stack the program registered, as `pulumi up --policy-pack policy`
  * would: resource rules on each resource, stack rules once on them all.
  */
-async function review(run: { readonly resources: readonly Analyzable[] }, config: Record<string, object> = {}, only = policies): Promise<Review> {
-    const result: Review = { violations: [], unknown: [], applied: new Map(only.map((p) => [p.name, []])) };
+async function review(run: { readonly resources: readonly Analyzable[] }, config: Record<string, object> = {}): Promise<Review> {
+    const result: Review = { violations: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
     const analyzed = run.resources.map(asAnalyzed);
-    for (const policy of only) {
+    for (const policy of policies) {
         const settings = config[policy.name] ?? {};
         if (isStackPolicy(policy)) {
             const outcome = await evaluateStack(policy, analyzed, settings);
@@ -151,62 +134,79 @@ const unexpected = (findings: Finding[], gaps: Record<string, string[]>) => {
     return findings.filter((f) => !known.has(gapsOf([f])[0]));
 };
 
-const names = (rules: Policy[]) => rules.map((p) => p.name);
-const CLUSTER_RULES = names([
-    privateNodes,
-    controlPlaneNotPublic,
-    ipEndpointOffWithoutAuthorizedNetworks,
-    workloadIdentity,
-    dedicatedNodeServiceAccount,
-    shieldedNodes,
-    secureBoot,
-    nodeAutoUpgradeAndRepair,
-    kubeletReadOnlyPortOff,
-    releaseChannel,
-    dataplaneV2,
-    legacyAbacOff,
-    noClientCertificates,
-    loggingAndMonitoring,
-]);
+/**
+ * The names of the pack's rules that declare (APPLIES_TO) any of the given scopes: what a stack in those
+ * scopes must be judged by. Taken from the pack, so a rule added to it is expected where it declares.
+ */
+const rulesFor = (...scopes: Scope[]) => policies.filter((p) => (APPLIES_TO[p.name] ?? []).some((s) => scopes.includes(s))).map((p) => p.name);
+const ON_GKE: Scope[] = ["platform", "platform-on-gke"];
+const PROTECTING_DATA: Scope[] = [...ON_GKE, "platform-protecting-data"];
 /** Stack rules that apply where the stack protects its data: prod, and dev with deletionProtection on. */
-const PROTECTED_STACK_RULES = names([deletionProtection, secretsEncryption, binaryAuthorization]);
-/** The node service account's roles and the subnet. */
-const GCP_RULES = names([noBroadProjectRoles, subnetFlowLogs]);
-const KUBERNETES_RULES = names([namespacePodSecurity, noPrivilegedContainers, noHostNamespaces, noHostPathVolumes, allowedImages]);
-const HELM_RULES = names([pinnedChartVersions, noLiteralCredentialsInHelmValues, loadBalancerSourceRanges]);
-const GKE_RULES = [...CLUSTER_RULES, ...GCP_RULES, ...KUBERNETES_RULES, ...HELM_RULES];
+const PROTECTED_STACK_RULES = rulesFor("platform-protecting-data");
 const LOAD_BALANCED_UIS = { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] };
 
+/**
+ * The stacks the pack is run over, each with the scopes it is in (what it has, not which rules it needs):
+ * the rules it must be judged by are those that declare one of them in the pack's APPLIES_TO.
+ */
+const stacks: Record<string, { stack: keyof typeof KNOWN_GAPS; overrides: ConfigOverrides; scopes: Scope[]; gaps: Record<string, string[]> }> = {
+    dev: { stack: "dev", overrides: {}, scopes: ON_GKE, gaps: KNOWN_GAPS.dev },
+    prod: { stack: "prod", overrides: {}, scopes: PROTECTING_DATA, gaps: KNOWN_GAPS.prod },
+    local: { stack: "local", overrides: {}, scopes: ["platform"], gaps: KNOWN_GAPS.local },
+    "dev, every optional feature on": {
+        stack: "dev",
+        overrides: {
+            ...LOAD_BALANCED_UIS,
+            regional: true,
+            streamCheckpointStorage: "10Gi",
+            dockerHubMirror: true,
+            buildImages: false,
+            airflowExecutor: "CeleryExecutor",
+            postgresqlReadReplicas: 2,
+            kafkaReplicas: 3,
+            sparkMaxWorkers: 4,
+            authorizedNetworks: ["203.0.113.0/24"],
+        },
+        scopes: ON_GKE,
+        // With authorized networks the IP endpoint is in use, so it may stay on.
+        gaps: withoutGaps(KNOWN_GAPS.dev, ipEndpointOffWithoutAuthorizedNetworks.name),
+    },
+    "prod, UIs on LoadBalancers": {
+        stack: "prod",
+        overrides: LOAD_BALANCED_UIS,
+        scopes: PROTECTING_DATA,
+        gaps: KNOWN_GAPS.prod,
+    },
+};
+
+/** The scopes of the bootstrap program, reviewed on its own at the end. */
+const BOOTSTRAP_SCOPES: Scope[] = ["bootstrap"];
+
+describe("where the pack's rules apply", () => {
+    it("is declared in the pack (APPLIES_TO) for every rule of it, and for no other", () => {
+        // An undeclared rule would be expected nowhere, so no test would notice it never applies.
+        const undeclared = policies.filter((p) => (APPLIES_TO[p.name] ?? []).length === 0).map((p) => p.name);
+        assert.deepEqual(undeclared, [], "declare in APPLIES_TO (policy/rules.ts) where these rules apply");
+        const held = new Set(policies.map((p) => p.name));
+        assert.deepEqual(
+            Object.keys(APPLIES_TO).filter((name) => !held.has(name)),
+            [],
+            "APPLIES_TO names rules the pack does not hold",
+        );
+    });
+
+    it("is checked here for every scope a rule declares", () => {
+        // A scope no review below is in would leave its rules expected nowhere, as if undeclared.
+        const reviewed = new Set([...Object.values(stacks).flatMap((s) => s.scopes), ...BOOTSTRAP_SCOPES]);
+        for (const policy of policies) {
+            for (const scope of APPLIES_TO[policy.name] ?? []) {
+                assert.ok(reviewed.has(scope), `${policy.name}: no stack reviewed here is in ${scope}`);
+            }
+        }
+    });
+});
+
 describe("the platform under its own policy pack", () => {
-    const stacks: Record<string, { stack: keyof typeof KNOWN_GAPS; overrides: ConfigOverrides; rules: string[]; gaps: Record<string, string[]> }> = {
-        dev: { stack: "dev", overrides: {}, rules: GKE_RULES, gaps: KNOWN_GAPS.dev },
-        prod: { stack: "prod", overrides: {}, rules: [...GKE_RULES, ...PROTECTED_STACK_RULES], gaps: KNOWN_GAPS.prod },
-        local: { stack: "local", overrides: {}, rules: [...KUBERNETES_RULES, ...HELM_RULES], gaps: KNOWN_GAPS.local },
-        "dev, every optional feature on": {
-            stack: "dev",
-            overrides: {
-                ...LOAD_BALANCED_UIS,
-                regional: true,
-                streamCheckpointStorage: "10Gi",
-                dockerHubMirror: true,
-                buildImages: false,
-                airflowExecutor: "CeleryExecutor",
-                postgresqlReadReplicas: 2,
-                kafkaReplicas: 3,
-                sparkMaxWorkers: 4,
-                authorizedNetworks: ["203.0.113.0/24"],
-            },
-            rules: GKE_RULES,
-            // With authorized networks the IP endpoint is in use, so it may stay on.
-            gaps: withoutGaps(KNOWN_GAPS.dev, ipEndpointOffWithoutAuthorizedNetworks.name),
-        },
-        "prod, UIs on LoadBalancers": {
-            stack: "prod",
-            overrides: LOAD_BALANCED_UIS,
-            rules: [...GKE_RULES, ...PROTECTED_STACK_RULES],
-            gaps: KNOWN_GAPS.prod,
-        },
-    };
     const runs: Record<string, StackRun> = {};
     const reviews: Record<string, Review> = {};
     before(async () => {
@@ -216,7 +216,7 @@ describe("the platform under its own policy pack", () => {
         }
     });
 
-    for (const [variant, { rules, gaps }] of Object.entries(stacks)) {
+    for (const [variant, { scopes, gaps }] of Object.entries(stacks)) {
         describe(variant, () => {
             it("violates exactly its known gaps (KNOWN_GAPS, issue 13), and every rule could read what it needed", () => {
                 assert.deepEqual(
@@ -229,7 +229,7 @@ describe("the platform under its own policy pack", () => {
 
             it("was judged by the rules that concern it", () => {
                 const applied = [...reviews[variant].applied].filter(([, urns]) => urns.length > 0).map(([name]) => name);
-                assert.deepEqual(applied.sort(), [...rules].sort());
+                assert.deepEqual(applied.sort(), rulesFor(...scopes).sort());
                 // Everything of a type some rule judges was judged: nothing the rules look for went unseen.
                 const judged = new Set([...reviews[variant].applied.values()].flat());
                 for (const type of Object.values(TYPES)) {
@@ -339,7 +339,7 @@ describe("the policy pack stops the platform going wrong", () => {
         assert.deepEqual(unexpected(dev.violations, KNOWN_GAPS.dev), [], describeFindings(dev.violations));
         assert.deepEqual(dev.applied.get(deletionProtection.name), []);
         // Protected, dev answers to the rules for protected stacks as prod does, and has prod's gaps among them.
-        const protectedDev = await review(await evaluated("dev", { deletionProtection: true }));
+        const protectedDev = await review(await evaluated("dev", { deletionProtection: true, nodeSpot: false }));
         const protectedGaps = Object.fromEntries(PROTECTED_STACK_RULES.map((rule) => [rule, KNOWN_GAPS.prod[rule] ?? []]));
         assert.deepEqual(unexpected(protectedDev.violations, { ...KNOWN_GAPS.dev, ...protectedGaps }), [], describeFindings(protectedDev.violations));
         for (const rule of PROTECTED_STACK_RULES) {
@@ -369,15 +369,14 @@ describe("the policy pack stops the platform going wrong", () => {
     }
 });
 
-describe("the bootstrap program under the pack's IAM rules", () => {
-    const IAM_RULES = [noBroadProjectRoles, artifactRegistryNotPublic];
+describe("the bootstrap program under the policy pack", () => {
     let resources: readonly Analyzable[];
     let bootstrap: Review;
     before(async () => {
         const run = await runBootstrap();
         assert.equal(run.error, undefined, run.error?.stack);
         resources = run.resources;
-        bootstrap = await review(run, {}, IAM_RULES);
+        bootstrap = await review(run);
     });
     after(() => pulumi.runtime.setAllConfig({}, []));
 
@@ -388,6 +387,11 @@ describe("the bootstrap program under the pack's IAM rules", () => {
             `remove from KNOWN_GAPS what is fixed; fix what is new:\n${describeFindings(unexpected(bootstrap.violations, KNOWN_GAPS.bootstrap))}`,
         );
         assert.deepEqual(bootstrap.unknown, [], describeFindings(bootstrap.unknown));
+    });
+
+    it("was judged by the rules that concern it", () => {
+        const applied = [...bootstrap.applied].filter(([, urns]) => urns.length > 0).map(([name]) => name);
+        assert.deepEqual(applied.sort(), rulesFor(...BOOTSTRAP_SCOPES).sort());
     });
 
     it("judges every project IAM grant of the deployer", () => {

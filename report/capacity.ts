@@ -1,7 +1,7 @@
 import { describeMachineType, MachineShape } from "../config/machineTypes";
 import { ofType, StackRun } from "../offline/harness";
 import { gkeAllocatable, NodeCapacity } from "./allocatable";
-import { Workload } from "./workloads";
+import { runsToCompletion, Workload } from "./workloads";
 import { TYPES } from "../offline/resourceTypes";
 
 /** Share of the pool's allocatable CPU and memory that must stay free at its minimum size. */
@@ -19,9 +19,6 @@ export const GKE_SYSTEM_PODS = {
     perNode: { cpuMillis: 250, memoryMiB: 400 },
     perCluster: { cpuMillis: 500, memoryMiB: 400 },
 } as const;
-
-/** Chart workloads that tolerate and prefer the Spot pool (components/k8s/placement.ts; test/placement.test.ts). */
-export const SPOT_WORKLOADS: ReadonlySet<string> = new Set(["spark-worker", "airflow-worker"]);
 
 export interface NodePool {
     /** "on-demand" holds state and quorum; "spot" the stateless compute. */
@@ -68,7 +65,10 @@ export interface Capacity {
     readonly spot?: SpotCapacity;
     readonly totals: { readonly atMinReplicas: PodTotals; readonly atMaxReplicas: PodTotals };
     readonly volumeGiB: number;
+    /** The long-running pods at minimum replicas, which must leave the required headroom. */
     readonly atMinNodes?: FitCheck;
+    /** The same with every Job and CronJob pod running at once: they use the headroom, but must fit. */
+    readonly atMinNodesWithJobs?: FitCheck;
     readonly atMaxNodes?: FitCheck;
     /** Why the stack does not fit; empty when it does. Without a node pool nothing is checked. */
     readonly problems: readonly string[];
@@ -175,7 +175,7 @@ function headroomProblems(pool: NodePool, check: FitCheck, what: string): string
         );
 }
 
-function overfull(pool: NodePool, check: FitCheck): string[] {
+function overfull(pool: NodePool, check: FitCheck, what: string): string[] {
     return (
         [
             ["CPU", check.cpuHeadroom],
@@ -183,7 +183,7 @@ function overfull(pool: NodePool, check: FitCheck): string[] {
         ] as const
     )
         .filter(([, headroom]) => headroom < 0)
-        .map(([resource]) => `every ${pool.role} workload at its maximum replicas requests more ${resource} than ${pool.maxNodes} node(s) can offer`);
+        .map(([resource]) => `the ${pool.role} pool's workloads request more ${resource} than ${what} can offer`);
 }
 
 /** A fit check without the per-cluster system pods, which do not tolerate the Spot taint and so stay on the on-demand pool. */
@@ -203,8 +203,10 @@ function spotFitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck
 
 /**
  * Fit of the stack's workloads on its pools. Without a Spot pool everything is on the node pool. With one,
- * Spark and Celery workers (SPOT_WORKLOADS) go to it and everything else to the on-demand pool. The on-demand
- * pool must keep the required headroom at its minimum; the Spot pool, which may scale to zero, is counted
+ * the pods that tolerate its taint (Spark and Celery workers) go to it and everything else to the on-demand
+ * pool. The on-demand pool's long-running pods must keep the required headroom at its minimum; pods of Jobs
+ * and CronJobs (a provisioning run, a nightly dump) hold their requests only while they run, so they may use
+ * that headroom, all at once, but no more. The Spot pool, which may scale to zero, is counted
  * at the fewest nodes that give the minimum replicas the same headroom (what the autoscaler keeps at least).
  * A paused stack is not checked: it runs nothing until it resumes, when the same checks apply.
  */
@@ -218,10 +220,18 @@ export function capacity(workloads: readonly Workload[], pool: NodePool | undefi
     if (pool.paused) {
         return { nodePool: pool, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, problems: [] };
     }
-    const onSpot = (w: Workload) => spotPool !== undefined && SPOT_WORKLOADS.has(w.name);
+    const onSpot = (w: Workload) => spotPool !== undefined && w.tolerateSpot;
     const onDemandWorkloads = workloads.filter((w) => !onSpot(w));
     const spotWorkloads = workloads.filter(onSpot);
     const atMinNodes = fitCheck(
+        pool,
+        pool.minNodes,
+        totals(
+            onDemandWorkloads.filter((w) => !runsToCompletion(w)),
+            (w) => w.replicas.min,
+        ),
+    );
+    const atMinNodesWithJobs = fitCheck(
         pool,
         pool.minNodes,
         totals(onDemandWorkloads, (w) => w.replicas.min),
@@ -231,7 +241,12 @@ export function capacity(workloads: readonly Workload[], pool: NodePool | undefi
         pool.maxNodes,
         totals(onDemandWorkloads, (w) => w.replicas.max),
     );
-    const problems = [...podsTooLarge(pool, onDemandWorkloads), ...headroomProblems(pool, atMinNodes, "its minimum"), ...overfull(pool, atMaxNodes)];
+    const problems = [
+        ...podsTooLarge(pool, onDemandWorkloads),
+        ...headroomProblems(pool, atMinNodes, "its minimum"),
+        ...overfull(pool, atMinNodesWithJobs, `${pool.minNodes} node(s) with every Job running`),
+        ...overfull(pool, atMaxNodes, `${pool.maxNodes} node(s)`),
+    ];
     let spot: SpotCapacity | undefined;
     if (spotPool) {
         problems.push(...podsTooLarge(spotPool, spotWorkloads));
@@ -253,7 +268,7 @@ export function capacity(workloads: readonly Workload[], pool: NodePool | undefi
         if (!fits(nodesAtMin)) {
             problems.push(...headroomProblems(spotPool, spotAtMin, "the minimum replicas' need"));
         }
-        problems.push(...overfull(spotPool, spotAtMax));
+        problems.push(...overfull(spotPool, spotAtMax, `${spotPool.maxNodes} node(s) at maximum replicas`));
         spot = {
             nodePool: spotPool,
             workloads: spotWorkloads.map((w) => w.name),
@@ -262,5 +277,5 @@ export function capacity(workloads: readonly Workload[], pool: NodePool | undefi
             atMaxNodes: spotAtMax,
         };
     }
-    return { nodePool: pool, spot, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, atMinNodes, atMaxNodes, problems };
+    return { nodePool: pool, spot, totals: { atMinReplicas, atMaxReplicas }, volumeGiB, atMinNodes, atMinNodesWithJobs, atMaxNodes, problems };
 }

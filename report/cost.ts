@@ -86,7 +86,8 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
         const onDemandHour = p.machine.vcpus * family.vcpuHour + p.machine.memoryGiB * family.gibHour;
         const nodeHour = p.spot ? onDemandHour * (1 - prices.spot.assumedDiscount) : onDemandHour;
         const { min, max } = nodes(p);
-        const name = `${p.role} pool`;
+        // The pool that holds the state is on Spot where config `nodeSpot` puts it there (dev).
+        const name = p.role === "spot" ? "spot pool" : p.spot ? "node pool" : "on-demand pool";
         return [
             {
                 item: `${name} nodes (${p.machine.name}${p.spot ? ", Spot" : ""})`,

@@ -1,4 +1,4 @@
-import { StackRun } from "../offline/harness";
+import type { RenderedStack } from "../offline/render";
 import { capacity, stackNodePools } from "./capacity";
 import { estimateCost } from "./cost";
 import { PriceTable } from "./priceTable";
@@ -7,9 +7,10 @@ import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";
 import { stackOperations } from "./operations";
 
-/** Capacity and cost of an evaluated stack. */
-export function buildReport(stack: string, run: StackRun, prices: PriceTable): Report {
-    const workloads = stackWorkloads(run);
+/** Capacity and cost of an evaluated stack, from what its charts and program render. */
+export function buildReport(stack: string, rendered: RenderedStack, prices: PriceTable): Report {
+    const { run } = rendered;
+    const workloads = stackWorkloads(rendered);
     const pools = stackNodePools(run);
     const fit = capacity(
         workloads,

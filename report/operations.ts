@@ -1,8 +1,9 @@
 import { ofType, StackRun } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
-import { effectiveValues } from "./workloads";
+import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
+import { ChartReference, loadChartReference } from "../offline/chartReference";
 import type { PriceTable } from "./priceTable";
-import { Workload } from "./workloads";
+import { runsToCompletion, Workload } from "./workloads";
 
 /** One exporter Managed Service for Prometheus scrapes: its pods at minimum replicas and the series each exposes. */
 export interface Exporter {
@@ -41,6 +42,17 @@ const DASHBOARD = "gcp:monitoring/dashboard:Dashboard";
 const BACKUP_PLAN = "gcp:gkebackup/backupPlan:BackupPlan";
 /** Defaults of backupRetentionDays and backupNoncurrentDays (Pulumi.yaml), for a bucket bootstrap/ made. */
 const BOOTSTRAP_BUCKET_DAYS = { retentionDays: 30, noncurrentDays: 7 };
+
+/** A chart's default values with each subchart's defaults under its name, as Helm combines them. */
+function chartDefaults(chart: ChartReference): HelmValues {
+    const subcharts = Object.fromEntries([...chart.subcharts].map(([name, sub]) => [name, chartDefaults(sub)]));
+    return mergeValues(subcharts, chart.values);
+}
+
+/** What Helm renders from: chart defaults, then the release's values. */
+function effectiveValues(chart: ChartName, releaseValues: HelmValues): HelmValues {
+    return mergeValues(chartDefaults(loadChartReference(chart, CHART_VERSIONS[chart])), releaseValues);
+}
 
 const minReplicas = (workloads: readonly Workload[], names: readonly string[]) =>
     workloads.filter((w) => names.includes(w.name)).reduce((n, w) => n + w.replicas.min, 0);
@@ -136,7 +148,7 @@ export function stackOperations(run: StackRun, workloads: readonly Workload[], p
     const policies = ofType(run, ALERT_POLICY);
     const plan = ofType(run, BACKUP_PLAN)[0];
     const planNamespaces: string[] = plan?.inputs.backupConfig?.selectedNamespaces?.namespaces ?? [];
-    const protectedWorkloads = workloads.filter((w) => planNamespaces.includes(w.namespace) && w.kind !== "Job");
+    const protectedWorkloads = workloads.filter((w) => planNamespaces.includes(w.namespace) && !runsToCompletion(w));
     return {
         exporters,
         podMonitorings: podMonitorings.length,

@@ -24,11 +24,14 @@ const usd = (amount: number) => `$${amount.toFixed(2)}`;
 const share = (part: number) => `${(part * 100).toFixed(1)} %`;
 const replicas = (w: Workload) => (w.replicas.min === w.replicas.max ? `${w.replicas.min}` : `${w.replicas.min}-${w.replicas.max}`);
 
+const containerCounts = ({ containers: c }: Workload) =>
+    [`${c.regular}`, ...(c.nativeSidecars ? [`${c.nativeSidecars} sidecar`] : []), ...(c.init ? [`${c.init} init`] : [])].join(" + ");
+
 type Table = { head: string[]; rows: string[][] };
 
 function workloadTable(workloads: readonly Workload[]): Table {
     return {
-        head: ["namespace", "workload", "kind", "replicas", "CPU req", "CPU lim", "mem req", "mem lim", "volume/replica", "preset"],
+        head: ["namespace", "workload", "kind", "replicas", "CPU req", "CPU lim", "mem req", "mem lim", "volume/replica", "containers"],
         rows: workloads.map((w) => [
             w.namespace,
             w.name,
@@ -39,7 +42,7 @@ function workloadTable(workloads: readonly Workload[]): Table {
             memory(w.pod.memoryRequestMiB),
             memory(w.pod.memoryLimitMiB),
             w.volumeGiBPerReplica ? `${w.volumeGiBPerReplica}Gi` : "-",
-            w.presets.join(", ") || "-",
+            containerCounts(w),
         ]),
     };
 }
@@ -155,11 +158,12 @@ function sections(report: Report, prices: PriceTable): Section[] {
             title: "Fit",
             lines: ["PAUSED (config `paused`): every node pool is at zero nodes; the fit is checked again when `paused` is false."],
         });
-    } else if (pool && capacity.atMinNodes && capacity.atMaxNodes) {
+    } else if (pool && capacity.atMinNodes && capacity.atMinNodesWithJobs && capacity.atMaxNodes) {
         result.push({
             title: `Fit: ${capacity.spot ? "on-demand pool " : ""}${pool.machine.name} (${pool.machine.vcpus} vCPU, ${pool.machine.memoryGiB} GiB), ${pool.minNodes}-${pool.maxNodes} nodes, allocatable per node ${cpu(pool.allocatablePerNode.cpuMillis)} CPU / ${memory(pool.allocatablePerNode.memoryMiB)}`,
             table: fitTable([
                 ["minimum replicas at min nodes", capacity.atMinNodes],
+                ["the same with every Job running", capacity.atMinNodesWithJobs],
                 ["maximum replicas at max nodes", capacity.atMaxNodes],
                 ...(capacity.spot
                     ? ([
@@ -169,14 +173,14 @@ function sections(report: Report, prices: PriceTable): Section[] {
                     : []),
             ]),
             lines: [
-                "Requested includes an estimate of GKE's own pods (see report/capacity.ts).",
+                "Requested includes an estimate of GKE's own pods (see report/capacity.ts). Jobs and CronJobs hold their requests only while they run: they may use the headroom.",
                 ...(capacity.spot
                     ? [
                           `Spot pool (${capacity.spot.nodePool.minNodes}-${capacity.spot.nodePool.maxNodes} nodes, tainted): ${capacity.spot.workloads.join(", ")}; counted at ${capacity.spot.nodesAtMin} node(s), the fewest that give their minimum replicas the required headroom. Everything else runs on the on-demand pool.`,
                       ]
                     : []),
                 report.fits
-                    ? `FITS: at least ${share(REQUIRED_HEADROOM)} of CPU and memory stay free at the minimum node count.`
+                    ? `FITS: at least ${share(REQUIRED_HEADROOM)} of CPU and memory stay free at the minimum node count, and every Job fits beside the rest.`
                     : `DOES NOT FIT:\n${capacity.problems.map((p) => `  - ${p}`).join("\n")}`,
             ],
         });

@@ -1,9 +1,6 @@
-import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
-import { ChartReference, loadChartReference } from "../offline/chartReference";
-import { ofType, RecordedResource, StackRun } from "../offline/harness";
-import { BITNAMI_RESOURCE_PRESETS } from "./presets";
+import { Manifest, podTemplate, RenderedStack } from "../offline/render";
+import { SPOT_TAINT } from "../components/k8s/placement";
 import { cpuMillis, memoryMiB, storageGiB } from "./quantities";
-import { TYPES } from "../offline/resourceTypes";
 
 /** Requests and limits of one pod; a limit of undefined means none. */
 export interface PodResources {
@@ -16,217 +13,159 @@ export interface PodResources {
 export interface Workload {
     readonly namespace: string;
     readonly name: string;
-    readonly kind: "StatefulSet" | "Deployment" | "Job";
-    /** Where its numbers come from: a release's values path or a Kubernetes object of the program. */
+    readonly kind: "StatefulSet" | "Deployment" | "Job" | "CronJob";
+    /** Who renders it: a chart's release, or the program itself. */
     readonly source: string;
     readonly replicas: { readonly min: number; readonly max: number };
+    /** The pod as the scheduler counts it: every container, sidecar and init container (podResources). */
     readonly pod: PodResources;
-    /** Bitnami presets that filled in for missing `resources`. */
-    readonly presets: readonly string[];
-    /** Persistent volume of each replica, in GiB. */
+    /** How many containers of each sort the pod has, to show what `pod` counts: native sidecars are init containers that keep running. */
+    readonly containers: { readonly regular: number; readonly nativeSidecars: number; readonly init: number };
+    /** Persistent volume of each replica, in GiB: its claim templates and the claims it mounts. */
     readonly volumeGiBPerReplica: number;
+    /** Its pod tolerates the Spot pool's taint (components/k8s/placement.ts), so the Spot pool is where it goes. */
+    readonly tolerateSpot: boolean;
 }
 
-type Values = any;
+/** Pods of Jobs and CronJobs hold their requests only while they run; the others hold them all the time. */
+export const runsToCompletion = (w: Workload) => w.kind === "Job" || w.kind === "CronJob";
 
-/** A component of a chart: where its values live and how the chart names and runs it. */
-interface ChartComponent {
-    readonly path: readonly string[];
-    readonly name: (v: Values) => string;
-    readonly kind: Workload["kind"];
-    readonly enabled?: (v: Values) => boolean;
-    /** For components whose replica count is not theirs to choose. */
-    readonly fixedReplicas?: number;
+interface Container {
+    readonly resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+    readonly restartPolicy?: string;
 }
 
-const component = (
-    path: string[],
-    kind: Workload["kind"],
-    name: string | ((v: Values) => string),
-    rest: Partial<ChartComponent> = {},
-): ChartComponent => ({ path, kind, name: typeof name === "string" ? () => name : name, ...rest });
-
-/** The workloads each pinned chart runs, named as the chart names them for release name = chart name. */
-const CHART_COMPONENTS: Readonly<Record<ChartName, readonly ChartComponent[]>> = {
-    kafka: [
-        component(["controller"], "StatefulSet", "kafka-controller"),
-        component(["broker"], "StatefulSet", "kafka-broker"),
-        component(["provisioning"], "Job", "kafka-provisioning", { enabled: (v) => v.provisioning.enabled, fixedReplicas: 1 }),
-    ],
-    postgresql: [
-        component(["primary"], "StatefulSet", (v) => (v.architecture === "replication" ? "postgresql-primary" : "postgresql"), { fixedReplicas: 1 }),
-        component(["readReplicas"], "StatefulSet", "postgresql-read", { enabled: (v) => v.architecture === "replication" }),
-    ],
-    spark: [
-        component(["master"], "StatefulSet", "spark-master", { enabled: (v) => v.master.enabled !== false, fixedReplicas: 1 }),
-        component(["worker"], "StatefulSet", "spark-worker"),
-    ],
-    airflow: [
-        component(["web"], "Deployment", "airflow-web"),
-        component(["scheduler"], "Deployment", "airflow-scheduler"),
-        component(["dagProcessor"], "Deployment", "airflow-dag-processor", { enabled: (v) => v.dagProcessor.enabled }),
-        component(["triggerer"], "StatefulSet", "airflow-triggerer", { enabled: (v) => v.triggerer.enabled }),
-        component(["worker"], "StatefulSet", "airflow-worker", { enabled: (v) => String(v.executor).includes("Celery") }),
-        component(["setupDBJob"], "Job", "airflow-setup-db", { enabled: (v) => v.setupDBJob.enabled, fixedReplicas: 1 }),
-        component(["metrics"], "Deployment", "airflow-statsd", { enabled: (v) => v.metrics.enabled, fixedReplicas: 1 }),
-        component(["redis", "master"], "StatefulSet", "airflow-redis-master", { enabled: (v) => v.redis.enabled, fixedReplicas: 1 }),
-        component(["redis", "replica"], "StatefulSet", "airflow-redis-replicas", {
-            enabled: (v) => v.redis.enabled && v.redis.architecture === "replication",
-        }),
-    ],
-};
-
-/** A chart's default values with each subchart's defaults under its name, as Helm combines them. */
-function chartDefaults(chart: ChartReference): HelmValues {
-    const subcharts = Object.fromEntries([...chart.subcharts].map(([name, sub]) => [name, chartDefaults(sub)]));
-    return mergeValues(subcharts, chart.values);
-}
-
-/** What Helm renders from: chart defaults, then the release's values. */
-export function effectiveValues(chart: ChartName, releaseValues: HelmValues): HelmValues {
-    return mergeValues(chartDefaults(loadChartReference(chart, CHART_VERSIONS[chart])), releaseValues);
-}
-
-interface ResourceSpec {
-    requests?: { cpu?: string; memory?: string };
-    limits?: { cpu?: string; memory?: string };
-}
-
-/** A container's resources as Kubernetes applies them: a request defaults to the limit. */
-function containerResources(spec: ResourceSpec): PodResources {
-    const cpuLimit = spec.limits?.cpu === undefined ? undefined : cpuMillis(spec.limits.cpu);
-    const memoryLimit = spec.limits?.memory === undefined ? undefined : memoryMiB(spec.limits.memory);
+/** A container's resources as the API server stores them: a request left out defaults to the limit. */
+function containerResources({ resources = {} }: Container): PodResources {
+    const cpuLimit = resources.limits?.cpu === undefined ? undefined : cpuMillis(resources.limits.cpu);
+    const memoryLimit = resources.limits?.memory === undefined ? undefined : memoryMiB(resources.limits.memory);
     return {
-        cpuRequestMillis: spec.requests?.cpu === undefined ? (cpuLimit ?? 0) : cpuMillis(spec.requests.cpu),
+        cpuRequestMillis: resources.requests?.cpu === undefined ? (cpuLimit ?? 0) : cpuMillis(resources.requests.cpu),
         cpuLimitMillis: cpuLimit,
-        memoryRequestMiB: spec.requests?.memory === undefined ? (memoryLimit ?? 0) : memoryMiB(spec.requests.memory),
+        memoryRequestMiB: resources.requests?.memory === undefined ? (memoryLimit ?? 0) : memoryMiB(resources.requests.memory),
         memoryLimitMiB: memoryLimit,
     };
 }
 
+const NOTHING: PodResources = { cpuRequestMillis: 0, cpuLimitMillis: 0, memoryRequestMiB: 0, memoryLimitMiB: 0 };
+// A missing limit is no limit: it absorbs any sum or maximum.
 const addLimit = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a + b);
 const maxLimit = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : Math.max(a, b));
+const add = (a: PodResources, b: PodResources): PodResources => ({
+    cpuRequestMillis: a.cpuRequestMillis + b.cpuRequestMillis,
+    cpuLimitMillis: addLimit(a.cpuLimitMillis, b.cpuLimitMillis),
+    memoryRequestMiB: a.memoryRequestMiB + b.memoryRequestMiB,
+    memoryLimitMiB: addLimit(a.memoryLimitMiB, b.memoryLimitMiB),
+});
+const max = (a: PodResources, b: PodResources): PodResources => ({
+    cpuRequestMillis: Math.max(a.cpuRequestMillis, b.cpuRequestMillis),
+    cpuLimitMillis: maxLimit(a.cpuLimitMillis, b.cpuLimitMillis),
+    memoryRequestMiB: Math.max(a.memoryRequestMiB, b.memoryRequestMiB),
+    memoryLimitMiB: maxLimit(a.memoryLimitMiB, b.memoryLimitMiB),
+});
 
-function sumPods(pods: PodResources[]): PodResources {
-    return pods.reduce(
-        (total, pod) => ({
-            cpuRequestMillis: total.cpuRequestMillis + pod.cpuRequestMillis,
-            cpuLimitMillis: addLimit(total.cpuLimitMillis, pod.cpuLimitMillis),
-            memoryRequestMiB: total.memoryRequestMiB + pod.memoryRequestMiB,
-            memoryLimitMiB: addLimit(total.memoryLimitMiB, pod.memoryLimitMiB),
-        }),
-        { cpuRequestMillis: 0, cpuLimitMillis: 0, memoryRequestMiB: 0, memoryLimitMiB: 0 },
-    );
-}
+const isSidecar = (c: Container) => c.restartPolicy === "Always";
 
-/** Init containers run one after another before the others start: the pod needs the larger of the two. */
-function withInitContainers(containers: PodResources, inits: PodResources[]): PodResources {
-    return inits.reduce(
-        (pod, init) => ({
-            cpuRequestMillis: Math.max(pod.cpuRequestMillis, init.cpuRequestMillis),
-            cpuLimitMillis: maxLimit(pod.cpuLimitMillis, init.cpuLimitMillis),
-            memoryRequestMiB: Math.max(pod.memoryRequestMiB, init.memoryRequestMiB),
-            memoryLimitMiB: maxLimit(pod.memoryLimitMiB, init.memoryLimitMiB),
-        }),
-        containers,
-    );
-}
-
-function hasResources(spec: ResourceSpec | undefined): spec is ResourceSpec {
-    return spec !== undefined && Object.keys({ ...spec.requests, ...spec.limits }).length > 0;
-}
-
-/** A component's resources, or the preset the chart falls back to without them. */
-function componentResources(values: Values, where: string): { spec: ResourceSpec; preset?: string } {
-    if (hasResources(values.resources)) {
-        return { spec: values.resources };
-    }
-    const preset: string | undefined = values.resourcesPreset;
-    if (preset === undefined || preset === "none") {
-        return { spec: {} };
-    }
-    const resolved = BITNAMI_RESOURCE_PRESETS[preset];
-    if (!resolved) {
-        throw new Error(`${where}.resourcesPreset is "${preset}", not one of ${Object.keys(BITNAMI_RESOURCE_PRESETS).join(", ")}`);
-    }
-    return { spec: resolved, preset };
-}
-
-function replicasOf(values: Values): Workload["replicas"] {
-    const count = values.replicaCount ?? 1;
-    // Charts put HorizontalPodAutoscaler settings at autoscaling.hpa or directly at autoscaling.
-    const hpa = values.autoscaling?.hpa ?? values.autoscaling;
-    return hpa?.enabled ? { min: hpa.minReplicas ?? count, max: hpa.maxReplicas ?? count } : { min: count, max: count };
-}
-
-function chartWorkloads(release: RecordedResource, chart: ChartName): Workload[] {
-    const values = effectiveValues(chart, release.inputs.values);
-    return CHART_COMPONENTS[chart]
-        .filter((c) => c.enabled?.(values) ?? true)
-        .map((c): Workload => {
-            const where = c.path.join(".");
-            const settings: Values = c.path.reduce<Values>((v, key) => v?.[key], values);
-            const main = componentResources(settings, where);
-            const sidecars = (settings.sidecars ?? []).map((s: { resources?: ResourceSpec }) => containerResources(s.resources ?? {}));
-            const persistence = settings.persistence;
-            return {
-                namespace: release.inputs.namespace,
-                name: c.name(values),
-                kind: c.kind,
-                source: `${chart} release: ${where}`,
-                replicas: c.fixedReplicas === undefined ? replicasOf(settings) : { min: c.fixedReplicas, max: c.fixedReplicas },
-                pod: sumPods([containerResources(main.spec), ...sidecars]),
-                presets: main.preset ? [main.preset] : [],
-                volumeGiBPerReplica: persistence?.enabled ? storageGiB(persistence.size) : 0,
-            };
-        })
-        .filter((w) => w.replicas.max > 0);
-}
-
-/** Deployments and StatefulSets the program creates itself, with the claims they mount. */
-function programWorkloads(run: StackRun): Workload[] {
-    const claims = new Map(
-        ofType(run, TYPES.persistentVolumeClaim).map((claim) => [
-            `${claim.inputs.metadata.namespace}/${claim.inputs.metadata.name}`,
-            storageGiB(claim.inputs.spec.resources.requests.storage),
-        ]),
-    );
-    return (["Deployment", "StatefulSet"] as const).flatMap((kind) =>
-        ofType(run, `kubernetes:apps/v1:${kind}`).map((object): Workload => {
-            const { namespace, name } = object.inputs.metadata;
-            const pod = object.inputs.spec.template.spec;
-            const replicas = object.inputs.spec.replicas ?? 1;
-            return {
-                namespace,
-                name,
-                kind,
-                source: `${kind} ${namespace}/${name}`,
-                replicas: { min: replicas, max: replicas },
-                pod: withInitContainers(
-                    sumPods(pod.containers.map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {}))),
-                    (pod.initContainers ?? []).map((c: { resources?: ResourceSpec }) => containerResources(c.resources ?? {})),
-                ),
-                presets: [],
-                volumeGiBPerReplica: (pod.volumes ?? [])
-                    .map(
-                        (v: { persistentVolumeClaim?: { claimName: string } }) =>
-                            v.persistentVolumeClaim && claims.get(`${namespace}/${v.persistentVolumeClaim.claimName}`),
-                    )
-                    .reduce((total: number, size: number | undefined) => total + (size ?? 0), 0),
-            };
-        }),
-    );
-}
-
-/** Every workload the evaluated stack runs, release by release, then the program's own. */
-export function stackWorkloads(run: StackRun): Workload[] {
-    const releases = ofType(run, TYPES.helmRelease);
-    const fromCharts = releases.flatMap((release) => {
-        const chart = release.name as ChartName;
-        if (!(chart in CHART_COMPONENTS)) {
-            throw new Error(`release ${release.name} installs a chart the report does not know`);
+/**
+ * A pod's effective requests and limits, the rule the scheduler applies (k8s.io/component-helpers v0.35.8,
+ * resource/helpers.go, AggregateContainerRequests): the containers and every sidecar (an init container with
+ * restartPolicy Always) add up; each plain init container runs alone beside the sidecars started before it,
+ * and the pod needs the larger of the two. The pinned charts set no pod overhead (RuntimeClass).
+ */
+export function podResources(spec: { containers: Container[]; initContainers?: Container[] }): PodResources {
+    let running = spec.containers.map(containerResources).reduce(add, NOTHING);
+    let sidecars = NOTHING;
+    let initPeak = NOTHING;
+    for (const init of spec.initContainers ?? []) {
+        const own = containerResources(init);
+        if (isSidecar(init)) {
+            running = add(running, own);
+            sidecars = add(sidecars, own);
+            initPeak = max(initPeak, sidecars);
+        } else {
+            initPeak = max(initPeak, add(own, sidecars));
         }
-        return chartWorkloads(release, chart);
-    });
-    return [...fromCharts, ...programWorkloads(run)];
+    }
+    return max(running, initPeak);
+}
+
+const HELM_TEST_HOOKS = new Set(["test", "test-success", "test-failure"]);
+/** `helm test` pods run only when someone runs it; every other hook (install, upgrade) runs with the release. */
+const isHelmTest = (object: Manifest) =>
+    (object.metadata.annotations?.["helm.sh/hook"] ?? "").split(",").some((hook) => HELM_TEST_HOOKS.has(hook.trim()));
+
+const key = (namespace: string | undefined, name: string) => `${namespace}/${name}`;
+
+/** Replica bounds: a HorizontalPodAutoscaler's when one scales the workload, else its own count. */
+function replicasOf(object: Manifest, autoscalers: ReadonlyMap<string, Manifest>): Workload["replicas"] {
+    if (object.kind === "Job" || object.kind === "CronJob") {
+        const job = object.kind === "CronJob" ? object.spec.jobTemplate.spec : object.spec;
+        const parallel = job.parallelism ?? 1;
+        return { min: parallel, max: parallel };
+    }
+    // The HPA controller resolves the kind as the API names it or all in lower case, as the spark chart writes it
+    // (client-go v0.35.8 restmapper/discovery.go); any other spelling scales nothing.
+    const hpa = [object.kind, object.kind.toLowerCase()]
+        .map((kind) => autoscalers.get(`${kind}/${key(object.metadata.namespace, object.metadata.name)}`))
+        .find(Boolean);
+    if (hpa) {
+        return { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas };
+    }
+    const count = object.spec.replicas ?? 1;
+    return { min: count, max: count };
+}
+
+/** GiB each replica claims: its StatefulSet claim templates and the claims its pod mounts. */
+function volumePerReplica(object: Manifest, claims: ReadonlyMap<string, number>): number {
+    const templates = (object.kind === "StatefulSet" ? (object.spec.volumeClaimTemplates ?? []) : []) as Manifest[];
+    const mounted = (podTemplate(object).spec.volumes ?? []).map(
+        (v: { persistentVolumeClaim?: { claimName: string } }) =>
+            (v.persistentVolumeClaim && claims.get(key(object.metadata.namespace, v.persistentVolumeClaim.claimName))) ?? 0,
+    );
+    return [...templates.map((t) => storageGiB(t.spec.resources.requests.storage)), ...mounted].reduce((a: number, b: number) => a + b, 0);
+}
+
+const WORKLOAD_KINDS: ReadonlySet<string> = new Set<Workload["kind"]>(["StatefulSet", "Deployment", "Job", "CronJob"]);
+
+/** Every pod the stack runs, from the rendered manifests: each release's (its hooks too) and the program's own. */
+export function stackWorkloads(stack: RenderedStack): Workload[] {
+    const sources = [
+        ...stack.releases.map((release) => ({ source: `${release.chart} release`, objects: release.objects })),
+        { source: "program", objects: stack.objects.filter((o) => !stack.releases.some((r) => r.objects.includes(o))) },
+    ];
+    const autoscalers = new Map(
+        stack.objects
+            .filter((o) => o.kind === "HorizontalPodAutoscaler")
+            .map((hpa) => [`${hpa.spec.scaleTargetRef.kind}/${key(hpa.metadata.namespace, hpa.spec.scaleTargetRef.name)}`, hpa]),
+    );
+    const claims = new Map(
+        stack.objects
+            .filter((o) => o.kind === "PersistentVolumeClaim")
+            .map((claim) => [key(claim.metadata.namespace, claim.metadata.name), storageGiB(claim.spec.resources.requests.storage)]),
+    );
+    return sources
+        .flatMap(({ source, objects }) =>
+            objects
+                .filter((o) => WORKLOAD_KINDS.has(o.kind) && !isHelmTest(o))
+                .map((object): Workload => {
+                    const { spec } = podTemplate(object);
+                    const inits: Container[] = spec.initContainers ?? [];
+                    return {
+                        namespace: object.metadata.namespace!,
+                        name: object.metadata.name,
+                        kind: object.kind as Workload["kind"],
+                        source,
+                        replicas: replicasOf(object, autoscalers),
+                        pod: podResources(spec),
+                        containers: {
+                            regular: spec.containers.length,
+                            nativeSidecars: inits.filter(isSidecar).length,
+                            init: inits.filter((c) => !isSidecar(c)).length,
+                        },
+                        volumeGiBPerReplica: volumePerReplica(object, claims),
+                        tolerateSpot: (spec.tolerations ?? []).some((t: { key?: string }) => t.key === SPOT_TAINT.key),
+                    };
+                }),
+        )
+        .filter((w) => w.replicas.max > 0);
 }

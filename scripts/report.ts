@@ -50,13 +50,14 @@ export async function runReport(args: readonly string[], overrides: ConfigOverri
     const { buildReport } = await import("../report");
     const { loadPrices } = await import("../report/priceTable");
     const { renderMarkdown, renderText } = await import("../report/render");
+    const { renderStack } = await import("../offline/render");
 
     const run = await runStack(stack, overrides);
     if (run.error) {
         return refused(`stack ${stack} does not evaluate:\n${run.error.message}`);
     }
     const prices = loadPrices();
-    const report = buildReport(stack, run, prices);
+    const report = buildReport(stack, await renderStack(stack, overrides), prices);
     const [format] = options;
     const stdout =
         format === "--json" ? JSON.stringify(report, null, 2) : format === "--markdown" ? renderMarkdown(report, prices) : renderText(report, prices);

@@ -241,13 +241,10 @@ describe("GKE stacks", () => {
         assert.equal(cluster.location, "us-central1-a");
         assert.equal(cluster.deletionProtection, false);
         const data = pool(runs.dev, "gke-pool");
-        assert.equal(data.nodeConfig.spot, false, "what holds state never runs on Spot");
-        assert.equal(data.nodeConfig.machineType, "e2-standard-4");
+        assert.equal(data.nodeConfig.spot, true, "dev's data is disposable: its one pool is Spot (nodeSpot)");
+        assert.equal(data.nodeConfig.machineType, "e2-highmem-4");
         assert.deepEqual([data.autoscaling.totalMinNodeCount, data.autoscaling.totalMaxNodeCount], [1, 3]);
-        const spot = pool(runs.dev, "gke-spot");
-        assert.equal(spot.nodeConfig.spot, true);
-        assert.equal(spot.nodeConfig.machineType, "e2-standard-2");
-        assert.equal(spot.autoscaling.totalMinNodeCount, 1, "one Spot node stays up for the worker that prefers it");
+        assert.equal(ofType(runs.dev, TYPES.nodePool).length, 1, "no separate Spot pool");
     });
 
     it("prod is a regional, protected cluster on on-demand nodes", () => {
@@ -280,7 +277,7 @@ describe("GKE stacks", () => {
         const nodeConfig = pool(run, "gke-pool").nodeConfig;
         assert.deepEqual(
             [nodeConfig.spot, nodeConfig.diskSizeGb, nodeConfig.diskType, nodeConfig.machineType],
-            [false, 80, "pd-ssd", "n2d-highmem-4"],
+            [true, 80, "pd-ssd", "n2d-highmem-4"],
         );
         for (const nodePool of ofType(run, TYPES.nodePool)) {
             assert.ok(byUrn(run, nodePool.parent!)?.type.endsWith(":GkeCluster"));
@@ -295,7 +292,7 @@ describe("GKE stacks", () => {
                 const pools = ofType(runs[stack], TYPES.nodePool);
                 assert.deepEqual(
                     pools.map((p) => p.name),
-                    ["gke-pool", "gke-spot"],
+                    stack === "prod" ? ["gke-pool", "gke-spot"] : ["gke-pool"],
                 );
                 for (const nodeConfig of [cluster.nodeConfig, ...pools.map((p) => p.inputs.nodeConfig)]) {
                     assert.deepEqual(nodeConfig.kubeletConfig, { insecureKubeletReadonlyPortEnabled: "FALSE" });
@@ -424,7 +421,7 @@ describe("GKE stacks", () => {
             assert.equal(single(enforcing, TYPES.cluster).inputs.binaryAuthorization.evaluationMode, "PROJECT_SINGLETON_POLICY_ENFORCE");
             expectAdmitsExactlyItsImages(enforcing, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-dev/*`]);
             // Protected, dev follows prod: key and policy.
-            const protectedDev = await runStack("dev", { deletionProtection: true });
+            const protectedDev = await runStack("dev", { deletionProtection: true, nodeSpot: false });
             assert.equal(single(protectedDev, TYPES.cluster).inputs.databaseEncryption.state, "ENCRYPTED");
             assert.equal(single(protectedDev, TYPES.cluster).inputs.binaryAuthorization.evaluationMode, "PROJECT_SINGLETON_POLICY_ENFORCE");
         });

@@ -37,11 +37,25 @@ describe("pause and pool configuration", function () {
         assert.equal(allowed.error, undefined);
     });
 
-    it("refuses Spot-only stateful placement, max < min and an unknown machine type, naming the key", async () => {
-        assert.match(await refused({ nodeSpot: true }), /streaming-platform:nodeSpot = "true": .*Spot-only stateful placement/);
-        assert.match(await refused({ spotMinCount: 3, spotMaxCount: 2 }), /streaming-platform:spotMaxCount = "2": an integer >= spotMinCount \(3\)/);
+    it("refuses the state on Spot where data is protected, max < min and an unknown machine type, naming the key", async () => {
+        assert.match(
+            await refused({ nodeSpot: true }, "prod"),
+            /streaming-platform:nodeSpot = "true": false where deletionProtection is on: the node pool holds Kafka's quorum and PostgreSQL/,
+        );
+        assert.match(
+            await refused({ nodeSpot: true, deletionProtection: true }),
+            /streaming-platform:nodeSpot = "true": false where deletionProtection is on/,
+        );
+        assert.equal((await runStack("dev", { nodeSpot: false })).error, undefined, "dev may keep its state on-demand");
+        assert.match(
+            await refused({ spotPool: true, spotMinCount: 3, spotMaxCount: 2 }),
+            /streaming-platform:spotMaxCount = "2": an integer >= spotMinCount \(3\)/,
+        );
         assert.match(await refused({ nodeMinCount: 4, nodeMaxCount: 3 }), /streaming-platform:nodeMaxCount = "3": an integer >= nodeMinCount \(4\)/);
-        assert.match(await refused({ spotMachineType: "e2-mega-4" }), /streaming-platform:spotMachineType = "e2-mega-4": has series "mega"/);
+        assert.match(
+            await refused({ spotPool: true, spotMachineType: "e2-mega-4" }),
+            /streaming-platform:spotMachineType = "e2-mega-4": has series "mega"/,
+        );
         assert.match(
             await refused({ nodeMachineType: "x9-standard-4" }),
             /streaming-platform:nodeMachineType = "x9-standard-4": is not a known machine type/,

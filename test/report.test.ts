@@ -6,16 +6,16 @@ import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
 import { CostEstimate } from "../report/cost";
 import { loadPrices } from "../report/priceTable";
 import { Report } from "../report/render";
-import { stackWorkloads } from "../report/workloads";
+import { podResources, runsToCompletion } from "../report/workloads";
+import { cpuMillis, memoryMiB } from "../report/quantities";
+import { podTemplate, renderStack, STACK_VARIANTS, WORKLOAD_KINDS } from "../offline/render";
 import { sparkMemoryPlan } from "../components/data/sparkMemory";
-import { ConfigOverrides, PROJECT_ROOT, StackRun } from "../offline/harness";
-import { evaluated } from "../offline/stackQueries";
+import { ConfigOverrides, PROJECT_ROOT } from "../offline/harness";
 import { runReport } from "../scripts/report";
-import { TYPES } from "../offline/resourceTypes";
 
 const prices = loadPrices();
 const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> =>
-    buildReport(stack, await evaluated(stack, overrides), prices);
+    buildReport(stack, await renderStack(stack, overrides), prices);
 const costOf = (report: Report): CostEstimate => {
     assert.notEqual(typeof report.cost, "string", String(report.cost));
     return report.cost as CostEstimate;
@@ -35,39 +35,94 @@ describe("capacity and cost report", () => {
     });
 
     describe("workloads", () => {
-        it("resolves a chart's resource presets to numbers where values set no resources", () => {
-            const bare = {
-                resources: [
-                    {
-                        type: TYPES.helmRelease,
-                        name: "airflow",
-                        inputs: { namespace: "airflow", values: { executor: "CeleryExecutor", redis: { enabled: true } } },
-                    },
-                ],
-            } as unknown as StackRun;
-            const byName = Object.fromEntries(stackWorkloads(bare).map((w) => [w.name, w]));
-            // airflow 25.0.2: web "medium", worker "large", Redis master "nano" (bitnami/common presets).
-            assert.deepEqual(byName["airflow-web"].presets, ["medium"]);
+        it("counts a pod as the scheduler does: containers and sidecars add up, each init container runs beside the sidecars before it", () => {
+            const container = (cpu: string, memory: string, restartPolicy?: string) => ({
+                resources: { requests: { cpu, memory }, limits: { memory } },
+                ...(restartPolicy ? { restartPolicy } : {}),
+            });
+            // The example of KEP-753 (sidecar containers), "Resources calculation for scheduling and pod admission".
+            const pod = podResources({
+                containers: [container("100m", "100Mi"), container("50m", "50Mi")],
+                initContainers: [container("200m", "200Mi"), container("100m", "10Mi", "Always"), container("300m", "100Mi")],
+            });
             assert.deepEqual(
-                [byName["airflow-web"].pod.cpuRequestMillis, byName["airflow-web"].pod.memoryRequestMiB, byName["airflow-web"].pod.memoryLimitMiB],
-                [500, 1024, 1536],
+                [pod.cpuRequestMillis, pod.memoryRequestMiB],
+                [400, 200],
+                "CPU: the third init beside the sidecar (300m + 100m); memory: the first init (200Mi)",
             );
-            assert.deepEqual([byName["airflow-worker"].pod.cpuRequestMillis, byName["airflow-worker"].pod.memoryRequestMiB], [1000, 2048]);
-            assert.deepEqual([byName["airflow-redis-master"].pod.cpuRequestMillis, byName["airflow-redis-master"].pod.memoryRequestMiB], [100, 128]);
-            assert.equal(byName["airflow-redis-master"].volumeGiBPerReplica, 8, "the subchart's default volume");
+            const limitless = podResources({ containers: [{ resources: { limits: { cpu: "1" } } }, container("100m", "64Mi")] });
+            assert.deepEqual(
+                [limitless.cpuRequestMillis, limitless.cpuLimitMillis, limitless.memoryLimitMiB],
+                [1100, undefined, undefined],
+                "a request left out is the limit; a container without a limit leaves the pod without one",
+            );
         });
 
-        it("sizes every workload of every stack explicitly, never by a chart preset", async () => {
-            for (const stack of ["dev", "prod", "local"]) {
-                const report = await reportOf(stack);
-                for (const w of report.workloads) {
-                    assert.deepEqual(w.presets, [], `${stack}: ${w.name} relies on a preset`);
-                    assert.ok(w.pod.cpuRequestMillis > 0 && w.pod.memoryRequestMiB > 0, `${stack}: ${w.name} requests nothing`);
-                    assert.equal(
-                        w.pod.memoryLimitMiB !== undefined && w.pod.memoryLimitMiB >= w.pod.memoryRequestMiB,
-                        true,
-                        `${stack}: ${w.name} memory limit`,
+        it("totals every container of every rendered pod of every stack variant", async function () {
+            this.timeout(240000);
+            // Straight from the manifests: each pod template times its replicas (the autoscaler's minimum where one
+            // scales it), every container and sidecar, and the init containers where one of them needs more.
+            const request = (c: any, resource: "cpu" | "memory") =>
+                (resource === "cpu" ? cpuMillis : memoryMiB)(c.resources?.requests?.[resource] ?? c.resources?.limits?.[resource]);
+            for (const [stack, overrides] of STACK_VARIANTS) {
+                const rendered = await renderStack(stack, overrides);
+                const expected = { pods: 0, cpuMillis: 0, memoryMiB: 0 };
+                for (const object of rendered.objects.filter((o) => WORKLOAD_KINDS.includes(o.kind))) {
+                    if (/test/.test(object.metadata.annotations?.["helm.sh/hook"] ?? "")) {
+                        continue;
+                    }
+                    const hpa = rendered.objects.find(
+                        (o) => o.kind === "HorizontalPodAutoscaler" && o.spec.scaleTargetRef.name === object.metadata.name,
                     );
+                    const replicas = /Job/.test(object.kind) ? 1 : (hpa?.spec.minReplicas ?? object.spec.replicas ?? 1);
+                    const { spec } = podTemplate(object);
+                    const inits: any[] = spec.initContainers ?? [];
+                    for (const resource of ["cpu", "memory"] as const) {
+                        const sidecarsBefore = (i: number) =>
+                            inits
+                                .slice(0, i)
+                                .filter((c) => c.restartPolicy === "Always")
+                                .reduce((n, c) => n + request(c, resource), 0);
+                        const running = [...spec.containers, ...inits.filter((c) => c.restartPolicy === "Always")].reduce(
+                            (n: number, c: any) => n + request(c, resource),
+                            0,
+                        );
+                        const initPeak = Math.max(0, ...inits.map((c, i) => request(c, resource) + sidecarsBefore(i)));
+                        expected[resource === "cpu" ? "cpuMillis" : "memoryMiB"] += replicas * Math.max(running, initPeak);
+                    }
+                    expected.pods += replicas;
+                }
+                const { pods, cpuMillis: cpu, memoryMiB: memory } = buildReport(stack, rendered, prices).capacity.totals.atMinReplicas;
+                assert.deepEqual({ pods, cpuMillis: cpu, memoryMiB: memory }, expected, `${stack} ${JSON.stringify(overrides)}`);
+            }
+        });
+
+        it("counts the chart's sidecars, exporters and init containers in each pod", async () => {
+            const byName = Object.fromEntries((await reportOf("dev")).workloads.map((w) => [w.name, w]));
+            // airflow-web: the web server and the chart's sync-dags sidecar (helm-values/airflow.yaml sizes both).
+            assert.deepEqual(byName["airflow-web"].containers, { regular: 2, nativeSidecars: 0, init: 4 });
+            assert.equal(byName["airflow-web"].pod.cpuRequestMillis, 250 + 10);
+            // The PostgreSQL exporter beside the server; Kafka's JMX exporter beside the broker.
+            assert.equal(byName["postgresql-primary"].pod.cpuRequestMillis, 100 + 25, "dev's postgresqlCpu and the exporter's 25m");
+            assert.equal(byName["kafka-controller"].pod.memoryRequestMiB, 1536 + 192);
+            // dag-processor: its wait-for-db-migrations init container (the chart's "micro" preset, 250m) asks for more
+            // CPU than its two containers (100m + 10m), so the pod needs the init container's.
+            assert.equal(byName["airflow-dag-processor"].pod.cpuRequestMillis, 250);
+        });
+
+        it("sizes every container of every stack explicitly: a CPU and memory request and a memory limit", async () => {
+            for (const stack of ["dev", "prod", "local"]) {
+                const rendered = await renderStack(stack);
+                for (const object of rendered.objects.filter((o) => WORKLOAD_KINDS.includes(o.kind))) {
+                    const { spec } = podTemplate(object);
+                    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+                        const where = `${stack}: ${object.kind} ${object.metadata.name} container ${c.name}`;
+                        assert.ok(
+                            cpuMillis(c.resources?.requests?.cpu) > 0 && memoryMiB(c.resources?.requests?.memory) > 0,
+                            `${where} requests nothing`,
+                        );
+                        assert.ok(memoryMiB(c.resources?.limits?.memory) >= memoryMiB(c.resources.requests.memory), `${where} memory limit`);
+                    }
                 }
             }
         });
@@ -99,8 +154,9 @@ describe("capacity and cost report", () => {
                 assert.ok(atMin.cpuHeadroom >= REQUIRED_HEADROOM, `CPU headroom ${atMin.cpuHeadroom}`);
                 assert.ok(atMin.memoryHeadroom >= REQUIRED_HEADROOM, `memory headroom ${atMin.memoryHeadroom}`);
                 // GKE's own pods are part of what is requested.
+                // Long-running pods off the Spot pool: Jobs may use the headroom (report/capacity.ts).
                 const ours = report.workloads
-                    .filter((w) => !report.capacity.spot?.workloads.includes(w.name))
+                    .filter((w) => !report.capacity.spot?.workloads.includes(w.name) && !runsToCompletion(w))
                     .reduce((sum, w) => sum + w.replicas.min * w.pod.cpuRequestMillis, 0);
                 assert.equal(
                     atMin.requested.cpuMillis,
@@ -121,7 +177,7 @@ describe("capacity and cost report", () => {
         it("fails a pod that no node can hold, even when the pool could grow", async () => {
             const report = await reportOf("dev", { postgresqlMemory: "31Gi", nodeMaxCount: 9 });
             assert.ok(
-                report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-standard-4 node has room for/.test(p)),
+                report.capacity.problems.some((p) => /a postgresql-primary pod requests .* more than a e2-highmem-4 node has room for/.test(p)),
                 report.capacity.problems.join("\n"),
             );
         });
@@ -135,10 +191,14 @@ describe("capacity and cost report", () => {
     });
 
     describe("cost", () => {
-        it("keeps dev at or under $140 a month running and $10 paused, its zonal cluster fee covered by the GKE free tier", async () => {
+        it("keeps dev at or under $75 a month running and $10 paused, its zonal cluster fee covered by the GKE free tier", async () => {
             const cost = costOf(await reportOf("dev"));
             assert.equal(cost.freeTierCredit, 73);
-            assert.ok(cost.totalWithFreeTier.atMinNodes <= 140, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
+            // $75 is the promise to users (issue 22); dev costs $69.09 (2026-12-07): the $5.91 between them is what a
+            // list-price rise of 8 % on every line, or a second boot disk's worth of growth, may take before the test says so.
+            assert.ok(cost.totalWithFreeTier.atMinNodes <= 75, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
+            // Paused, dev pays for its volumes, the NAT address and the dumps: $6.49 today. $10 leaves room for the
+            // volumes to grow by a third (pd-balanced, $0.10/GiB) before the test asks whether pausing still pays.
             assert.ok(cost.pausedMonthly.withFreeTier <= 10, `dev paused costs $${cost.pausedMonthly.withFreeTier}`);
             const paused = costOf(await reportOf("dev", { paused: true }));
             assert.equal(paused.paused, true);
@@ -147,14 +207,18 @@ describe("capacity and cost report", () => {
             assert.equal(cost.total.atMinNodes, +cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0).toFixed(2));
         });
 
-        it("prices nodes from the machine shape, with the Spot discount only for the Spot pool", async () => {
-            const dev = await reportOf("dev");
+        it("prices nodes from the machine shape, with the Spot discount only for Spot nodes", async () => {
             const e2 = prices.machineFamilies.e2;
-            const standard4 = 4 * e2.vcpuHour + 16 * e2.gibHour;
-            const standard2 = 2 * e2.vcpuHour + 8 * e2.gibHour;
-            assert.equal(line(dev, /^on-demand pool nodes/).atMinNodes, +(standard4 * 730).toFixed(2));
-            assert.equal(line(dev, /^spot pool nodes/).atMinNodes, +(standard2 * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
-            assert.equal(line(dev, /^spot pool nodes/).atMaxNodes, +(3 * standard2 * (1 - prices.spot.assumedDiscount) * 730).toFixed(2));
+            const hourly = (vcpus: number, gib: number) => vcpus * e2.vcpuHour + gib * e2.gibHour;
+            const spot = 1 - prices.spot.assumedDiscount;
+            // dev: one node pool, on Spot (nodeSpot), e2-highmem-4.
+            const dev = await reportOf("dev");
+            assert.equal(line(dev, /^node pool nodes \(e2-highmem-4, Spot\)/).atMinNodes, +(hourly(4, 32) * spot * 730).toFixed(2));
+            // prod: the on-demand pool at list price, the Spot pool discounted.
+            const prod = await reportOf("prod");
+            assert.equal(line(prod, /^on-demand pool nodes \(e2-standard-4\)/).atMinNodes, +(3 * hourly(4, 16) * 730).toFixed(2));
+            assert.equal(line(prod, /^spot pool nodes \(e2-standard-8, Spot\)/).atMinNodes, +(hourly(8, 32) * spot * 730).toFixed(2));
+            assert.equal(line(prod, /^spot pool nodes/).atMaxNodes, +(3 * hourly(8, 32) * spot * 730).toFixed(2));
         });
 
         it("keeps prod at minimum size at or under the managed floor, regional with one Kafka controller per zone", async () => {
@@ -265,7 +329,7 @@ describe("capacity and cost report", () => {
             const result = await runReport(["dev", "--markdown"], { nodeMachineType: "e2-standard-2" });
             assert.equal(result.code, 1, result.stderr);
             assert.match(result.stdout, /DOES NOT FIT/);
-            assert.match(result.stdout, /\| on-demand pool nodes \(e2-standard-2\) \|/);
+            assert.match(result.stdout, /\| node pool nodes \(e2-standard-2, Spot\) \|/);
         });
 
         it("refuses an unknown stack or option, naming what is allowed", async () => {

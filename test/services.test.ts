@@ -3,6 +3,7 @@ import { BITNAMI_CHART_REPOSITORY, CHART_VERSIONS, ChartName, HelmValues } from 
 import { imageRefs, loadChartReference, unknownKeys } from "../offline/chartReference";
 import { ConfigOverrides, byUrn, ofType, StackRun, waitsFor, RecordedResource } from "../offline/harness";
 import { evaluated, release, secretNamed, values } from "../offline/stackQueries";
+import { ofKind, renderStack, STACK_VARIANTS } from "../offline/render";
 import { TYPES } from "../offline/resourceTypes";
 
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
@@ -294,6 +295,31 @@ describe("data services", () => {
             const podGiB = Number(/^(\d+)Gi$/.exec(prod.resources.limits.memory)![1]);
             assert.ok(podGiB > 4, "the pod must hold the executors' memory plus the worker daemon");
             assert.equal(prod.resources.requests.memory, prod.resources.limits.memory);
+        });
+
+        it("points every autoscaler at a workload the stack renders, by a kind the HPA controller resolves", async () => {
+            // The HPA controller's REST mapper knows each kind as the API names it and all in lower case (client-go
+            // v0.35.8 restmapper/discovery.go, NewDiscoveryRESTMapper), so the spark chart's `kind: statefulset`
+            // resolves; any other spelling gets FailedGetScale (bitnami/charts#30834: `Statefulset`).
+            for (const [stack, overrides] of STACK_VARIANTS) {
+                const { objects } = await renderStack(stack, overrides);
+                for (const hpa of ofKind(objects, "HorizontalPodAutoscaler")) {
+                    const { apiVersion, kind, name } = hpa.spec.scaleTargetRef;
+                    const target = objects.filter(
+                        (o) =>
+                            o.apiVersion === apiVersion &&
+                            (o.kind === kind || o.kind.toLowerCase() === kind) &&
+                            o.metadata.name === name &&
+                            o.metadata.namespace === hpa.metadata.namespace,
+                    );
+                    assert.equal(
+                        target.length,
+                        1,
+                        `${stack} ${JSON.stringify(overrides)}: ${hpa.metadata.name} scales ${apiVersion} ${kind} ${name}`,
+                    );
+                }
+            }
+            assert.equal(ofKind((await renderStack("prod")).objects, "HorizontalPodAutoscaler").length, 1, "prod autoscales its Spark workers");
         });
 
         it("authenticates RPC with a generated secret, not the chart's literal default", () => {

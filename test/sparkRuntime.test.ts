@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DAEMON_HEAP_MIB, MIN_HEAP_MIB, overheadMiB, quantityMiB, sparkMemoryPlan } from "../components/data/sparkMemory";
 import { ConfigOverrides, ofType, PROJECT_ROOT, runStack, StackRun } from "../offline/harness";
-import { Manifest, renderRelease } from "../offline/render";
+import { Manifest, renderRelease, renderStack } from "../offline/render";
 import { evaluated, kubernetesObject, release, values } from "../offline/stackQueries";
 import { buildReport } from "../report";
 import { loadPrices } from "../report/priceTable";
@@ -127,10 +127,12 @@ describe("Spark runtime: entrypoint, memory, block manager, checkpoint", () => {
             });
         }
 
-        it("shows the same heaps in the capacity report", () => {
+        it("shows the same heaps in the capacity report", async () => {
             const prices = loadPrices();
+            const overrides: Record<string, ConfigOverrides> = { devWithoutBuild: { buildImages: false } };
             for (const [stack, run] of Object.entries(runs)) {
-                const report = buildReport(stack, run, prices);
+                const name = stack in overrides ? "dev" : stack;
+                const report = buildReport(name, await renderStack(name, overrides[stack]), prices);
                 const env = envOf(driver(run));
                 const spark = values(run, "spark");
                 const memory = report.sparkMemory!;

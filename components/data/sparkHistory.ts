@@ -188,7 +188,9 @@ export class SparkHistory extends pulumi.ComponentResource {
                   },
               }
             : undefined;
-        const scheduling = podScheduling("on-demand", args.pools);
+        // With the logs in Cloud Storage it holds no state: a preempted History Server is a UI away for a minute,
+        // so where there is a Spot pool it goes there, leaving the on-demand pool to what keeps data.
+        const scheduling = podScheduling(local ? "on-demand" : "spot", args.pools);
         const affinity = scheduling.affinity || sameNode ? { ...scheduling.affinity, ...sameNode } : undefined;
 
         this.deployment = new k8s.apps.v1.Deployment(

@@ -17,7 +17,7 @@ export interface GkeNodePoolArgs {
     readonly diskSizeGb: pulumi.Input<number>;
     /** Boot disk type of each node: pd-standard, pd-balanced or pd-ssd (config `nodeDiskType`). */
     readonly diskType: pulumi.Input<string>;
-    /** Run the nodes as Spot VMs: much cheaper, but preemptible (config `nodeSpot`, refused when true: this pool holds the state). */
+    /** Run the nodes as Spot VMs: 60-91 % cheaper, but preemptible, and this pool holds the state (config `nodeSpot`, refused with deletionProtection). */
     readonly spot: pulumi.Input<boolean>;
 }
 
