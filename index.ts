@@ -268,6 +268,7 @@ const kafka = new Kafka(
         memory: services.kafka.size.memory,
         storage: services.kafka.storage,
         topic: services.kafka.topic,
+        cas: services.kafka.cas,
         users: { producer: "producer", consumer: "consumer", admin: "topic-admin" },
         consumerGroupPrefix: "crypto-ticks-stream",
         imageRegistry: target.imageRegistry,

@@ -19,6 +19,8 @@ export interface KafkaSettings {
         readonly partitions: number;
         readonly replicationFactor: number;
     };
+    /** The CA generations in the trust bundle and the one that signs the certificates (components/data/kafkaCaRotation.ts). */
+    readonly cas: { readonly trusted: readonly number[]; readonly signing: number };
 }
 
 export interface PostgresqlSettings {
@@ -62,13 +64,50 @@ const CPU = /^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$/;
 const MEMORY = /^[1-9][0-9]*(Mi|Gi)$/;
 const STORAGE = /^[1-9][0-9]*Gi$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
-const REGISTRY = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
+/** A registry host with an optional path, as imageRegistry takes it (and `npm run images:mirror -- --to`). */
+export const REGISTRY = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
 
 export function size(reader: ConfigReader, prefix: string): ContainerSize {
     return {
         cpu: reader.string(`${prefix}Cpu`, CPU, "a CPU quantity such as 500m or 2")!,
         memory: reader.string(`${prefix}Memory`, MEMORY, "a memory quantity in Mi or Gi such as 1536Mi or 2Gi")!,
     };
+}
+
+/**
+ * A CA rotation moves through at most two trusted CAs (old and new; docs/runbook.md), and the signing one
+ * must be among them. Whether a step may follow the deployed one is checked against the state at preview
+ * (components/data/kafkaCaRotation.ts), not here: config alone does not know what is deployed.
+ */
+function kafkaCas(reader: ConfigReader): KafkaSettings["cas"] {
+    const raw = reader.raw("kafkaTrustedCas");
+    let trusted: number[] | undefined;
+    try {
+        const parsed: unknown = JSON.parse(raw ?? "");
+        if (
+            Array.isArray(parsed) &&
+            parsed.length >= 1 &&
+            parsed.length <= 2 &&
+            parsed.every((g) => Number.isInteger(g) && g >= 1) &&
+            new Set(parsed).size === parsed.length
+        ) {
+            trusted = parsed;
+        }
+    } catch {
+        // reported below like any other wrong shape
+    }
+    if (!trusted) {
+        reader.reject("kafkaTrustedCas", raw, "a list of one or two distinct CA generations (integers >= 1), such as [1] or [1, 2]");
+    }
+    const signing = reader.integer("kafkaSigningCa", 1);
+    if (trusted && signing !== undefined && !trusted.includes(signing)) {
+        reader.reject(
+            "kafkaSigningCa",
+            String(signing),
+            `one of kafkaTrustedCas (${JSON.stringify(trusted)}): nodes must trust the CA of their own certificates`,
+        );
+    }
+    return { trusted: trusted!, signing: signing! };
 }
 
 function kafka(reader: ConfigReader): KafkaSettings {
@@ -90,6 +129,7 @@ function kafka(reader: ConfigReader): KafkaSettings {
             // min.insync.replicas follows it, derived in components/data/kafka.ts.
             replicationFactor: replicationFactor!,
         },
+        cas: kafkaCas(reader),
     };
 }
 

@@ -51,9 +51,23 @@ function extensions(resource: RecordedResource): string {
     return lines.join("\n") + "\n";
 }
 
-/** Real PEMs for the stack's TLS resources, keyed by the stand-in each replaces. */
-export function issueCertificates(resources: readonly RecordedResource[], dir: string): Map<string, string> {
+/**
+ * Real PEMs for the stack's TLS resources, keyed by the stand-in each replaces. `reuse` (an earlier call's
+ * result) keeps the keys, CAs and requests it already holds, so two renders of one stack share one PKI:
+ * a signed certificate is issued afresh from its own inputs every time (its stand-in names the resource,
+ * not the issuer, engines/rotationBundle.ts).
+ */
+export function issueCertificates(
+    resources: readonly RecordedResource[],
+    dir: string,
+    reuse: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
     const real = new Map<string, string>();
+    const reused = (resource: RecordedResource, output: string) => {
+        const pem = reuse.get(standIn(resource, output));
+        if (pem !== undefined) real.set(standIn(resource, output), pem);
+        return pem !== undefined;
+    };
     const file = (name: string, text: string) => {
         const target = path.join(dir, name);
         fs.writeFileSync(target, text, { mode: 0o600 });
@@ -66,6 +80,7 @@ export function issueCertificates(resources: readonly RecordedResource[], dir: s
     };
     const ofType = (type: string) => resources.filter((r) => r.type === type);
     for (const key of ofType(TYPES.tlsPrivateKey)) {
+        if (reused(key, "privateKeyPem")) continue;
         const { algorithm, rsaBits, ecdsaCurve } = key.inputs;
         const generated =
             algorithm === "RSA"
@@ -76,6 +91,7 @@ export function issueCertificates(resources: readonly RecordedResource[], dir: s
     }
     const days = (resource: RecordedResource) => String(Math.ceil(Number(resource.inputs.validityPeriodHours) / 24));
     for (const ca of ofType(TYPES.tlsSelfSignedCert)) {
+        if (reused(ca, "certPem")) continue;
         const key = realFile(ca.inputs.privateKeyPem, `${ca.name}-key`);
         const config = file(`${ca.name}.cnf`, `[req]\ndistinguished_name = dn\n[dn]\n[v3]\n${extensions(ca)}`);
         const subject = subjectArgument(ca.inputs.subject);
@@ -97,6 +113,7 @@ export function issueCertificates(resources: readonly RecordedResource[], dir: s
         real.set(standIn(ca, "certPem"), certificate);
     }
     for (const request of ofType(TYPES.tlsCertRequest)) {
+        if (reused(request, "certRequestPem")) continue;
         const key = realFile(request.inputs.privateKeyPem, `${request.name}-key`);
         const names: string[] = [
             ...(request.inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
@@ -134,7 +151,7 @@ export function issueCertificates(resources: readonly RecordedResource[], dir: s
 }
 
 /** Every string in a JSON value with each stand-in replaced by its real PEM. */
-function substitute(value: unknown, real: Map<string, string>): unknown {
+export function substitute(value: unknown, real: Map<string, string>): unknown {
     if (typeof value === "string") {
         let text = value;
         for (const [fake, pem] of real) if (text.includes(fake)) text = text.split(fake).join(pem);
@@ -146,7 +163,7 @@ function substitute(value: unknown, real: Map<string, string>): unknown {
 }
 
 /** A stand-in left anywhere (a Secret's base64 data included) would only show later, as a failed handshake. */
-function assertNoStandIns(objects: readonly Manifest[], standIns: string[]) {
+export function assertNoStandIns(objects: readonly Manifest[], standIns: string[]) {
     const decoded = objects
         .filter((o) => o.kind === "Secret" && o.data)
         .flatMap((o) => Object.values(o.data as Record<string, string>).map((v) => Buffer.from(v, "base64").toString("utf8")));

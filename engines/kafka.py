@@ -50,7 +50,8 @@ IMAGE_HOME = "/"
 
 # The main classes Kafka 4.0.0's bin/*.sh scripts hand to kafka-run-class.sh (apache/kafka tag 4.0.0,
 # bin/kafka-topics.sh, kafka-configs.sh, kafka-acls.sh, kafka-broker-api-versions.sh, kafka-storage.sh,
-# kafka-consumer-groups.sh, kafka-metadata-quorum.sh; each class checked in the 4.0.0 jars).
+# kafka-consumer-groups.sh, kafka-metadata-quorum.sh, kafka-console-consumer.sh; each class checked in the 4.0.0
+# jars).
 TOOL_MAIN_CLASSES = {
     "kafka-topics.sh": "org.apache.kafka.tools.TopicCommand",
     "kafka-configs.sh": "kafka.admin.ConfigCommand",
@@ -59,6 +60,7 @@ TOOL_MAIN_CLASSES = {
     "kafka-storage.sh": "kafka.tools.StorageTool",
     "kafka-consumer-groups.sh": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
     "kafka-metadata-quorum.sh": "org.apache.kafka.tools.MetadataQuorumCommand",
+    "kafka-console-consumer.sh": "org.apache.kafka.tools.consumer.ConsoleConsumer",
 }
 # kafka-run-class.sh (4.0.0) gives tools "-Xmx256M" when KAFKA_HEAP_OPTS is unset; smaller here, and the
 # short-lived tool JVMs skip C2 and G1 (each provisioning command is a JVM start on a 2-core machine).

@@ -10,6 +10,7 @@ every write beyond the one that made a row is one.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -76,3 +77,14 @@ def compare(acknowledged: Iterable[tuple], table: Iterable[tuple], written: int)
         lost=sorted(wanted - held),
         duplicates=max(written - len(held), 0),
     )
+
+
+def main() -> None:
+    """`python3 engines/ledger.py < driver.log`: one line `id received malformed duplicates written` per committed
+    batch of a driver's log, oldest first; how .github/scripts/e2e-kill-driver.sh reads the kind driver's write log."""
+    for batch, counts in sorted(SinkLog.parse(sys.stdin.read()).batches.items()):
+        print(batch, *counts)
+
+
+if __name__ == "__main__":
+    main()

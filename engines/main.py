@@ -33,6 +33,7 @@ STEPS = (
     "versions",
     "provisioning_rerun",
     "dag",
+    "e2e_topic_reader",
     "malformed",
     "driver_kill",
     "broker_restart",

@@ -7,8 +7,9 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 
 class EngineError(RuntimeError):
@@ -41,37 +42,43 @@ class Process:
         except OSError:
             return ""
 
-    def wait_for_port(self, host: str, port: int, timeout_s: float) -> None:
+    def _wait(self, event: str, happened: Callable[[], bool], timeout_s: float, interval_s: float = 0.5) -> None:
+        """Until happened() is true; fails when the process exits first, or after timeout_s."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self.alive():
-                raise EngineError(
-                    f"{self.name} exited with {self.popen.returncode} before {host}:{port} opened; "
-                    f"{self.log_path}:\n{self.tail()}"
-                )
-            try:
-                with socket.create_connection((host, port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise EngineError(
-            f"{self.name}: {host}:{port} did not open within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}"
-        )
-
-    def wait_for_log(self, pattern: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if pattern in self.log_path.read_text(errors="replace"):
+            if happened():
                 return
             if not self.alive():
                 raise EngineError(
-                    f"{self.name} exited with {self.popen.returncode} before logging {pattern!r}; "
-                    f"{self.log_path}:\n{self.tail()}"
+                    f"{self.name} exited with {self.popen.returncode} before {event}; {self.log_path}:\n{self.tail()}"
                 )
-            time.sleep(0.5)
-        raise EngineError(
-            f"{self.name} did not log {pattern!r} within {timeout_s:.0f} s; {self.log_path}:\n{self.tail()}"
-        )
+            time.sleep(interval_s)
+        raise EngineError(f"{self.name}: {timeout_s:.0f} s and not {event}; {self.log_path}:\n{self.tail()}")
+
+    def wait_for_port(self, host: str, port: int, timeout_s: float) -> None:
+        def opened() -> bool:
+            try:
+                with socket.create_connection((host, port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        self._wait(f"{host}:{port} opened", opened, timeout_s, interval_s=0.3)
+
+    def wait_for_http_ok(self, url: str, timeout_s: float) -> None:
+        """Until GET url answers 200, as a kubelet's httpGet probe passes (any other answer or none fails it)."""
+
+        def ok() -> bool:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    return response.status == 200
+            except OSError:  # urllib.error.HTTPError (a non-2xx answer) included
+                return False
+
+        self._wait(f"{url} answered 200", ok, timeout_s)
+
+    def wait_for_log(self, pattern: str, timeout_s: float) -> None:
+        self._wait(f"it logged {pattern!r}", lambda: pattern in self.log_path.read_text(errors="replace"), timeout_s)
 
     def wait(self, timeout_s: float) -> int:
         try:

@@ -8,6 +8,8 @@ import json
 import re
 import secrets
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,6 +36,8 @@ LATENCY_RATE_PER_S = 100
 LATENCY_SECONDS = 60
 COPY_PAGE = 10_000
 READ_TIMEOUT_S = 180
+# The kind end-to-end's Kafka client, run here as its check runs it in a pod.
+E2E_READ_TOPIC = Path(__file__).resolve().parent.parent / ".github" / "scripts" / "e2e-read-topic.sh"
 
 
 def kafka_consumer_config(env: dict, group_suffix: str) -> dict[str, Any]:
@@ -160,6 +164,44 @@ class Scenario:
             f"rows per symbol {delivery.rows} for {DAG_RUNS} DAG runs of {symbols}",
         )
         self.report.check("dag_delivery", delivery.ok, f"DAG ticks: {delivery.summary()}")
+
+    def e2e_topic_reader(self) -> None:
+        """The kind end-to-end's Kafka client, .github/scripts/e2e-read-topic.sh, which e2e-check-ticks.sh runs in a pod
+        of the broker's image: with the client config it writes, as the consumer, by the name and port the check
+        gives it, it reads back every tick of the DAG's runs from the real broker."""
+        self.report.progress("the end-to-end's topic reader")
+        symbols = set(self.symbols)
+        with tempfile.TemporaryDirectory() as folder:
+            files = {"KAFKA_PASSWORD_FILE": Path(folder, "password"), "KAFKA_CA_FILE": Path(folder, "ca.crt")}
+            files["KAFKA_PASSWORD_FILE"].write_text(self.stack.secret_data("kafka", "kafka-sasl")["consumer-password"])
+            files["KAFKA_CA_FILE"].write_text(self.stack.secret_data("kafka", "kafka-tls")["ca.crt"])
+            env = {
+                **self.broker.tools.image_env(),
+                **{name: str(path) for name, path in files.items()},
+                "KAFKA_BOOTSTRAP": "kafka.kafka.svc.cluster.local:9092",
+                "KAFKA_TOPIC": self.job_cfg.topic,
+                "KAFKA_GROUP": f"{self.job_cfg.group_id_prefix}-e2e-check-engines",
+                "KAFKA_USER": "consumer",
+                "KAFKA_IDLE_MS": "10000",
+            }
+            started = time.monotonic()
+            read = subprocess.run(
+                ["bash", str(E2E_READ_TOPIC)], env=env, capture_output=True, text=True, timeout=READ_TIMEOUT_S
+            )
+            seconds = round(time.monotonic() - started, 1)
+        ticks = [ledger_tick(line.encode()) for line in read.stdout.splitlines()]
+        keys = {tick[:2] for tick in ticks if tick and tick[0] in symbols}
+        expected = set(self.topic_keys(symbols))
+        self.report.set(
+            "e2e_topic_reader",
+            {"dag_ticks_read": len(keys), "dag_ticks_in_topic": len(expected), "seconds": seconds},
+        )
+        self.report.check(
+            "e2e_topic_reader",
+            read.returncode == 0 and bool(expected) and keys == expected,
+            f"exit {read.returncode}, read {len(keys)} of the {len(expected)} DAG ticks in the topic; "
+            f"stderr: {read.stderr[-1500:]}",
+        )
 
     def malformed(self) -> None:
         """A bad record from the API is skipped by the DAG; a bad message in Kafka is dropped and counted by the

@@ -559,16 +559,13 @@ class StreamingJob:
         return [p.read_text(errors="replace") if p.exists() else "" for p in paths]
 
     def wait_until_streaming(self, timeout_s: float) -> float:
-        """Until the query runs: the metrics endpoint answers (job_metrics serves it before Spark starts) and
-        Spark's MicroBatchExecution logged the query's start. Returns seconds since start()."""
+        """Until the pod would be Ready: the rendered readiness probe (an httpGet of job_metrics' /ready, 200 only
+        while the streaming query is active) passes against the driver. Returns seconds since start()."""
         self._require_process()
-        self.process.wait_for_port(self.ip, self.metrics_port, timeout_s)
-        self.process.wait_for_log(f"Starting {JOB_WORKLOAD} [id = ", timeout_s)
+        probe = self.container["readinessProbe"]["httpGet"]
+        port = probe["port"] if isinstance(probe["port"], int) else container_port(self.container, probe["port"])
+        self.process.wait_for_http_ok(f"http://{self.ip}:{port}{probe['path']}", timeout_s)
         return time.monotonic() - self.started_at
-
-    @property
-    def metrics_port(self) -> int:
-        return int(self.env.get("JOB_METRICS_PORT") or container_port(self.container, "metrics"))
 
     def _require_process(self) -> None:
         if self.process is None:

@@ -1,4 +1,5 @@
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -35,6 +36,52 @@ export interface RenderedStack {
 /** The Kubernetes version whose API the rendering assumes: the one `npm run apiserver` builds (apiserver/go.mod), GKE's REGULAR channel default. */
 export const KUBE_VERSION = /^require k8s\.io\/kubernetes v(\S+)$/m.exec(fs.readFileSync(path.join(PROJECT_ROOT, "apiserver", "go.mod"), "utf8"))![1];
 
+/**
+ * Rendered manifests kept on disk across runs and clones, by a digest of everything `helm template` reads:
+ * the archive's bytes, the release's name, namespace and values, the Kubernetes version and helm's version.
+ * The same render is asked for by both lanes of `npm test` and by every stack variant with equal values.
+ */
+const RENDER_CACHE = path.join(os.homedir(), ".cache", "streaming-platform", "renders");
+const fileDigests = new Map<string, string>();
+const fileDigest = (file: string) => {
+    if (!fileDigests.has(file)) {
+        fileDigests.set(file, createHash("sha256").update(fs.readFileSync(file)).digest("hex"));
+    }
+    return fileDigests.get(file)!;
+};
+
+let helmVersion: string | undefined;
+
+function helmTemplate(name: string, archive: string, namespace: string, values: unknown): string {
+    const helm = helmBinary();
+    helmVersion ??= execFileSync(helm, ["version", "--short"], { encoding: "utf8" }).trim();
+    const key = createHash("sha256")
+        .update(JSON.stringify([fileDigest(archive), helmVersion, name, namespace, KUBE_VERSION, values]))
+        .digest("hex");
+    const cached = path.join(RENDER_CACHE, `${key}.yaml`);
+    if (fs.existsSync(cached)) {
+        return fs.readFileSync(cached, "utf8");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `values-${name}-`));
+    try {
+        const valuesFile = path.join(dir, "values.json");
+        fs.writeFileSync(valuesFile, JSON.stringify(values));
+        const manifest = execFileSync(
+            helm,
+            ["template", name, archive, "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION],
+            { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+        );
+        // Written beside, then renamed: two lanes rendering the same release never read half a file.
+        fs.mkdirSync(RENDER_CACHE, { recursive: true });
+        const partial = `${cached}.${process.pid}`;
+        fs.writeFileSync(partial, manifest);
+        fs.renameSync(partial, cached);
+        return manifest;
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 /** `helm template` of one recorded Release with the pinned archive and the program's effective values. */
 export function renderRelease(release: { inputs: Record<string, any> }): RenderedRelease {
     const { chart: reference, version, namespace, name, values } = release.inputs;
@@ -42,24 +89,12 @@ export function renderRelease(release: { inputs: Record<string, any> }): Rendere
     if (CHART_VERSIONS[chart] !== version) {
         throw new Error(`release ${name} asks for ${chart} ${version}, but ${CHART_VERSIONS[chart]} is pinned`);
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `values-${name}-`));
-    try {
-        const valuesFile = path.join(dir, "values.json");
-        fs.writeFileSync(valuesFile, JSON.stringify(values));
-        const rendered = execFileSync(
-            helmBinary(),
-            ["template", name, chartArchive(chart), "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION],
-            { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-        );
-        const objects = parseAllDocuments(rendered)
-            .map((doc) => doc.toJSON())
-            .filter(Boolean)
-            // Helm installs namespaced objects into the release's namespace when the template names none.
-            .map((object: Manifest) => ({ ...object, metadata: { namespace, ...object.metadata } }));
-        return { chart, namespace, objects };
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const objects = parseAllDocuments(helmTemplate(name, chartArchive(chart), namespace, values))
+        .map((doc) => doc.toJSON())
+        .filter(Boolean)
+        // Helm installs namespaced objects into the release's namespace when the template names none.
+        .map((object: Manifest) => ({ ...object, metadata: { namespace, ...object.metadata } }));
+    return { chart, namespace, objects };
 }
 
 const rendered = new Map<string, Promise<RenderedStack>>();

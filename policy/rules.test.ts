@@ -9,6 +9,8 @@ import {
     dedicatedNodeServiceAccount,
     DEFAULT_ALLOWED_REGISTRIES,
     deletionProtection,
+    imagesByDigestAdvisory,
+    imagesByDigestOnProtectedStacks,
     ipEndpointOffWithoutAuthorizedNetworks,
     kubeletReadOnlyPortOff,
     legacyAbacOff,
@@ -150,7 +152,10 @@ const applicable: [ResourceValidationPolicy, string[]][] = [
     [noLiteralCredentialsInHelmValues, [TYPES.helmRelease, TYPES.helmChart]],
     [loadBalancerSourceRanges, [TYPES.service, TYPES.helmRelease, TYPES.helmChart]],
 ];
-const STACK_RULES: StackValidationPolicy[] = [deletionProtection, secretsEncryption, binaryAuthorization];
+/** Stack rules that apply only to a GKE stack that protects its data. */
+const STACK_RULES: StackValidationPolicy[] = [deletionProtection, secretsEncryption, binaryAuthorization, imagesByDigestOnProtectedStacks];
+/** Rules that advise and never stop an update: the advisory side of a mandatory rule, on the stacks it does not judge. */
+const ADVISORY: StackValidationPolicy[] = [imagesByDigestAdvisory];
 
 const KAFKA = "streaming-platform:data:Kafka";
 const POSTGRESQL = "streaming-platform:data:PostgreSQL";
@@ -194,13 +199,13 @@ async function stackViolations(rule: StackValidationPolicy, resources: TestResou
 
 describe("policy pack rules", () => {
     describe("the pack", () => {
-        it("holds every rule once, at least 20, each mandatory, under a distinct name, with its reference", () => {
-            const rules = [...applicable.map(([policy]) => policy), ...STACK_RULES];
+        it("holds every rule once, at least 20, each mandatory but the advisories, under a distinct name, with its reference", () => {
+            const rules = [...applicable.map(([policy]) => policy), ...STACK_RULES, ...ADVISORY];
             assert.deepEqual(new Set(policies), new Set(rules));
             assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
             assert.ok(policies.length >= 20, `${policies.length} rules`);
             for (const policy of policies) {
-                assert.equal(policy.enforcementLevel, "mandatory", policy.name);
+                assert.equal(policy.enforcementLevel, (ADVISORY as unknown[]).includes(policy) ? "advisory" : "mandatory", policy.name);
                 // Each names its CIS benchmark item, hardening-guide section or module default.
                 assert.match(
                     policy.description ?? "",
@@ -1582,6 +1587,95 @@ describe("policy pack rules", () => {
                 assert.deepEqual(outcome.violations, [], policy.name);
                 assert.match(outcome.unknown ?? "", /template\.spec can't be known/, policy.name);
             }
+        });
+    });
+
+    describe("images-by-digest-on-protected-stacks and images-by-digest-advised", () => {
+        const LOCKED = `sha256:${"a".repeat(64)}`;
+        /** A stack as platform() builds it, with a chart image block and a workload container, each with or without a digest. */
+        const images = (stack: string, dataProtected: boolean, digest: unknown) => {
+            const resources = platform(stack, GOOD_CLUSTER, dataProtected);
+            const kafka = resources.find((r) => r.type === TYPES.helmRelease && r.name === "kafka")!;
+            const job = resources.find((r) => r.name === "postgresql-schema")!;
+            const values = {
+                image: { registry: "docker.io", repository: "bitnamilegacy/kafka", tag: "4.0.0-debian-12-r10", digest },
+                metrics: { jmx: { image: { registry: "docker.io", repository: "bitnamilegacy/jmx-exporter", tag: "1.4.0-debian-12-r0", digest } } },
+                // A map with a repository but no tag is no image block (a chart's git settings, say).
+                git: { repository: "https://example.com/dags.git" },
+            };
+            const image = `docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4${typeof digest === "string" && digest ? `@${digest}` : ""}`;
+            return resources.map((r) =>
+                r === kafka
+                    ? { ...r, props: { ...r.props, values } }
+                    : r === job
+                      ? {
+                            ...r,
+                            type: TYPES.job,
+                            urn: r.urn.replace("kubernetes:batch/v1:Job", TYPES.job),
+                            props: { spec: { template: { spec: { containers: [{ name: "psql", image }] } } } },
+                        }
+                      : r,
+            );
+        };
+
+        it("accepts every image by digest on a stack that protects its data", async () => {
+            assert.deepEqual(await stackViolations(imagesByDigestOnProtectedStacks, images("prod", true, LOCKED)), []);
+        });
+
+        it("rejects each chart image block and container without a digest there, naming the image and npm run images:mirror", async () => {
+            for (const digest of [undefined, "", "sha256:abc"]) {
+                const resources = images("prod", true, digest);
+                const found = await stackViolations(imagesByDigestOnProtectedStacks, resources);
+                assert.deepEqual(
+                    found.map((v) => v.message.split(" must be")[0]),
+                    [
+                        "kafka values.image: docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10",
+                        "kafka values.metrics.jmx.image: docker.io/bitnamilegacy/jmx-exporter:1.4.0-debian-12-r0",
+                        `postgresql-schema spec.template.spec.containers[0].image: docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4${digest ? `@${digest}` : ""}`,
+                    ],
+                    String(digest),
+                );
+                for (const v of found) {
+                    assert.match(
+                        v.message,
+                        /must be pulled by a locked digest on a stack that protects its data; run `npm run images:mirror -- --to /,
+                    );
+                }
+                assert.equal(found[0].urn, resources.find((r) => r.name === "kafka" && r.type === TYPES.helmRelease)!.urn, "reported on the release");
+            }
+        });
+
+        it("on a stack that protects nothing: not judged by the mandatory rule; the advisory names the same images", async () => {
+            const resources = images("dev", false, undefined);
+            const mandatory = await evaluateStack(imagesByDigestOnProtectedStacks, resources);
+            assert.deepEqual(mandatory.violations, []);
+            assert.equal(mandatory.notApplicable, "the stack protects no resource");
+            const advised = await stackViolations(imagesByDigestAdvisory, resources);
+            assert.equal(advised.length, 3);
+            assert.match(
+                advised[0].message,
+                /^kafka values\.image: docker\.io\/bitnamilegacy\/kafka:4\.0\.0-debian-12-r10 is pulled by tag, .*npm run images:mirror/,
+            );
+            assert.deepEqual(await stackViolations(imagesByDigestAdvisory, images("dev", false, LOCKED)), []);
+            // And where the mandatory rule judges, the advisory stays out of its way.
+            const protectedStack = await evaluateStack(imagesByDigestAdvisory, images("prod", true, undefined));
+            assert.deepEqual(protectedStack.violations, []);
+            assert.match(protectedStack.notApplicable ?? "", /protects its data: images-by-digest-on-protected-stacks judges it/);
+            assert.equal(imagesByDigestAdvisory.enforcementLevel, "advisory");
+        });
+
+        it("in a preview, leaves a digest or an image it cannot know to the update, and judges the rest", async () => {
+            const resources = images("prod", true, UNKNOWN.string).map((r) =>
+                r.type === TYPES.job
+                    ? { ...r, props: { spec: { template: { spec: { containers: [{ name: "psql", image: UNKNOWN.string }] } } } } }
+                    : r,
+            );
+            assert.deepEqual(await stackViolations(imagesByDigestOnProtectedStacks, resources), []);
+        });
+
+        it("applies to neither rule on a stack that runs no image", async () => {
+            const outcome = await evaluateStack(imagesByDigestAdvisory, [resource(TYPES.projectIamMember, { role: "roles/viewer" }, "bootstrap")]);
+            assert.equal(outcome.notApplicable, "the stack has no Helm release and no workload");
         });
     });
 

@@ -8,7 +8,7 @@ import {
     StackValidationPolicy,
     UnknownValueError,
 } from "@pulumi/policy";
-import { isMap } from "../components/data/charts";
+import { IMAGE_DIGEST, isMap } from "../components/data/charts";
 import { TYPES as SHARED_TYPES } from "../offline/resourceTypes";
 
 /** The resource types the rules judge, from the project's one table of type tokens. */
@@ -926,6 +926,96 @@ export const allowedImages: ResourceValidationPolicy = {
     }),
 };
 
+// Issue 24: the Bitnami images exist only as frozen tags under docker.io/bitnamilegacy, which Broadcom does not
+// plan to keep (bitnami/charts#36280, #36229). A stack that keeps data must be able to start a node, reschedule
+// Kafka or PostgreSQL and recover a zone after that day, so each of its images is pulled by a digest that
+// `npm run images:mirror` locked (helm-values/images.lock.json) and copied into the stack's own registry. A
+// tag alone names whatever the registry serves that day, or nothing. Stack rules, since whether the stack
+// protects its data is a property of the stack, not of a release (Spark's and Airflow's are not protected).
+
+/** What `images:mirror` fixes, for both rules' messages. */
+const MIRROR_COMMAND =
+    "run `npm run images:mirror -- --to <region>-docker.pkg.dev/<project>/<repository>` where Docker Hub is reachable, commit helm-values/images.lock.json and set imageRegistry to that repository";
+
+/** A Helm release's values or a workload's containers that name an image without a digest. */
+interface ImageWithoutDigest {
+    readonly urn: string;
+    /** Where: the release or workload and the field. */
+    readonly at: string;
+    readonly image: string;
+}
+
+/** Every image of the stack pulled without a digest: chart image blocks (registry/repository/tag/digest) and the containers of the program's workloads. */
+function imagesWithoutDigest(resources: PolicyResource[]): ImageWithoutDigest[] {
+    const found: ImageWithoutDigest[] = [];
+    for (const resource of resources) {
+        if ((HELM_TYPES as readonly string[]).includes(resource.type)) {
+            for (const { map, path } of valueMaps(read(resource.props as HelmProps, "values"), "values")) {
+                const [registry, repository, tag, digest] = (["registry", "repository", "tag", "digest"] as const).map((key) => read(map, key));
+                // The image blocks of Bitnami's charts (common.images.image): a repository and a tag, the digest
+                // taking precedence when set. A value unknown in a preview is judged by the update.
+                if (typeof repository !== "string" || typeof tag !== "string" || digest === UNKNOWN) {
+                    continue;
+                }
+                if (typeof digest !== "string" || !IMAGE_DIGEST.test(digest)) {
+                    const host = typeof registry === "string" && registry !== "" ? registry : "docker.io";
+                    found.push({ urn: resource.urn, at: `${resource.name} ${path}`, image: `${host}/${repository}:${tag}` });
+                }
+            }
+        } else if ((WORKLOAD_TYPES as readonly string[]).includes(resource.type)) {
+            const { path, spec } = podSpecOf(resource.type, resource.props as Values);
+            for (const { path: at, container } of spec ? containersOf(path, spec) : []) {
+                const image = read(container, "image");
+                if (typeof image === "string" && !DIGEST.test(image)) {
+                    found.push({ urn: resource.urn, at: `${resource.name} ${at}.image`, image });
+                }
+            }
+        }
+    }
+    return found;
+}
+
+const IMAGE_TYPES: readonly string[] = [...HELM_TYPES, ...WORKLOAD_TYPES];
+const runsImages = (resources: PolicyResource[]) => resources.some((r) => IMAGE_TYPES.includes(r.type));
+/** A GKE stack that protects its data: where the digest is mandatory (the scope of the other protected-stack rules). */
+const protectsData = (resources: PolicyResource[]) => resources.some((r) => r.type === TYPES.cluster) && protectionRoots(resources).length > 0;
+
+export const imagesByDigestOnProtectedStacks: StackValidationPolicy = {
+    name: "images-by-digest-on-protected-stacks",
+    description:
+        "On a stack that protects its data, every image (each chart image block, each container of the program's workloads) is pulled by a digest locked with npm run images:mirror, so it stays pullable from the stack's registry after the upstream tag or repository is gone. CIS GKE 1.6.0 5.1.4 (only trusted container images).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        if (!args.resources.some((r) => r.type === TYPES.cluster)) {
+            return args.notApplicable(`Policy only applies to stacks with a ${TYPES.cluster}`);
+        }
+        if (!protectsData(args.resources)) {
+            return args.notApplicable("the stack protects no resource");
+        }
+        for (const { urn, at, image } of imagesWithoutDigest(args.resources)) {
+            reportViolation(`${at}: ${image} must be pulled by a locked digest on a stack that protects its data; ${MIRROR_COMMAND}.`, urn);
+        }
+    },
+};
+
+export const imagesByDigestAdvisory: StackValidationPolicy = {
+    name: "images-by-digest-advised",
+    description:
+        "On every other stack, an advisory for each image pulled by tag: the same lock makes it reproducible, and the digest is mandatory where the stack protects its data (images-by-digest-on-protected-stacks). CIS GKE 1.6.0 5.1.4 (only trusted container images).",
+    enforcementLevel: "advisory",
+    validateStack: (args, reportViolation) => {
+        if (protectsData(args.resources)) {
+            return args.notApplicable(`the stack protects its data: ${imagesByDigestOnProtectedStacks.name} judges it`);
+        }
+        if (!runsImages(args.resources)) {
+            return args.notApplicable("the stack has no Helm release and no workload");
+        }
+        for (const { urn, at, image } of imagesWithoutDigest(args.resources)) {
+            reportViolation(`${at}: ${image} is pulled by tag, whatever the registry serves under it that day; ${MIRROR_COMMAND}.`, urn);
+        }
+    },
+};
+
 /** Every rule of the pack, in the order they are reported. */
 export const policies: Policies = [
     privateNodes,
@@ -953,6 +1043,8 @@ export const policies: Policies = [
     noHostNamespaces,
     noHostPathVolumes,
     allowedImages,
+    imagesByDigestOnProtectedStacks,
+    imagesByDigestAdvisory,
     pinnedChartVersions,
     noLiteralCredentialsInHelmValues,
     loadBalancerSourceRanges,
@@ -970,6 +1062,8 @@ export type Scope =
     | "platform-on-gke"
     // Those of them that protect their data (prod, and dev with deletionProtection on).
     | "platform-protecting-data"
+    // Every stack of the platform that does not: dev, local (and prod with deletionProtection off).
+    | "platform-not-protecting-data"
     // The bootstrap program (bootstrap/): the project roles and Artifact Registry access it grants the deployers.
     | "bootstrap";
 
@@ -1005,6 +1099,8 @@ export const APPLIES_TO: Readonly<Record<string, readonly Scope[]>> = {
     [noHostNamespaces.name]: ["platform"],
     [noHostPathVolumes.name]: ["platform"],
     [allowedImages.name]: ["platform"],
+    [imagesByDigestOnProtectedStacks.name]: ["platform-protecting-data"],
+    [imagesByDigestAdvisory.name]: ["platform-not-protecting-data"],
     [pinnedChartVersions.name]: ["platform"],
     [noLiteralCredentialsInHelmValues.name]: ["platform"],
     [loadBalancerSourceRanges.name]: ["platform"],

@@ -1,12 +1,15 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigOverrides, ofType, RecordedResource, runStack, StackRun } from "../offline/harness";
+import { ConfigOverrides, ofType, RecordedResource, runStack, runStackAfresh, StackRun } from "../offline/harness";
+import { fullLock, withLock } from "../offline/imageLock";
 import { runBootstrap } from "../offline/bootstrap";
 import { evaluated } from "../offline/stackQueries";
 import {
     allowedImages,
     APPLIES_TO,
     controlPlaneNotPublic,
+    imagesByDigestAdvisory,
+    imagesByDigestOnProtectedStacks,
     deletionProtection,
     ipEndpointOffWithoutAuthorizedNetworks,
     loadBalancerSourceRanges,
@@ -29,7 +32,10 @@ interface Finding {
 }
 
 interface Review {
+    /** What a mandatory rule found: it stops `pulumi up` in CI. */
     readonly violations: Finding[];
+    /** What an advisory rule found: the engine prints it and goes on. */
+    readonly advisories: Finding[];
     /** Rules an unknown value kept from running; under mocks every value is known, so there should be none. */
     readonly unknown: Finding[];
     /** Each rule's name and what it applied to: the URNs of the resources, or `stack <name>` for a stack rule. */
@@ -41,13 +47,15 @@ interface Review {
  * would: resource rules on each resource, stack rules once on them all.
  */
 async function review(run: { readonly resources: readonly Analyzable[] }, config: Record<string, object> = {}): Promise<Review> {
-    const result: Review = { violations: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
+    const result: Review = { violations: [], advisories: [], unknown: [], applied: new Map(policies.map((p) => [p.name, []])) };
     const analyzed = run.resources.map(asAnalyzed);
     for (const policy of policies) {
         const settings = config[policy.name] ?? {};
         if (isStackPolicy(policy)) {
             const outcome = await evaluateStack(policy, analyzed, settings);
-            result.violations.push(...outcome.violations.map((v) => ({ policy: policy.name, ...v })));
+            (policy.enforcementLevel === "advisory" ? result.advisories : result.violations).push(
+                ...outcome.violations.map((v) => ({ policy: policy.name, ...v })),
+            );
             if (outcome.unknown !== undefined) {
                 result.unknown.push({ policy: policy.name, message: outcome.unknown });
             }
@@ -58,7 +66,9 @@ async function review(run: { readonly resources: readonly Analyzable[] }, config
         }
         for (const resource of analyzed) {
             const outcome = await evaluate(policy, resource, settings);
-            result.violations.push(...outcome.violations.map((message) => ({ policy: policy.name, urn: resource.urn, message })));
+            (policy.enforcementLevel === "advisory" ? result.advisories : result.violations).push(
+                ...outcome.violations.map((message) => ({ policy: policy.name, urn: resource.urn, message })),
+            );
             if (outcome.unknown !== undefined) {
                 result.unknown.push({ policy: policy.name, urn: resource.urn, message: outcome.unknown });
             }
@@ -102,15 +112,29 @@ const single = <T>(items: T[], what: string): T => {
 
 /**
  * What each committed stack violates today, rule by rule, as `<rule>: [names of the resources it reports on]`
- * (a stack rule reports on the cluster). The rules are mandatory and stay so: these are the controls of
- * issue 13 ("Hardened by default") that the platform does not meet yet. The stacks must violate exactly
+ * (a stack rule reports on the cluster, or on the resource it names). The rules are mandatory and stay so: these
+ * are the controls the platform does not meet yet, each with its issue and why. The stacks must violate exactly
  * these, so a gap that closes fails the test until its entry is removed here: the list only shrinks.
  */
 export const KNOWN_GAPS: Record<"dev" | "prod" | "local" | "bootstrap", Record<string, string[]>> = {
     // Issue 13, 1 closed them all: IP endpoint off without authorized networks, the kubelet read-only port
     // off, subnet flow logs, and on prod Secrets encrypted with a Cloud KMS key and Binary Authorization.
     dev: {},
-    prod: {},
+    prod: {
+        // Issue 24, 3: every image of a stack that protects its data by a locked digest. The committed
+        // helm-values/images.lock.json is empty: `npm run images:mirror` resolves the digests from Docker Hub, which
+        // the project's machines cannot reach, and a digest is never made up. Closed by running it once where Docker
+        // Hub is reachable and committing the lock (README, Images); this entry then fails the test until removed.
+        [imagesByDigestOnProtectedStacks.name]: [
+            "airflow",
+            "kafka",
+            "postgresql",
+            "postgresql-backup",
+            "postgresql-schema",
+            "spark",
+            "spark-history",
+        ],
+    },
     local: {},
     bootstrap: {},
 };
@@ -141,6 +165,7 @@ const unexpected = (findings: Finding[], gaps: Record<string, string[]>) => {
 const rulesFor = (...scopes: Scope[]) => policies.filter((p) => (APPLIES_TO[p.name] ?? []).some((s) => scopes.includes(s))).map((p) => p.name);
 const ON_GKE: Scope[] = ["platform", "platform-on-gke"];
 const PROTECTING_DATA: Scope[] = [...ON_GKE, "platform-protecting-data"];
+const ON_GKE_KEEPING_NO_DATA: Scope[] = [...ON_GKE, "platform-not-protecting-data"];
 /** Stack rules that apply where the stack protects its data: prod, and dev with deletionProtection on. */
 const PROTECTED_STACK_RULES = rulesFor("platform-protecting-data");
 const LOAD_BALANCED_UIS = { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] };
@@ -150,9 +175,9 @@ const LOAD_BALANCED_UIS = { uiExposure: "LoadBalancer", uiSourceRanges: ["203.0.
  * the rules it must be judged by are those that declare one of them in the pack's APPLIES_TO.
  */
 const stacks: Record<string, { stack: keyof typeof KNOWN_GAPS; overrides: ConfigOverrides; scopes: Scope[]; gaps: Record<string, string[]> }> = {
-    dev: { stack: "dev", overrides: {}, scopes: ON_GKE, gaps: KNOWN_GAPS.dev },
+    dev: { stack: "dev", overrides: {}, scopes: ON_GKE_KEEPING_NO_DATA, gaps: KNOWN_GAPS.dev },
     prod: { stack: "prod", overrides: {}, scopes: PROTECTING_DATA, gaps: KNOWN_GAPS.prod },
-    local: { stack: "local", overrides: {}, scopes: ["platform"], gaps: KNOWN_GAPS.local },
+    local: { stack: "local", overrides: {}, scopes: ["platform", "platform-not-protecting-data"], gaps: KNOWN_GAPS.local },
     "dev, every optional feature on": {
         stack: "dev",
         overrides: {
@@ -167,7 +192,7 @@ const stacks: Record<string, { stack: keyof typeof KNOWN_GAPS; overrides: Config
             sparkMaxWorkers: 4,
             authorizedNetworks: ["203.0.113.0/24"],
         },
-        scopes: ON_GKE,
+        scopes: ON_GKE_KEEPING_NO_DATA,
         // With authorized networks the IP endpoint is in use, so it may stay on.
         gaps: withoutGaps(KNOWN_GAPS.dev, ipEndpointOffWithoutAuthorizedNetworks.name),
     },
@@ -345,6 +370,72 @@ describe("the policy pack stops the platform going wrong", () => {
         for (const rule of PROTECTED_STACK_RULES) {
             assert.deepEqual(protectedDev.applied.get(rule), ["stack dev"], rule);
         }
+    });
+
+    describe("every image by a locked digest (issue 24)", () => {
+        const mirrorCommand =
+            /; run `npm run images:mirror -- --to <region>-docker\.pkg\.dev\/<project>\/<repository>` where Docker Hub is reachable, commit helm-values\/images\.lock\.json and set imageRegistry to that repository\.$/;
+        /** The stack evaluated as the program runs it with every pinned image in the lock (made-up digests, test only). */
+        const locked = (stack: string, overrides: ConfigOverrides = {}) =>
+            withLock(fullLock(), async () => {
+                const run = await runStackAfresh(stack, overrides);
+                assert.equal(run.error, undefined, run.error?.stack);
+                return review(run);
+            });
+
+        it("on prod as committed (empty lock): each image pulled by tag fails the deploy, naming it and npm run images:mirror", async () => {
+            const { violations } = await review(await evaluated("prod"));
+            const found = violations.filter((v) => v.policy === imagesByDigestOnProtectedStacks.name);
+            // One finding per image block or container: every pinned image is among them.
+            const named = new Set(
+                found.map(
+                    (v) =>
+                        /: (docker\.io\/bitnamilegacy\/[^ ]+) must be pulled by a locked digest on a stack that protects its data/.exec(
+                            v.message,
+                        )?.[1],
+                ),
+            );
+            for (const v of found) {
+                assert.match(v.message, mirrorCommand, v.message);
+            }
+            assert.ok(
+                named.has("docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10") && named.has("docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4"),
+            );
+            assert.ok(!named.has(undefined), "each message names its image");
+            const release = found.find((v) => v.message.startsWith("kafka values.image: "))!;
+            assert.match(release.urn ?? "", /kubernetes:helm\.sh\/v3:Release::kafka$/, "reported on the release that pulls it");
+        });
+
+        it("on prod with every pinned image locked: nothing left to report, on Docker Hub or the stack's own registry", async () => {
+            for (const overrides of [{}, { imageRegistry: "us-central1-docker.pkg.dev/acme-streaming-test/bitnami-prod" }]) {
+                const { violations, advisories, applied } = await locked("prod", overrides);
+                assert.deepEqual(
+                    violations.filter((v) => v.policy === imagesByDigestOnProtectedStacks.name),
+                    [],
+                );
+                assert.deepEqual(applied.get(imagesByDigestOnProtectedStacks.name), ["stack prod"]);
+                assert.deepEqual(advisories, []);
+            }
+        });
+
+        it("on dev and local: an advisory per image pulled by tag, never a failure; none once locked", async () => {
+            for (const stack of ["dev", "local"]) {
+                const { violations, advisories, applied } = await review(await evaluated(stack));
+                assert.deepEqual(applied.get(imagesByDigestOnProtectedStacks.name), [], stack);
+                assert.deepEqual(applied.get(imagesByDigestAdvisory.name), [`stack ${stack}`]);
+                assert.deepEqual(
+                    violations.filter((v) => v.policy.startsWith("images-by-digest")),
+                    [],
+                );
+                assert.ok(advisories.length >= 10, `${stack}: ${advisories.length} advisories`);
+                for (const advisory of advisories) {
+                    assert.equal(advisory.policy, imagesByDigestAdvisory.name);
+                    assert.match(advisory.message, /: docker\.io\/bitnamilegacy\/[a-z-]+:[\w.-]+ is pulled by tag, /);
+                    assert.match(advisory.message, mirrorCommand);
+                }
+                assert.deepEqual((await locked(stack)).advisories, [], stack);
+            }
+        });
     });
 
     // The config validator refuses these before any resource exists, so the pack never sees them.

@@ -6,6 +6,7 @@ import { Report } from "./render";
 import { stackSparkMemory } from "./sparkMemory";
 import { stackWorkloads } from "./workloads";
 import { stackOperations } from "./operations";
+import { kindRunnerFit } from "./kindRunner";
 
 /** Capacity and cost of an evaluated stack, from what its charts and program render. */
 export function buildReport(stack: string, rendered: RenderedStack, prices: PriceTable): Report {
@@ -18,9 +19,12 @@ export function buildReport(stack: string, rendered: RenderedStack, prices: Pric
         pools.find((p) => p.role === "spot"),
     );
     const operations = stackOperations(run, workloads, prices);
+    // A stack on an existing cluster is judged on the machine the kind end-to-end gives it.
+    const kindRunner = fit.nodePool ? undefined : kindRunnerFit(workloads);
     return {
         stack,
-        fits: fit.problems.length === 0,
+        fits: fit.problems.length === 0 && (kindRunner?.problems ?? []).length === 0,
+        kindRunner,
         workloads,
         capacity: fit,
         sparkMemory: stackSparkMemory(run),

@@ -3,6 +3,7 @@ import { CostEstimate } from "./cost";
 import { PriceTable } from "./priceTable";
 import { Workload } from "./workloads";
 import { Operations } from "./operations";
+import { KIND_REQUIRED_CPU_HEADROOM, KIND_RUNNER, KIND_SYSTEM_PODS, KindRunnerFit } from "./kindRunner";
 import { SparkMemoryPlan } from "../components/data/sparkMemory";
 
 export interface Report {
@@ -12,6 +13,8 @@ export interface Report {
     readonly capacity: Capacity;
     /** JVM heaps in the Spark pods, as the components set them. */
     readonly sparkMemory?: SparkMemoryPlan;
+    /** On an existing cluster: the fit on the kind end-to-end's runner (report/kindRunner.ts). */
+    readonly kindRunner?: KindRunnerFit;
     /** Exporters, PodMonitorings, jobs, buckets, alerting and backups the stack runs. */
     readonly operations: Operations;
     /** The estimate, or why there is none. */
@@ -150,6 +153,22 @@ function sections(report: Report, prices: PriceTable): Section[] {
             table: sparkMemoryTable(report.sparkMemory),
             lines: [
                 "Overhead is Spark's default spark.*.memoryOverhead, max(384Mi, 10 % of the heap): non-heap memory each JVM needs inside its pod.",
+            ],
+        });
+    }
+    if (report.kindRunner) {
+        const { running, withJobs, problems } = report.kindRunner;
+        result.push({
+            title: `Fit on the kind end-to-end's runner (${KIND_RUNNER.vcpus} vCPU, ${memory(KIND_RUNNER.memoryMiB)}, ubuntu-24.04)`,
+            table: fitTable([
+                ["minimum replicas", running],
+                ["the same with every Job running", withJobs],
+            ]),
+            lines: [
+                `Requested includes kind's and Calico's own pods: ${cpu(KIND_SYSTEM_PODS.cpuMillis)} CPU / ${memory(KIND_SYSTEM_PODS.memoryMiB)} (see report/kindRunner.ts).`,
+                problems.length === 0
+                    ? `FITS: at least ${share(KIND_REQUIRED_CPU_HEADROOM)} of CPU stays free, and every Job fits beside the rest.`
+                    : `DOES NOT FIT:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
             ],
         });
     }

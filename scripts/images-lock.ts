@@ -14,10 +14,10 @@ import { IMAGE_DIGEST, IMAGES_LOCK_FILE, pinnedImages } from "../components/data
 export interface RegistryEndpoints {
     /** Base URL of the registry API v2, e.g. https://registry-1.docker.io. */
     readonly registry: string;
-    /** The token endpoint that hands out anonymous pull tokens. */
-    readonly auth: string;
-    /** The `service` the token is for. */
-    readonly service: string;
+    /** The token endpoint that hands out anonymous pull tokens; none for a registry that asks for no token (a loopback one). */
+    readonly auth?: string;
+    /** The `service` the token is for (with `auth`). */
+    readonly service?: string;
 }
 
 export const DOCKER_HUB: RegistryEndpoints = {
@@ -48,9 +48,9 @@ export function parseImage(image: string): { repository: string; tag: string } {
     return { repository: match[1], tag: match[2] };
 }
 
-async function pullToken(endpoints: RegistryEndpoints, repository: string, image: string): Promise<string> {
+async function pullToken(endpoints: RegistryEndpoints & { auth: string }, repository: string, image: string): Promise<string> {
     const url = new URL(endpoints.auth);
-    url.searchParams.set("service", endpoints.service);
+    url.searchParams.set("service", endpoints.service ?? "");
     url.searchParams.set("scope", `repository:${repository}:pull`);
     const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
     if (!response.ok) {
@@ -67,12 +67,13 @@ async function pullToken(endpoints: RegistryEndpoints, repository: string, image
 /** The manifest digest a pinned tag points at, as the registry reports it (Docker-Content-Digest). */
 export async function resolveDigest(image: string, endpoints: RegistryEndpoints = DOCKER_HUB): Promise<string> {
     const { repository, tag } = parseImage(image);
-    const token = await pullToken(endpoints, repository, image);
+    const auth = endpoints.auth;
+    const token = auth === undefined ? undefined : await pullToken({ ...endpoints, auth }, repository, image);
     const url = `${endpoints.registry.replace(/\/+$/, "")}/v2/${repository}/manifests/${encodeURIComponent(tag)}`;
     const request = (method: "HEAD" | "GET") =>
         fetch(url, {
             method,
-            headers: { Accept: MANIFEST_TYPES.join(", "), Authorization: `Bearer ${token}` },
+            headers: { Accept: MANIFEST_TYPES.join(", "), ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
             signal: AbortSignal.timeout(TIMEOUT_MS),
         });
     let response = await request("HEAD");
@@ -108,35 +109,55 @@ export interface LockOptions {
     readonly log?: (line: string) => void;
 }
 
+/** Every pinned image (sorted) with the digest the registry gave it, or why it gave none. */
+export async function resolvePinned(endpoints: RegistryEndpoints = DOCKER_HUB): Promise<{ image: string; digest?: string; failure?: string }[]> {
+    const images = [...pinnedImages()].sort();
+    // All at once: a handful of HEAD requests, and an unreachable registry fails in one timeout, not one per image.
+    const results = await Promise.allSettled(images.map((image) => resolveDigest(image, endpoints)));
+    return results.map((result, i) => {
+        if (result.status === "fulfilled") {
+            return { image: images[i], digest: result.value };
+        }
+        const error = result.reason as Error & { cause?: { message?: string; code?: string } };
+        const message = error.message.startsWith(`${images[i]}:`) ? error.message : `${images[i]}: ${error.message}`;
+        return { image: images[i], failure: error.cause ? `${message} (${error.cause.code ?? error.cause.message})` : message };
+    });
+}
+
+/** Writes the lock as the program reads it: one entry per image, sorted. */
+export function writeLock(lockFile: string, lock: Record<string, string>): void {
+    const sorted = Object.fromEntries(
+        Object.keys(lock)
+            .sort()
+            .map((image) => [image, lock[image]]),
+    );
+    fs.writeFileSync(lockFile, `${JSON.stringify(sorted, null, 2)}\n`);
+}
+
 /**
  * Resolves every pinned image and writes the lock (sorted, one entry per image); entries for images no longer
  * pinned are dropped. Throws, writing nothing, when any image does not resolve.
  */
 export async function lockImages(options: LockOptions = {}): Promise<Record<string, string>> {
     const { lockFile = IMAGES_LOCK_FILE, endpoints = DOCKER_HUB, log = () => undefined } = options;
-    const images = [...pinnedImages()].sort();
-    // All at once: a handful of HEAD requests, and an unreachable registry fails in one timeout, not one per image.
-    const results = await Promise.allSettled(images.map((image) => resolveDigest(image, endpoints)));
     const lock: Record<string, string> = {};
     const failures: string[] = [];
-    results.forEach((result, i) => {
-        if (result.status === "fulfilled") {
-            lock[images[i]] = result.value;
-            log(`${images[i]} ${result.value}`);
+    for (const { image, digest, failure } of await resolvePinned(endpoints)) {
+        if (digest) {
+            lock[image] = digest;
+            log(`${image} ${digest}`);
         } else {
-            const error = result.reason as Error & { cause?: { message?: string; code?: string } };
-            const message = error.message.startsWith(`${images[i]}:`) ? error.message : `${images[i]}: ${error.message}`;
-            failures.push(error.cause ? `${message} (${error.cause.code ?? error.cause.message})` : message);
+            failures.push(failure!);
         }
-    });
+    }
     if (failures.length > 0) {
         throw new Error(`${failures.length} image(s) did not resolve; ${lockFile} is unchanged:\n${failures.map((f) => `  - ${f}`).join("\n")}`);
     }
-    fs.writeFileSync(lockFile, `${JSON.stringify(lock, null, 2)}\n`);
+    writeLock(lockFile, lock);
     return lock;
 }
 
-function option(args: string[], name: string): string | undefined {
+export function option(args: string[], name: string): string | undefined {
     const at = args.indexOf(name);
     return at >= 0 ? args[at + 1] : undefined;
 }

@@ -1,9 +1,8 @@
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { DASHBOARD_COLUMNS, DASHBOARD_TILES, NO_NOTIFICATIONS } from "../components/gcp/monitoring";
 import { isEmailAddress, scheduleIntervalSeconds } from "../config/monitoring";
-import { ofType, PROJECT_ROOT, runStack, StackRun, TEST_PROJECT } from "../offline/harness";
+import { ofType, runStack, StackRun, TEST_PROJECT } from "../offline/harness";
+import { runbookAnchors } from "../offline/runbook";
 
 const POLICY = "gcp:monitoring/alertPolicy:AlertPolicy";
 const CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel";
@@ -26,24 +25,6 @@ const ALERTS: Record<string, RegExp[]> = {
     PostgresqlVolumeFilling: [/kubernetes_io:pod_volume_utilization\{[^}]*namespace_name="postgresql",volume_name="data"\}\) > 0\.8/],
     PodCrashLooping: [/kubernetes_io:container_restart_count\{[^}]*namespace_name=~"kafka\|postgresql\|spark\|airflow"/],
 };
-
-/** The anchors GitHub gives docs/runbook.md's headings: lowercase, punctuation dropped, spaces to hyphens, repeats numbered. */
-function runbookAnchors(): Set<string> {
-    const text = fs.readFileSync(path.join(PROJECT_ROOT, "docs", "runbook.md"), "utf8").replace(/```[\s\S]*?```/g, "");
-    const seen = new Map<string, number>();
-    const anchors = new Set<string>();
-    for (const [, heading] of text.matchAll(/^#{1,6} (.+)$/gm)) {
-        const slug = heading
-            .trim()
-            .toLowerCase()
-            .replace(/[^\p{L}\p{N}\s_-]/gu, "")
-            .replace(/\s/g, "-");
-        const count = seen.get(slug) ?? 0;
-        anchors.add(count === 0 ? slug : `${slug}-${count}`);
-        seen.set(slug, count + 1);
-    }
-    return anchors;
-}
 
 function policies(run: StackRun) {
     return ofType(run, POLICY).map((policy) => ({

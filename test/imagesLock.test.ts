@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -12,34 +11,10 @@ import { Manifest, podTemplate, renderStack, WORKLOAD_KINDS } from "../offline/r
 import { TYPES } from "../offline/resourceTypes";
 import { evaluated, values } from "../offline/stackQueries";
 import { lockImages, MANIFEST_TYPES, RegistryEndpoints, resolveDigest } from "../scripts/images-lock";
+import { digestOf, fullLock, withLock } from "../offline/imageLock";
 
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
-const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 const SHOWN_LOCK = "helm-values/images.lock.json";
-
-/** A lock with a distinct (made-up) digest for every pinned image: for the program side only, never committed. */
-const fullLock = () => Object.fromEntries([...pinnedImages()].map((image) => [image, digestOf(image)]));
-
-/**
- * Runs `body` while the program reads `lock` as helm-values/images.lock.json: the lock is written to a temporary
- * file, and the fs module object's readFileSync (which the program reads through) answers the lock's path from it.
- */
-async function withLock<T>(lock: unknown, body: () => Promise<T>): Promise<T> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "images-lock-"));
-    const file = path.join(dir, "images.lock.json");
-    fs.writeFileSync(file, typeof lock === "string" ? lock : JSON.stringify(lock));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require("fs");
-    const original = nodeFs.readFileSync;
-    nodeFs.readFileSync = ((target: fs.PathOrFileDescriptor, options?: any) =>
-        original(target === IMAGES_LOCK_FILE ? file : target, options)) as typeof fs.readFileSync;
-    try {
-        return await body();
-    } finally {
-        nodeFs.readFileSync = original;
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
 
 /** Every container image of a workload, init containers included. */
 function containerImages(workload: Manifest): { name: string; image: string }[] {

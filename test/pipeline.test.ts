@@ -213,6 +213,15 @@ describe("pipeline on the platform", () => {
             }
         });
 
+        it("is Ready only while its streaming query is active: job_metrics' /ready on the metrics port", () => {
+            // pipeline/tests/test_job_metrics.py holds /ready to the query's state; engines/spark.py waits on this probe.
+            for (const run of Object.values(runs)) {
+                const probe = driver(run).readinessProbe;
+                assert.deepEqual(probe?.httpGet, { path: "/ready", port: "metrics" });
+                assert.ok(driver(run).ports.some((p: any) => p.name === "metrics"));
+            }
+        });
+
         it("lets executors on the workers reach the driver through the Spark chart's NetworkPolicy", () => {
             const chart = loadChartReference("spark", CHART_VERSIONS.spark).values as any;
             const worker = (mergeValues(chart, values(runs.prod, "spark")) as any).worker.networkPolicy;

@@ -7,6 +7,9 @@ import { parse } from "yaml";
 import { ofType, RecordedResource, waitsFor } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
 import { evaluated } from "../offline/stackQueries";
+import { admits, podsOf } from "../offline/networkPolicy";
+import { restrictedProblems } from "../offline/podSecurity";
+import { renderStack } from "../offline/render";
 
 // Checks the GitHub Actions workflows against the repository they run in (scripts, stacks, npm
 // scripts, policy pack) and against the rules in docs/ci.md, then runs the CI scripts against fake
@@ -716,23 +719,35 @@ if (args[0] === "stack" && args[1] === "export") {
     npm: `${FAKE_PRELUDE}
 process.stdout.write(process.env.FAKE_REPORT || "");
 process.exit(Number(process.env.FAKE_REPORT_STATUS || 0));`,
-    // exec: psql prints FAKE_PSQL; the Kafka console consumer saves its stdin (the client config) and
-    // prints FAKE_MESSAGES. get pods: -o name prints FAKE_POD_NAMES; the driver pods' columns are
-    // FAKE_PODS_BEFORE until a pod was deleted, then FAKE_PODS_AFTER.
+    // exec: psql prints FAKE_PSQL. The Kafka client pod: apply saves its manifest as client.json, its phase
+    // is FAKE_CLIENT_PHASE (Succeeded), its log FAKE_MESSAGES. get pods: -o name prints FAKE_POD_NAMES; the
+    // driver pods' columns are FAKE_PODS_BEFORE until a pod was deleted, then FAKE_PODS_AFTER.
     kubectl: `${FAKE_PRELUDE}
 const line = args.join(" ");
 const env = process.env;
-if (/get secret/.test(line)) process.stdout.write(Buffer.from(/consumer-password/.test(line) ? "kafka-password" : /data\\.ca/.test(line) ? "-----BEGIN CERTIFICATE-----\\nQ0E=\\n-----END CERTIFICATE-----\\n" : "admin-password").toString("base64"));
-if (args.includes("exec") && /kafka-console-consumer/.test(line)) {
-    fs.writeFileSync(path.join(dir, "consumer.properties"), fs.readFileSync(0));
-    process.stdout.write(env.FAKE_MESSAGES || "");
-} else if (args.includes("exec") && args.includes("psql")) process.stdout.write(env.FAKE_PSQL || "");
+if (/get secret/.test(line)) process.stdout.write(Buffer.from("admin-password").toString("base64"));
+if (args.includes("exec") && args.includes("psql")) process.stdout.write(env.FAKE_PSQL || "");
+if (/get statefulset kafka-controller/.test(line)) process.stdout.write("docker.io/bitnami/kafka:4.0.0");
+if (args.includes("apply") && /client\\.json$/.test(line)) fs.copyFileSync(args[args.indexOf("-f") + 1], path.join(dir, "client.json"));
+if (/get pod e2e-check-ticks-/.test(line)) process.stdout.write(env.FAKE_CLIENT_PHASE || "Succeeded");
+if (/logs e2e-check-ticks-/.test(line)) process.stdout.write(env.FAKE_MESSAGES || "");
 if (/get pods .*-o name/.test(line)) process.stdout.write(env.FAKE_POD_NAMES || "");
+// logs [-f] POD: FAKE_DRIVER_LOGS[POD], a JSON map of [the log before the hold file was created, the log after].
+if (/ logs (-f )?\\S+ -c driver$/.test(line)) {
+    const pod = args[args.indexOf("logs") + 1] === "-f" ? args[args.indexOf("logs") + 2] : args[args.indexOf("logs") + 1];
+    // A follower (-f) prints the log until the container dies: the held batch's line included.
+    const held = args.includes("-f") || fs.readFileSync(path.join(dir, "calls"), "utf8").includes(" touch ");
+    process.stdout.write((JSON.parse(env.FAKE_DRIVER_LOGS || "{}")[pod] || ["", ""])[held ? 1 : 0]);
+}
 if (/get pods .*custom-columns/.test(line)) {
     const deleted = fs.readFileSync(path.join(dir, "calls"), "utf8").includes(" delete pod ");
     process.stdout.write((deleted ? env.FAKE_PODS_AFTER : env.FAKE_PODS_BEFORE) || "");
 }
 if (/get namespace/.test(line)) process.stdout.write(env.FAKE_NAMESPACES || "");`,
+    // Saves the client config it is given as consumer.properties and prints FAKE_MESSAGES.
+    "kafka-console-consumer.sh": `${FAKE_PRELUDE}
+fs.copyFileSync(args[args.indexOf("--consumer.config") + 1], path.join(dir, "consumer.properties"));
+process.stdout.write(process.env.FAKE_MESSAGES || "");`,
 };
 
 interface Run {
@@ -753,6 +768,9 @@ class ScratchRepo {
         for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
             fs.copyFileSync(path.join(ROOT, file), path.join(this.root, file));
         }
+        // e2e-kill-driver.sh reads the drivers' write logs with the engines' ledger.
+        fs.mkdirSync(path.join(this.root, "engines"));
+        fs.copyFileSync(path.join(ROOT, "engines", "ledger.py"), path.join(this.root, "engines", "ledger.py"));
         fs.mkdirSync(this.bin);
         fs.mkdirSync(this.fakeDir);
         for (const [name, source] of Object.entries(FAKES)) {
@@ -1013,40 +1031,83 @@ describe(".github/scripts", function () {
     });
 
     describe("e2e-kill-driver.sh", () => {
-        const quick = { RECOVERY_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
+        const quick = { RECOVERY_TIMEOUT_SECONDS: "0", REPLAY_TIMEOUT_SECONDS: "0", HOLD_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0" };
         const before = "crypto-ticks-stream-a   true   <none>\n";
-
-        it("force-deletes the Ready driver pod, waits for a Ready replacement and prints the instant of the kill", () => {
-            const run = repo.run("e2e-kill-driver.sh", [], {
-                ...quick,
-                FAKE_PODS_BEFORE: before,
-                FAKE_PODS_AFTER: "crypto-ticks-stream-b   true   <none>\n",
+        const after = "crypto-ticks-stream-b   true   <none>\n";
+        const batch = (id: number, received: number, written: number) =>
+            `2026-01-01 12:00:00,000 INFO stream_ticks: batch ${id}: received=${received} malformed=0 duplicates=0 written=${written}\n`;
+        const logs = (replay: string) =>
+            JSON.stringify({
+                "crypto-ticks-stream-a": ["Spark started\n" + batch(4, 3, 3), "Spark started\n" + batch(4, 3, 3) + batch(5, 3, 3)],
+                "crypto-ticks-stream-b": [replay, replay],
             });
+        const kill = (replay: string, env: Record<string, string> = {}) =>
+            repo.run("e2e-kill-driver.sh", [], {
+                ...quick,
+                KILLED_DRIVER_LOG: path.join(repo.root, "killed.log"),
+                FAKE_PODS_BEFORE: before,
+                FAKE_PODS_AFTER: after,
+                FAKE_DRIVER_LOGS: logs(replay),
+                ...env,
+            });
+
+        it("kills the driver while it holds a written batch, and the replacement runs that batch again writing nothing", () => {
+            const run = kill(batch(5, 3, 0) + batch(6, 3, 3));
             assert.equal(run.status, 0, run.stderr);
-            assert.ok(run.calls.includes("kubectl -n spark delete pod crypto-ticks-stream-a --grace-period=0 --force --wait=false"));
-            assert.match(run.stdout, /recovered: crypto-ticks-stream-b is Ready/);
-            assert.match(run.stdout.trim().split("\n").pop()!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+            const at = (pattern: RegExp) => run.calls.findIndex((c) => pattern.test(c));
+            // The switch only this test turns on, then the hold, then the crash.
+            const order = [
+                at(/^kubectl -n spark set env deployment\/crypto-ticks-stream -c driver SINK_HOLD_FILE=\/tmp\/\S+$/),
+                at(/^kubectl -n spark rollout status deployment\/crypto-ticks-stream/),
+                at(/^kubectl -n spark exec crypto-ticks-stream-a -c driver -- touch \/tmp\/\S+$/),
+                at(/^kubectl -n spark delete pod crypto-ticks-stream-a --grace-period=0 --force --wait=false$/),
+            ];
+            assert.ok(
+                order.every((i, n) => i >= 0 && (n === 0 || i > order[n - 1])),
+                run.calls.join("\n"),
+            );
+            assert.match(run.stdout, /crypto-ticks-stream-a holds batch 5: received=3 written=3/);
+            assert.match(run.stdout, /crypto-ticks-stream-b ran batch 5 again: received=3 written=0/);
+            assert.match(run.stdout.trim().split("\n").pop()!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+            // Followed from before the hold (a process of its own, so its call may be logged later) until the pod dies.
+            assert.ok(at(/^kubectl -n spark logs -f crypto-ticks-stream-a -c driver$/) >= 0);
+            assert.match(fs.readFileSync(path.join(repo.root, "killed.log"), "utf8"), /batch 5: received=3/, "the killed driver's log is kept");
+        });
+
+        it("fails when the replacement writes the held batch's rows a second time", () => {
+            const run = kill(batch(5, 3, 3));
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /crypto-ticks-stream-b ran batch 5 again and wrote 3 of its 3 rows a second time/);
+        });
+
+        it("fails when the replacement does not run the held batch again", () => {
+            const run = kill(batch(6, 3, 3));
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /batch 5 run again by crypto-ticks-stream-b: not after 0s/);
         });
 
         it("fails when no replacement becomes Ready", () => {
-            const run = repo.run("e2e-kill-driver.sh", [], {
-                ...quick,
-                FAKE_PODS_BEFORE: before,
-                FAKE_PODS_AFTER: "crypto-ticks-stream-a   true   <none>\ncrypto-ticks-stream-b   false   <none>\n",
-            });
+            const run = kill("", { FAKE_PODS_AFTER: "crypto-ticks-stream-a   true   <none>\ncrypto-ticks-stream-b   false   <none>\n" });
             assert.notEqual(run.status, 0);
-            assert.match(run.stderr, /no Ready pod 0s after crypto-ticks-stream-a was killed/);
+            assert.match(run.stderr, /a Ready pod of deployment spark\/crypto-ticks-stream after crypto-ticks-stream-a was killed: not after 0s/);
+        });
+
+        it("does not kill while no batch is held", () => {
+            const run = kill("", { FAKE_DRIVER_LOGS: JSON.stringify({ "crypto-ticks-stream-a": [batch(4, 3, 3), batch(4, 3, 3)] }) });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /a batch of crypto-ticks-stream-a after its hold was set: not after 0s/);
+            assert.ok(!run.calls.some((c) => / delete /.test(c)));
         });
 
         it("refuses to start without a Ready driver", () => {
             const run = repo.run("e2e-kill-driver.sh", [], quick);
             assert.notEqual(run.status, 0);
-            assert.ok(!run.calls.some((c) => / delete /.test(c)));
+            assert.ok(!run.calls.some((c) => / delete | exec /.test(c)));
         });
     });
 
     describe("e2e-check-ticks.sh", () => {
-        const quick = { CHECK_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0", SINCE: "2025-03-01T12:01:00Z" };
+        const quick = { CHECK_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0", CLIENT_INTERVAL_SECONDS: "0", SINCE: "2025-03-01T12:01:00Z" };
         const tick = (symbol: string, event: string, ingest: string) =>
             JSON.stringify({
                 symbol,
@@ -1085,16 +1146,39 @@ describe(".github/scripts", function () {
             assert.equal(run.status, 0, run.stderr);
             assert.match(run.stdout, /read 7 messages from topic crypto-ticks/);
             assert.match(run.stdout, /every produced tick is in crypto_ticks exactly once/);
-            const consume = run.calls.find((c) => /kafka-console-consumer/.test(c)) ?? "";
-            assert.match(
-                consume,
-                /^kubectl -n kafka exec -i kafka-controller-0 -c kafka -- .* --topic crypto-ticks --group crypto-ticks-stream-e2e-check-\S+ --from-beginning .*--consumer\.config \/dev\/stdin/,
+            assert.ok(!run.calls.some((c) => / exec .*kafka/.test(c)), "no Kafka client in the broker's container");
+            assert.ok(
+                run.calls.some((c) => /^kubectl -n kafka delete pod e2e-check-ticks-/.test(c)),
+                "the client pod is deleted",
             );
-            assert.doesNotMatch(consume, /kafka-password/, "the password is not on a command line");
-            assert.match(
-                fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
-                /^security\.protocol=SASL_SSL\nssl\.truststore\.type=PEM\nssl\.truststore\.certificates=-----BEGIN CERTIFICATE----- \\\nQ0E= \\\n-----END CERTIFICATE-----\nsasl\.mechanism=SCRAM-SHA-512\n.*username="consumer" password="kafka-password";/,
-            );
+        });
+
+        it("reads the topic in a client pod of the broker's image that Pod Security 'restricted' and the NetworkPolicies admit", async () => {
+            const run = check(rows);
+            assert.equal(run.status, 0, run.stderr);
+            const client = JSON.parse(fs.readFileSync(path.join(repo.root, "fake", "client.json"), "utf8"));
+            const [container] = client.spec.containers;
+            assert.equal(container.image, "docker.io/bitnami/kafka:4.0.0");
+            assert.deepEqual(container.command.slice(0, 2), ["bash", "-c"]);
+            assert.equal(container.command[2], fs.readFileSync(path.join(SCRIPTS_DIR, "e2e-read-topic.sh"), "utf8").trimEnd());
+            const env = Object.fromEntries(container.env.map((e: Dict) => [e.name, e.value]));
+            assert.equal(env.KAFKA_TOPIC, "crypto-ticks");
+            assert.match(env.KAFKA_GROUP, /^crypto-ticks-stream-e2e-check-\S+$/, "a group under the consumer's ACL prefix");
+            assert.ok(!("JMX_PORT" in env));
+            assert.doesNotMatch(JSON.stringify(client), /password"?:|kafka-password/, "the password is mounted, not in the manifest");
+            assert.deepEqual(restrictedProblems(client.spec), []);
+            const { objects } = await renderStack("local");
+            const broker = podsOf(objects).find((p) => p.workload === "StatefulSet/kafka-controller")!;
+            const pod = { workload: "Pod/e2e-check-ticks", namespace: "kafka", labels: client.metadata.labels, ports: [] };
+            assert.ok(admits(objects, pod, broker, 9092), "the rendered NetworkPolicies admit the client to the broker");
+            const stranger = { ...pod, labels: { "app.kubernetes.io/name": "e2e-check-ticks" } };
+            assert.ok(!admits(objects, stranger, broker, 9092), "the client label is what admits it");
+        });
+
+        it("fails when the client pod fails", () => {
+            const run = check(rows, { FAKE_CLIENT_PHASE: "Failed" });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /client pod kafka\/e2e-check-ticks-\S+ failed/);
         });
 
         it("ignores rows newer than what it read from Kafka", () => {
@@ -1141,14 +1225,46 @@ describe(".github/scripts", function () {
         });
     });
 
+    describe("e2e-read-topic.sh", () => {
+        it("reads the topic from its beginning as the consumer over SASL_SSL, the password from its file only", () => {
+            repo.write("password", "kafka-password").write("ca.crt", "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n");
+            const run = repo.run("e2e-read-topic.sh", [], {
+                KAFKA_BOOTSTRAP: "kafka.kafka.svc.cluster.local:9092",
+                KAFKA_TOPIC: "crypto-ticks",
+                KAFKA_GROUP: "crypto-ticks-stream-e2e-check-1",
+                KAFKA_USER: "consumer",
+                KAFKA_PASSWORD_FILE: path.join(repo.root, "password"),
+                KAFKA_CA_FILE: path.join(repo.root, "ca.crt"),
+                FAKE_MESSAGES: '{"symbol":"bitcoin"}\n',
+            });
+            assert.equal(run.status, 0, run.stderr);
+            assert.equal(run.stdout, '{"symbol":"bitcoin"}\n');
+            assert.match(
+                run.calls[0],
+                /^kafka-console-consumer\.sh --bootstrap-server kafka\.kafka\.svc\.cluster\.local:9092 --topic crypto-ticks --group crypto-ticks-stream-e2e-check-1 --from-beginning --timeout-ms 20000 --consumer\.config \S+$/,
+            );
+            assert.doesNotMatch(run.calls[0], /kafka-password/, "the password is not on a command line");
+            assert.match(
+                fs.readFileSync(path.join(repo.root, "fake", "consumer.properties"), "utf8"),
+                /^security\.protocol=SASL_SSL\nssl\.truststore\.type=PEM\nssl\.truststore\.certificates=-----BEGIN CERTIFICATE----- \\\nQ0E= \\\n-----END CERTIFICATE-----\nsasl\.mechanism=SCRAM-SHA-512\n.*username="consumer" password="kafka-password";\n$/,
+            );
+        });
+    });
+
     describe("e2e-diagnostics.sh", () => {
-        it("prints import errors, the DAG's task log and the streaming driver's logs, and never fails", () => {
-            const run = repo.run("e2e-diagnostics.sh", [], { FAKE_POD_NAMES: "pod/airflow-scheduler-0\n", FAKE_FAIL: "logs" });
+        it("prints import errors, the DAG's task log and the streaming drivers' logs, the killed one's too, and never fails", () => {
+            repo.write("killed.log", "batch 5: received=3 malformed=0 duplicates=0 written=3\n");
+            const run = repo.run("e2e-diagnostics.sh", [], {
+                FAKE_POD_NAMES: "pod/airflow-scheduler-0\n",
+                FAKE_FAIL: "logs",
+                KILLED_DRIVER_LOG: path.join(repo.root, "killed.log"),
+            });
             assert.equal(run.status, 0, run.stderr);
             assert.ok(run.calls.includes("kubectl -n airflow exec pod/airflow-scheduler-0 -- airflow dags list-import-errors"));
             assert.ok(run.calls.some((c) => /^kubectl -n airflow exec pod\/airflow-scheduler-0 -- bash -c .*dag_id=crypto_prices/.test(c)));
             assert.ok(run.calls.includes("kubectl -n spark logs deploy/crypto-ticks-stream --all-containers --tail 200"));
             assert.match(run.stdout, /Spark streaming driver logs\n\(command failed with exit code 1\)/);
+            assert.match(run.stdout, /the killed pod \(kept by e2e-kill-driver\.sh\)\nbatch 5: received=3/);
         });
     });
 

@@ -16,9 +16,10 @@
 # is enough when nothing is lost). Every configured symbol must have messages, and when SINCE is set
 # some must have been produced after it (the kill), or the check would prove nothing.
 # Environment (all optional): STACK (local), SINCE, CHECK_TIMEOUT_SECONDS (300), INTERVAL_SECONDS
-# (20), KAFKA_NAMESPACE (kafka), KAFKA_POD (kafka-controller-0), KAFKA_TOPIC (crypto-ticks),
+# (20), KAFKA_NAMESPACE (kafka), KAFKA_STATEFULSET (kafka-controller), KAFKA_TOPIC (crypto-ticks),
 # KAFKA_SECRET (kafka-sasl), KAFKA_USER (consumer), KAFKA_TLS_SECRET (kafka-tls), KAFKA_GROUP_PREFIX
-# (crypto-ticks-stream), KAFKA_IDLE_MS (20000), pg_query's PG_* variables.
+# (crypto-ticks-stream), KAFKA_IDLE_MS (20000), CLIENT_TIMEOUT_SECONDS (300) and CLIENT_INTERVAL_SECONDS
+# (2) for the client pod, pg_query's PG_* variables.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,27 +29,61 @@ namespace="${KAFKA_NAMESPACE:-kafka}"
 topic="${KAFKA_TOPIC:-crypto-ticks}"
 mapfile -t symbols < <(stack_symbols "${STACK:-local}")
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 
-# The topic from its beginning, one message value per line, read with the console consumer inside the
-# Kafka pod as the pipeline's consumer (its ACLs: Read on the topic and on groups with its prefix, under a
-# fresh group each run), over TLS verifying the broker against the platform's CA. The client config goes in
-# on stdin, so the password never is on a command line; the consumer stops after KAFKA_IDLE_MS without a
-# new message.
-password="$(kubectl -n "$namespace" get secret "${KAFKA_SECRET:-kafka-sasl}" -o jsonpath='{.data.consumer-password}' | base64 -d)"
-mask "$password"
-# A properties value spans lines with a trailing backslash; the PEM's line breaks do not matter to Kafka.
-ca="$(kubectl -n "$namespace" get secret "${KAFKA_TLS_SECRET:-kafka-tls}" -o jsonpath='{.data.ca\.crt}' | base64 -d | sed -e '$!s/$/ \\/')"
-kubectl -n "$namespace" exec -i "${KAFKA_POD:-kafka-controller-0}" -c kafka -- \
-  /opt/bitnami/kafka/bin/kafka-console-consumer.sh --bootstrap-server "kafka.$namespace.svc.cluster.local:9092" --topic "$topic" \
-  --group "${KAFKA_GROUP_PREFIX:-crypto-ticks-stream}-e2e-check-$(date +%s)-$RANDOM" \
-  --from-beginning --timeout-ms "${KAFKA_IDLE_MS:-20000}" --consumer.config /dev/stdin >"$work/messages.jsonl" <<PROPERTIES
-security.protocol=SASL_SSL
-ssl.truststore.type=PEM
-ssl.truststore.certificates=$ca
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_USER:-consumer}" password="$password";
-PROPERTIES
+# The topic from its beginning, one message value per line: e2e-read-topic.sh in a client pod of its own
+# (why not in the broker's container: that script says). The pod runs the broker StatefulSet's image, meets
+# Pod Security 'restricted' like every pod of the namespace, and carries the label the kafka chart's
+# NetworkPolicy admits clients by (bitnami/charts kafka templates/controller-eligible/networkpolicy.yaml:
+# `<fullname>-client: "true"` with networkPolicy.addExternalClientAccess, when allowExternal is false as
+# helm-values/kafka.yaml sets it). It reads the consumer's password and the CA from their Secrets as
+# mounted files, so neither passes through this script.
+image="$(kubectl -n "$namespace" get statefulset "${KAFKA_STATEFULSET:-kafka-controller}" \
+  -o jsonpath='{.spec.template.spec.containers[?(@.name=="kafka")].image}')"
+[[ -n "$image" ]] || die "no kafka container in statefulset $namespace/${KAFKA_STATEFULSET:-kafka-controller}"
+client="e2e-check-ticks-$(date +%s)-$RANDOM"
+trap 'kubectl -n "$namespace" delete pod "$client" --ignore-not-found --wait=false >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
+node -e '
+  const [name, image, script, bootstrap, topic, group, user, saslSecret, tlsSecret, idleMs] = process.argv.slice(1);
+  const env = { KAFKA_BOOTSTRAP: bootstrap, KAFKA_TOPIC: topic, KAFKA_GROUP: group, KAFKA_USER: user, KAFKA_IDLE_MS: idleMs,
+    KAFKA_PASSWORD_FILE: "/secrets/password", KAFKA_CA_FILE: "/secrets/ca.crt",
+    // A client heap far below the limit; kafka-run-class.sh creates LOG_DIR (default under the image).
+    KAFKA_HEAP_OPTS: "-Xmx128m", LOG_DIR: "/tmp" };
+  const projected = (secret, key, path) => ({ secret: { name: secret, items: [{ key, path }] } });
+  console.log(JSON.stringify({
+    apiVersion: "v1", kind: "Pod",
+    metadata: { name, labels: { "kafka-client": "true", "app.kubernetes.io/name": "e2e-check-ticks" } },
+    spec: {
+      restartPolicy: "Never", automountServiceAccountToken: false, activeDeadlineSeconds: 600,
+      securityContext: { runAsNonRoot: true, runAsUser: 1001, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [{
+        name: "consumer", image, command: ["bash", "-c", script],
+        env: Object.entries(env).map(([name, value]) => ({ name, value })),
+        resources: { requests: { cpu: "100m", memory: "384Mi" }, limits: { memory: "384Mi" } },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+        volumeMounts: [{ name: "secrets", mountPath: "/secrets", readOnly: true }, { name: "tmp", mountPath: "/tmp" }],
+      }],
+      volumes: [
+        { name: "secrets", projected: { sources: [projected(saslSecret, user + "-password", "password"), projected(tlsSecret, "ca.crt", "ca.crt")] } },
+        { name: "tmp", emptyDir: {} },
+      ],
+    },
+  }));
+' "$client" "$image" "$(cat "$(dirname "${BASH_SOURCE[0]}")/e2e-read-topic.sh")" "kafka.$namespace.svc.cluster.local:9092" "$topic" \
+  "${KAFKA_GROUP_PREFIX:-crypto-ticks-stream}-e2e-check-$(date +%s)-$RANDOM" "${KAFKA_USER:-consumer}" \
+  "${KAFKA_SECRET:-kafka-sasl}" "${KAFKA_TLS_SECRET:-kafka-tls}" "${KAFKA_IDLE_MS:-20000}" >"$work/client.json"
+kubectl -n "$namespace" apply -f "$work/client.json" >/dev/null
+start=$SECONDS
+phase=""
+until [[ "$phase" == Succeeded || "$phase" == Failed ]]; do
+  ((SECONDS - start < ${CLIENT_TIMEOUT_SECONDS:-300})) || die "client pod $namespace/$client not done after ${CLIENT_TIMEOUT_SECONDS:-300}s (phase ${phase:-none})"
+  sleep "${CLIENT_INTERVAL_SECONDS:-2}"
+  phase="$(kubectl -n "$namespace" get pod "$client" -o jsonpath='{.status.phase}' || true)"
+done
+kubectl -n "$namespace" logs "$client" >"$work/messages.jsonl"
+# The consumer also logs to stderr (which the pod's log holds too): non-JSON lines say how it went.
+grep -v '^{' "$work/messages.jsonl" | head -n 20 || true
+[[ "$phase" == Succeeded ]] || die "client pod $namespace/$client failed: $(tail -n 20 "$work/messages.jsonl")"
 echo "read $(wc -l <"$work/messages.jsonl") messages from topic $topic"
 
 # compare: prints one line per problem (none when the table matches) and a summary line on stderr.

@@ -2,7 +2,8 @@
 # Prints what is needed to see why the pipeline did not produce ticks: all pods, a description of
 # every pod that is not ready, recent events, the CNI's pods, Airflow's DAG import errors, the latest
 # task log of the DAG crypto_prices, the logs of the Airflow scheduler, the Spark streaming driver
-# (Deployment spark/crypto-ticks-stream, and its previous container after a crash) and Kafka.
+# (Deployment spark/crypto-ticks-stream, its previous container after a crash, and the pod the kill step
+# killed) and Kafka.
 # Never fails: every command's own failure is printed and skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -47,6 +48,8 @@ done
 show "Airflow scheduler logs" kubectl -n airflow logs -l app.kubernetes.io/component=scheduler --all-containers --prefix --tail 200
 show "Spark streaming driver logs" kubectl -n spark logs deploy/crypto-ticks-stream --all-containers --tail 200
 show "Spark streaming driver logs, previous container" kubectl -n spark logs deploy/crypto-ticks-stream --all-containers --previous --tail 100
+# The pod e2e-kill-driver.sh killed is gone from the API: its log is the copy that script kept.
+show "Spark streaming driver logs, the killed pod (kept by e2e-kill-driver.sh)" tail -n 300 "$(killed_driver_log)"
 show "Spark master and worker logs" kubectl -n spark logs -l app.kubernetes.io/name=spark --all-containers --prefix --tail 50
 show "Kafka logs" kubectl -n kafka logs -l app.kubernetes.io/name=kafka --all-containers --prefix --tail 100
 show "Pulumi stack outputs" pulumi stack output --stack local

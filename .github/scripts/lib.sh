@@ -7,6 +7,12 @@ repo_root() {
   (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 }
 
+# Where e2e-kill-driver.sh keeps the killed driver's log and e2e-diagnostics.sh finds it: KILLED_DRIVER_LOG,
+# else a file in the runner's temporary folder, which outlives the step.
+killed_driver_log() {
+  echo "${KILLED_DRIVER_LOG:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/e2e-killed-driver.log}"
+}
+
 # Prints an error (as a GitHub Actions annotation when running in Actions) and exits 1.
 die() {
   if [[ -n "${GITHUB_ACTIONS:-}" ]]; then
@@ -15,13 +21,6 @@ die() {
     echo "error: $*" >&2
   fi
   exit 1
-}
-
-# Hides a value from the GitHub Actions log; a no-op elsewhere.
-mask() {
-  if [[ -n "${GITHUB_ACTIONS:-}" && -n "$1" ]]; then
-    echo "::add-mask::$1"
-  fi
 }
 
 # Starts and ends a collapsible group in the GitHub Actions log; plain headings elsewhere.

@@ -2,7 +2,9 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { bitnamiRelease } from "./bitnamiRelease";
+import { CaSelection } from "./kafkaCaRotation";
 import { KafkaTls } from "./kafkaTls";
+import { caBundleTruststore, rejoinedReadinessProbe } from "./kafkaTrust";
 import { KafkaTopicPartitions } from "./kafkaTopicPartitions";
 import { AclGrant, accessReconcileScript, ScramUser, topicReconcileScript } from "./kafkaTopicScript";
 import {
@@ -42,6 +44,8 @@ export interface KafkaArgs {
     readonly storage: string;
     /** The pipeline's topic. */
     readonly topic: KafkaTopicArgs;
+    /** The CAs nodes and clients trust and the one that signs (config `kafkaTrustedCas`, `kafkaSigningCa`). */
+    readonly cas: CaSelection;
     /** The SCRAM users of the pipeline's clients and of topic provisioning. */
     readonly users: KafkaUsers;
     /** Consumer group ids of the consumer start with this (the Spark job's `groupIdPrefix`); its ACL is on the prefix. */
@@ -122,7 +126,7 @@ export class Kafka extends pulumi.ComponentResource {
     readonly producer: KafkaClient;
     /** The Spark job: reads the topic, its group ids prefixed with KAFKA_GROUP_ID_PREFIX. */
     readonly consumer: KafkaClient;
-    /** The CA certificate (PEM) clients verify the brokers with. */
+    /** The trusted CA certificates (PEM, one or two during a rotation) clients verify the brokers with. */
     readonly caCertPem: pulumi.Output<string>;
     /** The brokers' pods, which clients reach on clientPort. */
     readonly brokers: PodSet;
@@ -169,7 +173,7 @@ export class Kafka extends pulumi.ComponentResource {
         // Certificates from the program, kept in state: a helm upgrade never regenerates them (docs/runbook.md, rotation).
         const certificates = new KafkaTls(
             `${name}-tls`,
-            { namespace: args.namespace, release: RELEASE, replicas: args.replicas, provisioningClient: admin },
+            { namespace: args.namespace, release: RELEASE, replicas: args.replicas, provisioningClient: admin, cas: args.cas },
             { parent: this },
         );
         this.caCertPem = certificates.caCertPem;
@@ -188,10 +192,16 @@ export class Kafka extends pulumi.ComponentResource {
             },
             this,
         );
+        // The Job trusts the signing CA alone. Chart 32.4.3 templates/provisioning/job.yaml 74-81 joins ca.crt into
+        // one `ssl.truststore.certificates` property line (file_to_multiline_property: each line ends in " \"), and
+        // Kafka's PemParser (apache/kafka 4.0.0 DefaultSslEngineFactory.java, PemParser: "-+BEGIN\s*.*CERTIFICATE")
+        // matches greedily across that one line, so of two CAs it reads the last one only (engines/kafka_ca_rotation.py
+        // saw the Job refuse its own step's brokers). One CA is enough: the Job is a post-upgrade hook, which Helm
+        // runs after the roll it waits for, when every node holds a certificate from the signing CA.
         const provisioningTlsSecret = fixedSecret(
             PROVISIONING_TLS_SECRET,
             this.namespace,
-            { "ca.crt": certificates.caCertPem, "tls.crt": certificates.provisioningCertPem, "tls.key": certificates.provisioningKeyPem },
+            { "ca.crt": certificates.signingCaCertPem, "tls.crt": certificates.provisioningCertPem, "tls.key": certificates.provisioningKeyPem },
             this,
         );
 
@@ -253,6 +263,8 @@ export class Kafka extends pulumi.ComponentResource {
                         persistentVolumeClaimRetentionPolicy: volumeRetention(args.retainVolumes),
                         // The Secret is ours, not the chart's: a new certificate restarts the nodes through this.
                         podAnnotations: { "checksum/kafka-tls": certificates.fingerprint },
+                        // Ready only once the node is back in the cluster (kafkaTrust.ts), so a roll waits for it.
+                        customReadinessProbe: rejoinedReadinessProbe(RELEASE, args.namespace, CLIENT_PORT),
                         pdb: ONE_AT_A_TIME,
                         // Quorum: on-demand nodes only, never Spot.
                         ...chartScheduling("on-demand", args.pools),
@@ -260,7 +272,10 @@ export class Kafka extends pulumi.ComponentResource {
                             ? zoneSpread({ "app.kubernetes.io/instance": "kafka", "app.kubernetes.io/component": "controller-eligible" }, true)
                             : [],
                     },
+                    // Every trusted CA in the nodes' truststore, not only the first (kafkaTrust.ts).
+                    defaultInitContainers: { prepareConfig: { extraInit: caBundleTruststore.script } },
                     overrideConfiguration: {
+                        ...caBundleTruststore.serverProperties,
                         "default.replication.factor": internalReplication,
                         "offsets.topic.replication.factor": internalReplication,
                         "transaction.state.log.replication.factor": internalReplication,

@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { CaSelection, KafkaCaRotation } from "./kafkaCaRotation";
 
 /** A CA lives ten years, a certificate it signs five: both outlast many deployments, rotation is a deliberate step (docs/runbook.md). */
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
@@ -17,6 +18,8 @@ export interface KafkaTlsArgs {
     readonly replicas: number;
     /** Subject of the provisioning Job's client certificate (its SCRAM user): the chart's PEM client config needs a key pair. */
     readonly provisioningClient: string;
+    /** The CAs in the trust bundle and the one that signs (config `kafkaTrustedCas`, `kafkaSigningCa`; kafkaCaRotation.ts). */
+    readonly cas: CaSelection;
 }
 
 /**
@@ -33,46 +36,79 @@ export function brokerDnsNames(release: string, namespace: string, replicas: num
 
 /**
  * Kafka's certificates, made by the program and kept in its state (secret), so neither a `helm upgrade`
- * nor a new chart version ever replaces them: a CA, the brokers' certificate (server and client use, for
- * clients, inter-broker and controller listeners) and the provisioning Job's client certificate.
+ * nor a new chart version ever replaces them: one CA per trusted generation, the brokers' certificate
+ * (server and client use, for clients, inter-broker and controller listeners) and the provisioning Job's
+ * client certificate, both signed by the signing generation. A rotation is three updates that each roll
+ * the nodes once (kafkaCaRotation.ts refuses any other order): trust the new CA beside the old, re-issue
+ * from it, drop the old (docs/runbook.md).
  */
 export class KafkaTls extends pulumi.ComponentResource {
-    /** The CA certificate (PEM) every client trusts; not secret. */
+    /** Every trusted CA certificate (PEM), the signing one first; what nodes and clients trust. Not secret. */
     readonly caCertPem: pulumi.Output<string>;
+    /** The signing CA's certificate alone (PEM), for a reader that can take one CA only (kafka.ts, the provisioning Job). */
+    readonly signingCaCertPem: pulumi.Output<string>;
     /** The brokers' certificate and key (PEM); the key is secret. */
     readonly brokerCertPem: pulumi.Output<string>;
     readonly brokerKeyPem: pulumi.Output<string>;
     /** The provisioning Job's client certificate and key (PEM); the key is secret. */
     readonly provisioningCertPem: pulumi.Output<string>;
     readonly provisioningKeyPem: pulumi.Output<string>;
-    /** sha256 of the brokers' certificate and the CA: a pod annotation, so a rotation restarts the brokers. */
+    /** sha256 of the brokers' certificate and the trusted CAs: a pod annotation, so each rotation step restarts the brokers. */
     readonly fingerprint: pulumi.Output<string>;
     readonly dnsNames: string[];
 
     constructor(name: string, args: KafkaTlsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("streaming-platform:data:KafkaTls", name, {}, opts);
-        const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "RSA", rsaBits: 3072 }, { parent: this });
-        const ca = new tls.SelfSignedCert(
-            `${name}-ca`,
-            {
-                privateKeyPem: caKey.privateKeyPem,
-                subject: { commonName: `${args.release}.${args.namespace} CA`, organization: "streaming-platform" },
-                isCaCertificate: true,
-                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-                validityPeriodHours: CA_VALIDITY_HOURS,
-                earlyRenewalHours: EARLY_RENEWAL_HOURS,
-            },
-            { parent: this },
+        // Refused at preview unless the running pods and the rolled ones accept each other's certificates.
+        const rotation = new KafkaCaRotation(`${name}-ca-rotation`, args.cas, { parent: this });
+        const after = { parent: this, dependsOn: [rotation] };
+        // Generation 1 keeps the names every earlier release gave its CA, so an upgrade replaces nothing.
+        const caName = (generation: number) => (generation === 1 ? `${name}-ca` : `${name}-ca-${generation}`);
+        const cas = new Map(
+            args.cas.trusted.map((generation) => {
+                const key = new tls.PrivateKey(`${caName(generation)}-key`, { algorithm: "RSA", rsaBits: 3072 }, after);
+                const cert = new tls.SelfSignedCert(
+                    caName(generation),
+                    {
+                        privateKeyPem: key.privateKeyPem,
+                        // Another subject per generation: a verifier picks the issuer by name, and two live CAs
+                        // of one name would make it try the wrong key.
+                        subject: {
+                            commonName:
+                                generation === 1 ? `${args.release}.${args.namespace} CA` : `${args.release}.${args.namespace} CA ${generation}`,
+                            organization: "streaming-platform",
+                        },
+                        isCaCertificate: true,
+                        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                        validityPeriodHours: CA_VALIDITY_HOURS,
+                        earlyRenewalHours: EARLY_RENEWAL_HOURS,
+                    },
+                    after,
+                );
+                return [generation, { key, cert }] as const;
+            }),
         );
-        this.caCertPem = ca.certPem;
+        const signing = cas.get(args.cas.signing);
+        if (!signing) {
+            throw new Error(`Kafka CA ${args.cas.signing} signs, but only ${JSON.stringify(args.cas.trusted)} are trusted`);
+        }
+        const caKey = signing.key;
+        const ca = signing.cert;
+        this.signingCaCertPem = ca.certPem;
+        // The signing CA first: a reader that takes only the first certificate still verifies today's leaves.
+        const ordered = [args.cas.signing, ...args.cas.trusted.filter((g) => g !== args.cas.signing)];
+        // One CA: its PEM exactly as before, so an upgrade changes neither the Secrets nor the pods' checksum.
+        this.caCertPem = pulumi
+            .all(ordered.map((g) => cas.get(g)!.cert.certPem))
+            .apply((pems) => (pems.length === 1 ? pems[0] : pems.map((pem) => pem.trimEnd() + "\n").join("")));
         this.dnsNames = brokerDnsNames(args.release, args.namespace, args.replicas);
 
         const signed = (id: string, commonName: string, dnsNames: string[], allowedUses: string[]) => {
-            const key = new tls.PrivateKey(`${name}-${id}-key`, { algorithm: "RSA", rsaBits: 2048 }, { parent: this });
+            const key = new tls.PrivateKey(`${name}-${id}-key`, { algorithm: "RSA", rsaBits: 2048 }, after);
             const request = new tls.CertRequest(
                 `${name}-${id}-request`,
                 { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: "streaming-platform" }, dnsNames },
-                { parent: this },
+                after,
             );
             const cert = new tls.LocallySignedCert(
                 `${name}-${id}-cert`,
@@ -84,7 +120,7 @@ export class KafkaTls extends pulumi.ComponentResource {
                     validityPeriodHours: CERT_VALIDITY_HOURS,
                     earlyRenewalHours: EARLY_RENEWAL_HOURS,
                 },
-                { parent: this },
+                after,
             );
             return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
         };

@@ -72,6 +72,16 @@ const DRIVER_PORT = 7078;
 /** Where pipeline/spark/job_metrics.py serves the job's Prometheus metrics (JOB_METRICS_PORT), at /metrics. */
 const METRICS_PORT = 9108;
 /**
+ * The driver is Ready only while its streaming query is active: job_metrics.py answers /ready with 200 then and 503
+ * before the query starts or after it ends (stream_ticks.main hands it query.isActive). A probe of the port alone
+ * would pass from the moment the metrics server starts, before Spark has connected to anything.
+ */
+const READINESS_PROBE: k8s.types.input.core.v1.Probe = {
+    httpGet: { path: "/ready", port: "metrics" },
+    periodSeconds: 10,
+    failureThreshold: 3,
+};
+/**
  * The container runs under the image's ENTRYPOINT, /opt/bitnami/scripts/spark/entrypoint.sh, which writes an
  * nss_wrapper passwd entry for the non-root uid, exports LD_PRELOAD and then execs its arguments
  * (bitnami/containers bitnami/spark/4.1/debian-12/rootfs/opt/bitnami/scripts/spark/entrypoint.sh, the same in
@@ -259,6 +269,7 @@ export class StreamingJob extends pulumi.ComponentResource {
                                         { name: "ui", containerPort: 4040 },
                                         { name: "metrics", containerPort: METRICS_PORT },
                                     ],
+                                    readinessProbe: READINESS_PROBE,
                                     resources: containerResources(args.cpu, args.memory),
                                     securityContext: RESTRICTED_CONTAINER,
                                     volumeMounts: mounts,

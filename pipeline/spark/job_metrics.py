@@ -14,6 +14,10 @@ What the job's log prints per batch, as metrics, plus the Kafka consumer lag fro
 Served as the Prometheus text exposition format 0.0.4 at /metrics on JOB_METRICS_PORT (the driver pod's
 container port "metrics", scraped by the PodMonitoring of components/k8s/monitoring.ts). Counters restart
 at zero with the driver, which Prometheus' rate() absorbs.
+
+/ready on the same port answers 200 while the streaming query is active and 503 before it starts or once it
+ends: the driver pod's readiness probe (components/pipeline/streamingJob.ts), so the pod is Ready only when its
+query runs, not merely when the process is up.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import math
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 log = logging.getLogger("job_metrics")
 
@@ -67,6 +71,17 @@ class JobMetrics:
         self._counters = {name: 0 for name in COUNTERS}
         self._gauges: dict[str, float] = {}
         self._labelled: dict[str, dict[str, float]] = {name: {} for name in LABELLED_GAUGES}
+        self._ready: Callable[[], bool] = lambda: False
+
+    def set_readiness(self, check: Callable[[], bool]) -> None:
+        """What /ready asks: main() passes whether its streaming query is active."""
+        self._ready = check
+
+    def ready(self) -> bool:
+        try:
+            return bool(self._ready())
+        except Exception:  # noqa: BLE001 - a query whose JVM is gone is not ready
+            return False
 
     def record_batch(
         self,
@@ -176,12 +191,19 @@ class _Handler(BaseHTTPRequestHandler):
     metrics: JobMetrics
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.split("?")[0] not in ("/metrics", "/metrics/"):
+        path = self.path.split("?")[0]
+        if path == "/ready":
+            ready = self.metrics.ready()
+            self._answer(200 if ready else 503, b"ready\n" if ready else b"the streaming query is not active\n")
+            return
+        if path not in ("/metrics", "/metrics/"):
             self.send_error(404)
             return
-        body = self.metrics.render().encode()
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        self._answer(200, self.metrics.render().encode(), CONTENT_TYPE)
+
+    def _answer(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -135,8 +135,10 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
     sslmode = _get(environ, "POSTGRES_SSLMODE", "verify-full")
     _checked("POSTGRES_SSLMODE", sslmode, sslmode in PG_SSLMODES, f"must be one of {', '.join(PG_SSLMODES)}")
     # Verifying the server needs the CA: required then, instead of libpq's ~/.postgresql/root.crt default.
-    sslrootcert = _require(environ, "POSTGRES_SSLROOTCERT") if sslmode in PG_VERIFYING_SSLMODES else _get(
-        environ, "POSTGRES_SSLROOTCERT"
+    sslrootcert = (
+        _require(environ, "POSTGRES_SSLROOTCERT")
+        if sslmode in PG_VERIFYING_SSLMODES
+        else _get(environ, "POSTGRES_SSLROOTCERT")
     )
     return JobConfig(
         bootstrap_servers=_require(environ, "KAFKA_BOOTSTRAP_SERVERS"),
@@ -228,7 +230,11 @@ def make_batch_writer(
             result = tick_sink.write_batch(conn, cfg.table, rows)
         log.info(
             "batch %d: received=%d malformed=%d duplicates=%d written=%d",
-            batch_id, result.received, result.malformed, result.duplicates, result.written,
+            batch_id,
+            result.received,
+            result.malformed,
+            result.duplicates,
+            result.written,
         )
         finished = clock()
         # Every valid tick of a committed batch is in the table afterwards (inserted, updated or already newer).
@@ -293,6 +299,8 @@ def main() -> None:
         .queryName(APP_NAME)
         .start()
     )
+    # The pod's readiness (job_metrics /ready): a driver whose query is not running is not serving.
+    job_metrics.METRICS.set_readiness(lambda: query.isActive)
     await_with_lag(query, job_metrics.METRICS)
 
 

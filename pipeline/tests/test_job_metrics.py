@@ -56,11 +56,21 @@ def test_every_name_and_type_as_the_alerts_expect():
 def test_batches_add_up_and_gauges_hold_the_last():
     metrics = jm.JobMetrics()
     metrics.record_batch(
-        received=10, malformed=1, duplicates=2, written=7, duration_seconds=0.25, finished_at=1000.0,
+        received=10,
+        malformed=1,
+        duplicates=2,
+        written=7,
+        duration_seconds=0.25,
+        finished_at=1000.0,
         newest_event_times={"bitcoin": at("2025-01-01T00:01:00"), "ethereum": at("2025-01-01T00:00:00")},
     )
     metrics.record_batch(
-        received=3, malformed=0, duplicates=0, written=3, duration_seconds=1.5, finished_at=1030.0,
+        received=3,
+        malformed=0,
+        duplicates=0,
+        written=3,
+        duration_seconds=1.5,
+        finished_at=1030.0,
         # A replayed older tick does not move a symbol back.
         newest_event_times={"bitcoin": at("2025-01-01T00:00:30"), "ethereum": at("2025-01-01T00:02:00")},
     )
@@ -78,7 +88,12 @@ def test_batches_add_up_and_gauges_hold_the_last():
 def test_label_values_are_escaped():
     metrics = jm.JobMetrics()
     metrics.record_batch(
-        received=1, malformed=0, duplicates=0, written=1, duration_seconds=0, finished_at=1,
+        received=1,
+        malformed=0,
+        duplicates=0,
+        written=1,
+        duration_seconds=0,
+        finished_at=1,
         newest_event_times={'we"ird\\sym': at("2025-01-01T00:00:00")},
     )
     assert 'symbol="we\\"ird\\\\sym"' in metrics.render()
@@ -155,6 +170,36 @@ def test_http_server_serves_the_exposition():
         server.server_close()
 
 
+def _status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_ready_only_while_the_query_is_active():
+    metrics = jm.JobMetrics()
+    server = jm.serve(metrics, 0, host="127.0.0.1")
+    try:
+        port = server.server_address[1]
+        assert _status(port, "/ready") == 503, "not ready before a query is started"
+        active = [True]
+        metrics.set_readiness(lambda: active[0])
+        assert _status(port, "/ready") == 200
+        active[0] = False
+        assert _status(port, "/ready") == 503, "not ready once the query ended"
+
+        def gone() -> bool:
+            raise ConnectionError("py4j: the JVM is gone")
+
+        metrics.set_readiness(gone)
+        assert _status(port, "/ready") == 503
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize(("value", "port"), [(None, jm.DEFAULT_PORT), ("9200", 9200), ("0", 0)])
 def test_metrics_port(value, port):
     assert jm.metrics_port({} if value is None else {"JOB_METRICS_PORT": value}) == port
@@ -177,14 +222,26 @@ class FakeBatch:
 def test_the_batch_writer_records_what_it_logs(monkeypatch):
     cfg = st.load_job_config(
         {
-            "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "KAFKA_TOPIC": "t", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
-            "CHECKPOINT_DIR": "/c", "POSTGRES_HOST": "pg", "POSTGRES_DB": "d", "POSTGRES_USER": "u",
-            "POSTGRES_PASSWORD": "p", "POSTGRES_SSLMODE": "disable",
+            "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+            "KAFKA_TOPIC": "t",
+            "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+            "CHECKPOINT_DIR": "/c",
+            "POSTGRES_HOST": "pg",
+            "POSTGRES_DB": "d",
+            "POSTGRES_USER": "u",
+            "POSTGRES_PASSWORD": "p",
+            "POSTGRES_SSLMODE": "disable",
         }
     )
     rows = [
-        {"symbol": "bitcoin", "price": 1.0, "currency": "usd", "source": "coingecko",
-         "event_time": "2025-01-01T00:01:00Z", "ingest_time": "2025-01-01T00:01:01Z"},
+        {
+            "symbol": "bitcoin",
+            "price": 1.0,
+            "currency": "usd",
+            "source": "coingecko",
+            "event_time": "2025-01-01T00:01:00Z",
+            "ingest_time": "2025-01-01T00:01:01Z",
+        },
         {"symbol": None, "price": None, "currency": None, "source": None, "event_time": None, "ingest_time": None},
     ]
     monkeypatch.setattr(st.tick_sink, "write_batch", lambda conn, table, records: st.tick_sink.BatchResult(2, 1, 0, 1))
