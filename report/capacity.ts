@@ -114,7 +114,7 @@ function describePool(pool: { inputs: Record<string, any> }): NodePool {
 
 const add = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a + b);
 
-function totals(workloads: readonly Workload[], replicas: (w: Workload) => number): PodTotals {
+export function totals(workloads: readonly Workload[], replicas: (w: Workload) => number): PodTotals {
     return workloads.reduce<PodTotals>(
         (sum, w) => {
             const n = replicas(w);
@@ -130,12 +130,8 @@ function totals(workloads: readonly Workload[], replicas: (w: Workload) => numbe
     );
 }
 
-function fitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
-    const allocatable = { cpuMillis: nodes * pool.allocatablePerNode.cpuMillis, memoryMiB: nodes * pool.allocatablePerNode.memoryMiB };
-    const requested = {
-        cpuMillis: workloads.cpuMillis + nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis,
-        memoryMiB: workloads.memoryMiB + nodes * GKE_SYSTEM_PODS.perNode.memoryMiB + GKE_SYSTEM_PODS.perCluster.memoryMiB,
-    };
+/** What is requested of what is allocatable on `nodes` nodes, and the share of each left free. */
+export function headroom(nodes: number, allocatable: Usage, requested: Usage): FitCheck {
     return {
         nodes,
         allocatable,
@@ -143,6 +139,17 @@ function fitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
         cpuHeadroom: 1 - requested.cpuMillis / allocatable.cpuMillis,
         memoryHeadroom: 1 - requested.memoryMiB / allocatable.memoryMiB,
     };
+}
+
+function fitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
+    return headroom(
+        nodes,
+        { cpuMillis: nodes * pool.allocatablePerNode.cpuMillis, memoryMiB: nodes * pool.allocatablePerNode.memoryMiB },
+        {
+            cpuMillis: workloads.cpuMillis + nodes * GKE_SYSTEM_PODS.perNode.cpuMillis + GKE_SYSTEM_PODS.perCluster.cpuMillis,
+            memoryMiB: workloads.memoryMiB + nodes * GKE_SYSTEM_PODS.perNode.memoryMiB + GKE_SYSTEM_PODS.perCluster.memoryMiB,
+        },
+    );
 }
 
 const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
@@ -189,16 +196,10 @@ function overfull(pool: NodePool, check: FitCheck, what: string): string[] {
 /** A fit check without the per-cluster system pods, which do not tolerate the Spot taint and so stay on the on-demand pool. */
 function spotFitCheck(pool: NodePool, nodes: number, workloads: Usage): FitCheck {
     const check = fitCheck(pool, nodes, workloads);
-    const requested = {
+    return headroom(nodes, check.allocatable, {
         cpuMillis: check.requested.cpuMillis - GKE_SYSTEM_PODS.perCluster.cpuMillis,
         memoryMiB: check.requested.memoryMiB - GKE_SYSTEM_PODS.perCluster.memoryMiB,
-    };
-    return {
-        ...check,
-        requested,
-        cpuHeadroom: 1 - requested.cpuMillis / check.allocatable.cpuMillis,
-        memoryHeadroom: 1 - requested.memoryMiB / check.allocatable.memoryMiB,
-    };
+    });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { FitCheck, Usage } from "./capacity";
+import { FitCheck, headroom, totals, Usage } from "./capacity";
 import { runsToCompletion, Workload } from "./workloads";
 
 /**
@@ -28,21 +28,12 @@ export interface KindRunnerFit {
 }
 
 const check = (workloads: readonly Workload[]): FitCheck => {
-    const requested = workloads.reduce<Usage>(
-        (sum, w) => ({
-            cpuMillis: sum.cpuMillis + w.replicas.min * w.pod.cpuRequestMillis,
-            memoryMiB: sum.memoryMiB + w.replicas.min * w.pod.memoryRequestMiB,
-        }),
-        KIND_SYSTEM_PODS,
+    const ours = totals(workloads, (w) => w.replicas.min);
+    return headroom(
+        1,
+        { cpuMillis: KIND_RUNNER.vcpus * 1000, memoryMiB: KIND_RUNNER.memoryMiB },
+        { cpuMillis: ours.cpuMillis + KIND_SYSTEM_PODS.cpuMillis, memoryMiB: ours.memoryMiB + KIND_SYSTEM_PODS.memoryMiB },
     );
-    const allocatable = { cpuMillis: KIND_RUNNER.vcpus * 1000, memoryMiB: KIND_RUNNER.memoryMiB };
-    return {
-        nodes: 1,
-        allocatable,
-        requested,
-        cpuHeadroom: 1 - requested.cpuMillis / allocatable.cpuMillis,
-        memoryHeadroom: 1 - requested.memoryMiB / allocatable.memoryMiB,
-    };
 };
 
 /** Whether a stack on an existing cluster fits the e2e's kind node with the CPU headroom it needs. */

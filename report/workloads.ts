@@ -1,3 +1,4 @@
+import { programObjects } from "../offline/programObjects";
 import { Manifest, podTemplate, RenderedStack } from "../offline/render";
 import { SPOT_TAINT } from "../components/k8s/placement";
 import { cpuMillis, memoryMiB, storageGiB } from "./quantities";
@@ -131,7 +132,7 @@ const WORKLOAD_KINDS: ReadonlySet<string> = new Set<Workload["kind"]>(["Stateful
 export function stackWorkloads(stack: RenderedStack): Workload[] {
     const sources = [
         ...stack.releases.map((release) => ({ source: `${release.chart} release`, objects: release.objects })),
-        { source: "program", objects: stack.objects.filter((o) => !stack.releases.some((r) => r.objects.includes(o))) },
+        { source: "program", objects: programObjects(stack.run) },
     ];
     const autoscalers = new Map(
         stack.objects
