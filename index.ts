@@ -12,7 +12,10 @@ import {
     BackupBucket,
     backupBucketName,
     backupServiceAccountEmail,
+    artifactRegistryAddress,
+    bitnamiRepositoryId,
     BinaryAuthorizationPolicy,
+    BitnamiImages,
     DockerHubMirror,
     dockerRepositoryId,
     GkeCluster,
@@ -64,8 +67,16 @@ function gkeCluster(settings: GkeSettings) {
         : bootstrapped
           ? secretsKeyName(settings.project, settings.region, secretsKeyRingId("gke-secrets", pulumi.getStack()))
           : secretsKey?.keyName;
+    // Where every Bitnami image comes from (config/services.ts ImageSource), as the image name the nodes pull.
+    const stack = pulumi.getStack();
+    const source = services.imageSource;
+    const bitnamiRegistry =
+        source.kind === "stackRepository"
+            ? artifactRegistryAddress(settings.region, settings.project, bitnamiRepositoryId(stack))
+            : source.kind === "dockerHubMirror"
+              ? artifactRegistryAddress(settings.region, settings.project, dockerRepositoryId("dockerhub", stack))
+              : source.registry;
     // The project's one Binary Authorization policy: what this stack pulls, by the addresses its components use.
-    const artifactRegistry = `${settings.region}-docker.pkg.dev/${settings.project}`;
     const binaryAuthorization =
         settings.binaryAuthorization === "enforce"
             ? new BinaryAuthorizationPolicy(
@@ -73,10 +84,10 @@ function gkeCluster(settings: GkeSettings) {
                   {
                       project: settings.project,
                       admit: [
-                          services.dockerHubMirror
-                              ? `${artifactRegistry}/${dockerRepositoryId("dockerhub", pulumi.getStack())}/bitnamilegacy/*`
-                              : `${services.imageRegistry}/bitnamilegacy/*`,
-                          ...(pipelineSettings.buildImages ? [`${artifactRegistry}/${dockerRepositoryId("pipeline", pulumi.getStack())}/*`] : []),
+                          `${bitnamiRegistry}/bitnamilegacy/*`,
+                          ...(pipelineSettings.buildImages
+                              ? [`${artifactRegistryAddress(settings.region, settings.project, dockerRepositoryId("pipeline", stack))}/*`]
+                              : []),
                       ],
                   },
                   { dependsOn: apis },
@@ -142,10 +153,18 @@ function gkeCluster(settings: GkeSettings) {
             { dependsOn: apis },
         );
     }
-    const mirror = services.dockerHubMirror
-        ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region, existing: bootstrapped }, { dependsOn: apis })
-        : undefined;
-    const imageRegistry = mirror?.registry ?? pulumi.output(services.imageRegistry);
+    // Made whatever the stack pulls from today, so that it can be filled before the stack pulls from it. It waits
+    // for the Artifact Registry API only: what `pulumi up --target` must name with it (scripts/registry/stackRepository.ts).
+    const bitnamiImages = new BitnamiImages(
+        { project: settings.project, region: settings.region, existing: bootstrapped },
+        { dependsOn: apis.map((enabled) => enabled.services[REQUIRED_APIS.indexOf("artifactregistry.googleapis.com")]) },
+    );
+    const mirror =
+        source.kind === "dockerHubMirror"
+            ? new DockerHubMirror("dockerhub", { project: settings.project, region: settings.region, existing: bootstrapped }, { dependsOn: apis })
+            : undefined;
+    // The repository's own output where it is made here, so that everything pulling from it waits for it.
+    const imageRegistry = source.kind === "stackRepository" ? bitnamiImages.registry : (mirror?.registry ?? pulumi.output(bitnamiRegistry));
     const images = pipelineSettings.buildImages
         ? new PipelineImages(
               "pipeline",
@@ -183,7 +202,7 @@ function existingCluster(settings: KubeconfigSettings) {
     const cluster = new ExistingCluster("local", { context: settings.context });
     return {
         provider: cluster.provider,
-        imageRegistry: pulumi.output(services.imageRegistry),
+        imageRegistry: pulumi.output(services.imageSource.kind === "registry" ? services.imageSource.registry : "docker.io"),
         images: undefined,
         uiAddresses: undefined,
         outputs: undefined,

@@ -5,6 +5,8 @@ import {
     backupBucketArgs,
     backupServiceAccountArgs,
     BINARY_AUTHORIZATION_POLICY_ROLE,
+    BITNAMI_REPOSITORY_DESCRIPTION,
+    bitnamiRepositoryId,
     dockerRepositoryId,
     gkeServiceAgent,
     NODE_SERVICE_ACCOUNT_ROLES,
@@ -237,6 +239,21 @@ for (const stack of config.stacks) {
         },
         afterApis,
     );
+    // The standard repository `npm run images:mirror -- --stack <stack>` copies the Bitnami images into, which the
+    // stack pulls from by default (components/gcp/bitnamiImages.ts): it must exist before the images can be copied,
+    // and so before the stack's first pulumi up. Protected where the stack protects its data: once
+    // docker.io/bitnamilegacy is gone it is the only copy.
+    const bitnamiRepository = new gcp.artifactregistry.Repository(
+        `bitnami-${stack}`,
+        {
+            project,
+            location: config.region,
+            repositoryId: bitnamiRepositoryId(stack),
+            format: "DOCKER",
+            description: BITNAMI_REPOSITORY_DESCRIPTION,
+        },
+        { ...afterApis, protect: config.platform[stack].deletionProtection },
+    );
 
     // Only jobs in the GitHub environment named after the stack (its deployment branches: main; prod: reviewers).
     const deployer = ciIdentity(
@@ -265,6 +282,15 @@ for (const stack of config.stacks) {
         location: pipelineRepository.location,
         repository: pipelineRepository.name,
         role: "roles/artifactregistry.writer",
+        member: deployer.member,
+    });
+    // Pulls the pipeline images' Bitnami bases (buildImages) and, with chartRepository, the charts from the stack's
+    // own repository; the images:mirror and charts:pull --push runs that fill it are a person's, with their own rights.
+    new gcp.artifactregistry.RepositoryIamMember(`deployer-${stack}-bitnami-reader`, {
+        project,
+        location: bitnamiRepository.location,
+        repository: bitnamiRepository.name,
+        role: "roles/artifactregistry.reader",
         member: deployer.member,
     });
     new gcp.artifactregistry.RepositoryIamMember(`deployer-${stack}-dockerhub-reader`, {

@@ -109,27 +109,27 @@ export function scheduleIntervalSeconds(schedule: string): number | undefined {
     // Four years hold every month length and weekday combination a gap can span (a leap year included).
     const start = Date.UTC(2024, 0, 1);
     const days = 4 * 365 + 1;
-    let first: number | undefined;
-    let previous: number | undefined;
-    let longest = 0;
+    const runDays: number[] = [];
     for (let d = 0; d < days; d++) {
-        if (!runsOn(new Date(start + d * 86_400_000))) {
-            continue;
-        }
-        for (const minute of dayMinutes) {
-            const at = d * 1440 + minute;
-            if (previous !== undefined) {
-                longest = Math.max(longest, at - previous);
-            }
-            first ??= at;
-            previous = at;
+        if (runsOn(new Date(start + d * 86_400_000))) {
+            runDays.push(d);
         }
     }
-    if (first === undefined || previous === undefined) {
+    if (runDays.length === 0 || dayMinutes.length === 0) {
         return undefined;
     }
-    // The gap from the last run of the span to the first of the next (the span repeats but for 1900-like years).
-    longest = Math.max(longest, first + days * 1440 - previous);
+    // Every run day has the same minutes: the longest gap is within a day or from one run day's last run to the
+    // next run day's first, the span wrapping round to its first day (it repeats but for 1900-like years).
+    let longest = 0;
+    for (let i = 1; i < dayMinutes.length; i++) {
+        longest = Math.max(longest, dayMinutes[i] - dayMinutes[i - 1]);
+    }
+    const firstMinute = dayMinutes[0];
+    const lastMinute = dayMinutes[dayMinutes.length - 1];
+    runDays.forEach((day, i) => {
+        const next = i + 1 < runDays.length ? runDays[i + 1] : runDays[0] + days;
+        longest = Math.max(longest, (next - day) * 1440 + firstMinute - lastMinute);
+    });
     return longest * 60;
 }
 

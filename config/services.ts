@@ -1,3 +1,6 @@
+import * as pulumi from "@pulumi/pulumi";
+import { BITNAMI_CHART_REPOSITORY, IMAGES_LOCK_FILE, pinnedImages, readImageLock } from "../components/data/charts";
+import { bitnamiRepositoryId } from "../components/gcp/dockerRepository";
 import { parseCidr } from "./cidr";
 import { ConfigReader } from "./reader";
 
@@ -49,10 +52,18 @@ export interface ExposureSettings {
     readonly sourceRanges: readonly string[];
 }
 
+/**
+ * Where a stack pulls every Bitnami image from (repositories stay bitnamilegacy/<name>):
+ * - `stackRepository`: the stack's own standard Artifact Registry repository (bitnamiRepositoryId), which
+ *   `npm run images:mirror -- --stack <stack>` fills by digest; a GKE stack's default (config `imageRegistry` unset).
+ * - `dockerHubMirror`: the remote (pull-through) repository of Docker Hub (config `dockerHubMirror`).
+ * - `registry`: the registry config `imageRegistry` names; a kubeconfig stack's default is docker.io.
+ */
+export type ImageSource =
+    { readonly kind: "stackRepository" } | { readonly kind: "dockerHubMirror" } | { readonly kind: "registry"; readonly registry: string };
+
 export interface ServiceSettings {
-    /** Registry every Bitnami image is pulled from (repositories stay bitnamilegacy/<name>). */
-    readonly imageRegistry: string;
-    readonly dockerHubMirror: boolean;
+    readonly imageSource: ImageSource;
     readonly kafka: KafkaSettings;
     readonly postgresql: PostgresqlSettings;
     readonly spark: SparkSettings;
@@ -66,6 +77,8 @@ const STORAGE = /^[1-9][0-9]*Gi$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 /** A registry host with an optional path, as imageRegistry takes it (and `npm run images:mirror -- --to`). */
 export const REGISTRY = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
+/** An OCI repository of charts, as chartRepository takes it (and `npm run charts:pull -- --push`). */
+export const CHART_REPOSITORY = new RegExp(`^oci://${REGISTRY.source.slice(1, -1)}$`);
 
 export function size(reader: ConfigReader, prefix: string): ContainerSize {
     return {
@@ -180,19 +193,76 @@ function airflowExecutor(reader: ConfigReader): (typeof AIRFLOW_EXECUTORS)[numbe
     return reader.oneOf("airflowExecutor", AIRFLOW_EXECUTORS);
 }
 
+/**
+ * Where the Bitnami images come from (ImageSource). A stack that pulls from its own repository must have every
+ * pinned image's digest in the lock: `npm run images:mirror` writes the lock only once the images are in the
+ * target, so a missing digest means an image that was never copied, and the stack is refused before anything
+ * is created rather than rolled onto a repository that cannot serve it.
+ */
+function imageSource(reader: ConfigReader, onGke: boolean): ImageSource | undefined {
+    const registry = reader.raw("imageRegistry") ?? "";
+    const dockerHubMirror = reader.boolean("dockerHubMirror");
+    if (registry !== "" && !REGISTRY.test(registry)) {
+        return reader.reject(
+            "imageRegistry",
+            registry,
+            "empty (a GKE stack's own Artifact Registry repository, docker.io on kubeconfig) or a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub",
+        );
+    }
+    if (dockerHubMirror && !onGke) {
+        return reader.reject("dockerHubMirror", "true", "false when clusterTarget is kubeconfig (the mirror is an Artifact Registry repository)");
+    }
+    if (dockerHubMirror && registry !== "") {
+        return reader.reject(
+            "dockerHubMirror",
+            "true",
+            `false when imageRegistry is set (${registry}): each names where every Bitnami image is pulled from; unset imageRegistry to pull through the Docker Hub mirror`,
+        );
+    }
+    if (registry !== "" || !onGke) {
+        return { kind: "registry", registry: registry || "docker.io" };
+    }
+    if (dockerHubMirror) {
+        return { kind: "dockerHubMirror" };
+    }
+    const { digests } = readImageLock();
+    const pinned = [...pinnedImages()];
+    const missing = pinned.filter((image) => !digests.has(image)).sort();
+    if (missing.length > 0) {
+        const stack = pulumi.getStack();
+        const lock = IMAGES_LOCK_FILE.slice(IMAGES_LOCK_FILE.lastIndexOf("helm-values"));
+        return reader.reject(
+            "imageRegistry",
+            undefined,
+            `with imageRegistry unset, this GKE stack pulls every Bitnami image by digest from its own Artifact Registry repository ${bitnamiRepositoryId(stack)}, ` +
+                (missing.length === pinned.length
+                    ? `but ${lock} has none of their ${pinned.length} digests. `
+                    : `but ${lock} has no digest for ${missing.length} of them (${missing.join(", ")}). `) +
+                `Copy them there and lock their digests, where Docker Hub is reachable: npm run images:mirror -- --stack ${stack} ` +
+                `(the repository must exist first: README, "Images and charts in your own project"), and commit the lock. ` +
+                `To pull from Docker Hub until then: pulumi config set imageRegistry docker.io -s ${stack}`,
+        );
+    }
+    return { kind: "stackRepository" };
+}
+
+/** Config `chartRepository`, which components/data/bitnamiRelease.ts reads once it is checked here. */
+function checkChartRepository(reader: ConfigReader): void {
+    const value = reader.raw("chartRepository") ?? "";
+    if (value !== "" && !CHART_REPOSITORY.test(value)) {
+        reader.reject(
+            "chartRepository",
+            value,
+            `empty (Bitnami's ${BITNAMI_CHART_REPOSITORY}) or an OCI repository holding the pinned charts, such as oci://us-central1-docker.pkg.dev/<project>/${bitnamiRepositoryId(pulumi.getStack())}/bitnamicharts (npm run charts:pull -- --stack ${pulumi.getStack()} --push)`,
+        );
+    }
+}
+
 /** Reads the data-service settings; problems are collected on the reader like every other key. */
 export function readServices(reader: ConfigReader, onGke: boolean): ServiceSettings {
-    const dockerHubMirror = reader.boolean("dockerHubMirror");
-    if (dockerHubMirror && !onGke) {
-        reader.reject("dockerHubMirror", "true", "false when clusterTarget is kubeconfig (the mirror is an Artifact Registry repository)");
-    }
+    checkChartRepository(reader);
     return {
-        imageRegistry: reader.string(
-            "imageRegistry",
-            REGISTRY,
-            "a registry host with an optional path, such as docker.io or mirror.example.com/dockerhub",
-        )!,
-        dockerHubMirror: dockerHubMirror!,
+        imageSource: imageSource(reader, onGke)!,
         kafka: kafka(reader),
         postgresql: {
             size: size(reader, "postgresql"),

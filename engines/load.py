@@ -3,13 +3,13 @@ Airflow task runner's rendered environment), at a chosen rate, keeping only what
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 import crypto_ticks  # pipeline/dags, on sys.path (main.py)
+import ledger
 
 
 class TickLoad:
@@ -19,7 +19,8 @@ class TickLoad:
         self.cfg = crypto_ticks.load_config(producer_env)
         self.producer = crypto_ticks.make_producer(self.cfg)
         self.symbol = symbol
-        self.acknowledged: dict[tuple[str, datetime], float] = {}
+        # Each acknowledged tick by its key (symbol, event_time), which no other tick of this load shares.
+        self.acknowledged: dict[tuple[str, datetime], ledger.Tick] = {}
         self.failed = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,8 +45,8 @@ class TickLoad:
             if err is not None:
                 self.failed += 1
                 return
-            key = (self.symbol, _parse(json.loads(msg.value())["event_time"]))
-            self.acknowledged[key] = time.time()
+            tick = ledger.tick_from_message(msg.value())
+            self.acknowledged[tick.key] = tick
 
     def produce(self, count: int) -> None:
         for _ in range(count):
@@ -87,7 +88,3 @@ class TickLoad:
         if self._thread:
             self._thread.join()
         self.producer.flush(flush_timeout_s)
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

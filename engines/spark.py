@@ -90,6 +90,12 @@ ADAPTATIONS = [
     ),
     (
         "spark",
+        "the driver gets SINK_WRITE_LOG_TABLE, so the sink appends every write with its tick_id to a table of its own",
+        "the tick table's key hides a tick written twice; engines/ledger.py finds it in the write log, as the kind "
+        "end-to-end does after e2e-kill-driver.sh turns the same setting on",
+    ),
+    (
+        "spark",
         "SPARK_PACKAGES is unset for the driver",
         "the local stack sets it, so run-job.sh would resolve the jars with --packages from Maven Central, which the "
         "engines' namespace cannot reach; unset, run-job.sh takes the baked-jars path, as with the dev/prod image",
@@ -97,8 +103,8 @@ ADAPTATIONS = [
     (
         "spark",
         "the driver's volumes are folders of the work dir laid out by engines/pods.py PodFiles: /checkpoint and "
-        "/spark-events (PVCs, kept across restarts), /tmp (emptyDir, also TMPDIR and SPARK_LOCAL_DIRS) and "
-        "/opt/pipeline-deps (emptyDirs, emptied at each start), /etc/postgresql-ca (the rendered ConfigMap "
+        "/spark-events (PVCs, kept across restarts), /tmp (emptyDir, also TMPDIR and SPARK_LOCAL_DIRS), "
+        "/etc/postgresql-ca (the rendered ConfigMap "
         "spark/postgresql-ca's keys, mode 0444); every literal env value and argument naming a mount path is "
         "rewritten to the folder (PodFiles.rebase)",
         "no kubelet mounts volumes here; the checkpoint folder outlives restarts as the PVC does",
@@ -111,8 +117,9 @@ ADAPTATIONS = [
     ),
     (
         "spark",
-        "the init container install-python-deps (pip install -r requirements-spark.txt into "
-        "/opt/pipeline-deps) is replaced by the locked spark venv, checked to hold the pinned versions",
+        "the init container install-python-deps (pip install -r requirements-spark.txt, once per requirements' "
+        "digest, into /checkpoint/install-cache/<key>/python, which PYTHONPATH names) is replaced by the locked "
+        "spark venv, checked to hold the pinned versions; SPARK_IVY_DIR is unused (no --packages, see above)",
         "no network in the namespace; the venv is installed from engines/requirements-spark.lock",
     ),
     (
@@ -455,6 +462,9 @@ class StreamingJob:
         self.env.pop("SPARK_PACKAGES", None)
         # The fault test's hold on a written batch (stream_ticks.JobConfig.hold_file): off until the file exists.
         self.env["SINK_HOLD_FILE"] = str(self.dir / "hold-written-batch")
+        # The sink's write log (stream_ticks.JobConfig.write_log_table), from the first start: the ledger asks every
+        # tick's write of it.
+        self.env["SINK_WRITE_LOG_TABLE"] = f"{self.env.get('TICKS_TABLE') or 'crypto_ticks'}_writes"
         tmp = self.files.mounts(self.container)["/tmp"]
         self.env.update(
             SPARK_HOME=str(self.spark_home),

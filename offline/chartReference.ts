@@ -37,13 +37,28 @@ function readChart(dir: string): ChartReference {
     };
 }
 
-/** What a pinned chart declares (values, images, subcharts), read from its archive. */
+/** What a pinned chart declares (values, images, subcharts), read from its archive once per process and frozen. */
 export function loadChartReference(name: ChartName, version: string = CHART_VERSIONS[name]): ChartReference {
-    const chart = readChart(unpackedChart(name));
+    if (!references.has(name)) {
+        references.set(name, deepFreeze(readChart(unpackedChart(name))));
+    }
+    const chart = references.get(name)!;
     if (chart.version !== version) {
         throw new Error(`the archive of ${name} holds version ${chart.version}, not ${version}`);
     }
     return chart;
+}
+
+/** The archives do not change while a process runs; their values files are the largest YAML the tests parse. */
+const references = new Map<ChartName, ChartReference>();
+
+function deepFreeze<T>(value: T): T {
+    if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        const children = value instanceof Map ? [...value.values()] : Object.values(value);
+        children.forEach(deepFreeze);
+    }
+    return value;
 }
 
 /**

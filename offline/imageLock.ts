@@ -1,14 +1,13 @@
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { IMAGES_LOCK_FILE, pinnedImages } from "../components/data/charts";
+import { madeUpLock } from "./harness";
 
-/** A digest made from a text: distinct per text, well formed, resolved from no registry. */
-export const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+export { digestOf } from "./harness";
 
-/** A lock with a distinct (made-up) digest for every pinned image: for the program side of tests only, never committed. */
-export const fullLock = () => Object.fromEntries([...pinnedImages()].map((image) => [image, digestOf(image)]));
+/** The lock every evaluation reads unless a test names another (offline/harness.ts): a made-up digest for each pinned image. */
+export const fullLock = () => madeUpLock(pinnedImages());
 
 /**
  * Runs `body` while the program reads `lock` as helm-values/images.lock.json: the lock is written to a temporary

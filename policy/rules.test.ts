@@ -1638,7 +1638,7 @@ describe("policy pack rules", () => {
                 for (const v of found) {
                     assert.match(
                         v.message,
-                        /must be pulled by a locked digest on a stack that protects its data; run `npm run images:mirror -- --to /,
+                        /must be pulled by a locked digest on a stack that protects its data; run `npm run images:mirror -- --stack <stack>` /,
                     );
                 }
                 assert.equal(found[0].urn, resources.find((r) => r.name === "kafka" && r.type === TYPES.helmRelease)!.urn, "reported on the release");

@@ -935,7 +935,7 @@ export const allowedImages: ResourceValidationPolicy = {
 
 /** What `images:mirror` fixes, for both rules' messages. */
 const MIRROR_COMMAND =
-    "run `npm run images:mirror -- --to <region>-docker.pkg.dev/<project>/<repository>` where Docker Hub is reachable, commit helm-values/images.lock.json and set imageRegistry to that repository";
+    "run `npm run images:mirror -- --stack <stack>` where Docker Hub is reachable, commit helm-values/images.lock.json and unset imageRegistry, so the stack pulls from its own repository by digest";
 
 /** A Helm release's values or a workload's containers that name an image without a digest. */
 interface ImageWithoutDigest {

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigOverrides, ofType, RecordedResource, runStack, runStackAfresh, StackRun } from "../offline/harness";
-import { fullLock, withLock } from "../offline/imageLock";
+import { withLock } from "../offline/imageLock";
 import { runBootstrap } from "../offline/bootstrap";
 import { evaluated } from "../offline/stackQueries";
 import {
@@ -120,21 +120,10 @@ export const KNOWN_GAPS: Record<"dev" | "prod" | "local" | "bootstrap", Record<s
     // Issue 13, 1 closed them all: IP endpoint off without authorized networks, the kubelet read-only port
     // off, subnet flow logs, and on prod Secrets encrypted with a Cloud KMS key and Binary Authorization.
     dev: {},
-    prod: {
-        // Issue 24, 3: every image of a stack that protects its data by a locked digest. The committed
-        // helm-values/images.lock.json is empty: `npm run images:mirror` resolves the digests from Docker Hub, which
-        // the project's machines cannot reach, and a digest is never made up. Closed by running it once where Docker
-        // Hub is reachable and committing the lock (README, Images); this entry then fails the test until removed.
-        [imagesByDigestOnProtectedStacks.name]: [
-            "airflow",
-            "kafka",
-            "postgresql",
-            "postgresql-backup",
-            "postgresql-schema",
-            "spark",
-            "spark-history",
-        ],
-    },
+    // Issue 24, 3 closed it in the program: prod pulls from its own repository by default, which the program refuses
+    // while helm-values/images.lock.json lacks a digest (config/services.ts), so it runs every image by a locked
+    // digest or not at all. The pack still judges a stack that names another registry (below).
+    prod: {},
     local: {},
     bootstrap: {},
 };
@@ -374,17 +363,24 @@ describe("the policy pack stops the platform going wrong", () => {
 
     describe("every image by a locked digest (issue 24)", () => {
         const mirrorCommand =
-            /; run `npm run images:mirror -- --to <region>-docker\.pkg\.dev\/<project>\/<repository>` where Docker Hub is reachable, commit helm-values\/images\.lock\.json and set imageRegistry to that repository\.$/;
-        /** The stack evaluated as the program runs it with every pinned image in the lock (made-up digests, test only). */
-        const locked = (stack: string, overrides: ConfigOverrides = {}) =>
-            withLock(fullLock(), async () => {
-                const run = await runStackAfresh(stack, overrides);
+            /; run `npm run images:mirror -- --stack <stack>` where Docker Hub is reachable, commit helm-values\/images\.lock\.json and unset imageRegistry, so the stack pulls from its own repository by digest\.$/;
+        /** The stack as the program runs it with every pinned image in the lock: the harness's made-up digests, test only. */
+        const locked = async (stack: string, overrides: ConfigOverrides = {}) => {
+            const run = await runStack(stack, overrides);
+            assert.equal(run.error, undefined, run.error?.stack);
+            return review(run);
+        };
+
+        /** The stack evaluated with an empty lock, pulling from Docker Hub by tag: the one way a GKE stack can lack digests now. */
+        const byTag = (stack: string) =>
+            withLock({}, async () => {
+                const run = await runStackAfresh(stack, stack === "local" ? {} : { imageRegistry: "docker.io" });
                 assert.equal(run.error, undefined, run.error?.stack);
                 return review(run);
             });
 
-        it("on prod as committed (empty lock): each image pulled by tag fails the deploy, naming it and npm run images:mirror", async () => {
-            const { violations } = await review(await evaluated("prod"));
+        it("on prod pulling from Docker Hub with an empty lock: each image pulled by tag fails the deploy, naming it and npm run images:mirror", async () => {
+            const { violations } = await byTag("prod");
             const found = violations.filter((v) => v.policy === imagesByDigestOnProtectedStacks.name);
             // One finding per image block or container: every pinned image is among them.
             const named = new Set(
@@ -407,7 +403,7 @@ describe("the policy pack stops the platform going wrong", () => {
         });
 
         it("on prod with every pinned image locked: nothing left to report, on Docker Hub or the stack's own registry", async () => {
-            for (const overrides of [{}, { imageRegistry: "us-central1-docker.pkg.dev/acme-streaming-test/bitnami-prod" }]) {
+            for (const overrides of [{}, { imageRegistry: "docker.io" }]) {
                 const { violations, advisories, applied } = await locked("prod", overrides);
                 assert.deepEqual(
                     violations.filter((v) => v.policy === imagesByDigestOnProtectedStacks.name),
@@ -420,7 +416,7 @@ describe("the policy pack stops the platform going wrong", () => {
 
         it("on dev and local: an advisory per image pulled by tag, never a failure; none once locked", async () => {
             for (const stack of ["dev", "local"]) {
-                const { violations, advisories, applied } = await review(await evaluated(stack));
+                const { violations, advisories, applied } = await byTag(stack);
                 assert.deepEqual(applied.get(imagesByDigestOnProtectedStacks.name), [], stack);
                 assert.deepEqual(applied.get(imagesByDigestAdvisory.name), [`stack ${stack}`]);
                 assert.deepEqual(

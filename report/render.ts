@@ -165,7 +165,7 @@ function sections(report: Report, prices: PriceTable): Section[] {
                 ["the same with every Job running", withJobs],
             ]),
             lines: [
-                `Requested includes kind's and Calico's own pods: ${cpu(KIND_SYSTEM_PODS.cpuMillis)} CPU / ${memory(KIND_SYSTEM_PODS.memoryMiB)} (see report/kindRunner.ts).`,
+                `Requested includes kind's and Calico's own pods: ${cpu(KIND_SYSTEM_PODS.cpuMillis)} CPU / ${memory(KIND_SYSTEM_PODS.memoryMiB)}, and the e2e's fake price API (with the Jobs, its Kafka client too; see report/kindRunner.ts).`,
                 problems.length === 0
                     ? `FITS: at least ${share(KIND_REQUIRED_CPU_HEADROOM)} of CPU stays free, and every Job fits beside the rest.`
                     : `DOES NOT FIT:\n${problems.map((p) => `  - ${p}`).join("\n")}`,

@@ -1,10 +1,11 @@
 /**
- * `npm run images:mirror -- --to <region>-docker.pkg.dev/<project>/<repository>`: resolves every Bitnami image
+ * `npm run images:mirror -- --stack <stack>` (or `--to <region>-docker.pkg.dev/<project>/<repository>`): resolves every Bitnami image
  * tag pinned in helm-values/<chart>.yaml to its digest as `npm run images:lock` does, copies each image by that
  * digest into the target registry with crane (a registry client; no Docker daemon), keeping its repository path
  * (docker.io/bitnamilegacy/kafka:<tag> becomes <target>/bitnamilegacy/kafka:<tag>), and writes
- * helm-values/images.lock.json once every image is in the target at its locked digest. `imageRegistry: <target>`
- * then pulls every Bitnami image from there, by digest.
+ * helm-values/images.lock.json once every image is in the target at its locked digest. `--stack` takes the target
+ * from the stack's config: its own repository (components/gcp/bitnamiImages.ts), which a GKE stack pulls every
+ * Bitnami image from by default, by digest; `--to` takes any registry (then `imageRegistry: <target>`).
  *
  * Safe to rerun: an image already in the target at its digest is skipped, layers already there are not sent
  * again. Nothing is overwritten silently: a tag that now points at another digest than the lock's keeps the
@@ -12,13 +13,14 @@
  * elsewhere is left alone and named. When the source no longer serves an image, the locked digest in the target
  * is enough (RUNBOOK below).
  *
- *   npm run images:mirror -- --to <registry>/<path> [--update] [--lock <file>] [--registry <url> --auth <token url>]
+ *   npm run images:mirror -- --stack <stack> | --to <registry>/<path> [--update] [--lock <file>] [--registry <url> --auth <token url>]
  */
 import { execFile, execFileSync } from "child_process";
 import * as path from "path";
 import { IMAGES_LOCK_FILE, readImageLock } from "../components/data/charts";
 import { REGISTRY } from "../config/services";
 import { DOCKER_HUB, option, parseImage, RegistryEndpoints, resolvePinned, writeLock } from "./images-lock";
+import { creationSteps, stackRepository } from "./registry/stackRepository";
 
 const BUILD = path.resolve(__dirname, "registry", "build");
 /** What a copy may take: the largest Bitnami images are about 1 GB per platform. */
@@ -38,6 +40,8 @@ export interface MirrorOptions {
     /** The crane binary; built by scripts/registry/build unless given. */
     readonly crane?: string;
     readonly log?: (line: string) => void;
+    /** The command a message tells the user to run again; `npm run images:mirror -- --to <target>` unless given. */
+    readonly rerun?: string;
 }
 
 /** What the run did with one image. */
@@ -235,7 +239,13 @@ export async function mirrorImages(options: MirrorOptions): Promise<{ lock: Reco
     if (current.problems.length > 0) {
         throw new Error(current.problems.join("\n"));
     }
-    const context: Context = { crane, target, from: sourceHost(endpoints), update, rerun: `npm run images:mirror -- --to ${target}` };
+    const context: Context = {
+        crane,
+        target,
+        from: sourceHost(endpoints),
+        update,
+        rerun: options.rerun ?? `npm run images:mirror -- --to ${target}`,
+    };
     const outcomes: MirrorOutcome[] = [];
     // One at a time: crane already sends each image's layers in parallel, and the log stays in order.
     for (const { image, digest, failure } of await resolvePinned(endpoints)) {
@@ -263,25 +273,58 @@ export async function mirrorImages(options: MirrorOptions): Promise<{ lock: Reco
     return { lock, outcomes };
 }
 
+/** The target of `--stack <stack>` or `--to <target>`, the command to rerun, and what to tell the user after the run. */
+export function targetOf(args: string[]): { target: string; rerun?: string; onFailure: string[]; onSuccess: string[] } {
+    const stack = option(args, "--stack");
+    if (stack === undefined) {
+        return { target: checkTarget(option(args, "--to")), onFailure: [], onSuccess: [] };
+    }
+    if (option(args, "--to") !== undefined) {
+        throw new Error("--stack and --to both name the target: give one");
+    }
+    const repository = stackRepository(stack);
+    return {
+        target: repository.address,
+        rerun: `npm run images:mirror -- --stack ${stack}`,
+        onFailure: [
+            `If ${repository.address} does not exist yet, create it first (README, "Images and charts in your own project"):`,
+            ...creationSteps(repository).map((step) => `  ${step}`),
+        ],
+        onSuccess: repository.pullsElsewhere
+            ? [
+                  `${stack} still pulls from its ${repository.pullsElsewhere}: to pull from ${repository.address}, commit the lock, then pulumi config rm ${repository.pullsElsewhere.split(" ")[0]} -s ${stack} && pulumi up -s ${stack}`,
+              ]
+            : [`${stack} pulls from ${repository.address} by these digests on its next pulumi up, once the lock is committed.`],
+    };
+}
+
 if (require.main === module) {
     const args = process.argv.slice(2);
     const registry = option(args, "--registry");
     // Another registry asks for a pull token only where --auth names its token service.
     const endpoints: RegistryEndpoints = registry === undefined ? DOCKER_HUB : { ...DOCKER_HUB, registry, auth: option(args, "--auth") };
     const lockFile = option(args, "--lock") ?? IMAGES_LOCK_FILE;
+    let after: string[] = [];
     Promise.resolve()
-        .then(() =>
-            mirrorImages({ target: option(args, "--to")!, endpoints, lockFile, update: args.includes("--update"), log: (line) => console.log(line) }),
-        )
+        .then(() => {
+            const { target, rerun, onFailure, onSuccess } = targetOf(args);
+            after = onFailure;
+            const run = mirrorImages({ target, rerun, endpoints, lockFile, update: args.includes("--update"), log: (line) => console.log(line) });
+            return run.then((result) => ({ ...result, onSuccess }));
+        })
         .then(
-            ({ lock, outcomes }) => {
+            ({ lock, outcomes, onSuccess }) => {
                 const copied = outcomes.filter((o) => o.action !== "present").length;
                 console.log(
                     `${Object.keys(lock).length} images in the target at their locked digests (${copied} copied or tagged now); ${lockFile} written: review the diff and commit it.`,
                 );
+                onSuccess.forEach((line) => console.log(line));
             },
             (error: Error) => {
                 console.error(error.message);
+                if (error instanceof MirrorError) {
+                    after.forEach((line) => console.error(line));
+                }
                 process.exitCode = 1;
             },
         );

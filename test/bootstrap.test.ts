@@ -6,6 +6,7 @@ import {
     backupBucketArgs,
     backupBucketName,
     backupServiceAccountEmail,
+    bitnamiRepositoryId,
     dockerRepositoryId,
     NODE_SERVICE_ACCOUNT_ROLES,
     nodeServiceAccountId,
@@ -248,6 +249,8 @@ describe("bootstrap program", () => {
             `${DEPLOYER[stack]} roles/iam.serviceAccountUser on account gke-${stack}-nodes@${TEST_PROJECT}.iam.gserviceaccount.com`,
             `${DEPLOYER[stack]} roles/artifactregistry.writer on repository pipeline-${stack}`,
             `${DEPLOYER[stack]} roles/artifactregistry.reader on repository dockerhub-${stack}`,
+            // The pipeline images' Bitnami bases and, with chartRepository, the charts come from the stack's own copy.
+            `${DEPLOYER[stack]} roles/artifactregistry.reader on repository bitnami-${stack}`,
             `${DEPLOYER[stack]} roles/storage.objectUser on bucket ${BUCKET}`,
             `${DEPLOYER[stack]} roles/cloudkms.cryptoKeyEncrypterDecrypter on key ${KEY(stack)}`,
             // prod sets deletionProtection: its cluster names the Secrets key bootstrap made, and it enforces Binary Authorization.
@@ -309,6 +312,7 @@ describe("bootstrap program", () => {
             assert.ok(accounts.includes(nodeServiceAccountId("gke", stack)), stack);
             const repositories = ofType(run, T.repository).filter((r) => r.name.endsWith(`-${stack}`));
             assert.deepEqual(repositories.map((r) => r.inputs.repositoryId).sort(), [
+                bitnamiRepositoryId(stack),
                 dockerRepositoryId("dockerhub", stack),
                 dockerRepositoryId("pipeline", stack),
             ]);

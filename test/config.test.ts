@@ -1,7 +1,9 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigOverrides, FAKE_TOOLS_DIR, runStack, runStackAfresh } from "../offline/harness";
+import { pinnedImages } from "../components/data/charts";
+import { ConfigOverrides, FAKE_TOOLS_DIR, runStack, runStackAfresh, StackRun } from "../offline/harness";
+import { fullLock, withLock } from "../offline/imageLock";
 
 /** Runs a stack that must be refused: no resource may be registered, and the error lists every problem. */
 async function refused(stack: string, overrides: ConfigOverrides): Promise<string> {
@@ -147,6 +149,70 @@ describe("configuration validation", () => {
     it("refuses a Docker Hub mirror where there is no Google Cloud project", async () => {
         const message = await refused("dev", { clusterTarget: "kubeconfig", dockerHubMirror: true });
         assert.match(message, /dockerHubMirror = "true": false when clusterTarget is kubeconfig/);
+    });
+
+    describe("where the images and charts come from", () => {
+        it("refuses a Docker Hub mirror together with imageRegistry, a malformed imageRegistry and a chartRepository that is no oci:// repository", async () => {
+            const both = await refused("dev", { dockerHubMirror: true, imageRegistry: "docker.io" });
+            assert.match(
+                both,
+                /dockerHubMirror = "true": false when imageRegistry is set \(docker\.io\): .*unset imageRegistry to pull through the Docker Hub mirror/,
+            );
+            const malformed = await refused("dev", { imageRegistry: "https://mirror.example.com" });
+            assert.match(
+                malformed,
+                /imageRegistry = "https:\/\/mirror\.example\.com": empty \(a GKE stack's own Artifact Registry repository, docker\.io on kubeconfig\) or a registry host/,
+            );
+            for (const chartRepository of ["us-central1-docker.pkg.dev/acme/bitnami-dev", "https://charts.bitnami.com/bitnami", "oci://"]) {
+                const message = await refused("dev", { chartRepository });
+                assert.ok(
+                    message.includes(
+                        `chartRepository = ${JSON.stringify(chartRepository)}: empty (Bitnami's oci://registry-1.docker.io/bitnamicharts) or an OCI repository holding the pinned charts, such as oci://us-central1-docker.pkg.dev/<project>/bitnami-dev/bitnamicharts (npm run charts:pull -- --stack dev --push)`,
+                    ),
+                    message,
+                );
+            }
+        });
+
+        /** The stack evaluated with `lock` as helm-values/images.lock.json; refused, it registered nothing. */
+        const withImageLock = async (lock: Record<string, string>, stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> =>
+            withLock(lock, () => runStackAfresh(stack, overrides));
+
+        it("refuses a GKE stack on its own repository while the lock lacks a digest, naming the images and the command, before any resource", async () => {
+            const missing = [...pinnedImages()].sort()[2];
+            const partial = Object.fromEntries(Object.entries(fullLock()).filter(([image]) => image !== missing));
+            for (const [lock, named] of [
+                [partial, `has no digest for 1 of them (${missing})`],
+                [{}, `has none of their ${pinnedImages().size} digests`],
+            ] as [Record<string, string>, string][]) {
+                for (const stack of ["dev", "prod"]) {
+                    const run = await withImageLock(lock, stack);
+                    assert.equal(run.error?.name, "ConfigError", run.error?.stack);
+                    assert.equal(run.resources.length, 0);
+                    const message = run.error!.message;
+                    assert.ok(
+                        message.includes(
+                            `imageRegistry = (not set): with imageRegistry unset, this GKE stack pulls every Bitnami image by digest from its own Artifact Registry repository bitnami-${stack}, but helm-values/images.lock.json ${named}. `,
+                        ),
+                        message,
+                    );
+                    assert.ok(message.includes(`npm run images:mirror -- --stack ${stack} `), message);
+                    assert.ok(message.endsWith(`pulumi config set imageRegistry docker.io -s ${stack}`), message);
+                }
+            }
+        });
+
+        it("takes an incomplete lock where the stack names another source: a registry, the Docker Hub mirror, or a kubeconfig cluster (docker.io)", async () => {
+            for (const [stack, overrides] of [
+                ["dev", { imageRegistry: "docker.io" }],
+                ["prod", { imageRegistry: "mirror.example.com/dockerhub" }],
+                ["dev", { dockerHubMirror: true }],
+                ["local", {}],
+            ] as [string, ConfigOverrides][]) {
+                const run = await withImageLock({}, stack, overrides);
+                assert.equal(run.error, undefined, `${stack} ${JSON.stringify(overrides)}: ${run.error?.message}`);
+            }
+        });
     });
 
     it("reports every problem at once", async () => {

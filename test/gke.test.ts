@@ -402,7 +402,10 @@ describe("GKE stacks", () => {
                 );
             }
             assert.deepEqual(policy.inputs.clusterAdmissionRules ?? [], []);
-            expectAdmitsExactlyItsImages(run, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-prod/*`]);
+            expectAdmitsExactlyItsImages(run, [
+                `us-central1-docker.pkg.dev/${TEST_PROJECT}/bitnami-prod/bitnamilegacy/*`,
+                `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-prod/*`,
+            ]);
             assert.ok(waitsFor(run, cluster, policy), "the policy admits the images before the cluster enforces it");
         });
 
@@ -419,7 +422,10 @@ describe("GKE stacks", () => {
             const enforcing = await runStack("dev", { binaryAuthorization: "enforce" });
             assert.equal(enforcing.error, undefined, enforcing.error?.stack);
             assert.equal(single(enforcing, TYPES.cluster).inputs.binaryAuthorization.evaluationMode, "PROJECT_SINGLETON_POLICY_ENFORCE");
-            expectAdmitsExactlyItsImages(enforcing, ["docker.io/bitnamilegacy/*", `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-dev/*`]);
+            expectAdmitsExactlyItsImages(enforcing, [
+                `us-central1-docker.pkg.dev/${TEST_PROJECT}/bitnami-dev/bitnamilegacy/*`,
+                `us-central1-docker.pkg.dev/${TEST_PROJECT}/pipeline-dev/*`,
+            ]);
             // Protected, dev follows prod: key and policy.
             const protectedDev = await runStack("dev", { deletionProtection: true, nodeSpot: false });
             assert.equal(single(protectedDev, TYPES.cluster).inputs.databaseEncryption.state, "ENCRYPTED");

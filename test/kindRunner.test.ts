@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { PROJECT_ROOT } from "../offline/harness";
 import { KUBE_VERSION, renderStack } from "../offline/render";
 import { buildReport } from "../report";
-import { KIND_REQUIRED_CPU_HEADROOM, KIND_SYSTEM_PODS } from "../report/kindRunner";
+import { e2ePodRequests, KIND_REQUIRED_CPU_HEADROOM, KIND_SYSTEM_PODS } from "../report/kindRunner";
 import { loadPrices } from "../report/priceTable";
 
 const file = (relative: string) => fs.readFileSync(path.join(PROJECT_ROOT, relative), "utf8");
@@ -23,7 +23,15 @@ describe("the kind end-to-end's runner", function () {
         const fit = report.kindRunner!;
         assert.deepEqual(fit.problems, []);
         assert.ok(fit.running.cpuHeadroom >= KIND_REQUIRED_CPU_HEADROOM, `${fit.running.cpuHeadroom}`);
-        assert.equal(fit.running.requested.cpuMillis, KIND_SYSTEM_PODS.cpuMillis + 2220, "the local stack's long-running pods request 2.22 CPU");
+        const priceApi = e2ePodRequests("e2e-price-api.sh");
+        assert.ok(priceApi.cpuMillis > 0 && priceApi.memoryMiB > 0);
+        assert.equal(
+            fit.running.requested.cpuMillis,
+            KIND_SYSTEM_PODS.cpuMillis + priceApi.cpuMillis + 2220,
+            "the local stack's long-running pods request 2.22 CPU, beside kind's, Calico's and the fake price API",
+        );
+        const client = e2ePodRequests("e2e-check-ticks.sh");
+        assert.ok(fit.withJobs.requested.cpuMillis > fit.running.requested.cpuMillis + client.cpuMillis, "the Jobs and the check's client");
         assert.ok(fit.withJobs.cpuHeadroom >= 0 && fit.withJobs.memoryHeadroom >= 0, "every Job fits beside them");
         assert.equal(report.fits, true);
     });

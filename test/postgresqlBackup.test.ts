@@ -79,10 +79,10 @@ describe("PostgreSQL backups", () => {
                 assert.equal(cronJob(run).secretInputs.size, 0);
             });
 
-            it("dumps with the chart's own PostgreSQL image, from the release's registry", () => {
+            it("dumps with the chart's own PostgreSQL image, from the release's registry at its locked digest", () => {
                 const run = runs[stack];
                 const image = values(run, "postgresql").image;
-                assert.equal(dumpContainer(run).image, `${image.registry}/${image.repository}:${image.tag}`);
+                assert.equal(dumpContainer(run).image, `${image.registry}/${image.repository}:${image.tag}@${image.digest}`);
             });
 
             it("meets Pod Security 'restricted' with read-only roots, sized containers and no API token", () => {
@@ -167,7 +167,7 @@ describe("PostgreSQL backups", () => {
                 assert.deepEqual(upload.command, ["sh", `/scripts/${BACKUP_SCRIPTS.upload}`]);
                 assert.equal(envOf(upload).BACKUP_BUCKET, backupBucket(run).inputs.name);
                 const shell = values(run, "postgresql").volumePermissions.image;
-                assert.equal(upload.image, `${shell.registry}/${shell.repository}:${shell.tag}`);
+                assert.equal(upload.image, `${shell.registry}/${shell.repository}:${shell.tag}@${shell.digest}`);
                 assert.ok(spec.volumes.find((v: any) => v.name === "backup").emptyDir, "dumps wait in scratch space");
                 assert.equal(envOf(dumpContainer(run)).BACKUP_KEEP_DAYS, undefined, "the bucket's lifecycle prunes");
             });

@@ -165,10 +165,10 @@ describe("PostgreSQL schema Job", () => {
                 }
             });
 
-            it("uses the chart's own PostgreSQL image, from the release's registry", () => {
+            it("uses the chart's own PostgreSQL image, from the release's registry at its locked digest", () => {
                 const run = runs[stack];
                 const image = values(run, "postgresql").image;
-                assert.equal(psql(run).image, `${image.registry}/${image.repository}:${image.tag}`);
+                assert.equal(psql(run).image, `${image.registry}/${image.repository}:${image.tag}@${image.digest}`);
                 assert.equal(run.outputs.imageRegistry, image.registry);
             });
 

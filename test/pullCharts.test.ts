@@ -6,7 +6,7 @@ import * as path from "path";
 import { CHART_VERSIONS, ChartName } from "../components/data";
 import { chartArchive } from "../offline/chartArchives";
 import { PROJECT_ROOT } from "../offline/harness";
-import { checkArchive, pullCharts } from "../scripts/pull-charts";
+import { checkArchive, PullError, pullCharts, pushTarget } from "../scripts/pull-charts";
 
 /** A helm that answers `pull <ref> --version V --destination D` with the archive it is given for that chart. */
 function fakeHelm(archiveFor: (chart: string, version: string) => string): string {
@@ -79,5 +79,20 @@ describe("npm run charts:pull", () => {
         for (const [chart, version] of Object.entries(CHART_VERSIONS) as [ChartName, string][]) {
             checkArchive(chartArchive(chart), chart, version);
         }
+    });
+
+    it("--push takes an OCI repository, or with --stack the stack's own, and refuses neither or both", () => {
+        assert.equal(pushTarget([]), undefined);
+        assert.deepEqual(pushTarget(["--push", "oci://127.0.0.1:5000/charts"]), { repository: "oci://127.0.0.1:5000/charts" });
+        // The committed prod stack names no gcp:project: the error says how to set it.
+        assert.throws(() => pushTarget(["--stack", "prod", "--push"]), /gcp:project is not set in Pulumi\.prod\.yaml/);
+        assert.throws(
+            () => pushTarget(["--push"]),
+            (e: Error) => e instanceof PullError && /--push needs where to/.test(e.message),
+        );
+        assert.throws(
+            () => pushTarget(["--push", "oci://a.example/x", "--stack", "dev"]),
+            /--stack and --push <repository> both name where the charts go/,
+        );
     });
 });

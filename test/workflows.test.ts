@@ -719,14 +719,14 @@ if (args[0] === "stack" && args[1] === "export") {
     npm: `${FAKE_PRELUDE}
 process.stdout.write(process.env.FAKE_REPORT || "");
 process.exit(Number(process.env.FAKE_REPORT_STATUS || 0));`,
-    // exec: psql prints FAKE_PSQL. The Kafka client pod: apply saves its manifest as client.json, its phase
+    // exec: psql prints FAKE_PSQL, or FAKE_PSQL_WRITES when it reads the sink's write log. The Kafka client pod: apply saves its manifest as client.json, its phase
     // is FAKE_CLIENT_PHASE (Succeeded), its log FAKE_MESSAGES. get pods: -o name prints FAKE_POD_NAMES; the
     // driver pods' columns are FAKE_PODS_BEFORE until a pod was deleted, then FAKE_PODS_AFTER.
     kubectl: `${FAKE_PRELUDE}
 const line = args.join(" ");
 const env = process.env;
 if (/get secret/.test(line)) process.stdout.write(Buffer.from("admin-password").toString("base64"));
-if (args.includes("exec") && args.includes("psql")) process.stdout.write(env.FAKE_PSQL || "");
+if (args.includes("exec") && args.includes("psql")) process.stdout.write((/_writes"/.test(line) ? env.FAKE_PSQL_WRITES : env.FAKE_PSQL) || "");
 if (/get statefulset kafka-controller/.test(line)) process.stdout.write("docker.io/bitnami/kafka:4.0.0");
 if (args.includes("apply") && /client\\.json$/.test(line)) fs.copyFileSync(args[args.indexOf("-f") + 1], path.join(dir, "client.json"));
 if (/get pod e2e-check-ticks-/.test(line)) process.stdout.write(env.FAKE_CLIENT_PHASE || "Succeeded");
@@ -768,7 +768,7 @@ class ScratchRepo {
         for (const file of ["Pulumi.yaml", "Pulumi.local.yaml"]) {
             fs.copyFileSync(path.join(ROOT, file), path.join(this.root, file));
         }
-        // e2e-kill-driver.sh reads the drivers' write logs with the engines' ledger.
+        // e2e-kill-driver.sh and e2e-check-ticks.sh judge with the engines' ledger.
         fs.mkdirSync(path.join(this.root, "engines"));
         fs.copyFileSync(path.join(ROOT, "engines", "ledger.py"), path.join(this.root, "engines", "ledger.py"));
         fs.mkdirSync(this.bin);
@@ -1057,7 +1057,9 @@ describe(".github/scripts", function () {
             const at = (pattern: RegExp) => run.calls.findIndex((c) => pattern.test(c));
             // The switch only this test turns on, then the hold, then the crash.
             const order = [
-                at(/^kubectl -n spark set env deployment\/crypto-ticks-stream -c driver SINK_HOLD_FILE=\/tmp\/\S+$/),
+                at(
+                    /^kubectl -n spark set env deployment\/crypto-ticks-stream -c driver SINK_HOLD_FILE=\/tmp\/\S+ SINK_WRITE_LOG_TABLE=crypto_ticks_writes$/,
+                ),
                 at(/^kubectl -n spark rollout status deployment\/crypto-ticks-stream/),
                 at(/^kubectl -n spark exec crypto-ticks-stream-a -c driver -- touch \/tmp\/\S+$/),
                 at(/^kubectl -n spark delete pod crypto-ticks-stream-a --grace-period=0 --force --wait=false$/),
@@ -1108,7 +1110,8 @@ describe(".github/scripts", function () {
 
     describe("e2e-check-ticks.sh", () => {
         const quick = { CHECK_TIMEOUT_SECONDS: "0", INTERVAL_SECONDS: "0", CLIENT_INTERVAL_SECONDS: "0", SINCE: "2025-03-01T12:01:00Z" };
-        const tick = (symbol: string, event: string, ingest: string) =>
+        const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+        const tick = (n: number, symbol: string, event: string, ingest: string) =>
             JSON.stringify({
                 symbol,
                 price: 1.5,
@@ -1116,19 +1119,22 @@ describe(".github/scripts", function () {
                 source: "coingecko",
                 event_time: `2025-03-01T${event}.000Z`,
                 ingest_time: `2025-03-01T${ingest}.000Z`,
+                tick_id: id(n),
             });
-        const row = (symbol: string, event: string, ingest: string) =>
-            `${symbol}\t${Date.parse(`2025-03-01T${event}Z`)}\t${Date.parse(`2025-03-01T${ingest}Z`)}`;
+        // As the ledger's queries print them: psql -tA, tab-separated, instants as UTC text.
+        const utc = (time: string) => `2025-03-01T${time}.000000Z`;
+        const row = (symbol: string, event: string, ingest: string) => `${symbol}\t${utc(event)}\t${utc(ingest)}`;
+        const write = (n: number, symbol: string, event: string, ingest: string) => `${id(n)}\t${row(symbol, event, ingest)}`;
         // Two polls per symbol, one before and one after the kill; bitcoin's price did not change in between,
         // so both of its messages share a key and the newer one wins.
         const messages =
             [
-                tick("bitcoin", "12:00:00", "12:00:30"),
-                tick("ethereum", "12:00:00", "12:00:30"),
-                tick("solana", "12:00:00", "12:00:30"),
-                tick("bitcoin", "12:00:00", "12:01:30"),
-                tick("ethereum", "12:01:00", "12:01:30"),
-                tick("solana", "12:01:00", "12:01:30"),
+                tick(1, "bitcoin", "12:00:00", "12:00:30"),
+                tick(2, "ethereum", "12:00:00", "12:00:30"),
+                tick(3, "solana", "12:00:00", "12:00:30"),
+                tick(4, "bitcoin", "12:00:00", "12:01:30"),
+                tick(5, "ethereum", "12:01:00", "12:01:30"),
+                tick(6, "solana", "12:01:00", "12:01:30"),
                 "Processed a total of 6 messages",
             ].join("\n") + "\n";
         const rows = [
@@ -1138,14 +1144,30 @@ describe(".github/scripts", function () {
             row("solana", "12:00:00", "12:00:30"),
             row("solana", "12:01:00", "12:01:30"),
         ];
-        const check = (table: string[], env: Record<string, string> = {}) =>
-            repo.run("e2e-check-ticks.sh", [], { ...quick, FAKE_MESSAGES: messages, FAKE_PSQL: table.join("\n") + "\n", ...env });
+        // The write log began with the hold, before the kill: the first poll's writes are not in it.
+        const writes = [
+            write(4, "bitcoin", "12:00:00", "12:01:30"),
+            write(5, "ethereum", "12:01:00", "12:01:30"),
+            write(6, "solana", "12:01:00", "12:01:30"),
+        ];
+        const check = (table: string[], env: Record<string, string> = {}, log: string[] = writes) =>
+            repo.run("e2e-check-ticks.sh", [], {
+                ...quick,
+                FAKE_MESSAGES: messages,
+                FAKE_PSQL: table.join("\n") + "\n",
+                FAKE_PSQL_WRITES: log.join("\n") + "\n",
+                ...env,
+            });
 
-        it("passes when every produced key has exactly one row holding its newest message", () => {
+        it("passes when every produced key holds its newest tick and no tick was written twice", () => {
             const run = check(rows);
             assert.equal(run.status, 0, run.stderr);
             assert.match(run.stdout, /read 7 messages from topic crypto-ticks/);
-            assert.match(run.stdout, /every produced tick is in crypto_ticks exactly once/);
+            assert.match(run.stdout, /every produced tick's key holds its newest tick, and no tick was written twice/);
+            assert.match(run.stderr, /6 ticks of 3 symbols produced, 5 rows, 3 writes logged, 0 problems/);
+            // The ledger's own queries, the write log's table the one e2e-kill-driver.sh names.
+            assert.ok(run.calls.some((c) => /psql .* -c SELECT symbol, to_char\(event_time .* FROM "crypto_ticks"$/.test(c)));
+            assert.ok(run.calls.some((c) => /psql .* -c SELECT tick_id, symbol, .* FROM "crypto_ticks_writes"$/.test(c)));
             assert.ok(!run.calls.some((c) => / exec .*kafka/.test(c)), "no Kafka client in the broker's container");
             assert.ok(
                 run.calls.some((c) => /^kubectl -n kafka delete pod e2e-check-ticks-/.test(c)),
@@ -1181,35 +1203,53 @@ describe(".github/scripts", function () {
             assert.match(run.stderr, /client pod kafka\/e2e-check-ticks-\S+ failed/);
         });
 
-        it("ignores rows newer than what it read from Kafka", () => {
-            assert.equal(check([...rows, row("bitcoin", "12:02:00", "12:02:30")]).status, 0);
+        it("ignores rows and writes newer than what it read from Kafka", () => {
+            const later = ["bitcoin", "12:02:00", "12:02:30"] as const;
+            assert.equal(check([...rows, row(...later)], {}, [...writes, write(7, ...later)]).status, 0);
         });
 
-        for (const [problem, table, expected] of [
+        for (const [problem, table, log, expected] of [
             [
                 "a missing tick",
-                rows.filter((r) => !r.startsWith("solana\t" + Date.parse("2025-03-01T12:01:00Z"))),
-                /missing: solana 2025-03-01T12:01:00\.000Z/,
+                rows.filter((r) => !r.startsWith("solana\t" + utc("12:01:00"))),
+                writes,
+                /missing: solana 2025-03-01T12:01:00\.000000Z has no row/,
             ],
-            ["a duplicated row", [...rows, rows[1]], /duplicate: ethereum 2025-03-01T12:00:00\.000Z has 2 rows/],
+            // What the table's key hides: the replacement wrote a tick of the held batch again.
             [
-                "a row that matches no message",
+                "a tick written twice",
+                rows,
+                [...writes, writes[1]],
+                new RegExp(`written twice: tick ${id(5)} \\(ethereum 2025-03-01T12:01:00\\.000000Z\\) was written 2 times`),
+            ],
+            [
+                "a row that matches no tick",
                 [...rows, row("ethereum", "11:00:00", "12:00:30")],
-                /duplicate: row ethereum 2025-03-01T11:00:00\.000Z matches no message/,
+                writes,
+                /unknown: row ethereum 2025-03-01T11:00:00\.000000Z matches no tick produced/,
             ],
             [
-                "a row older than its newest message",
+                "a row older than its newest tick",
                 [row("bitcoin", "12:00:00", "12:00:30"), ...rows.slice(1)],
-                /stale: bitcoin 2025-03-01T12:00:00\.000Z/,
+                writes,
+                /stale: bitcoin 2025-03-01T12:00:00\.000000Z/,
             ],
-        ] as [string, string[], RegExp][]) {
+            ["a write after the kill missing from the write log", rows, writes.slice(1), /unlogged: the row of bitcoin 2025-03-01T12:00:00\.000000Z/],
+        ] as [string, string[], string[], RegExp][]) {
             it(`fails on ${problem}`, () => {
-                const run = check(table);
+                const run = check(table, {}, log);
                 assert.notEqual(run.status, 0);
                 assert.match(run.stderr, expected);
                 assert.match(run.stderr, /crypto_ticks does not match the topic after 0s/);
             });
         }
+
+        it("fails when the write log is empty: it was not on when the ticks after the kill were written", () => {
+            const run = check(rows, {}, []);
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /3 problems/);
+            assert.match(run.stderr, /unlogged: the row of solana 2025-03-01T12:01:00\.000000Z has no write in the write log/);
+        });
 
         it("fails when a symbol has no message, or nothing was produced after the kill", () => {
             const run = check(rows, {
@@ -1220,8 +1260,8 @@ describe(".github/scripts", function () {
                     .join("\n"),
             });
             assert.notEqual(run.status, 0);
-            assert.match(run.stderr, /no message for symbol solana in Kafka/);
-            assert.match(run.stderr, /no message produced after 2025-03-01T13:00:00Z/);
+            assert.match(run.stderr, /no tick of symbol solana was produced/);
+            assert.match(run.stderr, /no tick produced after 2025-03-01T13:00:00\.000000Z/);
         });
     });
 

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Proves that the pipeline lost and duplicated nothing, across the driver kill of e2e-kill-driver.sh.
 #
-# What "missing" and "duplicate" mean here: the sink keeps one row per natural key (symbol,
-# event_time), the table's primary key (pipeline/spark/schema.sql), and the newest ingest_time wins
-# (tick_sink.py). CoinGecko repeats an event_time until a price changes, so several messages may
-# share a key; the number of rows is therefore compared with the number of distinct keys produced,
-# not with the number of messages. Kafka holds every message the DAG produced (the topic keeps them
-# for days), so with all of it read back from the beginning of the topic:
-#   missing     a key produced to Kafka that has no row;
-#   duplicate   a key with more than one row, or a row whose key was never produced (the same tick
-#               written twice under another key, e.g. a shifted time zone or precision);
-#   stale       a row older than the newest message for its key (a replay overwrote a newer one).
-# Messages keep arriving while this runs: rows newer than the snapshot are left out of the last two
-# checks, and the table gets CHECK_TIMEOUT_SECONDS to catch up with the snapshot (one trigger interval
-# is enough when nothing is lost). Every configured symbol must have messages, and when SINCE is set
-# some must have been produced after it (the kill), or the check would prove nothing.
-# Environment (all optional): STACK (local), SINCE, CHECK_TIMEOUT_SECONDS (300), INTERVAL_SECONDS
+# The assertions are engines/ledger.py's, the ones the engines test makes (`ledger.py check`, which
+# says what each problem means); this script only collects its three inputs: every message of the
+# topic from its beginning (the topic keeps them for days), each named by the tick_id the DAG stamps
+# on it; the rows of crypto_ticks; and the sink's write log (tick_sink.py), every row it inserted or
+# changed with the tick that made it. The table's primary key (symbol, event_time) hides a tick
+# written twice, the write log does not. Several ticks may share a key (CoinGecko repeats an
+# event_time until a price changes) and the newest ingest_time wins, so per key the row must hold the
+# newest tick, and per tick there must be at most one write. e2e-kill-driver.sh turns the write log
+# on with the hold, before the kill, so only ticks produced after SINCE (the kill) must each have
+# their write in it; a tick written twice is a problem whenever it was. Messages keep arriving while
+# this runs: rows and writes newer than the newest message read are left out, and the table gets
+# CHECK_TIMEOUT_SECONDS to catch up (one trigger interval is enough when nothing is lost). Every
+# configured symbol must have ticks, and when SINCE is set some must have been produced after it, or
+# the check would prove nothing.
+# Environment (all optional): STACK (local), SINCE, SINK_WRITE_LOG_TABLE (lib.sh), CHECK_TIMEOUT_SECONDS (300), INTERVAL_SECONDS
 # (20), KAFKA_NAMESPACE (kafka), KAFKA_STATEFULSET (kafka-controller), KAFKA_TOPIC (crypto-ticks),
 # KAFKA_SECRET (kafka-sasl), KAFKA_USER (consumer), KAFKA_TLS_SECRET (kafka-tls), KAFKA_GROUP_PREFIX
 # (crypto-ticks-stream), KAFKA_IDLE_MS (20000), CLIENT_TIMEOUT_SECONDS (300) and CLIENT_INTERVAL_SECONDS
@@ -28,6 +28,7 @@ interval="${INTERVAL_SECONDS:-20}"
 namespace="${KAFKA_NAMESPACE:-kafka}"
 topic="${KAFKA_TOPIC:-crypto-ticks}"
 mapfile -t symbols < <(stack_symbols "${STACK:-local}")
+write_log="$(sink_write_log_table)"
 work="$(mktemp -d)"
 
 # The topic from its beginning, one message value per line: e2e-read-topic.sh in a client pod of its own
@@ -86,57 +87,17 @@ grep -v '^{' "$work/messages.jsonl" | head -n 20 || true
 [[ "$phase" == Succeeded ]] || die "client pod $namespace/$client failed: $(tail -n 20 "$work/messages.jsonl")"
 echo "read $(wc -l <"$work/messages.jsonl") messages from topic $topic"
 
-# compare: prints one line per problem (none when the table matches) and a summary line on stderr.
-compare() {
-  # shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
-  node -e '
-    const fs = require("fs");
-    const [messagesFile, rowsFile, since, ...symbols] = process.argv.slice(1);
-    const produced = new Map(); // "symbol event_time(ms)" -> newest ingest_time (ms)
-    let newest = 0, afterSince = 0;
-    for (const line of fs.readFileSync(messagesFile, "utf8").split("\n")) {
-      let m;
-      try { m = JSON.parse(line); } catch { continue; } // the consumer also prints a summary line
-      if (!m || typeof m.symbol !== "string") continue;
-      const key = `${m.symbol} ${Date.parse(m.event_time)}`, ingest = Date.parse(m.ingest_time);
-      produced.set(key, Math.max(produced.get(key) ?? 0, ingest));
-      newest = Math.max(newest, ingest);
-      if (since && ingest > Date.parse(since)) afterSince++;
-    }
-    const rows = new Map(); // key -> [ingest_time (ms)] of every row with that key
-    for (const line of fs.readFileSync(rowsFile, "utf8").split("\n").filter(Boolean)) {
-      const [symbol, eventMs, ingestMs] = line.split("\t");
-      const key = `${symbol} ${Number(eventMs)}`;
-      rows.set(key, [...(rows.get(key) ?? []), Number(ingestMs)]);
-    }
-    const show = (key) => { const [s, t] = key.split(" "); return `${s} ${new Date(Number(t)).toISOString()}`; };
-    const problems = [];
-    for (const symbol of symbols) {
-      if (![...produced.keys()].some((k) => k.startsWith(symbol + " "))) problems.push(`no message for symbol ${symbol} in Kafka`);
-    }
-    if (since && afterSince === 0) problems.push(`no message produced after ${since}`);
-    for (const [key, ingest] of produced) {
-      const found = rows.get(key) ?? [];
-      if (found.length === 0) problems.push(`missing: ${show(key)}`);
-      else if (found.length > 1) problems.push(`duplicate: ${show(key)} has ${found.length} rows`);
-      else if (found[0] < ingest) problems.push(`stale: ${show(key)} holds ingest_time ${new Date(found[0]).toISOString()}, Kafka has ${new Date(ingest).toISOString()}`);
-    }
-    for (const [key, ingests] of rows) {
-      if (!produced.has(key) && Math.min(...ingests) <= newest) problems.push(`duplicate: row ${show(key)} matches no message`);
-    }
-    problems.forEach((p) => console.log(p));
-    console.error(`${produced.size} keys in ${symbols.length} symbols produced, ${rows.size} keys in the table, ${problems.length} problems`);
-  ' "$@"
-}
-
-query="SELECT symbol, (extract(epoch FROM event_time) * 1000)::bigint, (extract(epoch FROM ingest_time) * 1000)::bigint
-       FROM crypto_ticks"
+ledger=(python3 "$(repo_root)/engines/ledger.py")
+symbol_list="$(IFS=,; echo "${symbols[*]}")"
 start=$SECONDS
 while true; do
-  pg_query "$query" >"$work/rows.tsv" || die "could not read crypto_ticks: $(cat "$work/rows.tsv")"
-  problems="$(compare "$work/messages.jsonl" "$work/rows.tsv" "${SINCE:-}" "${symbols[@]}")"
+  pg_query "$("${ledger[@]}" sql rows crypto_ticks)" >"$work/rows.tsv" || die "could not read crypto_ticks: $(cat "$work/rows.tsv")"
+  pg_query "$("${ledger[@]}" sql writes "$write_log")" >"$work/writes.tsv" ||
+    die "could not read the sink's write log $write_log (e2e-kill-driver.sh turns it on): $(cat "$work/writes.tsv")"
+  problems="$("${ledger[@]}" check --messages "$work/messages.jsonl" --rows "$work/rows.tsv" --writes "$work/writes.tsv" \
+    --symbols "$symbol_list" ${SINCE:+--since "$SINCE" --logged-since "$SINCE"})"
   if [[ -z "$problems" ]]; then
-    echo "[$((SECONDS - start))s] every produced tick is in crypto_ticks exactly once, each the newest version."
+    echo "[$((SECONDS - start))s] every produced tick's key holds its newest tick, and no tick was written twice."
     exit 0
   fi
   if ((SECONDS - start >= timeout)); then

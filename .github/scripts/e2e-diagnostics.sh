@@ -3,7 +3,7 @@
 # every pod that is not ready, recent events, the CNI's pods, Airflow's DAG import errors, the latest
 # task log of the DAG crypto_prices, the logs of the Airflow scheduler, the Spark streaming driver
 # (Deployment spark/crypto-ticks-stream, its previous container after a crash, and the pod the kill step
-# killed) and Kafka.
+# killed), Kafka and the fake price API (e2e-price-api.sh).
 # Never fails: every command's own failure is printed and skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,5 +52,6 @@ show "Spark streaming driver logs, previous container" kubectl -n spark logs dep
 show "Spark streaming driver logs, the killed pod (kept by e2e-kill-driver.sh)" tail -n 300 "$(killed_driver_log)"
 show "Spark master and worker logs" kubectl -n spark logs -l app.kubernetes.io/name=spark --all-containers --prefix --tail 50
 show "Kafka logs" kubectl -n kafka logs -l app.kubernetes.io/name=kafka --all-containers --prefix --tail 100
+show "Fake price API" kubectl -n "${PRICE_API_NAMESPACE:-e2e-price-api}" logs deployment/price-api --tail 50
 show "Pulumi stack outputs" pulumi stack output --stack local
 exit 0

@@ -14,8 +14,11 @@
 # must write none of its rows. The killed driver stays held until the kubelet ends it, so every row written
 # after the kill is the replacement's. Its log is kept, from its start until it dies, in KILLED_DRIVER_LOG
 # (e2e-diagnostics.sh prints it). Batches are read from the drivers' logs by engines/ledger.py, as the
-# engines test reads them.
-# Environment (all optional): JOB_NAMESPACE (spark), JOB_DEPLOYMENT (crypto-ticks-stream), KILLED_DRIVER_LOG
+# engines test reads them. The same rollout turns on the sink's write log (stream_ticks.py
+# SINK_WRITE_LOG_TABLE, off in the platform), every write with the tick that made it, which
+# e2e-check-ticks.sh reads: the writes of both drivers around the kill are in it.
+# Environment (all optional): JOB_NAMESPACE (spark), JOB_DEPLOYMENT (crypto-ticks-stream), SINK_WRITE_LOG_TABLE
+# (lib.sh sink_write_log_table), KILLED_DRIVER_LOG
 # (lib.sh killed_driver_log), ROLLOUT_TIMEOUT_SECONDS (420), HOLD_TIMEOUT_SECONDS (240),
 # RECOVERY_TIMEOUT_SECONDS (420), REPLAY_TIMEOUT_SECONDS (120), INTERVAL_SECONDS (5): at most 20 minutes.
 set -euo pipefail
@@ -37,7 +40,7 @@ ready_pods() {
 
 # batches POD: "id received malformed duplicates written" per batch the pod's driver logged.
 batches() {
-  kubectl -n "$namespace" logs "$1" -c driver | python3 "$(repo_root)/engines/ledger.py"
+  kubectl -n "$namespace" logs "$1" -c driver | python3 "$(repo_root)/engines/ledger.py" batches
 }
 
 # until_true SECONDS WHAT COMMAND...: runs COMMAND every INTERVAL_SECONDS until it succeeds; dies after SECONDS.
@@ -50,7 +53,8 @@ until_true() {
   done
 }
 
-kubectl -n "$namespace" set env "deployment/$deployment" -c driver "SINK_HOLD_FILE=$hold_file"
+kubectl -n "$namespace" set env "deployment/$deployment" -c driver "SINK_HOLD_FILE=$hold_file" \
+  "SINK_WRITE_LOG_TABLE=$(sink_write_log_table)"
 kubectl -n "$namespace" rollout status "deployment/$deployment" --timeout "${ROLLOUT_TIMEOUT_SECONDS:-420}s"
 victim="$(ready_pods | awk '$2 == "true" { print $1; exit }')"
 [[ -n "$victim" ]] || die "no Ready pod of deployment $namespace/$deployment to kill"

@@ -13,6 +13,12 @@ killed_driver_log() {
   echo "${KILLED_DRIVER_LOG:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/e2e-killed-driver.log}"
 }
 
+# The sink's write log (pipeline/spark/stream_ticks.py SINK_WRITE_LOG_TABLE, which the platform never sets):
+# e2e-kill-driver.sh turns it on, e2e-check-ticks.sh reads it.
+sink_write_log_table() {
+  echo "${SINK_WRITE_LOG_TABLE:-crypto_ticks_writes}"
+}
+
 # Prints an error (as a GitHub Actions annotation when running in Actions) and exits 1.
 die() {
   if [[ -n "${GITHUB_ACTIONS:-}" ]]; then

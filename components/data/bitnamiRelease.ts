@@ -59,6 +59,14 @@ export function withImageDigests(values: HelmValues, digests: ReadonlyMap<string
 }
 
 /**
+ * The OCI repository the charts are installed from: config `chartRepository` (checked by config/services.ts before
+ * any resource is created), or Bitnami's. Read here rather than passed down, as every component's release takes it.
+ */
+export function chartRepository(): string {
+    return new pulumi.Config().get("chartRepository") || BITNAMI_CHART_REPOSITORY;
+}
+
+/**
  * A Helm release of a pinned Bitnami chart. The release name is the chart name, so service names
  * (<chart>.<namespace>.svc) are stable, and `values` holds the effective values, so a preview
  * shows exactly what Helm will get.
@@ -73,7 +81,7 @@ export function bitnamiRelease(args: BitnamiReleaseArgs, opts: pulumi.CustomReso
         args.chart,
         {
             name: args.chart,
-            chart: `${BITNAMI_CHART_REPOSITORY}/${args.chart}`,
+            chart: `${chartRepository()}/${args.chart}`,
             version: CHART_VERSIONS[args.chart],
             namespace: args.namespace,
             values,

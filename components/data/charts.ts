@@ -21,8 +21,15 @@ const HELM_VALUES_DIR = path.resolve(__dirname, "..", "..", "helm-values");
 
 /** Base values of a chart as a Helm user would write them, from helm-values/<chart>.yaml. */
 export function baseValues(chart: ChartName): HelmValues {
-    return parse(fs.readFileSync(path.join(HELM_VALUES_DIR, `${chart}.yaml`), "utf8")) ?? {};
+    const text = fs.readFileSync(path.join(HELM_VALUES_DIR, `${chart}.yaml`), "utf8");
+    if (!parsedValues.has(text)) {
+        parsedValues.set(text, parse(text) ?? {});
+    }
+    return structuredClone(parsedValues.get(text)!);
 }
+
+/** By the file's text: the program reads a chart's values again for every image it looks up (readImageLock, chartImage). */
+const parsedValues = new Map<string, HelmValues>();
 
 /** A YAML/JSON mapping: what Helm merges key by key, as opposed to a list or a scalar. */
 export function isMap(value: unknown): value is HelmValues {

@@ -20,6 +20,21 @@ export function dockerRepositoryId(name: string, stack: string): string {
     return resourceId(`${name}-${stack}`, 63);
 }
 
+/**
+ * Id of the stack's standard repository the Bitnami images are copied into (`npm run images:mirror -- --stack`)
+ * and, optionally, the charts (`npm run charts:pull -- --stack <stack> --push`).
+ */
+export function bitnamiRepositoryId(stack: string): string {
+    return dockerRepositoryId(BITNAMI_REPOSITORY, stack);
+}
+
+/** The name of that repository's resource, and its id's prefix. */
+export const BITNAMI_REPOSITORY = "bitnami";
+
+/** The address images are pulled by from a repository: <region>-docker.pkg.dev/<project>/<repository id>. */
+export const artifactRegistryAddress = (region: string, project: string, repositoryId: string) =>
+    `${region}-docker.pkg.dev/${project}/${repositoryId}`;
+
 /** An Artifact Registry Docker repository of this stack, and its address to tag or pull images with. */
 export function dockerRepository(name: string, settings: DockerRepositorySettings, parent: pulumi.Resource) {
     const { project, region, existing, ...rest } = settings;

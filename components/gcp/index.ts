@@ -9,3 +9,4 @@ export * from "./projectApis";
 export * from "./secretsKey";
 export * from "./uiAddresses";
 export * from "./backupBucket";
+export * from "./bitnamiImages";

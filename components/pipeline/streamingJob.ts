@@ -66,8 +66,35 @@ export const DRIVER_SERVICE_ACCOUNT = "crypto-ticks-stream";
 
 const NAME = "crypto-ticks-stream";
 const CODE_DIR = "/opt/pipeline";
-const DEPS_DIR = "/opt/pipeline-deps";
 const CHECKPOINT_DIR = "/checkpoint";
+/**
+ * Where a driver without a built image keeps what it downloads at start: on the checkpoint's claim, beside (not in)
+ * the checkpoint, so that a replacement driver (a crash, the e2e's kill, a rescheduled pod) finds it and needs neither
+ * PyPI nor Maven Central. Not a claim of its own: a second disk would be zonal where the checkpoint is a regional disk
+ * and would pin the driver to one zone, and it would be one more volume to attach and delete for a few dozen MiB.
+ * INSTALL_CACHE/<key>/python holds the pip install, INSTALL_CACHE/<key>/ivy Spark's Ivy cache (run-job.sh
+ * SPARK_IVY_DIR), <key> a digest of the requirements and the Maven coordinates: a change of either starts afresh,
+ * and the install script removes every other key's folder, so the cache never holds more than one set.
+ */
+const INSTALL_CACHE = `${CHECKPOINT_DIR}/install-cache`;
+/**
+ * Installs the sink's Python requirements once per key: into a folder beside the final one, renamed into place only
+ * when pip succeeded, so a driver killed mid-install leaves nothing a later one would take for complete. Ivy needs no
+ * such step: with a static revision in its cache, spark-submit --packages resolves the module and its jars from the
+ * cache without a request (apache/ant-ivy BasicResolver.getDependency reads the cache first, and ChainResolver's later
+ * resolvers return a revision an earlier one found, shouldReturnResolvedModule), and a failed download leaves no entry.
+ */
+const INSTALL_SCRIPT = `set -euo pipefail
+key_dir="$INSTALL_CACHE/$INSTALL_KEY"
+if [[ ! -d "$key_dir/python" ]]; then
+  mkdir -p "$key_dir"
+  rm -rf "$key_dir/python.partial"
+  python3 -m pip install --no-cache-dir --target "$key_dir/python.partial" -r "${CODE_DIR}/requirements-spark.txt"
+  mv "$key_dir/python.partial" "$key_dir/python"
+else
+  echo "requirements already installed in $key_dir/python"
+fi
+find "$INSTALL_CACHE" -mindepth 1 -maxdepth 1 ! -name "$INSTALL_KEY" -exec rm -rf {} +`;
 const DRIVER_PORT = 7078;
 /** Where pipeline/spark/job_metrics.py serves the job's Prometheus metrics (JOB_METRICS_PORT), at /metrics. */
 const METRICS_PORT = 9108;
@@ -90,6 +117,11 @@ const READINESS_PROBE: k8s.types.input.core.v1.Probe = {
  * `args` (the image's CMD) are set. bash because a ConfigMap-mounted script is not executable.
  */
 const RUN_JOB = ["bash", `${CODE_DIR}/run-job.sh`];
+
+/** The cache folder's key: what the driver downloads at start, the requirements and the Maven coordinates. */
+export function installKey(code: MountedJobCode): string {
+    return contentHash({ "requirements-spark.txt": code.files["requirements-spark.txt"] ?? "", packages: code.packages });
+}
 
 /**
  * The Spark Structured Streaming driver as a one-replica Deployment: spark-submit in client mode
@@ -163,15 +195,24 @@ export class StreamingJob extends pulumi.ComponentResource {
         const codeEnv: k8s.types.input.core.v1.EnvVar[] = [];
         const initContainers: k8s.types.input.core.v1.Container[] = [];
         if (code && args.code) {
-            volumes.push({ name: "code", configMap: { name: code.metadata.name } }, { name: "deps", emptyDir: {} });
-            mounts.push({ name: "code", mountPath: CODE_DIR, readOnly: true }, { name: "deps", mountPath: DEPS_DIR });
-            codeEnv.push({ name: "SPARK_PACKAGES", value: args.code.packages }, { name: "PYTHONPATH", value: DEPS_DIR });
-            // The plain Spark image lacks the sink's driver library; install it next to the code.
+            volumes.push({ name: "code", configMap: { name: code.metadata.name } });
+            mounts.push({ name: "code", mountPath: CODE_DIR, readOnly: true });
+            const key = installKey(args.code);
+            codeEnv.push(
+                { name: "SPARK_PACKAGES", value: args.code.packages },
+                { name: "SPARK_IVY_DIR", value: `${INSTALL_CACHE}/${key}/ivy` },
+                { name: "PYTHONPATH", value: `${INSTALL_CACHE}/${key}/python` },
+            );
+            // The plain Spark image lacks the sink's driver library: installed once into the cache on the claim.
             initContainers.push({
                 name: "install-python-deps",
                 image: args.image,
                 // Under the image's entrypoint as well, like the driver: args only.
-                args: ["python3", "-m", "pip", "install", "--no-cache-dir", "--target", DEPS_DIR, "-r", `${CODE_DIR}/requirements-spark.txt`],
+                args: ["bash", "-c", INSTALL_SCRIPT],
+                env: [
+                    { name: "INSTALL_CACHE", value: INSTALL_CACHE },
+                    { name: "INSTALL_KEY", value: key },
+                ],
                 volumeMounts: mounts,
                 resources: containerResources("100m", "256Mi"),
                 securityContext: RESTRICTED_CONTAINER,

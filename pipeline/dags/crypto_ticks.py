@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, NamedTuple
@@ -337,6 +338,9 @@ def iso_utc(moment: datetime) -> str:
 
 
 def build_message(quote: Quote, ingest_time: datetime) -> dict[str, Any]:
+    """tick_id names this one message: a later poll, or a retry of the task, that sees the same price again makes
+    a new message with a new id (and a newer ingest_time), which the sink may write too. So an id the sink wrote
+    twice is a replay written twice, never a repeated price."""
     return {
         "symbol": quote.symbol,
         "price": quote.price,
@@ -344,6 +348,7 @@ def build_message(quote: Quote, ingest_time: datetime) -> dict[str, Any]:
         "source": quote.source,
         "event_time": iso_utc(quote.event_time),
         "ingest_time": iso_utc(ingest_time),
+        "tick_id": str(uuid.uuid4()),
     }
 
 

@@ -27,8 +27,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 spark_home="${SPARK_HOME:-/opt/bitnami/spark}"
 
 if [[ -n "${SPARK_PACKAGES:-}" ]]; then
-  # Jars not baked in: resolve from Maven at start-up into a writable Ivy cache.
-  deps=(--packages "$SPARK_PACKAGES" --conf spark.jars.ivy=/tmp/.ivy2)
+  # Jars not baked in: resolve from Maven at start-up into a writable Ivy cache, SPARK_IVY_DIR where it
+  # outlives the pod (the cache a replacement driver resolves from without Maven Central).
+  deps=(--packages "$SPARK_PACKAGES" --conf "spark.jars.ivy=${SPARK_IVY_DIR:-/tmp/.ivy2}")
 else
   # Jars baked into $SPARK_HOME/jars from packages.txt. Listing them in --jars
   # also ships them to the executors, whose stock worker image lacks them.

@@ -87,6 +87,9 @@ class JobConfig:
     # For fault tests only (SINK_HOLD_FILE, never set by the platform): while this file exists, a batch whose rows
     # are committed to PostgreSQL is held before Spark records it as done, so a kill lands in that window.
     hold_file: str = ""
+    # For fault tests only too (SINK_WRITE_LOG_TABLE, never set by the platform): the table tick_sink appends every
+    # write to, with the tick's id. Nothing trims it, so a long-running platform must not have it.
+    write_log_table: str = ""
 
 
 def _get(environ: Mapping[str, str], name: str, default: str = "") -> str:
@@ -132,6 +135,9 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
     _checked("POSTGRES_PORT", port, port.isdigit() and 0 < int(port) < 65536, "must be a TCP port")
     table = _get(environ, "TICKS_TABLE", "crypto_ticks")
     _checked("TICKS_TABLE", table, bool(TABLE_RE.match(table)), "must be a lower-case SQL identifier")
+    write_log = _get(environ, "SINK_WRITE_LOG_TABLE")
+    log_ok = not write_log or (bool(TABLE_RE.match(write_log)) and write_log != table)
+    _checked("SINK_WRITE_LOG_TABLE", write_log, log_ok, "must be a lower-case SQL identifier other than TICKS_TABLE")
     sslmode = _get(environ, "POSTGRES_SSLMODE", "verify-full")
     _checked("POSTGRES_SSLMODE", sslmode, sslmode in PG_SSLMODES, f"must be one of {', '.join(PG_SSLMODES)}")
     # Verifying the server needs the CA: required then, instead of libpq's ~/.postgresql/root.crt default.
@@ -161,6 +167,7 @@ def load_job_config(environ: Mapping[str, str]) -> JobConfig:
         pg_sslmode=sslmode,
         pg_sslrootcert=sslrootcert,
         hold_file=_get(environ, "SINK_HOLD_FILE"),
+        write_log_table=write_log,
     )
 
 
@@ -227,7 +234,7 @@ def make_batch_writer(
         rows = [row.asDict() for row in batch_df.collect()]
         # A connection per batch (every TRIGGER_INTERVAL) survives database restarts.
         with closing(connect(**pg_connect_kwargs(cfg))) as conn:
-            result = tick_sink.write_batch(conn, cfg.table, rows)
+            result = tick_sink.write_batch(conn, cfg.table, rows, cfg.write_log_table)
         log.info(
             "batch %d: received=%d malformed=%d duplicates=%d written=%d",
             batch_id,
@@ -258,7 +265,7 @@ def spark_schema() -> Any:
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     types = {"string": StringType(), "double": DoubleType()}
-    return StructType([StructField(name, types[kind], nullable=True) for name, kind in tick_sink.TICK_FIELDS])
+    return StructType([StructField(name, types[kind], nullable=True) for name, kind in tick_sink.MESSAGE_FIELDS])
 
 
 def await_with_lag(query: Any, metrics: job_metrics.JobMetrics, poll_s: float = PROGRESS_POLL_S) -> None:
@@ -281,7 +288,7 @@ def main() -> None:
     from pyspark.sql.functions import col, from_json
 
     with closing(psycopg2.connect(**pg_connect_kwargs(cfg))) as conn:
-        tick_sink.apply_ddl(conn, cfg.table, DDL_PATH)
+        tick_sink.apply_ddl(conn, cfg.table, DDL_PATH, cfg.write_log_table)
 
     spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
     ticks = (

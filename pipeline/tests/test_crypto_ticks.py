@@ -382,6 +382,18 @@ def test_messages_match_the_schema(tick_validator):
         assert message["ingest_time"] == "2025-03-01T12:00:30.250Z"
 
 
+def test_every_message_carries_its_own_tick_id(tick_validator):
+    # The same quote twice (a retry of the task, or a price that did not change): two messages, two ids.
+    quote = ct.Quote("bitcoin", 1.0, "usd", "coingecko", NOW)
+    messages = [ct.build_message(quote, NOW) for _ in range(1000)]
+    for message in messages:
+        tick_validator.validate(message)
+    assert len({m["tick_id"] for m in messages}) == len(messages)
+    assert {k: v for k, v in messages[0].items() if k != "tick_id"} == {
+        k: v for k, v in messages[1].items() if k != "tick_id"
+    }
+
+
 def test_event_time_is_utc_with_z():
     local = datetime(2025, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
     message = ct.build_message(ct.Quote("bitcoin", 1.0, "usd", "coingecko", local), NOW)

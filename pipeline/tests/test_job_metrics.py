@@ -244,7 +244,9 @@ def test_the_batch_writer_records_what_it_logs(monkeypatch):
         },
         {"symbol": None, "price": None, "currency": None, "source": None, "event_time": None, "ingest_time": None},
     ]
-    monkeypatch.setattr(st.tick_sink, "write_batch", lambda conn, table, records: st.tick_sink.BatchResult(2, 1, 0, 1))
+    monkeypatch.setattr(
+        st.tick_sink, "write_batch", lambda conn, table, records, log: st.tick_sink.BatchResult(2, 1, 0, 1)
+    )
 
     class Conn:
         def close(self):

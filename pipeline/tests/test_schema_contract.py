@@ -13,8 +13,9 @@ JSON_TYPE_OF_SPARK_TYPE = {"string": "string", "double": "number"}
 
 
 def test_sink_fields_match_schema(tick_schema):
-    assert set(ts.COLUMNS) == set(tick_schema["properties"]) == set(tick_schema["required"])
-    for name, spark_type in ts.TICK_FIELDS:
+    assert set(ts.COLUMNS) == set(tick_schema["required"])
+    assert {name for name, _ in ts.MESSAGE_FIELDS} == set(tick_schema["properties"])
+    for name, spark_type in ts.MESSAGE_FIELDS:
         assert tick_schema["properties"][name]["type"] == JSON_TYPE_OF_SPARK_TYPE[spark_type], name
 
 
@@ -28,6 +29,7 @@ def test_patterns_and_enums_are_the_schema_ones(tick_schema):
     assert ts.SYMBOL_RE.pattern == props["symbol"]["pattern"]
     assert ts.CURRENCY_RE.pattern == ct.CURRENCY_PATTERN.pattern == props["currency"]["pattern"]
     assert ts.TIMESTAMP_RE.pattern == props["event_time"]["pattern"] == props["ingest_time"]["pattern"]
+    assert ts.TICK_ID_RE.pattern == props["tick_id"]["pattern"]
     assert list(ts.SOURCES) == list(ct.DEFAULT_URLS) == props["source"]["enum"]
 
 
@@ -57,6 +59,11 @@ CASES = [
     {**VALID, "ingest_time": 1740830400},
     {k: v for k, v in VALID.items() if k != "ingest_time"},
     {k: v for k, v in VALID.items() if k != "symbol"},
+    {**VALID, "tick_id": "0b6f3c2e-8d4a-4e1f-9c57-2a1d6e0f4b93"},
+    {**VALID, "tick_id": "0B6F3C2E-8D4A-4E1F-9C57-2A1D6E0F4B93"},
+    {**VALID, "tick_id": "0b6f3c2e8d4a4e1f9c572a1d6e0f4b93"},
+    {**VALID, "tick_id": 7},
+    {**VALID, "tick_id": ""},
 ]
 
 

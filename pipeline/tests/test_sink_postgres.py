@@ -10,7 +10,7 @@ import pg_local
 import tick_sink as ts
 
 
-def message(symbol="bitcoin", event="2025-03-01T12:00:00Z", ingest="2025-03-01T12:00:30Z", price=100.0):
+def message(symbol="bitcoin", event="2025-03-01T12:00:00Z", ingest="2025-03-01T12:00:30Z", price=100.0, tick_id=None):
     return {
         "symbol": symbol,
         "price": price,
@@ -18,6 +18,7 @@ def message(symbol="bitcoin", event="2025-03-01T12:00:00Z", ingest="2025-03-01T1
         "source": "coingecko",
         "event_time": event,
         "ingest_time": ingest,
+        **({"tick_id": tick_id} if tick_id else {}),
     }
 
 
@@ -148,7 +149,7 @@ def test_pages_share_the_callers_transaction(pg_conn, table):
     assert rows(pg_conn, table) == []
 
 
-@pytest.mark.parametrize("values", [["a,b", 'c"d', "e\\f", "NULL", "{x}", " spaced ", ""]])
+@pytest.mark.parametrize("values", [["a,b", 'c"d', "e\\f", "NULL", "{x}", " spaced ", "", None]])
 def test_pg_array_round_trips(pg_conn, values):
     with pg_conn.cursor() as cur:
         cur.execute("SELECT %s::text[]", (ts.pg_array(values),))
@@ -165,3 +166,89 @@ def test_copy_loads_the_same_rows_as_upsert(pg_conn, table):
     with pg_conn:
         ts.upsert_ticks(pg_conn, table, ticks)
     assert [r[:6] for r in rows(pg_conn, table)] == copied
+
+
+# --- the write log ---------------------------------------------------------------------------------------------
+
+
+def tick_id(n):
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def writes(conn, log_table):
+    with conn.cursor() as cur:
+        cur.execute(f'SELECT tick_id::text, symbol, event_time, ingest_time FROM "{log_table}" ORDER BY written_at')
+        return [(t, s, e.isoformat(), i.isoformat()) for t, s, e, i in cur.fetchall()]
+
+
+@pytest.fixture
+def log_table(pg_conn, ticks_table):
+    name = f"{ticks_table}_writes"
+    ts.apply_ddl(pg_conn, ticks_table, write_log=name)
+    yield name
+    pg_conn.rollback()
+    with pg_conn, pg_conn.cursor() as cur:
+        cur.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def test_the_write_log_holds_each_write_with_its_tick(pg_conn, ticks_table, log_table):
+    first = [
+        message(ingest="2025-03-01T12:00:30Z", tick_id=tick_id(1)),
+        message(ingest="2025-03-01T12:00:31Z", tick_id=tick_id(2)),  # newer in the same batch: only it is written
+        message(symbol="ethereum", tick_id=tick_id(3)),
+    ]
+    assert ts.write_batch(pg_conn, ticks_table, first, log_table).written == 2
+    assert ts.write_batch(pg_conn, ticks_table, first, log_table).written == 0  # a replay: nothing logged
+    late = message(ingest="2025-03-01T12:00:29Z", tick_id=tick_id(4))  # older than the row: not written
+    newer = message(ingest="2025-03-01T12:01:30Z", tick_id=tick_id(5))  # the same price polled again: an update
+    assert ts.write_batch(pg_conn, ticks_table, [late, newer], log_table).written == 1
+    assert writes(pg_conn, log_table) == [
+        (tick_id(2), "bitcoin", "2025-03-01T12:00:00+00:00", "2025-03-01T12:00:31+00:00"),
+        (tick_id(3), "ethereum", "2025-03-01T12:00:00+00:00", "2025-03-01T12:00:30+00:00"),
+        (tick_id(5), "bitcoin", "2025-03-01T12:00:00+00:00", "2025-03-01T12:01:30+00:00"),
+    ]
+
+
+def test_the_write_log_shows_what_the_key_hides(pg_conn, ticks_table, log_table):
+    """A sink that wrote a replayed tick again would leave the table as it was: only the log tells."""
+    tick = ts.parse_tick(message(tick_id=tick_id(1)))
+    for _ in range(2):
+        with pg_conn, pg_conn.cursor() as cur:
+            cur.execute(f'DELETE FROM "{ticks_table}"')  # what a sink without the WHERE would make of the replay
+            assert ts.upsert_ticks(pg_conn, ticks_table, [tick], write_log=log_table) == 1
+    assert len(rows(pg_conn, ticks_table)) == 1
+    assert [w[0] for w in writes(pg_conn, log_table)] == [tick_id(1), tick_id(1)]
+
+
+def test_ticks_without_an_id_are_logged_with_none(pg_conn, ticks_table, log_table):
+    assert ts.write_batch(pg_conn, ticks_table, [message()], log_table).written == 1
+    assert [w[0] for w in writes(pg_conn, log_table)] == [None]
+
+
+def test_the_write_log_pages_and_rolls_back_with_the_batch(pg_conn, ticks_table, log_table):
+    ticks = [ts.parse_tick(message(event=f"2025-03-01T12:00:{s:02d}Z", tick_id=tick_id(s))) for s in range(3)]
+    with pytest.raises(psycopg2.errors.CardinalityViolation):
+        with pg_conn:
+            ts.upsert_ticks(pg_conn, ticks_table, ticks + ticks[2:], page_size=2, write_log=log_table)
+    assert writes(pg_conn, log_table) == []
+    with pg_conn:
+        assert ts.upsert_ticks(pg_conn, ticks_table, ticks, page_size=2, write_log=log_table) == 3
+    assert sorted(w[0] for w in writes(pg_conn, log_table)) == [tick_id(s) for s in range(3)]
+
+
+def test_the_write_log_is_created_only_when_named_and_kept_by_a_rerun(pg_conn, ticks_table, log_table):
+    def exists(name):
+        with pg_conn.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", (f'"{name}"',))
+            return cur.fetchone()[0] is not None
+
+    ts.write_batch(pg_conn, ticks_table, [message(tick_id=tick_id(1))], log_table)
+    ts.apply_ddl(pg_conn, ticks_table, write_log=log_table)  # every driver start runs it again
+    assert len(writes(pg_conn, log_table)) == 1
+    other = f"{ticks_table}_other"
+    ts.apply_ddl(pg_conn, other)
+    try:
+        assert not exists(f"{other}_writes")
+    finally:
+        with pg_conn, pg_conn.cursor() as cur:
+            cur.execute(f'DROP TABLE "{other}"')

@@ -64,6 +64,8 @@ def test_missing_required_variable_is_named(name):
         ("POSTGRES_PORT", "70000"),
         ("TICKS_TABLE", "ticks; DROP TABLE x"),
         ("TICKS_TABLE", "Crypto_Ticks"),
+        ("SINK_WRITE_LOG_TABLE", "writes; DROP TABLE x"),
+        ("SINK_WRITE_LOG_TABLE", "crypto_ticks"),
     ],
 )
 def test_invalid_variable_is_named(name, value):
@@ -177,13 +179,42 @@ def test_batch_writer_upserts_into_postgres(pg_dsn, pg_conn, ticks_table, caplog
         assert cur.fetchall() == [("bitcoin", 5)]
 
 
+def test_the_write_log_is_off_unless_a_test_names_its_table(pg_dsn, pg_conn, ticks_table):
+    assert st.load_job_config(ENV).write_log_table == ""
+    log_table = f"{ticks_table}_writes"
+    cfg = st.load_job_config(
+        {**ENV, "TICKS_TABLE": ticks_table, "SINK_WRITE_LOG_TABLE": log_table, "POSTGRES_SSLMODE": "disable"}
+    )
+    ts.apply_ddl(pg_conn, ticks_table, st.DDL_PATH, cfg.write_log_table)
+    dsn = psycopg2.extensions.parse_dsn(pg_dsn)
+    tick = dict(
+        symbol="bitcoin",
+        price=5.0,
+        currency="usd",
+        source="coingecko",
+        event_time="2025-03-01T12:00:00Z",
+        ingest_time="2025-03-01T12:00:01Z",
+        tick_id="0b6f3c2e-8d4a-4e1f-9c57-2a1d6e0f4b93",
+    )
+    write = st.make_batch_writer(cfg, lambda **kwargs: psycopg2.connect(**{**kwargs, **dsn, "password": None}))
+    try:
+        write(FakeBatch([FakeRow(**tick)]), 1)
+        write(FakeBatch([FakeRow(**tick)]), 1)  # the replay writes nothing, so it logs nothing
+        with pg_conn.cursor() as cur:
+            cur.execute(f'SELECT tick_id::text, symbol FROM "{log_table}"')
+            assert cur.fetchall() == [(tick["tick_id"], "bitcoin")]
+    finally:
+        with pg_conn, pg_conn.cursor() as cur:
+            cur.execute(f'DROP TABLE IF EXISTS "{log_table}"')
+
+
 def test_a_hold_file_keeps_a_written_batch_from_completing(tmp_path, monkeypatch):
     """Only the fault tests set SINK_HOLD_FILE: the batch's rows are written and logged, then it waits."""
     hold = tmp_path / "hold"
     hold.touch()
     cfg = st.load_job_config({**ENV, "SINK_HOLD_FILE": str(hold)})
     assert st.load_job_config(ENV).hold_file == ""
-    monkeypatch.setattr(st.tick_sink, "write_batch", lambda conn, table, rows: st.tick_sink.BatchResult(0, 0, 0, 0))
+    monkeypatch.setattr(st.tick_sink, "write_batch", lambda conn, table, rows, log: ts.BatchResult(0, 0, 0, 0))
 
     class Conn:
         def close(self):

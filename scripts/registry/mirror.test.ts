@@ -2,15 +2,20 @@
  * `npm run test:images`: `npm run images:mirror` against two real registries on loopback (distribution's
  * `registry`, source and target) with crane, both built from the Go module proxy by scripts/registry/build.
  * The source holds every pinned tag as a small two-platform image made with crane; nothing leaves the machine.
+ * Then `npm run charts:pull -- --push`: the four pinned chart archives into such a registry with helm, and back.
  */
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { pinnedImages } from "../../components/data/charts";
+import { CHART_VERSIONS, ChartName, pinnedImages } from "../../components/data/charts";
+import { chartArchive } from "../../offline/chartArchives";
+import { helmBinary } from "../../offline/helm";
+import { PullError, pushCharts } from "../pull-charts";
 import { MirrorError, mirrorImages, MirrorOptions, RUNBOOK } from "../images-mirror";
 import { buildTools, LoopbackRegistry } from "./loopback";
 
@@ -301,6 +306,63 @@ describe("npm run images:mirror against real registries on loopback", function (
                 proxy.closeAllConnections();
                 await new Promise((resolve) => proxy.close(resolve));
             }
+        });
+    });
+    describe("npm run charts:pull -- --push", () => {
+        const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
+        const archives = Object.fromEntries(CHARTS.map((chart) => [chart, chartArchive(chart)])) as Record<ChartName, string>;
+        const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+        let registry: LoopbackRegistry;
+        let repository: string;
+        before(async () => {
+            registry = await started();
+            repository = `oci://${registry.host}/bitnami-dev/bitnamicharts`;
+        });
+
+        it("pushes the four pinned archives with helm push, and helm pulls back the same bytes of the same version", () => {
+            const helm = helmBinary();
+            const pushed = pushCharts(helm, repository, archives, { plainHttp: true });
+            assert.deepEqual(
+                pushed,
+                CHARTS.map((chart) => `${repository}/${chart}:${CHART_VERSIONS[chart]}`),
+            );
+            const back = fs.mkdtempSync(path.join(work, "charts-back-"));
+            for (const chart of CHARTS) {
+                const version = CHART_VERSIONS[chart];
+                execFileSync(helm, ["pull", `${repository}/${chart}`, "--version", version, "--plain-http", "--destination", back], {
+                    stdio: "pipe",
+                });
+                assert.equal(sha256(path.join(back, `${chart}-${version}.tgz`)), sha256(archives[chart]), `${chart} ${version}`);
+                const shown = execFileSync(helm, ["show", "chart", `${repository}/${chart}`, "--version", version, "--plain-http"], {
+                    encoding: "utf8",
+                });
+                assert.match(shown, new RegExp(`^name: ${chart}$`, "m"));
+                assert.match(shown, new RegExp(`^version: ${version.replace(/\./g, "\\.")}$`, "m"));
+            }
+        });
+
+        it("a rerun pushes the same manifests again: every chart keeps its digest", () => {
+            const at = (chart: ChartName) => `${registry.host}/bitnami-dev/bitnamicharts/${chart}:${CHART_VERSIONS[chart]}`;
+            const before = CHARTS.map((chart) => crane("digest", at(chart)));
+            pushCharts(helmBinary(), repository, archives, { plainHttp: true });
+            assert.deepEqual(
+                CHARTS.map((chart) => crane("digest", at(chart))),
+                before,
+            );
+        });
+
+        it("names the archive and the repository when the push fails, and refuses a repository that is no oci:// one", () => {
+            assert.throws(
+                () => pushCharts(helmBinary(), `oci://127.0.0.1:1/bitnamicharts`, archives, { plainHttp: true }),
+                (error: Error) =>
+                    error instanceof PullError &&
+                    error.message.startsWith(`helm push ${path.basename(archives.kafka)} oci://127.0.0.1:1/bitnamicharts failed: `) &&
+                    error.message.endsWith("(for Artifact Registry, log in once with gcloud auth configure-docker <region>-docker.pkg.dev)"),
+            );
+            assert.throws(
+                () => pushCharts(helmBinary(), `${registry.host}/bitnamicharts`, archives),
+                /--push ".*": an OCI repository such as oci:\/\//,
+            );
         });
     });
 });
