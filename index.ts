@@ -155,9 +155,14 @@ function gkeCluster(settings: GkeSettings) {
     }
     // Made whatever the stack pulls from today, so that it can be filled before the stack pulls from it. It waits
     // for the Artifact Registry API only: what `pulumi up --target` must name with it (scripts/registry/stackRepository.ts).
+    // Protected where the stack protects its data, as bootstrap/ protects its copy: once docker.io/bitnamilegacy is
+    // gone, the images in it are the only ones.
     const bitnamiImages = new BitnamiImages(
         { project: settings.project, region: settings.region, existing: bootstrapped },
-        { dependsOn: apis.map((enabled) => enabled.services[REQUIRED_APIS.indexOf("artifactregistry.googleapis.com")]) },
+        {
+            dependsOn: apis.map((enabled) => enabled.services[REQUIRED_APIS.indexOf("artifactregistry.googleapis.com")]),
+            protect: config.deletionProtection,
+        },
     );
     const mirror =
         source.kind === "dockerHubMirror"

@@ -65,8 +65,9 @@ export class Cluster {
         }
     }
 
-    delete(object: Manifest): void {
-        this.kubectl(["delete", "--ignore-not-found", "--wait=false", "-f", "-"], JSON.stringify(object));
+    /** Deletes the object; with `wait`, returns once the server no longer has it (a replacement under its name). */
+    delete(object: Manifest, { wait = false } = {}): void {
+        this.kubectl(["delete", "--ignore-not-found", `--wait=${wait}`, "-f", "-"], JSON.stringify(object));
     }
 
     /** Applies CRDs and waits until the server serves them. */

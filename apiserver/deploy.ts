@@ -39,7 +39,14 @@ export function installOrder(releases: readonly ReleaseInstall[]): ReleaseInstal
  */
 export function deploy(cluster: Cluster, target: StackDeployment, previous?: StackDeployment): Finding[] {
     const findings: Finding[] = [];
+    const before = new Map((previous?.objects ?? []).map((object) => [key(object), object]));
     for (const object of applyOrder(target.objects)) {
+        // As Pulumi does for replaceOnChanges with deleteBeforeReplace (a named object): the old one goes first.
+        const old = before.get(key(object));
+        const paths = target.replacedOnChanges?.[key(object)] ?? [];
+        if (old && paths.some((p) => JSON.stringify(at(old, p)) !== JSON.stringify(at(object, p)))) {
+            cluster.delete(old, { wait: true });
+        }
         const refused = cluster.apply(object);
         if (refused) findings.push({ subject: key(object), message: refused.message });
     }
@@ -56,6 +63,9 @@ export function deploy(cluster: Cluster, target: StackDeployment, previous?: Sta
     }
     return findings;
 }
+
+/** The value at a dotted input path such as spec.template. */
+const at = (object: unknown, dotted: string): unknown => dotted.split(".").reduce<any>((value, part) => value?.[part], object);
 
 const OWNING_KINDS = ["Deployment", "StatefulSet", "Job"];
 

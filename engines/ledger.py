@@ -103,9 +103,14 @@ class Delivery:
         }
 
 
+FRACTION = re.compile(r"\.(\d{1,6})(?=[+-]|$)")
+
+
 def instant(text: str) -> datetime:
-    """An ISO-8601 instant ending in Z or an offset, as aware UTC (fromisoformat takes Z only from Python 3.11)."""
-    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    """An ISO-8601 instant ending in Z or an offset, as aware UTC. Before Python 3.11, fromisoformat takes neither Z
+    nor a fraction of other than 3 or 6 digits, which the tick schema allows (1 to 6)."""
+    text = text[:-1] + "+00:00" if text.endswith("Z") else text
+    moment = datetime.fromisoformat(FRACTION.sub(lambda m: "." + m[1].ljust(6, "0"), text, count=1))
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone")
     return moment.astimezone(timezone.utc)

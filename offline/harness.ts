@@ -30,6 +30,8 @@ export interface RecordedResource {
     readonly provider: string;
     readonly protect: boolean;
     readonly ignoreChanges: readonly string[];
+    /** Input paths whose change makes Pulumi replace the resource instead of updating it. */
+    readonly replaceOnChanges: readonly string[];
     /** URNs this resource was known by before, from its aliases. */
     readonly aliases: readonly string[];
     readonly retainOnDelete: boolean;
@@ -200,14 +202,14 @@ export const madeUpLock = (images: Iterable<string>): Record<string, string> =>
     Object.fromEntries([...images].map((image) => [image, digestOf(image)]));
 
 /**
- * Every evaluation reads a made-up digest for every pinned image as helm-values/images.lock.json, unless a test
- * names its own lock (offline/imageLock.ts withLock, which wraps this): the stacks are evaluated as they run once
- * `npm run images:mirror` has filled the lock, because a GKE stack refuses to pull from its own repository without
- * digests (config/services.ts), and the committed lock stays empty until the source registry can be reached. The
- * pinned images come from the evaluated program's own charts module; a program from before the lock existed
- * (apiserver/earlierRelease.ts) reads its committed lock.
+ * From now on, every evaluation in this process reads a made-up digest for every pinned image as
+ * helm-values/images.lock.json, unless a test names its own lock (offline/imageLock.ts withLock, which wraps this):
+ * the stacks as they run once `npm run images:mirror` has filled the lock. A GKE stack refuses to pull from its own
+ * repository without digests (config/services.ts), and the committed lock stays empty until the source registry can
+ * be reached. For the tests (offline/madeUpLock.ts) and the report, which need dev and prod and no real image; never for what pulls images (the kind e2e's list, .github/e2e/images.ts). The pinned images come
+ * from the evaluated program's own charts module.
  */
-function serveMadeUpLock(): void {
+export function serveMadeUpLock(): void {
     const lockFile = path.join(PROJECT_ROOT, "helm-values", "images.lock.json");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeFs: typeof fs = require("fs");
@@ -229,7 +231,6 @@ function serveMadeUpLock(): void {
         return typeof options === "string" || options?.encoding ? text : Buffer.from(text);
     }) as typeof fs.readFileSync;
 }
-serveMadeUpLock();
 
 /**
  * Stand-ins for the tools the program checks before a GKE deployment (config/tools.ts): a Docker engine
@@ -378,6 +379,7 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
             provider: req.getProvider(),
             protect: req.getProtect() === true,
             ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
             aliases: [...req.getAliasesList().map((alias: any) => aliasUrn(alias, req, stack)), ...req.getAliasurnsList()],
             retainOnDelete: req.getRetainondelete() === true,
             deletedWith: req.getDeletedwith(),

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import { ConfigOverrides, runStack, waitsFor } from "./harness";
 import type { Manifest } from "./render";
-import { programObjects } from "./programObjects";
+import { programObjects, replacedOnChanges } from "./programObjects";
 import { TYPES } from "./resourceTypes";
 
 export interface ReleaseInstall {
@@ -26,6 +26,8 @@ export interface ReleaseInstall {
 export interface StackDeployment {
     readonly releases: readonly ReleaseInstall[];
     readonly objects: readonly Manifest[];
+    /** The objects Pulumi replaces when one of these paths changes, by "<kind> <namespace>/<name>". */
+    readonly replacedOnChanges?: Record<string, readonly string[]>;
 }
 
 export async function stackDeployment(stack: string, overrides: ConfigOverrides = {}): Promise<StackDeployment> {
@@ -44,6 +46,7 @@ export async function stackDeployment(stack: string, overrides: ConfigOverrides 
             after: releases.filter((other) => other !== release && waitsFor(run, release, other)).map((other) => other.inputs.name),
         })),
         objects: programObjects(run),
+        replacedOnChanges: replacedOnChanges(run),
     };
 }
 

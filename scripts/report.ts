@@ -46,7 +46,9 @@ export async function runReport(args: readonly string[], overrides: ConfigOverri
         return refused(`no chart archive for ${missing.join(", ")} in ${CHART_ARCHIVE_DIRS.join(" or ")}: run \`npm run charts:pull\``);
     }
     // Loaded only after the arguments are checked: they load the whole program and the charts.
-    const { runStack } = await import("../offline/harness");
+    const { runStack, serveMadeUpLock } = await import("../offline/harness");
+    // Capacity and cost do not depend on digests; dev and prod are refused without them while the committed lock is empty.
+    serveMadeUpLock();
     const { buildReport } = await import("../report");
     const { loadPrices } = await import("../report/priceTable");
     const { renderMarkdown, renderText } = await import("../report/render");

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { imagesOf, pullPolicy, pullingContainers, pythonImage } from "../.github/e2e/images";
+import { IMAGES_LOCK_FILE } from "../components/data/charts";
 import { PROJECT_ROOT } from "../offline/harness";
 import { admits, podsOf } from "../offline/networkPolicy";
 import { restrictedProblems } from "../offline/podSecurity";
@@ -78,6 +79,33 @@ describe("the kind end-to-end's images", () => {
         );
     });
 
+    it("lists, run as the workflow runs it, the same images by the committed lock's digests only", async () => {
+        // This process reads a made-up lock (offline/madeUpLock.ts); the listing's own process reads the committed one.
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-images-list-"));
+        try {
+            const listing = spawnSync("npx", ["ts-node", "--transpile-only", ".github/e2e/images.ts", "local", out], {
+                cwd: PROJECT_ROOT,
+                encoding: "utf8",
+            });
+            assert.equal(listing.status, 0, listing.stderr);
+            const written = fs.readFileSync(path.join(out, "images.txt"), "utf8").trim().split("\n");
+            // The charts render repository@digest, without the tag, where the lock has a digest.
+            const repository = (image: string) => image.replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[^:/]+$/, "");
+            assert.deepEqual([...new Set(written.map(repository))], [...new Set(imagesOf(objects).map(repository))]);
+            for (const image of written) {
+                assert.match(image, /^[^@]+:[^:/@]+(@sha256:[0-9a-f]{64})?$/, `${image}: by its tag`);
+            }
+            // Read past the made-up lock, which answers readFileSync for the lock's path.
+            const committed = Object.values(JSON.parse(await fs.promises.readFile(IMAGES_LOCK_FILE, "utf8")));
+            for (const image of written.filter((i) => i.includes("@"))) {
+                assert.ok(committed.includes(image.split("@")[1]), `${image}: a digest the committed lock does not hold`);
+            }
+            assert.ok(written.includes(fs.readFileSync(path.join(out, "python-image.txt"), "utf8").trim()));
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
+
     it("lets no container of the local stack pull an image that was loaded", () => {
         assert.deepEqual(pullingContainers(objects), []);
         // The API server's defaults (core/v1 SetDefaults_Container) the check relies on where a container sets none.
@@ -131,8 +159,8 @@ process.stdout.write("spec:\\n  containers:\\n    - name: calico-node\\n      im
             assert.equal(run.status, 0, run.stderr);
             const archive = path.join(scratch.dir, "images", "images.tar");
             assert.deepEqual(run.calls, [
-                ...images.map((image) => `docker pull --quiet ${image}`),
-                `docker save --output ${archive} ${images.join(" ")}`,
+                ...images.map((image) => `docker pull --quiet --platform linux/amd64 ${image}`),
+                `docker save --platform linux/amd64 --output ${archive} ${images.join(" ")}`,
                 `docker image rm ${images.join(" ")}`,
             ]);
         });

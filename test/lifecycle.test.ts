@@ -92,6 +92,10 @@ describe("teardown and protection", () => {
             }
             const passwords = ofType(run, TYPES.randomPassword).filter((r) => r.name.startsWith("postgresql-"));
             assert.ok(passwords.length >= 3 && passwords.every((p) => p.protect === protectedData));
+            // The stack's copy of the Bitnami images: the only one once docker.io/bitnamilegacy is gone.
+            const images = ofType(run, TYPES.repository).filter((r) => r.inputs.repositoryId === `bitnami-${stack}`);
+            assert.equal(images.length, 1, stack);
+            assert.equal(images[0].protect, protectedData, `${stack} bitnami-${stack}`);
             for (const name of ["spark", "airflow"]) {
                 assert.equal(release(run, name).protect, false, `${name} holds no data and stays replaceable`);
             }

@@ -5,8 +5,12 @@
 #                             the real rendering, never a hand-kept list) and, with CALICO_VERSION set, every image of
 #                             that Calico manifest (the one e2e-cni.sh applies); DIR/python-image.txt: the image the
 #                             fake price API runs in. Needs the chart archives (npm run charts:pull) and helm.
-#   e2e-images.sh pull DIR    docker pull of each listed image, then one `docker save` of them all into DIR/images.tar
-#                             (layers the Bitnami images share are stored once); the pulled copies are removed after.
+#   e2e-images.sh pull DIR    docker pull of each listed image for the runner's platform (KIND_PLATFORM, linux/amd64),
+#                             then one `docker save` of them all for that platform into DIR/images.tar (layers the
+#                             Bitnami images share are stored once); the pulled copies are removed after. The platform
+#                             matters with Docker's containerd image store: a save without it writes every platform's
+#                             manifest but only the pulled one's layers, which kind's `ctr import --all-platforms`
+#                             refuses (kubernetes-sigs/kind#3795).
 #   e2e-images.sh load DIR    `kind load image-archive` of DIR/images.tar into KIND_CLUSTER, then checks that every
 #                             listed image is on every node, so a missing one fails here by name, not as a pull later.
 #   e2e-images.sh check-pulls fails if the kubelet pulled any image (an event with reason Pulling, which it records only
@@ -18,7 +22,7 @@
 # API server for a pinned tag (.github/e2e/images.ts refuses a list otherwise, test/e2eImages.test.ts holds it). A reference
 # pinned by digest (once helm-values/images.lock.json holds digests) is not always found after a load (the digest
 # of a `docker save` archive is not the registry's; kubernetes-sigs/kind#4028): `load` then fails naming it.
-# Environment (all optional): STACK (local), CALICO_VERSION, KIND_CLUSTER (streaming).
+# Environment (all optional): STACK (local), CALICO_VERSION, KIND_CLUSTER (streaming), KIND_PLATFORM (linux/amd64).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -44,13 +48,13 @@ list() {
 }
 
 pull() {
-  local dir="$1" image
+  local dir="$1" image platform="${KIND_PLATFORM:-linux/amd64}"
   local -a all
   mapfile -t all < <(images "$dir")
   for image in "${all[@]}"; do
-    docker pull --quiet "$image" || die "could not pull $image"
+    docker pull --quiet --platform "$platform" "$image" || die "could not pull $image"
   done
-  docker save --output "$dir/images.tar" "${all[@]}"
+  docker save --platform "$platform" --output "$dir/images.tar" "${all[@]}"
   docker image rm "${all[@]}" >/dev/null
   echo "saved ${#all[@]} images to $dir/images.tar ($(du -h "$dir/images.tar" | cut -f1))"
 }

@@ -61,7 +61,8 @@ export function stackRepository(stack: string, root = ROOT): StackRepository {
         region,
         projectSetup: String(key("projectSetup")),
         address: artifactRegistryAddress(region, project, bitnamiRepositoryId(stack)),
-        pullsElsewhere: imageRegistry !== "" ? `imageRegistry ${imageRegistry}` : key("dockerHubMirror") === true ? "dockerHubMirror" : undefined,
+        pullsElsewhere:
+            imageRegistry !== "" ? `imageRegistry ${imageRegistry}` : String(key("dockerHubMirror")) === "true" ? "dockerHubMirror" : undefined,
     };
 }
 
