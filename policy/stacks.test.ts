@@ -300,9 +300,13 @@ describe("the policy pack stops the platform going wrong", () => {
         assert.equal(violation.urn, cluster.urn);
         assert.match(violation.urn ?? "", /^urn:pulumi:prod::.*gcp:container\/cluster:Cluster::gke$/);
         assert.match(violation.message, /^deletionProtection must be set to true: the stack protects /);
-        // Kafka and PostgreSQL, the components index.ts protects, not each child that inherits it.
+        // Kafka, PostgreSQL and the copy of the images, the components index.ts protects, not each child that inherits it.
         const named = [...violation.message.matchAll(/(\S+) \((streaming-platform:[^)]+)\)/g)].map((m) => `${m[1]} ${m[2]}`).sort();
-        assert.deepEqual(named, ["kafka streaming-platform:data:Kafka", "postgresql streaming-platform:data:Postgresql"]);
+        assert.deepEqual(named, [
+            "bitnami streaming-platform:gcp:BitnamiImages",
+            "kafka streaming-platform:data:Kafka",
+            "postgresql streaming-platform:data:Postgresql",
+        ]);
     });
 
     it("passes prod as committed but for its known gaps, and judges it by what it protects", async () => {
