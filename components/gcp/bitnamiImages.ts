@@ -1,15 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { BITNAMI_REPOSITORY, dockerRepository } from "./dockerRepository";
+import { BITNAMI_REPOSITORY, dockerRepository, StackRepositoryArgs } from "./dockerRepository";
 
-export interface BitnamiImagesArgs {
-    /** Project that hosts the repository (config `gcp:project`). */
-    readonly project: pulumi.Input<string>;
-    /** Location of the repository, the cluster's region so pulls stay in it (config `gcp:region`). */
-    readonly region: pulumi.Input<string>;
-    /** bootstrap/ created the repository (config `projectSetup: bootstrap`): use it, create nothing. */
-    readonly existing?: boolean;
-}
+export type BitnamiImagesArgs = StackRepositoryArgs;
 
 /**
  * The stack's standard Artifact Registry repository that `npm run images:mirror -- --stack <stack>` copies every

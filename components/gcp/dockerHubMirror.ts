@@ -1,15 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { dockerRepository } from "./dockerRepository";
+import { dockerRepository, StackRepositoryArgs } from "./dockerRepository";
 
-export interface DockerHubMirrorArgs {
-    /** Project that hosts the remote repository (config `gcp:project`). */
-    readonly project: pulumi.Input<string>;
-    /** Location of the repository, the cluster's region so pulls stay in it (config `gcp:region`). */
-    readonly region: pulumi.Input<string>;
-    /** bootstrap/ created the repository (config `projectSetup: bootstrap`): use it, create nothing. */
-    readonly existing?: boolean;
-}
+export type DockerHubMirrorArgs = StackRepositoryArgs;
 
 /**
  * An Artifact Registry remote repository that proxies and caches Docker Hub: nodes pull through

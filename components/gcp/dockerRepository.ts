@@ -2,18 +2,22 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { resourceId } from "./naming";
 
-/** What differs between the platform's Docker repositories: their purpose and, for a remote one, its upstream. */
-export type DockerRepositorySettings = Omit<gcp.artifactregistry.RepositoryArgs, "repositoryId" | "format" | "location" | "project"> & {
+/** Where one of the stack's repositories lives, and whether it exists already: the Args of a repository component. */
+export interface StackRepositoryArgs {
     /** The Google Cloud project (config `gcp:project`). */
     readonly project: pulumi.Input<string>;
-    /** Artifact Registry location (config `gcp:region`). */
+    /** Artifact Registry location, the cluster's region so pulls stay in it (config `gcp:region`). */
     readonly region: pulumi.Input<string>;
     /**
      * The repository exists already (config `projectSetup: bootstrap`: bootstrap/ created it under
      * dockerRepositoryId): only its address is computed, nothing is created.
      */
     readonly existing?: boolean;
-};
+}
+
+/** What differs between the platform's Docker repositories: their purpose and, for a remote one, its upstream. */
+export type DockerRepositorySettings = Omit<gcp.artifactregistry.RepositoryArgs, "repositoryId" | "format" | "location" | "project"> &
+    StackRepositoryArgs;
 
 /** Id of a stack's repository: per stack, because dev and prod may share a project and a region. bootstrap/ uses the same ids. */
 export function dockerRepositoryId(name: string, stack: string): string {
