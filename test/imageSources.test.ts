@@ -12,8 +12,8 @@ import { targetOf } from "../scripts/images-mirror";
 import { creationSteps, repositoryTargets, stackRepository } from "../scripts/registry/stackRepository";
 
 // Issue 24, 1: by default a GKE stack pulls every Bitnami image by its locked digest from its own standard
-// Artifact Registry repository, and nothing on a GKE stack pulls from docker.io. Every stack is evaluated with a
-// full lock (offline/imageLock.ts, made-up digests), as a stack whose images were mirrored runs.
+// Artifact Registry repository, and nothing on a GKE stack pulls from docker.io. Every stack is evaluated with the
+// full made-up lock every test reads (offline/madeUpLock.ts), as a stack whose images were mirrored runs.
 
 const CHARTS = Object.keys(CHART_VERSIONS) as ChartName[];
 const lock: Record<string, string> = fullLock();
@@ -62,7 +62,7 @@ const GKE_VARIANTS: [string, ConfigOverrides][] = [
 describe("where a GKE stack pulls its images from (issue 24)", () => {
     for (const [stack, overrides] of GKE_VARIANTS) {
         it(`${stack} ${JSON.stringify(overrides)}: every rendered image, the charts' and the program's own, by digest from the stack's registries only`, async () => {
-            const { run, objects } = await withLock(lock, () => renderStack(stack, overrides));
+            const { run, objects } = await renderStack(stack, overrides);
             const { bitnami, others } = allowedRegistries(stack, overrides);
             const images = objects.flatMap(containerImages);
             assert.ok(images.length >= 20, `${images.length} container images`);
@@ -96,7 +96,7 @@ describe("where a GKE stack pulls its images from (issue 24)", () => {
         run.resources.filter((r) => r.type === TYPES.repository && r.inputs.repositoryId?.startsWith("bitnami-"));
 
     it("a stack's own repository is a standard one, made by the program (or by bootstrap/), and every release waits for it", async () => {
-        const dev = await withLock(lock, () => evaluated("dev"));
+        const dev = await evaluated("dev");
         const [repository] = repositoryOf(dev);
         assert.equal(repository.inputs.repositoryId, "bitnami-dev");
         assert.equal(repository.inputs.format, "DOCKER");
@@ -106,7 +106,7 @@ describe("where a GKE stack pulls its images from (issue 24)", () => {
         for (const chart of CHARTS) {
             assert.ok(waitsFor(dev, release(dev, chart), repository), `${chart} waits for the repository`);
         }
-        assert.deepEqual(repositoryOf(await withLock(lock, () => evaluated("prod", { projectSetup: "bootstrap" }))), [], "bootstrap/ made it");
+        assert.deepEqual(repositoryOf(await evaluated("prod", { projectSetup: "bootstrap" })), [], "bootstrap/ made it");
     });
 
     it("the repository exists whatever the stack pulls from, and `pulumi up --target` of the URNs the scripts print creates it alone", async () => {
@@ -138,9 +138,9 @@ describe("where a GKE stack pulls its images from (issue 24)", () => {
     });
 
     it("installs the charts from chartRepository, Bitnami's OCI registry by default", async () => {
-        const dev = await withLock(lock, () => evaluated("dev"));
+        const dev = await evaluated("dev");
         const own = `oci://${registryOf("dev", "bitnami")}/bitnamicharts`;
-        const fromOwn = await withLock(lock, () => evaluated("dev", { chartRepository: own }));
+        const fromOwn = await evaluated("dev", { chartRepository: own });
         for (const chart of CHARTS) {
             assert.equal(release(dev, chart).inputs.chart, `oci://registry-1.docker.io/bitnamicharts/${chart}`);
             assert.equal(release(fromOwn, chart).inputs.chart, `${own}/${chart}`);
