@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { cliConfig, onRegistration, TEST_PROJECT } from "./harness";
+import { cliConfig, inEvaluationEnvironment, onRegistration, TEST_PROJECT } from "./harness";
 import { TYPES } from "./resourceTypes";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
@@ -94,7 +94,10 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
     }
 }
 
-export async function runBootstrap(overrides: Overrides = {}): Promise<BootstrapRun> {
+/** The bootstrap program evaluated under mocks, as the harness evaluates the platform's (same environment, index.ts afresh). */
+export const runBootstrap = (overrides: Overrides = {}): Promise<BootstrapRun> => inEvaluationEnvironment(() => evaluateBootstrap(overrides));
+
+async function evaluateBootstrap(overrides: Overrides): Promise<BootstrapRun> {
     const resources: Registered[] = [];
     const failures: Error[] = [];
     const recordFailure = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
@@ -129,13 +132,13 @@ export async function runBootstrap(overrides: Overrides = {}): Promise<Bootstrap
         recordFailure,
     );
 
-    Object.keys(require.cache)
-        .filter((file) => file.startsWith(BOOTSTRAP_DIR + path.sep))
-        .forEach((file) => delete require.cache[file]);
+    // Only the composition root loads afresh: bootstrap/config.ts and roles.ts, like the platform's modules, keep no state.
+    const program = path.join(BOOTSTRAP_DIR, "index.ts");
+    delete require.cache[program];
     let exported: Record<string, unknown> = {};
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
-        exported = require(path.join(BOOTSTRAP_DIR, "index.ts"));
+        exported = require(program);
     } catch (e) {
         recordFailure(e);
     }

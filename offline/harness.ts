@@ -174,8 +174,8 @@ function aliasUrn(alias: any, req: any, stack: string): string {
 }
 
 /**
- * Each evaluation requires the program afresh, and ts-node would transpile every module again: the same
- * source gives the same JavaScript, so keep it. Half of an evaluation's time went to transpiling.
+ * Each evaluation requires the program (index.ts) afresh, and ts-node would transpile it again: the same
+ * source gives the same JavaScript, so keep it.
  */
 function memoizeTranspilation(): void {
     const service = (process as any)[Symbol.for("ts-node.register.instance")];
@@ -247,7 +247,7 @@ for (const tool of ["docker", "gke-gcloud-auth-plugin"]) {
  * and ts-node's source-map support maps each frame, half of an evaluation's time. The mocks need no
  * positions, and while the program runs, stacks keep the transpiled positions (close to the sources').
  */
-async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise<T> {
+export async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise<T> {
     (pulumi.Resource as any).callsites = () => [];
     const prepare = Error.prepareStackTrace;
     const searchPath = process.env.PATH;
@@ -268,17 +268,14 @@ async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise
     }
 }
 
-/** The program's own modules (index.ts, components/, config/): reloaded for every evaluation. */
-const PROGRAM_PATHS = ["index.ts", "components", "config"].map((entry) => path.join(PROJECT_ROOT, entry));
 /**
- * But for the modules of the dynamic providers, which hold no state: Pulumi serializes a provider's closure once per
- * provider object (@pulumi/pulumi dynamic/index.js providerCache), a tenth of an evaluation when the object is new.
+ * The composition root, required afresh for every evaluation: it reads the config and creates the resources when it
+ * loads. The modules it imports (components/, config/) stay loaded: they keep nothing in module scope and read their
+ * files and config when called, so a second load would only compile them again (a quarter of the stacks' mocha's
+ * CPU), and the dynamic providers' objects stay the same, so Pulumi serializes each one's closure once
+ * (@pulumi/pulumi dynamic/index.js providerCache). A component must not keep state in module scope.
  */
-const KEPT_MODULES = ["kafkaCaRotation.ts", "kafkaTopicPartitions.ts"].map((file) => path.join(PROJECT_ROOT, "components", "data", file));
-const programModules = () =>
-    Object.keys(require.cache).filter(
-        (file) => PROGRAM_PATHS.some((entry) => file === entry || file.startsWith(entry + path.sep)) && !KEPT_MODULES.includes(file),
-    );
+const PROGRAM = path.join(PROJECT_ROOT, "index.ts");
 
 /**
  * Calls `record` with every registration request the mocked engine accepts, and `fail` with each error:
@@ -388,11 +385,11 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
     }, recordFailure);
 
     memoizeTranspilation();
-    programModules().forEach((file) => delete require.cache[file]);
+    delete require.cache[PROGRAM];
     let exported: Record<string, unknown> = {};
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must run anew on every evaluation
-        exported = require(path.join(PROJECT_ROOT, "index.ts"));
+        exported = require(PROGRAM);
     } catch (e) {
         recordFailure(e);
     }

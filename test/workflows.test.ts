@@ -750,6 +750,13 @@ fs.copyFileSync(args[args.indexOf("--consumer.config") + 1], path.join(dir, "con
 process.stdout.write(process.env.FAKE_MESSAGES || "");`,
 };
 
+/**
+ * The interpreter `python3` resolves to, which the scratch PATH names directly: on a runner python3 is the interpreter,
+ * here it may be a version manager's shim (pyenv's is a bash script, 0.1 s a call), and the scripts call the ledger
+ * several times a run.
+ */
+const PYTHON3 = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout.trim();
+
 interface Run {
     status: number | null;
     stdout: string;
@@ -775,6 +782,9 @@ class ScratchRepo {
         fs.mkdirSync(this.fakeDir);
         for (const [name, source] of Object.entries(FAKES)) {
             fs.writeFileSync(path.join(this.bin, name), source, { mode: 0o755 });
+        }
+        if (PYTHON3) {
+            fs.symlinkSync(PYTHON3, path.join(this.bin, "python3"));
         }
     }
 

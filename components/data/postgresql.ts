@@ -72,12 +72,13 @@ const EXPORTER_DATA_SOURCE_KEY = "exporter-data-source-uri";
 const ADMIN_PASSWORD_KEY = "postgres-password";
 const INITDB_SECRET = "postgresql-initdb";
 const INITDB_KEY = "10-application-databases.sql";
-const INITDB_TEMPLATE = fs.readFileSync(path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql"), "utf8");
+const INITDB_TEMPLATE = path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql");
 
 /** The psql script that creates each database and its owner; idempotent, run by the schema Job on every change. */
 export function initdbScript(databases: readonly { database: string; password: string }[]): string {
+    const template = fs.readFileSync(INITDB_TEMPLATE, "utf8");
     return databases
-        .map(({ database, password }) => `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${INITDB_TEMPLATE}`)
+        .map(({ database, password }) => `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${template}`)
         .join("\n");
 }
 
