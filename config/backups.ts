@@ -17,10 +17,14 @@ const PRESETS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midn
 /** One cron field: numbers, *, ranges, lists, steps, and month or weekday names. */
 const CRON_FIELD = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
 
-export function isCronSchedule(value: string): boolean {
+/** A standard 5-field cron expression (no presets). */
+export function isFiveFieldCron(value: string): boolean {
     const fields = value.trim().split(/\s+/);
-    return PRESETS.includes(value.trim()) || (fields.length === 5 && fields.every((field) => CRON_FIELD.test(field)));
+    return fields.length === 5 && fields.every((field) => CRON_FIELD.test(field));
 }
+
+/** What a CronJob's schedule accepts: a 5-field expression or a preset. */
+export const isCronSchedule = (value: string): boolean => PRESETS.includes(value.trim()) || isFiveFieldCron(value);
 
 export function readBackups(reader: ConfigReader): Partial<BackupSettings> {
     const schedule = reader.raw("backupSchedule");

@@ -1,3 +1,4 @@
+import { isFiveFieldCron } from "./backups";
 import { ConfigReader } from "./reader";
 
 /** Backup for GKE on a stack with deletionProtection (components/gcp/gkeBackup.ts). */
@@ -8,15 +9,6 @@ export interface GkeBackupSettings {
     readonly retainDays: number;
 }
 
-/** One cron field: numbers, *, ranges, lists, steps, and month or weekday names. */
-const CRON_FIELD = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
-
-/** Backup for GKE takes a standard 5-field cron string (no presets such as @daily). */
-export function isBackupPlanCron(value: string): boolean {
-    const fields = value.trim().split(/\s+/);
-    return fields.length === 5 && fields.every((field) => CRON_FIELD.test(field));
-}
-
 /** Backup for GKE: backupRetainDays is at most 365 (BackupPlan retentionPolicy). */
 export const MAX_GKE_BACKUP_RETAIN_DAYS = 365;
 
@@ -24,7 +16,8 @@ export function readGkeBackup(reader: ConfigReader): Partial<GkeBackupSettings> 
     const schedule = reader.raw("gkeBackupSchedule");
     return {
         schedule:
-            schedule !== undefined && isBackupPlanCron(schedule)
+            // Backup for GKE takes a standard 5-field cron string, no presets such as @daily.
+            schedule !== undefined && isFiveFieldCron(schedule)
                 ? schedule.trim()
                 : reader.reject(
                       "gkeBackupSchedule",

@@ -37,11 +37,10 @@ export interface RenderedStack {
 export const KUBE_VERSION = /^require k8s\.io\/kubernetes v(\S+)$/m.exec(fs.readFileSync(path.join(PROJECT_ROOT, "apiserver", "go.mod"), "utf8"))![1];
 
 /**
- * Rendered manifests kept on disk across runs and clones, by a digest of everything `helm template` reads:
- * the archive's bytes, the release's name, namespace and values, the Kubernetes version and helm's version.
- * The same render is asked for by every lane of `npm test` and by every stack variant with equal values. Kept as
- * the parsed documents in JSON, which reads ten times faster than helm's YAML (the YAML parse was a twentieth of
- * the stacks' mocha).
+ * Rendered manifests kept on disk across runs and clones, as the parsed documents in JSON (ten times faster to read
+ * than helm's YAML, whose parse was a twentieth of the stacks' mocha), by a digest of everything they depend on: the
+ * archive's bytes, the release's name, namespace and values, the Kubernetes version, helm's version and the YAML
+ * parser's. The same render is asked for by every lane of `npm test` and by every stack variant with equal values.
  */
 const RENDER_CACHE = path.join(os.homedir(), ".cache", "streaming-platform", "renders");
 const fileDigests = new Map<string, string>();
@@ -53,13 +52,15 @@ const fileDigest = (file: string) => {
 };
 
 let helmVersion: string | undefined;
+/** The parser that turned helm's YAML into the cached documents. */
+const YAML_VERSION: string = JSON.parse(fs.readFileSync(require.resolve("yaml/package.json"), "utf8")).version;
 
 /** The documents `helm template` prints for a release, as JSON values; an empty document is null. */
 function helmTemplate(name: string, archive: string, namespace: string, values: unknown): (Manifest | null)[] {
     const helm = helmBinary();
     helmVersion ??= execFileSync(helm, ["version", "--short"], { encoding: "utf8" }).trim();
     const key = createHash("sha256")
-        .update(JSON.stringify([fileDigest(archive), helmVersion, name, namespace, KUBE_VERSION, values]))
+        .update(JSON.stringify([fileDigest(archive), helmVersion, YAML_VERSION, name, namespace, KUBE_VERSION, values]))
         .digest("hex");
     const cached = path.join(RENDER_CACHE, `${key}.json`);
     if (fs.existsSync(cached)) {
