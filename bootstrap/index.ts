@@ -441,6 +441,15 @@ for (const stack of config.stacks) {
             role: "roles/cloudkms.cryptoKeyDecrypter",
             member: previewer.member,
         });
+        // A preview downloads every release's chart (pulumi-kubernetes helm_release.go: Check loads the chart): with
+        // chartRepository set, from this repository.
+        new gcp.artifactregistry.RepositoryIamMember("previewer-bitnami-reader", {
+            project,
+            location: bitnamiRepository.location,
+            repository: bitnamiRepository.name,
+            role: "roles/artifactregistry.reader",
+            member: previewer.member,
+        });
     }
 }
 

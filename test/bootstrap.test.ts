@@ -275,6 +275,8 @@ describe("bootstrap program", () => {
             ...PREVIEWER_PROJECT_ROLES.map((role) => `${PREVIEWER} ${role} on project ${TEST_PROJECT}`),
             `${PREVIEWER} roles/storage.objectViewer on bucket ${BUCKET}`,
             `${PREVIEWER} roles/cloudkms.cryptoKeyDecrypter on key ${KEY("dev")}`,
+            // A preview loads the charts, from the preview stack's own repository with chartRepository.
+            `${PREVIEWER} roles/artifactregistry.reader on repository bitnami-dev`,
         ];
         assert.deepEqual(
             grants(run)

@@ -744,6 +744,12 @@ if (/get pods .*custom-columns/.test(line)) {
     process.stdout.write((deleted ? env.FAKE_PODS_AFTER : env.FAKE_PODS_BEFORE) || "");
 }
 if (/get namespace/.test(line)) process.stdout.write(env.FAKE_NAMESPACES || "");`,
+    // The job's Google access token.
+    gcloud: `${FAKE_PRELUDE}
+if (args.join(" ") === "auth print-access-token") process.stdout.write("ya29.job-token\\n");`,
+    // Saves what it reads on stdin (a registry login's password) as helm-stdin.
+    helm: `${FAKE_PRELUDE}
+fs.writeFileSync(path.join(dir, "helm-stdin"), fs.readFileSync(0));`,
     // Saves the client config it is given as consumer.properties and prints FAKE_MESSAGES.
     "kafka-console-consumer.sh": `${FAKE_PRELUDE}
 fs.copyFileSync(args[args.indexOf("--consumer.config") + 1], path.join(dir, "consumer.properties"));
@@ -948,6 +954,34 @@ describe(".github/scripts", function () {
                 "pulumi config set gcp:project acme-streaming --stack dev",
                 "pulumi config set projectSetup bootstrap --stack dev",
             ]);
+        });
+
+        it("logs Helm in to the Artifact Registry host of chartRepository with the job's token, and to nothing without one", () => {
+            const repository = "oci://us-central1-docker.pkg.dev/acme-streaming/bitnami-dev/bitnamicharts";
+            const run = repo
+                .write("Pulumi.dev.yaml", `${initialised}  streaming-platform:chartRepository: ${repository}\n`)
+                .run("pulumi-ci-stack.sh", ["dev"], env);
+            assert.equal(run.status, 0, run.stderr);
+            // The two ends of a pipe, logged in whichever order they start.
+            assert.deepEqual(run.calls.slice(-2).sort(), [
+                "gcloud auth print-access-token",
+                "helm registry login us-central1-docker.pkg.dev --username oauth2accesstoken --password-stdin",
+            ]);
+            assert.equal(
+                fs.readFileSync(path.join(repo.root, "fake", "helm-stdin"), "utf8"),
+                "ya29.job-token\n",
+                "the token on stdin, never an argument",
+            );
+            // Bitnami's registry is anonymous; another registry needs its own login (the script's header).
+            let earlier = run.calls.length; // the calls log grows over the runs of one scratch repository
+            for (const other of ["", "oci://registry.example.com/charts"]) {
+                const plain = repo
+                    .write("Pulumi.dev.yaml", `${initialised}  streaming-platform:chartRepository: "${other}"\n`)
+                    .run("pulumi-ci-stack.sh", ["dev"], env);
+                assert.equal(plain.status, 0, plain.stderr);
+                assert.ok(!plain.calls.slice(earlier).some((call) => /^(gcloud|helm) /.test(call)), other);
+                earlier = plain.calls.length;
+            }
         });
 
         it("refuses another stack's key or another project's", () => {

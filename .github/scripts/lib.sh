@@ -59,19 +59,25 @@ stack_urns() {
   ' "$1"
 }
 
-# stack_symbols STACK: the stack's cryptoSymbols, one per line: Pulumi.<STACK>.yaml's value, else the
-# default declared in Pulumi.yaml. Read from the files (with the program's own yaml package) rather
-# than `pulumi config get`, which does not report project-level defaults.
-stack_symbols() {
+# stack_setting STACK KEY: the stack's value of the project's config KEY, a list one item per line:
+# Pulumi.<STACK>.yaml's value, else the default declared in Pulumi.yaml, else nothing. Read from the files
+# (with the program's own yaml package) rather than `pulumi config get`, which does not report project-level
+# defaults.
+stack_setting() {
   # shellcheck disable=SC2016 # the single-quoted text is JavaScript, not shell
   (cd "$(repo_root)" && node -e '
     const fs = require("fs"), { parse } = require("yaml");
-    const key = "streaming-platform:cryptoSymbols";
-    const stackFile = `Pulumi.${process.argv[1]}.yaml`;
+    const [stackName, key] = process.argv.slice(1);
+    const stackFile = `Pulumi.${stackName}.yaml`;
     const stack = fs.existsSync(stackFile) ? (parse(fs.readFileSync(stackFile, "utf8")) || {}).config || {} : {};
-    const symbols = stack[key] ?? parse(fs.readFileSync("Pulumi.yaml", "utf8")).config.cryptoSymbols.default;
-    symbols.forEach((s) => console.log(s));
-  ' "$1")
+    const value = stack[`streaming-platform:${key}`] ?? parse(fs.readFileSync("Pulumi.yaml", "utf8")).config[key]?.default;
+    [value ?? []].flat().forEach((item) => console.log(item));
+  ' "$1" "$2")
+}
+
+# stack_symbols STACK: the stack's cryptoSymbols, one per line.
+stack_symbols() {
+  stack_setting "$1" cryptoSymbols
 }
 
 # pg_query SQL: runs SQL in the database PG_DATABASE (pipeline) with psql inside the PostgreSQL pod,

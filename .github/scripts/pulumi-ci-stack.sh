@@ -7,7 +7,13 @@
 #   4. sets, in this run's working copy only, gcp:project and projectSetup=bootstrap: CI's identities
 #      cannot create service accounts, role bindings, repositories or APIs, bootstrap/ made them. Neither
 #      is committed: the offline tests evaluate the stack files with their own test project, and a stack
-#      deployed without bootstrap/ keeps projectSetup: program.
+#      deployed without bootstrap/ keeps projectSetup: program,
+#   5. with chartRepository in Artifact Registry (README "Images and charts in your own project"), logs Helm in
+#      to its host with this job's Google access token: the Kubernetes provider pulls each release's chart with
+#      Helm's registry client, which reads Helm's registry config, not gcloud's credentials (pulumi-kubernetes
+#      helm_release.go, getActionConfig: registry.ClientOptCredentialsFile). It pulls them as it checks the
+#      releases, at the start of a preview or an update, well within the token's hour. Another registry needs a
+#      login of its own before this script.
 # Environment: PULUMI_BACKEND_URL (gs://...), GCP_PROJECT, and Google credentials from google-github-actions/auth.
 # Usage: pulumi-ci-stack.sh <stack>
 set -euo pipefail
@@ -36,3 +42,10 @@ pulumi login "$PULUMI_BACKEND_URL"
 pulumi stack select "$stack"
 pulumi config set gcp:project "$GCP_PROJECT" --stack "$stack"
 pulumi config set projectSetup bootstrap --stack "$stack"
+
+chart_repository="$(stack_setting "$stack" chartRepository)"
+if [[ "$chart_repository" =~ ^oci://([a-z0-9-]+-docker\.pkg\.dev)/ ]]; then
+  registry="${BASH_REMATCH[1]}"
+  command -v helm >/dev/null || die "chartRepository is $chart_repository: Helm must log in to $registry, and helm is not on the PATH"
+  gcloud auth print-access-token | helm registry login "$registry" --username oauth2accesstoken --password-stdin
+fi
