@@ -157,7 +157,7 @@ export function estimateCost(run: StackRun, capacity: Capacity, prices: PriceTab
         pausedMonthly: {
             total: pausedTotal,
             withFreeTier: round(pausedTotal - freeTierCredit),
-            basis: "GKE cluster fee, persistent volumes, the NAT IP address, load balancers, alerting and backups; no nodes, boot disks, NAT traffic or scraped samples",
+            basis: "GKE cluster fee, persistent volumes, the NAT IP address, load balancers, alerting, backups and the images' copy; no nodes, boot disks, NAT traffic or scraped samples",
         },
         pricesCompiledOn: prices.compiledOn,
     };

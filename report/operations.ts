@@ -1,7 +1,8 @@
 import { ofType, StackRun } from "../offline/harness";
 import { TYPES } from "../offline/resourceTypes";
-import { CHART_VERSIONS, ChartName, HelmValues, mergeValues } from "../components/data";
+import { CHART_VERSIONS, ChartName, HelmValues, mergeValues, readImageLock } from "../components/data";
 import { ChartReference, loadChartReference } from "../offline/chartReference";
+import { measuredImageStorage } from "./imageStorage";
 import type { PriceTable } from "./priceTable";
 import { runsToCompletion, Workload } from "./workloads";
 
@@ -33,6 +34,8 @@ export interface Operations {
     readonly postgresqlBackup?: { readonly retentionDays: number; readonly noncurrentDays: number; readonly bucketMadeHere: boolean };
     /** Backup for GKE: pods and volume GiB in the plan's namespaces, days kept. */
     readonly gkeBackup?: { readonly namespaces: readonly string[]; readonly pods: number; readonly volumeGiB: number; readonly retainDays: number };
+    /** The stack's copy of the Bitnami images (components/gcp/bitnamiImages.ts): GiB, as `npm run images:mirror` measured it or assumed. */
+    readonly bitnamiCopy?: { readonly gib: number; readonly measured: boolean };
 }
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
@@ -40,6 +43,7 @@ const BUCKET = "gcp:storage/bucket:Bucket";
 const ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy";
 const DASHBOARD = "gcp:monitoring/dashboard:Dashboard";
 const BACKUP_PLAN = "gcp:gkebackup/backupPlan:BackupPlan";
+const BITNAMI_IMAGES = "streaming-platform:gcp:BitnamiImages";
 /** Defaults of backupRetentionDays and backupNoncurrentDays (Pulumi.yaml), for a bucket bootstrap/ made. */
 const BOOTSTRAP_BUCKET_DAYS = { retentionDays: 30, noncurrentDays: 7 };
 
@@ -149,6 +153,7 @@ export function stackOperations(run: StackRun, workloads: readonly Workload[], p
     const plan = ofType(run, BACKUP_PLAN)[0];
     const planNamespaces: string[] = plan?.inputs.backupConfig?.selectedNamespaces?.namespaces ?? [];
     const protectedWorkloads = workloads.filter((w) => planNamespaces.includes(w.namespace) && !runsToCompletion(w));
+    const measured = measuredImageStorage(readImageLock().digests);
     return {
         exporters,
         podMonitorings: podMonitorings.length,
@@ -171,6 +176,11 @@ export function stackOperations(run: StackRun, workloads: readonly Workload[], p
                   retainDays: plan.inputs.retentionPolicy?.backupRetainDays ?? 0,
               }
             : undefined,
+        bitnamiCopy: run.resources.some((r) => r.type === BITNAMI_IMAGES)
+            ? measured
+                ? { gib: measured.bytes / 2 ** 30, measured: true }
+                : { gib: prices.artifactRegistry.assumedBitnamiCopyGib, measured: false }
+            : undefined,
     };
 }
 
@@ -186,7 +196,7 @@ export interface OperationsLine {
     readonly monthly: number;
 }
 
-/** The monthly cost lines of operations: Managed Prometheus samples, alerting, PostgreSQL dumps, Backup for GKE. */
+/** The monthly cost lines of operations: Managed Prometheus samples, alerting, PostgreSQL dumps, the images' copy, Backup for GKE. */
 export function operationsCost(ops: Operations, prices: PriceTable): OperationsLine[] {
     const gmp = prices.managedPrometheus;
     const samples = samplesPerMonth(ops, prices);
@@ -211,6 +221,14 @@ export function operationsCost(ops: Operations, prices: PriceTable): OperationsL
             item: "PostgreSQL backup bucket",
             basis: `${prices.cloudStorage.assumedDumpGib} GiB per daily dump (assumed) x (${retentionDays} days kept + ${noncurrentDays} noncurrent) = ${gib} GiB Standard at $${prices.cloudStorage.standardGibMonth}/GiB${bucketMadeHere ? "" : " (bucket made by bootstrap/, its default retention assumed)"}`,
             monthly: gib * prices.cloudStorage.standardGibMonth,
+        });
+    }
+    if (ops.bitnamiCopy) {
+        const { gib, measured } = ops.bitnamiCopy;
+        lines.push({
+            item: "Artifact Registry: the Bitnami images' copy",
+            basis: `${gib.toFixed(2)} GiB, every pinned image and platform (${measured ? "measured by npm run images:mirror" : "assumed: npm run images:mirror measures it"}) at $${prices.artifactRegistry.storageGibMonth}/GiB; the pipeline images' repository is not counted`,
+            monthly: gib * prices.artifactRegistry.storageGibMonth,
         });
     }
     if (ops.gkeBackup) {

@@ -18,6 +18,7 @@ export interface PriceTable {
     readonly cloudNat: { perVmHour: number; maxGatewayHour: number; ipHour: number; dataGib: number; assumedDataGibMonth: number; source: string };
     readonly loadBalancer: { first5RulesHour: number; additionalRuleHour: number; source: string };
     readonly cloudStorage: { standardGibMonth: number; assumedDumpGib: number; source: string };
+    readonly artifactRegistry: { storageGibMonth: number; assumedBitnamiCopyGib: number; source: string };
     readonly backupForGke: { perPodMonth: number; storageGibMonth: number; assumedDailyChangeShare: number; source: string };
     readonly managedPrometheus: {
         perMillionSamples: number;

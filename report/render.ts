@@ -232,7 +232,7 @@ function sections(report: Report, prices: PriceTable): Section[] {
             lines: [
                 `${cost.paused ? "PAUSED" : "Paused"} (config \`paused\`): ${usd(cost.pausedMonthly.total)}/month${cost.freeTierCredit > 0 ? `, ${usd(cost.pausedMonthly.withFreeTier)} with the GKE free tier` : ""} (${cost.pausedMonthly.basis}).`,
                 `At minimum size this is ${cost.ratios.toManagedFloor.toFixed(2)} x the managed floor (${usd(cost.managedAlternativeMonthly)}) and ${cost.ratios.toManagedHa.toFixed(2)} x the HA-equivalent managed setup (${usd(cost.managedHaAlternativeMonthly)}).`,
-                "Prices and their sources: report/prices.json. Not included: Artifact Registry storage, network egress, logging and monitoring beyond the free allotments.",
+                "Prices and their sources: report/prices.json. Not included: the pipeline images' Artifact Registry storage, network egress, logging and monitoring beyond the free allotments.",
             ],
         });
         for (const [title, setup, monthly] of [

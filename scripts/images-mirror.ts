@@ -3,7 +3,8 @@
  * tag pinned in helm-values/<chart>.yaml to its digest as `npm run images:lock` does, copies each image by that
  * digest into the target registry with crane (a registry client; no Docker daemon), keeping its repository path
  * (docker.io/bitnamilegacy/kafka:<tag> becomes <target>/bitnamilegacy/kafka:<tag>), and writes
- * helm-values/images.lock.json once every image is in the target at its locked digest. `--stack` takes the target
+ * helm-values/images.lock.json once every image is in the target at its locked digest, and beside it
+ * helm-values/images.storage.json, what they occupy there (the cost report's Artifact Registry line). `--stack` takes the target
  * from the stack's config: its own repository (components/gcp/bitnamiImages.ts), which a GKE stack pulls every
  * Bitnami image from by default, by digest; `--to` takes any registry (then `imageRegistry: <target>`).
  *
@@ -21,6 +22,7 @@ import { IMAGES_LOCK_FILE, readImageLock } from "../components/data/charts";
 import { REGISTRY } from "../config/services";
 import { DOCKER_HUB, option, parseImage, RegistryEndpoints, resolvePinned, writeLock } from "./images-lock";
 import { creationSteps, stackRepository } from "./registry/stackRepository";
+import { ImageStorage, lockDigest, storageFileOf, writeImageStorage } from "../report/imageStorage";
 
 const BUILD = path.resolve(__dirname, "registry", "build");
 /** What a copy may take: the largest Bitnami images are about 1 GB per platform. */
@@ -226,9 +228,47 @@ async function mirrorOne({ image, source, locked }: Job, { crane, target, from, 
     return { image, digest, action, note };
 }
 
+/** A manifest as the registry stores it: its exact bytes (crane prints them unchanged). */
+function manifestBytes(crane: string, reference: string): Promise<Buffer> {
+    return new Promise((resolve, reject) =>
+        execFile(
+            crane,
+            ["manifest", reference],
+            { encoding: "buffer", timeout: READ_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+            (error, stdout, stderr) =>
+                error ? reject(new Error(`cannot read the manifest of ${reference}: ${String(stderr).trim()}`)) : resolve(stdout),
+        ),
+    );
+}
+
+/**
+ * What the locked images occupy in the target: every blob they reference, each once, however many images share it
+ * (a registry stores a blob once per repository, and Artifact Registry bills the stored bytes): each index and its
+ * platforms' manifests, configs and layers, from the manifests themselves.
+ */
+export async function storedImages(crane: string, target: string, lock: Record<string, string>): Promise<ImageStorage> {
+    const sizes = new Map<string, number>();
+    const visit = async (at: string, digest: string): Promise<void> => {
+        const raw = await manifestBytes(crane, `${at}@${digest}`);
+        sizes.set(digest, raw.length);
+        const manifest = JSON.parse(raw.toString("utf8"));
+        // An index lists manifests; a manifest its config and layers (OCI image-spec, Docker schema 2 alike).
+        for (const child of manifest.manifests ?? []) {
+            await visit(at, child.digest);
+        }
+        for (const blob of [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])]) {
+            sizes.set(blob.digest, blob.size);
+        }
+    };
+    for (const [image, digest] of Object.entries(lock)) {
+        await visit(`${target}/${parseImage(image).repository}`, digest);
+    }
+    return { lock: lockDigest(lock), bytes: [...sizes.values()].reduce((total, size) => total + size, 0), blobs: sizes.size };
+}
+
 /**
  * Resolves every pinned image at the source, brings each into the target at its locked digest, and writes the
- * lock when all are there. Throws a MirrorError naming every image left out, the lock unchanged.
+ * lock when all are there, with what the images occupy there beside it (report/imageStorage.ts). Throws a MirrorError naming every image left out, the lock unchanged.
  */
 export async function mirrorImages(options: MirrorOptions): Promise<{ lock: Record<string, string>; outcomes: MirrorOutcome[] }> {
     const { endpoints = DOCKER_HUB, lockFile = IMAGES_LOCK_FILE, update = false, log = () => undefined } = options;
@@ -270,6 +310,9 @@ export async function mirrorImages(options: MirrorOptions): Promise<{ lock: Reco
     }
     const lock = Object.fromEntries(outcomes.map((o) => [o.image, o.digest!]));
     writeLock(lockFile, lock);
+    const storage = await storedImages(crane, target, lock);
+    writeImageStorage(lockFile, storage);
+    log(`${(storage.bytes / 2 ** 30).toFixed(2)} GiB in ${storage.blobs} blobs, every platform (${storageFileOf(lockFile)}, for the cost report)`);
     return { lock, outcomes };
 }
 
@@ -316,7 +359,7 @@ if (require.main === module) {
             ({ lock, outcomes, onSuccess }) => {
                 const copied = outcomes.filter((o) => o.action !== "present").length;
                 console.log(
-                    `${Object.keys(lock).length} images in the target at their locked digests (${copied} copied or tagged now); ${lockFile} written: review the diff and commit it.`,
+                    `${Object.keys(lock).length} images in the target at their locked digests (${copied} copied or tagged now); ${lockFile} and ${storageFileOf(lockFile)} written: review the diff and commit them.`,
                 );
                 onSuccess.forEach((line) => console.log(line));
             },

@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { buildReport } from "../report";
 import { gkeAllocatable } from "../report/allocatable";
 import { GKE_SYSTEM_PODS, REQUIRED_HEADROOM } from "../report/capacity";
@@ -12,6 +15,8 @@ import { podTemplate, renderStack, STACK_VARIANTS, WORKLOAD_KINDS } from "../off
 import { sparkMemoryPlan } from "../components/data/sparkMemory";
 import { ConfigOverrides, PROJECT_ROOT } from "../offline/harness";
 import { runReport } from "../scripts/report";
+import { lockDigest, measuredImageStorage, storageFileOf, writeImageStorage } from "../report/imageStorage";
+import { operationsCost } from "../report/operations";
 
 const prices = loadPrices();
 const reportOf = async (stack: string, overrides: ConfigOverrides = {}): Promise<Report> =>
@@ -194,10 +199,10 @@ describe("capacity and cost report", () => {
         it("keeps dev at or under $75 a month running and $10 paused, its zonal cluster fee covered by the GKE free tier", async () => {
             const cost = costOf(await reportOf("dev"));
             assert.equal(cost.freeTierCredit, 73);
-            // $75 is the promise to users (issue 22); dev costs $69.09 (2026-12-07): the $5.91 between them is what a
-            // list-price rise of 8 % on every line, or a second boot disk's worth of growth, may take before the test says so.
+            // $75 is the promise to users (issue 22); dev costs $69.59 (2026-12-08): the $5.41 between them is what a
+            // list-price rise of 7 % on every line, or a second boot disk's worth of growth, may take before the test says so.
             assert.ok(cost.totalWithFreeTier.atMinNodes <= 75, `dev costs $${cost.totalWithFreeTier.atMinNodes}`);
-            // Paused, dev pays for its volumes, the NAT address and the dumps: $6.49 today. $10 leaves room for the
+            // Paused, dev pays for its volumes, the NAT address, the dumps and the images' copy: $6.99 today. $10 leaves room for the
             // volumes to grow by a third (pd-balanced, $0.10/GiB) before the test asks whether pausing still pays.
             assert.ok(cost.pausedMonthly.withFreeTier <= 10, `dev paused costs $${cost.pausedMonthly.withFreeTier}`);
             const paused = costOf(await reportOf("dev", { paused: true }));
@@ -205,6 +210,41 @@ describe("capacity and cost report", () => {
             assert.equal(paused.totalWithFreeTier.atMinNodes, cost.pausedMonthly.withFreeTier);
             assert.equal(paused.totalWithFreeTier.atMaxNodes, cost.pausedMonthly.withFreeTier);
             assert.equal(cost.total.atMinNodes, +cost.lines.reduce((sum, l) => sum + l.atMinNodes, 0).toFixed(2));
+        });
+
+        it("prices each GKE stack's copy of the Bitnami images as measured for the lock it runs, else as assumed", async () => {
+            const ar = prices.artifactRegistry;
+            for (const stack of ["dev", "prod"]) {
+                const copy = line(await reportOf(stack), /^Artifact Registry: the Bitnami images' copy/);
+                // The tests' lock is made up: nothing was measured for it.
+                assert.match(copy.basis, /assumed: npm run images:mirror measures it/);
+                assert.equal(copy.atMinNodes, +(ar.assumedBitnamiCopyGib * ar.storageGibMonth).toFixed(2), stack);
+            }
+            assert.equal(
+                costOf(await reportOf("dev", { paused: true })).lines.filter((l) => /images' copy/.test(l.item)).length,
+                1,
+                "billed while paused",
+            );
+            assert.equal(typeof (await reportOf("local")).cost, "string", "local: nothing billed");
+
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "image-storage-"));
+            try {
+                const lockFile = path.join(dir, "images.lock.json");
+                const lock = new Map([["docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10", `sha256:${"a".repeat(64)}`]]);
+                assert.equal(measuredImageStorage(lock, lockFile), undefined, "never measured");
+                writeImageStorage(lockFile, { lock: lockDigest(lock), bytes: 3 * 2 ** 30, blobs: 40 });
+                assert.equal(storageFileOf(lockFile), path.join(dir, "images.storage.json"));
+                assert.equal(measuredImageStorage(lock, lockFile)?.bytes, 3 * 2 ** 30);
+                const moved = new Map([...lock].map(([image]) => [image, `sha256:${"b".repeat(64)}`]));
+                assert.equal(measuredImageStorage(moved, lockFile), undefined, "measured for other digests");
+                const measured = operationsCost({ ...(await reportOf("dev")).operations, bitnamiCopy: { gib: 3, measured: true } }, prices).find(
+                    (l) => /images' copy/.test(l.item),
+                )!;
+                assert.match(measured.basis, /^3\.00 GiB, .*measured by npm run images:mirror/);
+                assert.equal(measured.monthly, 3 * ar.storageGibMonth);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("prices nodes from the machine shape, with the Spot discount only for Spot nodes", async () => {
@@ -274,7 +314,13 @@ describe("capacity and cost report", () => {
                 line(prod, /^Backup for GKE/).atMinNodes,
                 +(5 * b.perPodMonth + 500 * (1 + 14 * b.assumedDailyChangeShare) * b.storageGibMonth).toFixed(2),
             );
-            for (const section of [prices.cloudStorage, prices.backupForGke, prices.managedPrometheus, prices.cloudMonitoring]) {
+            for (const section of [
+                prices.cloudStorage,
+                prices.artifactRegistry,
+                prices.backupForGke,
+                prices.managedPrometheus,
+                prices.cloudMonitoring,
+            ]) {
                 assert.match(section.source, /https:\/\/cloud\.google\.com\//);
             }
             const text = (await runReport(["prod"])).stdout;

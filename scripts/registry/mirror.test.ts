@@ -18,6 +18,7 @@ import { helmBinary } from "../../offline/helm";
 import { PullError, pushCharts } from "../pull-charts";
 import { MirrorError, mirrorImages, MirrorOptions, RUNBOOK } from "../images-mirror";
 import { buildTools, LoopbackRegistry } from "./loopback";
+import { lockDigest, storageFileOf } from "../../report/imageStorage";
 
 const PINNED = [...pinnedImages()].sort();
 const KAFKA = PINNED.find((image) => image.includes("/kafka:"))!;
@@ -122,6 +123,16 @@ describe("npm run images:mirror against real registries on loopback", function (
             );
             assert.deepEqual(readLock(lock), seeded);
             assert.deepEqual(Object.keys(readLock(lock)), PINNED, "sorted, every pinned image");
+            // What the images occupy, as the target registry itself stores them: every blob file once (distribution's
+            // filesystem driver keeps manifests as blobs too, under docker/registry/v2/blobs).
+            const blobs = path.join(target.dir, "data", "docker", "registry", "v2", "blobs");
+            const stored = (fs.readdirSync(blobs, { recursive: true }) as string[]).filter((file) => path.basename(file) === "data");
+            const storage = JSON.parse(fs.readFileSync(storageFileOf(lock), "utf8"));
+            assert.deepEqual(storage, {
+                lock: lockDigest(seeded),
+                bytes: stored.reduce((total, file) => total + fs.statSync(path.join(blobs, file)).size, 0),
+                blobs: stored.length,
+            });
             for (const image of PINNED) {
                 const { repository, tag } = split(image);
                 const copied = `${target.host}/mirror/${repository}:${tag}`;
