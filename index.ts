@@ -1,5 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Airflow, BACKUP_SERVICE_ACCOUNT, BackupTarget, chartImage, Kafka, Postgresql, PostgresqlBackup, Spark } from "./components/data";
+import {
+    Airflow,
+    BACKUP_SERVICE_ACCOUNT,
+    BackupTarget,
+    chartImage,
+    Kafka,
+    lockedImages,
+    Postgresql,
+    PostgresqlBackup,
+    Spark,
+} from "./components/data";
 import { CLIENT_CA_DIR as POSTGRESQL_CA_DIR } from "./components/data/postgresqlTls";
 import { RegionalDiskStorageClass } from "./components/gcp/regionalDiskStorageClass";
 import { AIRFLOW_SERVICE_ACCOUNT, AirflowTaskLogs } from "./components/data/airflow";
@@ -158,7 +168,12 @@ function gkeCluster(settings: GkeSettings) {
     // Protected where the stack protects its data, as bootstrap/ protects its copy: once docker.io/bitnamilegacy is
     // gone, the images in it are the only ones.
     const bitnamiImages = new BitnamiImages(
-        { project: settings.project, region: settings.region, existing: bootstrapped },
+        {
+            project: settings.project,
+            region: settings.region,
+            existing: bootstrapped,
+            pulled: source.kind === "stackRepository" ? lockedImages() : undefined,
+        },
         {
             dependsOn: apis.map((enabled) => enabled.services[REQUIRED_APIS.indexOf("artifactregistry.googleapis.com")]),
             protect: config.deletionProtection,

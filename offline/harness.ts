@@ -302,6 +302,29 @@ export function onRegistration(record: (req: any, res: any) => void, fail: (erro
  */
 const runs = new Map<string, Promise<StackRun>>();
 
+const DOCKER_IMAGES = "gcp:artifactregistry/getDockerImages:getDockerImages";
+
+/**
+ * What an Artifact Registry repository holds, as <repository>@<digest>, for the program's listing of it: every image
+ * of the lock the evaluation reads (as after `npm run images:mirror`), unless a test says otherwise (holdInRegistry).
+ */
+let registryHolds: ((repositoryId: string) => string[]) | undefined;
+function heldImages(repositoryId: string): string[] {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the evaluated program's module, read when called
+    return registryHolds ? registryHolds(repositoryId) : require(path.join(PROJECT_ROOT, "components", "data", "charts")).lockedImages();
+}
+/** Evaluations from now until `restore` see the repositories hold what `holds` says. */
+export function holdInRegistry(holds: (repositoryId: string) => string[]): { restore(): void } {
+    registryHolds = holds;
+    return { restore: () => (registryHolds = undefined) };
+}
+
+/** An image as Artifact Registry's API lists it: its name ends in dockerImages/<URL-encoded path>@<digest>. */
+const dockerImage = (repository: { project: string; location: string; repositoryId: string }, image: string) => ({
+    name: `projects/${repository.project}/locations/${repository.location}/repositories/${repository.repositoryId}/dockerImages/${encodeURIComponent(image.split("@")[0])}@${image.split("@")[1]}`,
+    imageName: image.split("@")[0].split("/").pop(),
+});
+
 /** Identifies an evaluation; entries keep an override that removes a key (undefined) apart from no override. */
 export const runKey = (stack: string, overrides: ConfigOverrides) => JSON.stringify([stack, Object.entries(overrides)]);
 
@@ -349,7 +372,9 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
             call: (args) =>
                 args.token === "gcp:organizations/getClientConfig:getClientConfig"
                     ? { accessToken: "ya29.test-access-token", project: TEST_PROJECT }
-                    : args.inputs,
+                    : args.token === DOCKER_IMAGES
+                      ? { dockerImages: heldImages(args.inputs.repositoryId).map((image) => dockerImage(args.inputs, image)) }
+                      : args.inputs,
         },
         PROJECT_NAME,
         stack,
@@ -398,12 +423,17 @@ async function evaluate(stack: string, overrides: ConfigOverrides): Promise<Stac
     for (const [key, value] of Object.entries(exported)) {
         // Lifting resolves outputs nested in exported objects, as the engine does for stack outputs.
         const lifted = pulumi.output(value) as any;
-        outputs[key] = await lifted.promise();
-        if (await lifted.isSecret) {
-            secretOutputs.add(key);
+        try {
+            outputs[key] = await lifted.promise();
+            if (await lifted.isSecret) {
+                secretOutputs.add(key);
+            }
+        } catch (e) {
+            // An output the program could not compute fails the update, as its error.
+            recordFailure(e);
         }
     }
-    await settings.waitForRPCs();
+    await settings.waitForRPCs().catch(recordFailure);
     // Rejections surface on the next turns of the event loop.
     await new Promise((resolve) => setImmediate(resolve));
     process.off("unhandledRejection", recordFailure);

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { CHART_VERSIONS, ChartName } from "../components/data";
-import { ConfigOverrides, RecordedResource, runStackAfresh, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
+import { CHART_VERSIONS, ChartName, lockedImages } from "../components/data";
+import { ConfigOverrides, holdInRegistry, RecordedResource, runStackAfresh, StackRun, TEST_PROJECT, waitsFor } from "../offline/harness";
 import { fullLock, withLock } from "../offline/imageLock";
 import { podTemplate, renderStack, STACK_VARIANTS, WORKLOAD_KINDS } from "../offline/render";
 import { TYPES } from "../offline/resourceTypes";
@@ -135,6 +135,35 @@ describe("where a GKE stack pulls its images from (issue 24)", () => {
             [],
             "every target is the repository or something it needs",
         );
+    });
+
+    it("deploys nothing that pulls from the stack's own repository until Artifact Registry lists every locked image in it", async () => {
+        const locked = lockedImages();
+        assert.equal(locked.length, Object.keys(lock).length);
+        for (const stack of ["dev", "prod"]) {
+            const [first, ...rest] = locked;
+            const held = holdInRegistry((repositoryId) => (repositoryId === `bitnami-${stack}` ? rest : locked));
+            try {
+                const run = await runStackAfresh(stack);
+                const message = String(run.error?.message);
+                // What the CLI prints too, after the path of the first property that needed the registry.
+                assert.ok(message.includes(`bitnami-${stack} lacks 1 of the ${locked.length} images this stack pulls from it`), message);
+                assert.ok(message.includes(`(${first})`), message);
+                assert.match(
+                    message,
+                    new RegExp(`npm run images:mirror -- --stack ${stack} .*pulumi config set imageRegistry docker.io -s ${stack}`),
+                );
+                assert.deepEqual(
+                    run.resources.filter((r) => r.type === TYPES.helmRelease),
+                    [],
+                    `${stack}: a release pulls its images from there`,
+                );
+                // Pulling from elsewhere, the repository's content is not asked for.
+                assert.equal((await runStackAfresh(stack, { imageRegistry: "docker.io" })).error, undefined, stack);
+            } finally {
+                held.restore();
+            }
+        }
     });
 
     it("installs the charts from chartRepository, Bitnami's OCI registry by default", async () => {

@@ -114,6 +114,10 @@ export function readImageLock(file: string = IMAGES_LOCK_FILE): ImageLock {
     return { digests, problems };
 }
 
+/** Every locked image as a registry names it under its repository path: bitnamilegacy/kafka@sha256:… */
+export const lockedImages = (): string[] =>
+    [...readImageLock().digests].map(([image, digest]) => `${image.replace(/^[^/]+\//, "").replace(/:[^:/]+$/, "")}@${digest}`).sort();
+
 /**
  * An image pinned in helm-values/<chart>.yaml (`at`: the dotted path of its block, `image` by default), from
  * `registry`: by its locked digest (registry/repository:tag@digest) when the lock has one, else by tag.
