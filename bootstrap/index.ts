@@ -441,8 +441,8 @@ for (const stack of config.stacks) {
             role: "roles/cloudkms.cryptoKeyDecrypter",
             member: previewer.member,
         });
-        // A preview downloads every release's chart (pulumi-kubernetes helm_release.go: Check loads the chart): with
-        // chartRepository set, from this repository.
+        // A preview loads each release's chart once the release's inputs are known, as they are for a deployed stack
+        // (pulumi-kubernetes helm_release.go: Check loads the chart): with chartRepository set, from this repository.
         new gcp.artifactregistry.RepositoryIamMember("previewer-bitnami-reader", {
             project,
             location: bitnamiRepository.location,

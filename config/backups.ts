@@ -24,7 +24,7 @@ export function isFiveFieldCron(value: string): boolean {
 }
 
 /** What a CronJob's schedule accepts: a 5-field expression or a preset. */
-export const isCronSchedule = (value: string): boolean => PRESETS.includes(value.trim()) || isFiveFieldCron(value);
+const isCronSchedule = (value: string): boolean => PRESETS.includes(value.trim()) || isFiveFieldCron(value);
 
 export function readBackups(reader: ConfigReader): Partial<BackupSettings> {
     const schedule = reader.raw("backupSchedule");

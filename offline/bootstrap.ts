@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { cliConfig, inEvaluationEnvironment, onRegistration, TEST_PROJECT } from "./harness";
+import { cliConfig, onRegistration, queuedEvaluation, TEST_PROJECT } from "./harness";
 import { TYPES } from "./resourceTypes";
 
 // Internal to @pulumi/pulumi but stable for years: drains pending registrations so a run is complete.
@@ -94,8 +94,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
     }
 }
 
-/** The bootstrap program evaluated under mocks, as the harness evaluates the platform's (same environment, index.ts afresh). */
-export const runBootstrap = (overrides: Overrides = {}): Promise<BootstrapRun> => inEvaluationEnvironment(() => evaluateBootstrap(overrides));
+/** The bootstrap program evaluated under mocks, as the harness evaluates the platform's: in its queue, index.ts afresh. */
+export const runBootstrap = (overrides: Overrides = {}): Promise<BootstrapRun> => queuedEvaluation(() => evaluateBootstrap(overrides));
 
 async function evaluateBootstrap(overrides: Overrides): Promise<BootstrapRun> {
     const resources: Registered[] = [];

@@ -247,7 +247,7 @@ for (const tool of ["docker", "gke-gcloud-auth-plugin"]) {
  * and ts-node's source-map support maps each frame, half of an evaluation's time. The mocks need no
  * positions, and while the program runs, stacks keep the transpiled positions (close to the sources').
  */
-export async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise<T> {
+async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): Promise<T> {
     (pulumi.Resource as any).callsites = () => [];
     const prepare = Error.prepareStackTrace;
     const searchPath = process.env.PATH;
@@ -270,10 +270,11 @@ export async function inEvaluationEnvironment<T>(evaluation: () => Promise<T>): 
 
 /**
  * The composition root, required afresh for every evaluation: it reads the config and creates the resources when it
- * loads. The modules it imports (components/, config/) stay loaded: they keep nothing in module scope and read their
- * files and config when called, so a second load would only compile them again (a quarter of the stacks' mocha's
- * CPU), and the dynamic providers' objects stay the same, so Pulumi serializes each one's closure once
- * (@pulumi/pulumi dynamic/index.js providerCache). A component must not keep state in module scope.
+ * loads. The modules it imports (components/, config/) stay loaded: they keep no state that depends on the stack, the
+ * config, the environment or an earlier evaluation, and read their files and config when called, so a second load
+ * would only compile and run them again (a quarter of the stacks' mocha's CPU); and the dynamic providers' objects
+ * stay the same, so Pulumi serializes each one's closure once (@pulumi/pulumi dynamic/index.js providerCache).
+ * test/harness.test.ts looks for an evaluation that depends on another.
  */
 const PROGRAM = path.join(PROJECT_ROOT, "index.ts");
 
@@ -341,9 +342,15 @@ export function runStack(stack: string, overrides: ConfigOverrides = {}): Promis
 }
 
 /** The program evaluated now, never taken from the shared runs. */
-export function runStackAfresh(stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> {
-    // The mocks and the config are process-wide: evaluations must not overlap.
-    const run = evaluationQueue.then(() => inEvaluationEnvironment(() => evaluate(stack, overrides)));
+export const runStackAfresh = (stack: string, overrides: ConfigOverrides = {}): Promise<StackRun> =>
+    queuedEvaluation(() => evaluate(stack, overrides));
+
+/**
+ * Runs an evaluation of this program or another (offline/bootstrap.ts) after every one asked for before it, in the
+ * evaluation environment: the mocks, the config and the environment are process-wide, so evaluations must not overlap.
+ */
+export function queuedEvaluation<T>(evaluation: () => Promise<T>): Promise<T> {
+    const run = evaluationQueue.then(() => inEvaluationEnvironment(evaluation));
     evaluationQueue = run.catch(() => undefined);
     return run;
 }

@@ -75,7 +75,12 @@ function helmTemplate(name: string, archive: string, namespace: string, values: 
             ["template", name, archive, "--namespace", namespace, "--values", valuesFile, "--kube-version", KUBE_VERSION],
             { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
         );
-        const documents = parseAllDocuments(manifest).map((doc) => doc.toJSON());
+        const documents = parseAllDocuments(manifest).map((doc) => {
+            if (doc.errors.length > 0) {
+                throw new Error(`helm template ${name} printed YAML that does not parse: ${doc.errors[0].message}`);
+            }
+            return doc.toJSON();
+        });
         // Written beside, then renamed: two lanes rendering the same release never read half a file.
         fs.mkdirSync(RENDER_CACHE, { recursive: true });
         const partial = `${cached}.${process.pid}`;

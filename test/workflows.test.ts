@@ -744,12 +744,7 @@ if (/get pods .*custom-columns/.test(line)) {
     process.stdout.write((deleted ? env.FAKE_PODS_AFTER : env.FAKE_PODS_BEFORE) || "");
 }
 if (/get namespace/.test(line)) process.stdout.write(env.FAKE_NAMESPACES || "");`,
-    // The job's Google access token.
-    gcloud: `${FAKE_PRELUDE}
-if (args.join(" ") === "auth print-access-token") process.stdout.write("ya29.job-token\\n");`,
-    // Saves what it reads on stdin (a registry login's password) as helm-stdin.
-    helm: `${FAKE_PRELUDE}
-fs.writeFileSync(path.join(dir, "helm-stdin"), fs.readFileSync(0));`,
+    gcloud: FAKE_PRELUDE,
     // Saves the client config it is given as consumer.properties and prints FAKE_MESSAGES.
     "kafka-console-consumer.sh": `${FAKE_PRELUDE}
 fs.copyFileSync(args[args.indexOf("--consumer.config") + 1], path.join(dir, "consumer.properties"));
@@ -761,7 +756,7 @@ process.stdout.write(process.env.FAKE_MESSAGES || "");`,
  * here it may be a version manager's shim (pyenv's is a bash script, 0.1 s a call), and the scripts call the ledger
  * several times a run.
  */
-const PYTHON3 = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout.trim();
+const PYTHON3 = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout?.trim();
 
 interface Run {
     status: number | null;
@@ -956,32 +951,24 @@ describe(".github/scripts", function () {
             ]);
         });
 
-        it("logs Helm in to the Artifact Registry host of chartRepository with the job's token, and to nothing without one", () => {
+        it("makes gcloud Docker's credential helper for the Artifact Registry host of chartRepository, and nothing else", () => {
             const repository = "oci://us-central1-docker.pkg.dev/acme-streaming/bitnami-dev/bitnamicharts";
-            const run = repo
-                .write("Pulumi.dev.yaml", `${initialised}  streaming-platform:chartRepository: ${repository}\n`)
-                .run("pulumi-ci-stack.sh", ["dev"], env);
+            const withRepository = (value: string) => `${initialised}  streaming-platform:chartRepository: "${value}"\n`;
+            const run = repo.write("Pulumi.dev.yaml", withRepository(repository)).run("pulumi-ci-stack.sh", ["dev"], env);
             assert.equal(run.status, 0, run.stderr);
-            // The two ends of a pipe, logged in whichever order they start.
-            assert.deepEqual(run.calls.slice(-2).sort(), [
-                "gcloud auth print-access-token",
-                "helm registry login us-central1-docker.pkg.dev --username oauth2accesstoken --password-stdin",
-            ]);
-            assert.equal(
-                fs.readFileSync(path.join(repo.root, "fake", "helm-stdin"), "utf8"),
-                "ya29.job-token\n",
-                "the token on stdin, never an argument",
-            );
-            // Bitnami's registry is anonymous; another registry needs its own login (the script's header).
+            assert.deepEqual(run.calls.slice(-1), ["gcloud auth configure-docker us-central1-docker.pkg.dev --quiet"]);
             let earlier = run.calls.length; // the calls log grows over the runs of one scratch repository
+            // Bitnami's registry is anonymous; another registry needs its own login (the script's header).
             for (const other of ["", "oci://registry.example.com/charts"]) {
-                const plain = repo
-                    .write("Pulumi.dev.yaml", `${initialised}  streaming-platform:chartRepository: "${other}"\n`)
-                    .run("pulumi-ci-stack.sh", ["dev"], env);
+                const plain = repo.write("Pulumi.dev.yaml", withRepository(other)).run("pulumi-ci-stack.sh", ["dev"], env);
                 assert.equal(plain.status, 0, plain.stderr);
-                assert.ok(!plain.calls.slice(earlier).some((call) => /^(gcloud|helm) /.test(call)), other);
+                assert.ok(!plain.calls.slice(earlier).some((call) => call.startsWith("gcloud ")), other);
                 earlier = plain.calls.length;
             }
+            const failed = repo
+                .write("Pulumi.dev.yaml", withRepository(repository))
+                .run("pulumi-ci-stack.sh", ["dev"], { ...env, FAKE_FAIL: "auth" });
+            assert.notEqual(failed.status, 0, "a helper gcloud could not set up fails the step");
         });
 
         it("refuses another stack's key or another project's", () => {

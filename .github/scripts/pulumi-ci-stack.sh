@@ -8,12 +8,12 @@
 #      cannot create service accounts, role bindings, repositories or APIs, bootstrap/ made them. Neither
 #      is committed: the offline tests evaluate the stack files with their own test project, and a stack
 #      deployed without bootstrap/ keeps projectSetup: program,
-#   5. with chartRepository in Artifact Registry (README "Images and charts in your own project"), logs Helm in
-#      to its host with this job's Google access token: the Kubernetes provider pulls each release's chart with
-#      Helm's registry client, which reads Helm's registry config, not gcloud's credentials (pulumi-kubernetes
-#      helm_release.go, getActionConfig: registry.ClientOptCredentialsFile). It pulls them as it checks the
-#      releases, at the start of a preview or an update, well within the token's hour. Another registry needs a
-#      login of its own before this script.
+#   5. with chartRepository in Artifact Registry (README "Images and charts in your own project"), makes gcloud
+#      Docker's credential helper for its host: the Kubernetes provider pulls each release's chart with Helm's
+#      registry client, which falls back to Docker's credentials (helm v3.18.6, the Helm pulumi-kubernetes embeds,
+#      pkg/registry/client.go NewClient: NewStoreWithFallbacks(store, dockerStore)), so each pull, whether the
+#      provider checks, creates or updates a release, gets a fresh token of this job's identity. Another registry
+#      needs a login of its own before this script.
 # Environment: PULUMI_BACKEND_URL (gs://...), GCP_PROJECT, and Google credentials from google-github-actions/auth.
 # Usage: pulumi-ci-stack.sh <stack>
 set -euo pipefail
@@ -45,7 +45,5 @@ pulumi config set projectSetup bootstrap --stack "$stack"
 
 chart_repository="$(stack_setting "$stack" chartRepository)"
 if [[ "$chart_repository" =~ ^oci://([a-z0-9-]+-docker\.pkg\.dev)/ ]]; then
-  registry="${BASH_REMATCH[1]}"
-  command -v helm >/dev/null || die "chartRepository is $chart_repository: Helm must log in to $registry, and helm is not on the PATH"
-  gcloud auth print-access-token | helm registry login "$registry" --username oauth2accesstoken --password-stdin
+  gcloud auth configure-docker "${BASH_REMATCH[1]}" --quiet
 fi

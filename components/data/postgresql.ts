@@ -72,11 +72,11 @@ const EXPORTER_DATA_SOURCE_KEY = "exporter-data-source-uri";
 const ADMIN_PASSWORD_KEY = "postgres-password";
 const INITDB_SECRET = "postgresql-initdb";
 const INITDB_KEY = "10-application-databases.sql";
-const INITDB_TEMPLATE = path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql");
+const INITDB_TEMPLATE_FILE = path.resolve(__dirname, "..", "..", "helm-values", "postgresql-initdb.sql");
 
 /** The psql script that creates each database and its owner; idempotent, run by the schema Job on every change. */
 export function initdbScript(databases: readonly { database: string; password: string }[]): string {
-    const template = fs.readFileSync(INITDB_TEMPLATE, "utf8");
+    const template = fs.readFileSync(INITDB_TEMPLATE_FILE, "utf8");
     return databases
         .map(({ database, password }) => `\\set db ${database}\n\\set owner ${database}\n\\set password ${password}\n${template}`)
         .join("\n");

@@ -32,7 +32,7 @@ export const REPLICATION_USER = "repl_user";
  */
 export const CERTIFICATE_VALIDITY_HOURS = 10 * 365 * 24;
 
-const PG_HBA_TEMPLATE = path.resolve(__dirname, "..", "..", "helm-values", "postgresql-pg_hba.conf");
+const PG_HBA_TEMPLATE_FILE = path.resolve(__dirname, "..", "..", "helm-values", "postgresql-pg_hba.conf");
 const APPLICATIONS_MARKER = "@APPLICATIONS@";
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -47,7 +47,7 @@ export function pgHbaConfiguration(databases: readonly string[]): string {
         }
         return ["0.0.0.0/0", "::/0"].map((address) => `hostssl  ${database}  ${database}  ${address}  scram-sha-256`);
     });
-    return fs.readFileSync(PG_HBA_TEMPLATE, "utf8").replace(APPLICATIONS_MARKER, lines.join("\n"));
+    return fs.readFileSync(PG_HBA_TEMPLATE_FILE, "utf8").replace(APPLICATIONS_MARKER, lines.join("\n"));
 }
 
 /** Every name a client may reach the release's Services by: primary and read, with and without their headless twins. */
