@@ -284,7 +284,8 @@ for (const stack of config.stacks) {
         role: "roles/artifactregistry.writer",
         member: deployer.member,
     });
-    // Pulls the pipeline images' Bitnami bases (buildImages) and, with chartRepository, the charts from the stack's
+    // Lists the stack's own repository before anything pulls from it (components/gcp/bitnamiImages.ts), pulls the
+    // pipeline images' Bitnami bases (buildImages) and, with chartRepository, the charts from the stack's
     // own repository; the images:mirror and charts:pull --push runs that fill it are a person's, with their own rights.
     new gcp.artifactregistry.RepositoryIamMember(`deployer-${stack}-bitnami-reader`, {
         project,
@@ -441,8 +442,9 @@ for (const stack of config.stacks) {
             role: "roles/cloudkms.cryptoKeyDecrypter",
             member: previewer.member,
         });
-        // A preview loads each release's chart once the release's inputs are known, as they are for a deployed stack
-        // (pulumi-kubernetes helm_release.go: Check loads the chart): with chartRepository set, from this repository.
+        // Every preview lists this repository's images (components/gcp/bitnamiImages.ts, dockerimages.list), and loads
+        // each release's chart once its inputs are known (pulumi-kubernetes helm_release.go: Check loads the chart):
+        // with chartRepository set, from this repository.
         new gcp.artifactregistry.RepositoryIamMember("previewer-bitnami-reader", {
             project,
             location: bitnamiRepository.location,

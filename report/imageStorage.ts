@@ -32,6 +32,11 @@ export function measuredImageStorage(lock: ReadonlyMap<string, string>, lockFile
     if (lock.size === 0 || !fs.existsSync(file)) {
         return undefined;
     }
-    const storage: ImageStorage = JSON.parse(fs.readFileSync(file, "utf8"));
+    let storage: ImageStorage;
+    try {
+        storage = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch {
+        return undefined; // unreadable (a merge left markers in it): priced as assumed until the mirror writes it again
+    }
     return storage.lock === lockDigest(lock) && Number.isFinite(storage.bytes) ? storage : undefined;
 }

@@ -309,8 +309,9 @@ export async function mirrorImages(options: MirrorOptions): Promise<{ lock: Reco
         );
     }
     const lock = Object.fromEntries(outcomes.map((o) => [o.image, o.digest!]));
-    writeLock(lockFile, lock);
+    // Measured before either file is written, so a failed measurement leaves the lock as it was, like any failure.
     const storage = await storedImages(crane, target, lock);
+    writeLock(lockFile, lock);
     writeImageStorage(lockFile, storage);
     log(`${(storage.bytes / 2 ** 30).toFixed(2)} GiB in ${storage.blobs} blobs, every platform (${storageFileOf(lockFile)}, for the cost report)`);
     return { lock, outcomes };

@@ -146,7 +146,7 @@ describe("where a GKE stack pulls its images from (issue 24)", () => {
             try {
                 const run = await runStackAfresh(stack);
                 const message = String(run.error?.message);
-                // What the CLI prints too, after the path of the first property that needed the registry.
+                // Logged once verbatim; the thrown error reaches the run behind Pulumi's property-path prefixes.
                 assert.ok(message.includes(`bitnami-${stack} lacks 1 of the ${locked.length} images this stack pulls from it`), message);
                 assert.ok(message.includes(`(${first})`), message);
                 assert.match(

@@ -78,9 +78,11 @@ const checked =
             return address;
         }
         const stack = pulumi.getStack();
-        throw new Error(
+        const message =
             `${bitnamiRepositoryId(stack)} lacks ${missing.length} of the ${pulled.length} images this stack pulls from it by the committed lock (${missing.join(", ")}). ` +
-                `Copy them there where Docker Hub is reachable: npm run images:mirror -- --stack ${stack} (README, "Images and charts in your own project"); ` +
-                `to pull from Docker Hub until then: pulumi config set imageRegistry docker.io -s ${stack}`,
-        );
+            `Copy them there where Docker Hub is reachable: npm run images:mirror -- --stack ${stack} (README, "Images and charts in your own project"); ` +
+            `to pull from Docker Hub until then: pulumi config set imageRegistry docker.io -s ${stack}`;
+        // Once, verbatim: Pulumi prefixes the thrown error with the path of every property that needed the registry.
+        pulumi.log.error(message);
+        throw new pulumi.RunError(message);
     };
