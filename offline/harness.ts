@@ -323,7 +323,6 @@ export function holdInRegistry(holds: (repositoryId: string) => string[]): { res
 /** An image as Artifact Registry's API lists it: its name ends in dockerImages/<URL-encoded path>@<digest>. */
 const dockerImage = (repository: { project: string; location: string; repositoryId: string }, image: string) => ({
     name: `projects/${repository.project}/locations/${repository.location}/repositories/${repository.repositoryId}/dockerImages/${encodeURIComponent(image.split("@")[0])}@${image.split("@")[1]}`,
-    imageName: image.split("@")[0].split("/").pop(),
 });
 
 /** Identifies an evaluation; entries keep an override that removes a key (undefined) apart from no override. */

@@ -8,7 +8,7 @@
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
-import { IMAGE_DIGEST, IMAGES_LOCK_FILE, pinnedImages } from "../components/data/charts";
+import { IMAGE_DIGEST, IMAGES_LOCK_FILE, parseImage, pinnedImages } from "../components/data/charts";
 
 /** Where the registry API and its token service are. */
 export interface RegistryEndpoints {
@@ -38,15 +38,6 @@ export const MANIFEST_TYPES = [
 ];
 
 const TIMEOUT_MS = 30_000;
-
-/** docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10 -> repository bitnamilegacy/kafka, tag 4.0.0-debian-12-r10. */
-export function parseImage(image: string): { repository: string; tag: string } {
-    const match = /^docker\.io\/([a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+):([\w][\w.-]{0,127})$/.exec(image);
-    if (!match) {
-        throw new Error(`${image}: not a Docker Hub image reference docker.io/<namespace>/<name>:<tag>`);
-    }
-    return { repository: match[1], tag: match[2] };
-}
 
 async function pullToken(endpoints: RegistryEndpoints & { auth: string }, repository: string, image: string): Promise<string> {
     const url = new URL(endpoints.auth);

@@ -18,9 +18,9 @@
  */
 import { execFile, execFileSync } from "child_process";
 import * as path from "path";
-import { IMAGES_LOCK_FILE, readImageLock } from "../components/data/charts";
+import { IMAGES_LOCK_FILE, parseImage, readImageLock } from "../components/data/charts";
 import { REGISTRY } from "../config/services";
-import { DOCKER_HUB, option, parseImage, RegistryEndpoints, resolvePinned, writeLock } from "./images-lock";
+import { DOCKER_HUB, option, RegistryEndpoints, resolvePinned, writeLock } from "./images-lock";
 import { creationSteps, stackRepository } from "./registry/stackRepository";
 import { ImageStorage, lockDigest, storageFileOf, writeImageStorage } from "../report/imageStorage";
 

@@ -62,6 +62,15 @@ export function isBitnamiImageBlock(value: HelmValues): value is HelmValues & Bi
 /** How the lock names an image: where helm-values/<chart>.yaml pulls it from, e.g. docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10. */
 export const imageKey = (block: BitnamiImageBlock) => `${block.registry || "docker.io"}/${block.repository}:${block.tag}`;
 
+/** docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10 -> repository bitnamilegacy/kafka, tag 4.0.0-debian-12-r10. */
+export function parseImage(image: string): { repository: string; tag: string } {
+    const match = /^docker\.io\/([a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+):([\w][\w.-]{0,127})$/.exec(image);
+    if (!match) {
+        throw new Error(`${image}: not a Docker Hub image reference docker.io/<namespace>/<name>:<tag>`);
+    }
+    return { repository: match[1], tag: match[2] };
+}
+
 /** Every Bitnami image pinned in helm-values/<chart>.yaml, subchart blocks included, by its lock key. */
 export function pinnedImages(): Set<string> {
     const found = new Set<string>();
@@ -115,8 +124,7 @@ export function readImageLock(file: string = IMAGES_LOCK_FILE): ImageLock {
 }
 
 /** Every locked image as a registry names it under its repository path: bitnamilegacy/kafka@sha256:… */
-export const lockedImages = (): string[] =>
-    [...readImageLock().digests].map(([image, digest]) => `${image.replace(/^[^/]+\//, "").replace(/:[^:/]+$/, "")}@${digest}`).sort();
+export const lockedImages = (): string[] => [...readImageLock().digests].map(([image, digest]) => `${parseImage(image).repository}@${digest}`).sort();
 
 /**
  * An image pinned in helm-values/<chart>.yaml (`at`: the dotted path of its block, `image` by default), from
